@@ -1,0 +1,168 @@
+"""Canonical binary encoding of the cryptographic objects (docs/protocol.md §8).
+
+One place for the format: every object has exactly one encoding, decoding accepts only that
+encoding (wrong lengths, trailing bytes, off-curve points, unreduced scalars are
+:class:`DecodeError`), so ``encode(decode(b)) == b`` for every accepted ``b``. These bytes are what
+signatures cover, what ballot hashes are taken over and what the test vectors pin; the protobuf
+wire format is mapped to these objects at the edges, outside :mod:`crypto`.
+"""
+
+from __future__ import annotations
+
+from .ballot import EncryptedBallot, EncryptedSelection
+from .elgamal import Ciphertext
+from .errors import DecodeError
+from .group import (
+    POINT_LEN,
+    SCALAR_LEN,
+    decode_point,
+    decode_scalar,
+    encode_point,
+    encode_scalar,
+)
+from .proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
+
+BALLOT_VERSION = 1
+MAX_BRANCHES = 65
+
+
+class Reader:
+    """A cursor over bytes that fails with DecodeError instead of reading short."""
+
+    __slots__ = ("_data", "_pos")
+
+    def __init__(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DecodeError("expected bytes")
+        self._data = bytes(data)
+        self._pos = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self._pos + n > len(self._data):
+            raise DecodeError("truncated input")
+        out = self._data[self._pos:self._pos + n]
+        self._pos += n
+        return out
+
+    def uint(self, width: int) -> int:
+        return int.from_bytes(self.take(width), "big")
+
+    def lp(self, max_len: int = 1 << 20) -> bytes:
+        n = self.uint(4)
+        if n > max_len:
+            raise DecodeError("length prefix too large")
+        return self.take(n)
+
+    def point(self):
+        return decode_point(self.take(POINT_LEN))
+
+    def scalar(self) -> int:
+        return decode_scalar(self.take(SCALAR_LEN))
+
+    def text(self, max_len: int = 128) -> str:
+        raw = self.lp(max_len)
+        try:
+            return raw.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise DecodeError("invalid UTF-8") from exc
+
+    def end(self) -> None:
+        if self._pos != len(self._data):
+            raise DecodeError("trailing bytes")
+
+
+def _lp(b: bytes) -> bytes:
+    return len(b).to_bytes(4, "big") + b
+
+
+def _decode_all(data: bytes, read):
+    r = Reader(data)
+    out = read(r)
+    r.end()
+    return out
+
+
+# --- ciphertexts and proofs --------------------------------------------------------------------
+
+def encode_ciphertext(ct: Ciphertext) -> bytes:
+    return encode_point(ct.alpha) + encode_point(ct.beta)
+
+
+def read_ciphertext(r: Reader) -> Ciphertext:
+    return Ciphertext(r.point(), r.point())
+
+
+def decode_ciphertext(data: bytes) -> Ciphertext:
+    return _decode_all(data, read_ciphertext)
+
+
+def encode_schnorr(p: SchnorrProof) -> bytes:
+    return encode_point(p.commitment) + encode_scalar(p.response)
+
+
+def read_schnorr(r: Reader) -> SchnorrProof:
+    return SchnorrProof(r.point(), r.scalar())
+
+
+def decode_schnorr(data: bytes) -> SchnorrProof:
+    return _decode_all(data, read_schnorr)
+
+
+def encode_dleq(p: DleqProof) -> bytes:
+    return encode_point(p.commitment_g) + encode_point(p.commitment_h) + encode_scalar(p.response)
+
+
+def read_dleq(r: Reader) -> DleqProof:
+    return DleqProof(r.point(), r.point(), r.scalar())
+
+
+def decode_dleq(data: bytes) -> DleqProof:
+    return _decode_all(data, read_dleq)
+
+
+def encode_disjunctive(p: DisjunctiveProof) -> bytes:
+    out = [len(p.branches).to_bytes(1, "big")]
+    for br in p.branches:
+        out += [encode_point(br.a), encode_point(br.b), encode_scalar(br.challenge),
+                encode_scalar(br.response)]
+    return b"".join(out)
+
+
+def read_disjunctive(r: Reader) -> DisjunctiveProof:
+    k = r.uint(1)
+    if not 1 <= k <= MAX_BRANCHES:
+        raise DecodeError("disjunctive proof must have 1..65 branches")
+    return DisjunctiveProof(tuple(DisjunctiveBranch(r.point(), r.point(), r.scalar(), r.scalar())
+                                  for _ in range(k)))
+
+
+def decode_disjunctive(data: bytes) -> DisjunctiveProof:
+    return _decode_all(data, read_disjunctive)
+
+
+# --- ballots -----------------------------------------------------------------------------------
+
+def encode_ballot(b: EncryptedBallot) -> bytes:
+    out = [BALLOT_VERSION.to_bytes(1, "big"), _lp(b.election_id.encode()), b.election_hash,
+           b.token_public_key, len(b.selections).to_bytes(1, "big")]
+    for sel in b.selections:
+        out += [encode_ciphertext(sel.ciphertext), encode_disjunctive(sel.proof)]
+    out.append(encode_disjunctive(b.limit_proof))
+    return b"".join(out)
+
+
+def read_ballot(r: Reader) -> EncryptedBallot:
+    if r.uint(1) != BALLOT_VERSION:
+        raise DecodeError("unknown ballot version")
+    election_id = r.text()
+    election_hash = r.take(32)
+    token = r.take(32)
+    n = r.uint(1)
+    if not 1 <= n <= 64:
+        raise DecodeError("a ballot has 1..64 selections")
+    sels = tuple(EncryptedSelection(read_ciphertext(r), read_disjunctive(r)) for _ in range(n))
+    return EncryptedBallot(election_id, election_hash, token, sels, read_disjunctive(r))
+
+
+def decode_ballot(data: bytes) -> EncryptedBallot:
+    return _decode_all(data, read_ballot)

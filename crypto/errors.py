@@ -1,0 +1,91 @@
+"""Typed errors raised by the cryptographic library.
+
+Verification never answers a silent ``False``: it returns ``None`` on success and raises one of
+these on failure, naming what failed.
+"""
+
+from __future__ import annotations
+
+
+class CryptoError(Exception):
+    """Base class of every error raised by :mod:`crypto`."""
+
+
+class DecodeError(CryptoError, ValueError):
+    """Bytes that are not the canonical encoding of the expected object.
+
+    Wrong length, a point not on the curve, the identity where it is not allowed, a scalar that
+    is not reduced modulo the group order.
+    """
+
+
+class InvalidProof(CryptoError):
+    """A zero-knowledge proof did not verify. ``what`` names the proof."""
+
+    def __init__(self, what: str, detail: str = "") -> None:
+        self.what = what
+        self.detail = detail
+        super().__init__(f"{what}: {detail}" if detail else what)
+
+
+class InvalidSignature(CryptoError):
+    """A signature did not verify (RFC 9474 §4.5 "invalid signature", Ed25519, notes)."""
+
+
+class InvalidBallot(CryptoError):
+    """An encrypted ballot failed a check; ``check`` names which (e.g. ``selection[2].proof``)."""
+
+    def __init__(self, check: str, detail: str = "") -> None:
+        self.check = check
+        self.detail = detail
+        super().__init__(f"{check}: {detail}" if detail else check)
+
+
+class InvalidShare(CryptoError):
+    """A guardian's partial decryption (or DKG share) is invalid; ``guardian`` names whose."""
+
+    def __init__(self, guardian: int, detail: str = "") -> None:
+        self.guardian = guardian
+        self.detail = detail
+        super().__init__(f"guardian {guardian}: {detail}" if detail else f"guardian {guardian}")
+
+
+class InsufficientShares(CryptoError):
+    """Fewer than the threshold t of valid decryption shares."""
+
+
+class DiscreteLogNotFound(CryptoError):
+    """The plaintext of an exponential-ElGamal ciphertext is outside the searched range."""
+
+
+class DkgError(CryptoError):
+    """A message of the distributed key generation is malformed or inconsistent."""
+
+
+# RFC 9474 §4 names its error conditions; each is its own type here.
+class BlindRsaError(CryptoError):
+    """Base of the RFC 9474 error conditions."""
+
+
+class MessageTooLong(BlindRsaError):
+    """RFC 9474 §4.2: "message too long"."""
+
+
+class EncodingError(BlindRsaError):
+    """RFC 9474 §4.2: "encoding error"."""
+
+
+class InvalidInput(BlindRsaError):
+    """RFC 9474 §4.2: "invalid input" (message representative not coprime with n)."""
+
+
+class BlindingError(BlindRsaError):
+    """RFC 9474 §4.2: "blinding error" (blind r not invertible)."""
+
+
+class MessageRepresentativeOutOfRange(BlindRsaError):
+    """RFC 9474 §4.3: "message representative out of range"."""
+
+
+class SigningFailure(BlindRsaError):
+    """RFC 9474 §4.3: "signing failure" (the computed signature does not verify)."""
