@@ -10,6 +10,7 @@ wire format is mapped to these objects at the edges, outside :mod:`crypto`.
 from __future__ import annotations
 
 from .ballot import EncryptedBallot, EncryptedSelection
+from .credential import CastBallot, Credential
 from .elgamal import Ciphertext
 from .errors import DecodeError
 from .group import (
@@ -166,3 +167,42 @@ def read_ballot(r: Reader) -> EncryptedBallot:
 
 def decode_ballot(data: bytes) -> EncryptedBallot:
     return _decode_all(data, read_ballot)
+
+
+# --- credentials and cast ballots -----------------------------------------------------------
+
+MAX_RSA_BYTES = 1024  # 8192-bit moduli
+
+
+def encode_credential(c: Credential) -> bytes:
+    return (_lp(c.election_id.encode()) + c.weight.to_bytes(8, "big") + c.token_public_key
+            + c.msg_prefix + _lp(c.signature))
+
+
+def read_credential(r: Reader) -> Credential:
+    election_id = r.text()
+    weight = r.uint(8)
+    if weight == 0:
+        raise DecodeError("weight must be positive")
+    return Credential(election_id, weight, r.take(32), r.take(32), r.lp(MAX_RSA_BYTES))
+
+
+def decode_credential(data: bytes) -> Credential:
+    return _decode_all(data, read_credential)
+
+
+def encode_cast_ballot(c: CastBallot) -> bytes:
+    return (BALLOT_VERSION.to_bytes(1, "big") + _lp(encode_ballot(c.ballot))
+            + _lp(encode_credential(c.credential)) + c.signature)
+
+
+def read_cast_ballot(r: Reader) -> CastBallot:
+    if r.uint(1) != BALLOT_VERSION:
+        raise DecodeError("unknown cast-ballot version")
+    ballot = decode_ballot(r.lp(1 << 16))
+    credential = decode_credential(r.lp(1 << 12))
+    return CastBallot(ballot, credential, r.take(64))
+
+
+def decode_cast_ballot(data: bytes) -> CastBallot:
+    return _decode_all(data, read_cast_ballot)

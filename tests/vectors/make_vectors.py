@@ -1,0 +1,162 @@
+"""Generate the project's own test vectors from fixed seeds (docs/protocol.md §9).
+
+    python -m tests.vectors.make_vectors > tests/vectors/ownervote-v1.json
+
+tests/test_vectors.py regenerates them and requires byte equality with the frozen file, and
+checks every vector with the verifiers. The deterministic "randomness" is
+``hash_to_scalar(seed || u32(counter), "ownervote-v1-test-vector-rng")``, counter from 0: an
+independent implementation can reproduce every byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot, proof_context
+from crypto.codec import (
+    encode_ballot,
+    encode_ciphertext,
+    encode_disjunctive,
+    encode_dleq,
+    encode_schnorr,
+)
+from crypto.dkg import (
+    DkgParameters,
+    combine_shares,
+    deal,
+    dkg_result,
+    generate_guardian_key,
+    receive_share,
+)
+from crypto.elgamal import encrypt
+from crypto.group import base_mul, encode_point, encode_scalar, hash_to_scalar
+from crypto.proofs import prove_disjunctive, prove_dleq, prove_schnorr
+from crypto.threshold import partial_decrypt
+from crypto.transcript import Transcript
+
+RNG_DST = b"ownervote-v1-test-vector-rng"
+
+
+class SeededScalars:
+    """A deterministic scalar source for vectors (never for real use)."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.seed = seed
+        self.counter = 0
+
+    def __call__(self) -> int:
+        k = hash_to_scalar(self.seed + self.counter.to_bytes(4, "big"), RNG_DST)
+        self.counter += 1
+        return k
+
+
+def h(b: bytes) -> str:
+    return b.hex()
+
+
+def transcript_vector() -> dict:
+    t = Transcript("ownervote/v1/example", (("election_id", b"demo-2026"),))
+    t.append_point("G", base_mul(1)).append_int("k", 2).append("note", b"\x00\x01")
+    return {"label": "ownervote/v1/example",
+            "items": [["election_id", h(b"demo-2026")], ["G", h(encode_point(base_mul(1)))],
+                      ["k", h((2).to_bytes(8, "big"))], ["note", "0001"]],
+            "transcript": h(t.to_bytes()), "challenge": h(encode_scalar(t.challenge()))}
+
+
+def proof_vectors() -> dict:
+    rng = SeededScalars(b"proofs")
+    x = rng()
+    ctx = (("election_id", b"demo-2026"),)
+    schnorr = prove_schnorr(x, base_mul(x), ctx, rng)
+    hpt = base_mul(rng())
+    xp, yp, dleq = prove_dleq(x, hpt, ctx, rng)
+    sk = rng()
+    pk = base_mul(sk)
+    ct, r = encrypt(pk, 1, rng())
+    disj = prove_disjunctive(pk, ct, r, (0, 1), 1, ctx, rng)
+    return {
+        "seed": h(b"proofs"),
+        "context": [["election_id", h(b"demo-2026")]],
+        "schnorr": {"secret": h(encode_scalar(x)), "public": h(encode_point(base_mul(x))),
+                    "proof": h(encode_schnorr(schnorr))},
+        "dleq": {"secret": h(encode_scalar(x)), "H": h(encode_point(hpt)),
+                 "X": h(encode_point(xp)), "Y": h(encode_point(yp)), "proof": h(encode_dleq(dleq))},
+        "disjunctive": {"public_key": h(encode_point(pk)), "secret_key": h(encode_scalar(sk)),
+                        "plaintext": 1, "nonce": h(encode_scalar(r)), "values": [0, 1],
+                        "ciphertext": h(encode_ciphertext(ct)), "proof": h(encode_disjunctive(disj))},
+    }
+
+
+def ballot_vector() -> dict:
+    rng = SeededScalars(b"ballot")
+    sk = rng()
+    election = ElectionContext("demo-2026", Contest.referendum(), base_mul(sk))
+    token = hashlib.sha256(b"token public key of the vector").digest()
+    ballot = encrypt_ballot(election, token, [0], rng)
+    raw = encode_ballot(ballot)
+    return {"seed": h(b"ballot"), "election_id": election.election_id, "contest": "referendum",
+            "secret_key": h(encode_scalar(sk)), "public_key": h(encode_point(election.public_key)),
+            "election_hash": h(election.hash), "token_public_key": h(token), "choices": [0],
+            "selection0_context": [[n, h(v)] for n, v in proof_context(election, token,
+                                                                        "selection[0]")],
+            "ballot": h(raw), "ballot_sha256": h(hashlib.sha256(raw).digest())}
+
+
+def dkg_vector() -> dict:
+    rng = SeededScalars(b"dkg")
+    params = DkgParameters("demo-2026", 3, 2)
+    kps = [generate_guardian_key(params, i, rng) for i in (1, 2, 3)]
+    pubs = [k.public for k in kps]
+    dealings = [deal(params, i, pubs, rng)[0] for i in (1, 2, 3)]
+    result = dkg_result(params, dealings, [])
+    shares = {k.index: combine_shares(result, k.index,
+                                      {d.dealer: receive_share(params, k, d) for d in dealings})
+              for k in kps}
+    ct, _ = encrypt(result.joint_public_key, 42, rng())
+    dec = [partial_decrypt("demo-2026", "option[0].count", shares[g], ct, rng) for g in (1, 3)]
+    return {
+        "seed": h(b"dkg"), "election_id": "demo-2026", "n": 3, "t": 2,
+        "guardian_keys": [{"index": k.index, "secret": h(encode_scalar(k.secret)),
+                           "encryption_key": h(encode_point(k.public.encryption_key)),
+                           "proof": h(encode_schnorr(k.public.proof))} for k in kps],
+        "dealings": [{"dealer": d.dealer,
+                      "commitments": [h(encode_point(c)) for c in d.commitments],
+                      "constant_proof": h(encode_schnorr(d.constant_proof)),
+                      "shares": [{"recipient": s.recipient, "ephemeral": h(encode_point(s.ephemeral)),
+                                  "ciphertext": h(s.ciphertext)} for s in d.shares]}
+                     for d in dealings],
+        "joint_public_key": h(encode_point(result.joint_public_key)),
+        "verification_keys": {str(j): h(encode_point(v))
+                              for j, v in sorted(result.verification_keys.items())},
+        "secret_shares": {str(j): h(encode_scalar(s.secret)) for j, s in sorted(shares.items())},
+        "tally_ciphertext": h(encode_ciphertext(ct)), "tally_label": "option[0].count",
+        "plaintext": 42,
+        "decryption_shares": [{"guardian": d.guardian, "share": h(encode_point(d.share)),
+                               "proof": h(encode_dleq(d.proof))} for d in dec],
+    }
+
+
+def all_vectors() -> dict:
+    return {
+        "about": "ownervote protocol v1 test vectors; generated by tests/vectors/make_vectors.py",
+        "rng": {"dst": RNG_DST.decode(),
+                "rule": "k_i = hash_to_scalar(seed || u32be(i), dst), i = 0, 1, 2, ..."},
+        "hash_to_scalar": [{"msg": h(m), "dst": d.decode(),
+                            "scalar": h(encode_scalar(hash_to_scalar(m, d)))}
+                           for m, d in ((b"", b"ownervote-v1-fiat-shamir-challenge"),
+                                        (b"abc", b"ownervote-v1-fiat-shamir-challenge"))],
+        "transcript": transcript_vector(),
+        "proofs": proof_vectors(),
+        "ballot": ballot_vector(),
+        "dkg": dkg_vector(),
+    }
+
+
+def render() -> str:
+    return json.dumps(all_vectors(), indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
