@@ -1,0 +1,143 @@
+"""Blind credentials and signed ballots: issuance round trip and every refusal."""
+
+from dataclasses import replace
+
+import pytest
+
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.codec import (
+    decode_cast_ballot,
+    decode_credential,
+    encode_cast_ballot,
+    encode_credential,
+)
+from crypto.credential import (
+    IssuerKey,
+    credential_message,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    issue_credential,
+    request_credential,
+    token_public_bytes,
+    verify_credential,
+)
+from crypto.errors import DecodeError, InvalidBallot, InvalidSignature
+from crypto.group import base_mul, random_scalar
+
+W_SMALL, W_LARGE = 8950, 14300
+
+
+@pytest.fixture(scope="module")
+def setup():
+    keys = {w: generate_issuer_key() for w in (W_SMALL, W_LARGE)}
+    issuers = {w: IssuerKey("e1", w, k.public_key()) for w, k in keys.items()}
+    election = ElectionContext("e1", Contest.referendum(), base_mul(random_scalar()))
+    return keys, issuers, election
+
+
+def obtain(keys, issuers, weight, token=None):
+    token = token or generate_token()
+    req = request_credential(issuers[weight], token_public_bytes(token))
+    cred = finalize_credential(req, issue_credential(keys[weight], req.blinded_msg))
+    return token, cred
+
+
+def test_issue_verify_and_cast(setup):
+    keys, issuers, election = setup
+    token, cred = obtain(keys, issuers, W_SMALL)
+    verify_credential(issuers[W_SMALL], cred)
+    cast = sign_ballot(token, encrypt_ballot(election, cred.token_public_key, [2]), cred)
+    raw = encode_cast_ballot(cast)
+    again = decode_cast_ballot(raw)
+    assert encode_cast_ballot(again) == raw
+    verify_cast_ballot(election, issuers, again)
+    assert decode_credential(encode_credential(cred)) == cred
+
+
+def test_registrar_sees_neither_token_nor_message(setup):
+    keys, issuers, _ = setup
+    token = generate_token()
+    tpk = token_public_bytes(token)
+    r1 = request_credential(issuers[W_SMALL], tpk)
+    r2 = request_credential(issuers[W_SMALL], tpk)
+    msg = credential_message("e1", W_SMALL, tpk)
+    for r in (r1, r2):
+        assert tpk not in r.blinded_msg and msg not in r.blinded_msg
+    assert r1.blinded_msg != r2.blinded_msg  # fresh blinding and prefix each time
+
+
+def _expect(check, election, issuers, cast):
+    with pytest.raises(InvalidBallot) as exc:
+        verify_cast_ballot(election, issuers, cast)
+    assert exc.value.check == check
+
+
+def test_refusals(setup):
+    keys, issuers, election = setup
+    token, cred = obtain(keys, issuers, W_SMALL)
+    ballot = encrypt_ballot(election, cred.token_public_key, [0])
+    good = sign_ballot(token, ballot, cred)
+    verify_cast_ballot(election, issuers, good)
+
+    # claims the larger weight class with the small class's signature
+    _expect("credential.signature", election, issuers,
+            replace(good, credential=replace(cred, weight=W_LARGE)))
+    # a weight class that has no key
+    _expect("credential.weight", election, issuers,
+            replace(good, credential=replace(cred, weight=1234)))
+    # credential for another election
+    _expect("credential.election_id", election, issuers,
+            replace(good, credential=replace(cred, election_id="e2")))
+    # forged signature bytes
+    _expect("credential.signature", election, issuers,
+            replace(good, credential=replace(cred, signature=bytes(len(cred.signature)))))
+    bad_sig = bytearray(cred.signature)
+    bad_sig[-1] ^= 1
+    _expect("credential.signature", election, issuers,
+            replace(good, credential=replace(cred, signature=bytes(bad_sig))))
+    # msg_prefix changed
+    _expect("credential.signature", election, issuers,
+            replace(good, credential=replace(cred, msg_prefix=bytes(32))))
+    # a credential reused by another token (the other token signs its own ballot)
+    thief = generate_token()
+    stolen = encrypt_ballot(election, token_public_bytes(thief), [1])
+    _expect("credential.token_public_key", election, issuers, sign_ballot(thief, stolen, cred))
+    # ... or claims the credential's token but cannot sign for it
+    _expect("signature", election, issuers, sign_ballot(thief, ballot, cred))
+    # token signature tampered
+    sig = bytearray(good.signature)
+    sig[0] ^= 0x80
+    _expect("signature", election, issuers, replace(good, signature=bytes(sig)))
+
+
+def test_credential_from_the_wrong_class_key(setup):
+    keys, issuers, election = setup
+    token = generate_token()
+    # the registrar signs with the large class key, the phone claims the small class
+    req = request_credential(issuers[W_SMALL], token_public_bytes(token))
+    wrong = issue_credential(keys[W_LARGE], req.blinded_msg)
+    with pytest.raises(InvalidSignature):
+        finalize_credential(req, wrong)
+
+
+def test_verify_credential_direct(setup):
+    keys, issuers, _ = setup
+    _, cred = obtain(keys, issuers, W_SMALL)
+    with pytest.raises(InvalidSignature):
+        verify_credential(issuers[W_LARGE], cred)
+    with pytest.raises(InvalidSignature):
+        verify_credential(IssuerKey("e2", W_SMALL, issuers[W_SMALL].public_key), cred)
+
+
+def test_codec_rejects_malformed(setup):
+    keys, issuers, election = setup
+    token, cred = obtain(keys, issuers, W_SMALL)
+    raw = encode_cast_ballot(sign_ballot(token, encrypt_ballot(election, cred.token_public_key,
+                                                               [0]), cred))
+    for bad in (raw[:-1], raw + b"\x00", b"\x02" + raw[1:], b""):
+        with pytest.raises(DecodeError):
+            decode_cast_ballot(bad)
+    with pytest.raises(DecodeError):
+        decode_credential(encode_credential(replace(cred, weight=0)))
