@@ -10,7 +10,17 @@ import statistics
 import time
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot, verify_ballot
-from crypto.codec import decode_ballot, encode_ballot
+from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.codec import decode_ballot, decode_cast_ballot, encode_ballot, encode_cast_ballot
+from crypto.credential import (
+    IssuerKey,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    issue_credential,
+    request_credential,
+    token_public_bytes,
+)
 from crypto.dkg import (
     DkgParameters,
     combine_shares,
@@ -60,6 +70,30 @@ def bench_ballot(result) -> None:
     print(f"  verify (decoded)         median {ver_med:6.2f} ms   p99 {ver_p99:6.2f} ms")
     print(f"  decode from bytes        median {dec_med:6.2f} ms")
     print(f"  decode + verify          median {full_med:6.2f} ms   p99 {full_p99:6.2f} ms")
+
+
+def bench_credential(result) -> None:
+    election = ElectionContext("bench", Contest.referendum(), result.joint_public_key)
+    sk = generate_issuer_key()
+    issuer = IssuerKey("bench", 8950, sk.public_key())
+    token = generate_token()
+    tpk = token_public_bytes(token)
+    req_med, _ = _median_ms(lambda: request_credential(issuer, tpk), 100)
+    req = request_credential(issuer, tpk)
+    sign_med, sign_p99 = _median_ms(lambda: issue_credential(sk, req.blinded_msg), 100)
+    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
+    fin_med, _ = _median_ms(lambda: finalize_credential(req, issue_credential(sk, req.blinded_msg)),
+                            20)
+    raw = encode_cast_ballot(sign_ballot(token, encrypt_ballot(election, tpk, [0]), cred))
+    cast_med, cast_p99 = _median_ms(
+        lambda: verify_cast_ballot(election, {8950: issuer}, decode_cast_ballot(raw)), 300)
+    print("credential (RSABSSA-SHA384-PSS-Randomized, 2048-bit issuer key)")
+    print(f"  prepare + blind (phone)  median {req_med:6.2f} ms")
+    print(f"  blind_sign (registrar)   median {sign_med:6.2f} ms   p99 {sign_p99:6.2f} ms")
+    print(f"  blind_sign + finalize    median {fin_med:6.2f} ms")
+    print(f"cast ballot from bytes: decode, credential, token signature, proofs "
+          f"({len(raw)} bytes)")
+    print(f"  verify_cast_ballot       median {cast_med:6.2f} ms   p99 {cast_p99:6.2f} ms")
 
 
 def bench_aggregation(result, ballots: int = 100_000) -> None:
@@ -119,6 +153,7 @@ def main() -> None:
     _dkg(5, 3)
     print(f"DKG 3-of-5, all rounds for all guardians: {(time.perf_counter() - t) * 1000:.0f} ms")
     bench_ballot(result)
+    bench_credential(result)
     bench_aggregation(result)
     bench_tally(result, shares)
 

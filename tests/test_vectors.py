@@ -81,3 +81,22 @@ def test_dkg_vector_decrypts_with_the_published_shares():
               for d in v["decryption_shares"]]
     point = threshold_decrypt(v["election_id"], v["tally_label"], ct, shares, vkeys, v["t"])
     assert DlogTable(1000).log(point) == v["plaintext"]
+
+
+def test_credential_vector_verifies_from_published_data():
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    from crypto.cast import verify_cast_ballot
+    from crypto.codec import decode_cast_ballot, decode_credential
+    from crypto.credential import IssuerKey, credential_message, verify_credential
+
+    v = V["credential"]
+    issuer = IssuerKey(v["election_id"], v["weight"], load_der_public_key(b(v["issuer_spki"])))
+    assert issuer.key_id.hex() == v["key_id"]
+    cred = decode_credential(b(v["credential"]))
+    assert credential_message(v["election_id"], v["weight"], cred.token_public_key).hex() \
+        == v["credential_message"]
+    assert (cred.msg_prefix + b(v["credential_message"])).hex() == v["prepared_message"]
+    verify_credential(issuer, cred)
+    election = ElectionContext(v["election_id"], Contest.referendum(), decode_point(b(v["public_key"])))
+    verify_cast_ballot(election, {v["weight"]: issuer}, decode_cast_ballot(b(v["cast_ballot"])))
