@@ -198,7 +198,8 @@ def main() -> None:
           f"{format_area(roll.total_area)} m² ({pct(result.participation_area)}), owners "
           f"{len(ballot_box)} of {roll.total_owners} ({pct(result.participation_headcount)}) — "
           f"quorum {'MET' if result.quorum_met else 'NOT MET'}")
-    print(f"   {'option':<8} {'area m²':>12} {'of area':>9} {'owners':>7} {'of owners':>10}  status")
+    header = f"{'option':<8} {'area m²':>12} {'of area':>9} {'owners':>7} {'of owners':>10}"
+    print(f"   {header}  status")
     for opt in result.options:
         t_opt = tally.option(opt.name)
         print(f"   {opt.name:<8} {format_area(t_opt.area):>12} {pct(opt.area_fraction):>9} "

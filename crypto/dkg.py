@@ -43,8 +43,8 @@ from .group import (
 )
 from .proofs import (
     DleqProof,
-    SchnorrProof,
     ScalarSource,
+    SchnorrProof,
     prove_dleq,
     prove_schnorr,
     verify_dleq,

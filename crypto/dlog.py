@@ -24,7 +24,7 @@ from petlib.ec import EcPt
 
 from .errors import DiscreteLogNotFound
 from .group import FIELD_PRIME as P
-from .group import G, base_mul, mul
+from .group import base_mul, mul
 
 _MASK = (1 << 64) - 1
 _LANES = 256

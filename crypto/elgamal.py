@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from petlib.ec import EcPt
 
-from .group import G, IDENTITY, base_mul, msm, mul, random_scalar
+from .group import IDENTITY, G, base_mul, msm, mul, random_scalar
 
 
 @dataclass(frozen=True, slots=True)

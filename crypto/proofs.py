@@ -24,7 +24,7 @@ from petlib.ec import EcPt
 
 from .elgamal import Ciphertext
 from .errors import InvalidProof
-from .group import G, IDENTITY, ORDER, base_mul, msm, mul, random_scalar
+from .group import IDENTITY, ORDER, G, base_mul, msm, mul, random_scalar
 from .transcript import Context, Transcript
 
 ScalarSource = Callable[[], int]

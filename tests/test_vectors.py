@@ -47,7 +47,8 @@ def test_proof_vectors_verify_and_fail_when_tampered():
     p = V["proofs"]
     ctx = tuple((n, b(v)) for n, v in p["context"])
     x_pub = decode_point(b(p["schnorr"]["public"]))
-    assert encode_point(base_mul(decode_scalar(b(p["schnorr"]["secret"])))) == b(p["schnorr"]["public"])
+    secret = decode_scalar(b(p["schnorr"]["secret"]))
+    assert encode_point(base_mul(secret)) == b(p["schnorr"]["public"])
     verify_schnorr(decode_schnorr(b(p["schnorr"]["proof"])), x_pub, ctx)
     d = p["dleq"]
     verify_dleq(decode_dleq(b(d["proof"])), decode_point(b(d["X"])), decode_point(b(d["H"])),
@@ -62,7 +63,8 @@ def test_proof_vectors_verify_and_fail_when_tampered():
 
 def test_ballot_vector_verifies():
     v = V["ballot"]
-    election = ElectionContext(v["election_id"], Contest.referendum(), decode_point(b(v["public_key"])))
+    election = ElectionContext(v["election_id"], Contest.referendum(),
+                               decode_point(b(v["public_key"])))
     assert election.hash.hex() == v["election_hash"]
     ballot = decode_ballot(b(v["ballot"]))
     verify_ballot(election, ballot)
@@ -77,7 +79,8 @@ def test_dkg_vector_decrypts_with_the_published_shares():
     for j, s in v["secret_shares"].items():
         assert base_mul(decode_scalar(b(s))) == vkeys[int(j)]
     ct = decode_ciphertext(b(v["tally_ciphertext"]))
-    shares = [DecryptionShare(d["guardian"], decode_point(b(d["share"])), decode_dleq(b(d["proof"])))
+    shares = [DecryptionShare(d["guardian"], decode_point(b(d["share"])),
+                              decode_dleq(b(d["proof"])))
               for d in v["decryption_shares"]]
     point = threshold_decrypt(v["election_id"], v["tally_label"], ct, shares, vkeys, v["t"])
     assert DlogTable(1000).log(point) == v["plaintext"]
@@ -98,5 +101,6 @@ def test_credential_vector_verifies_from_published_data():
         == v["credential_message"]
     assert (cred.msg_prefix + b(v["credential_message"])).hex() == v["prepared_message"]
     verify_credential(issuer, cred)
-    election = ElectionContext(v["election_id"], Contest.referendum(), decode_point(b(v["public_key"])))
+    election = ElectionContext(v["election_id"], Contest.referendum(),
+                               decode_point(b(v["public_key"])))
     verify_cast_ballot(election, {v["weight"]: issuer}, decode_cast_ballot(b(v["cast_ballot"])))

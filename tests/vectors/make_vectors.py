@@ -23,8 +23,8 @@ from crypto.cast import sign_ballot
 from crypto.codec import (
     encode_ballot,
     encode_cast_ballot,
-    encode_credential,
     encode_ciphertext,
+    encode_credential,
     encode_disjunctive,
     encode_dleq,
     encode_schnorr,
@@ -100,7 +100,8 @@ def proof_vectors() -> dict:
                  "X": h(encode_point(xp)), "Y": h(encode_point(yp)), "proof": h(encode_dleq(dleq))},
         "disjunctive": {"public_key": h(encode_point(pk)), "secret_key": h(encode_scalar(sk)),
                         "plaintext": 1, "nonce": h(encode_scalar(r)), "values": [0, 1],
-                        "ciphertext": h(encode_ciphertext(ct)), "proof": h(encode_disjunctive(disj))},
+                        "ciphertext": h(encode_ciphertext(ct)),
+                        "proof": h(encode_disjunctive(disj))},
     }
 
 
@@ -139,7 +140,8 @@ def dkg_vector() -> dict:
         "dealings": [{"dealer": d.dealer,
                       "commitments": [h(encode_point(c)) for c in d.commitments],
                       "constant_proof": h(encode_schnorr(d.constant_proof)),
-                      "shares": [{"recipient": s.recipient, "ephemeral": h(encode_point(s.ephemeral)),
+                      "shares": [{"recipient": s.recipient,
+                                  "ephemeral": h(encode_point(s.ephemeral)),
                                   "ciphertext": h(s.ciphertext)} for s in d.shares]}
                      for d in dealings],
         "joint_public_key": h(encode_point(result.joint_public_key)),
