@@ -103,6 +103,7 @@ def prove_schnorr(secret: int, public: EcPt, context: Context,
 
 def verify_schnorr(proof: SchnorrProof, public: EcPt, context: Context,
                    what: str = "schnorr", batch: EquationBatch | None = None) -> None:
+    _no_identity(what, public)
     c = _schnorr_challenge(context, public, proof.commitment)
     _check(what, proof.response, G, proof.commitment, c, public, batch)
 
@@ -136,6 +137,7 @@ def prove_dleq(secret: int, h: EcPt, context: Context,
 
 def verify_dleq(proof: DleqProof, x_pub: EcPt, h: EcPt, y_pub: EcPt, context: Context,
                 what: str = "dleq", batch: EquationBatch | None = None) -> None:
+    _no_identity(what, x_pub, h, y_pub)
     c = _dleq_challenge(context, x_pub, h, y_pub, proof.commitment_g, proof.commitment_h)
     _check(what, proof.response, G, proof.commitment_g, c, x_pub, batch)
     _check(what, proof.response, h, proof.commitment_h, c, y_pub, batch)
@@ -195,9 +197,16 @@ def prove_disjunctive(public_key: EcPt, ct: Ciphertext, nonce: int, values: Sequ
                                   for j in range(k)))
 
 
+def _no_identity(what: str, *points: EcPt) -> None:
+    """Statements never contain the identity (it has no encoding, §2): refuse, don't crash."""
+    if any(p.is_infinite() for p in points):
+        raise InvalidProof(what, "the statement contains the identity point")
+
+
 def verify_disjunctive(proof: DisjunctiveProof, public_key: EcPt, ct: Ciphertext,
                        values: Sequence[int], context: Context, what: str = "disjunctive",
                        batch: EquationBatch | None = None) -> None:
+    _no_identity(what, public_key, ct.alpha, ct.beta)
     if len(proof.branches) != len(values):
         raise InvalidProof(what, f"expected {len(values)} branches, got {len(proof.branches)}")
     c = _disjunctive_challenge(context, public_key, ct, values,

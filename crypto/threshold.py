@@ -34,9 +34,17 @@ def _context(election_id: str, label: str, ct: Ciphertext, guardian: int) -> Con
             ("beta", encode_point(ct.beta)), ("guardian", guardian.to_bytes(4, "big")))
 
 
+def is_trivial(ct: Ciphertext) -> bool:
+    """alpha = O: the ciphertext is the public encryption ``(O, m·G)`` of ``m`` (e.g. the sum of
+    no ballots); its plaintext point is ``beta`` and it needs no guardian."""
+    return ct.alpha.is_infinite()
+
+
 def partial_decrypt(election_id: str, label: str, share: GuardianShare, ct: Ciphertext,
                     rng: ScalarSource = random_scalar) -> DecryptionShare:
     """``label`` names the ciphertext (e.g. ``option[0].area``) and is bound into the proof."""
+    if is_trivial(ct):
+        raise ValueError(f"{label}: a trivial ciphertext needs no decryption share")
     _, d, proof = prove_dleq(share.secret, ct.alpha,
                              _context(election_id, label, ct, share.index), rng)
     return DecryptionShare(share.index, d, proof)
@@ -45,6 +53,8 @@ def partial_decrypt(election_id: str, label: str, share: GuardianShare, ct: Ciph
 def verify_decryption_share(election_id: str, label: str, verification_key: EcPt,
                             ct: Ciphertext, share: DecryptionShare,
                             batch: EquationBatch | None = None) -> None:
+    if is_trivial(ct):
+        raise InvalidShare(share.guardian, f"{label}: a trivial ciphertext takes no shares")
     try:
         verify_dleq(share.proof, verification_key, ct.alpha, share.share,
                     _context(election_id, label, ct, share.guardian),
@@ -82,7 +92,12 @@ def combine_decryption_shares(ct: Ciphertext, shares: Sequence[DecryptionShare],
 def threshold_decrypt(election_id: str, label: str, ct: Ciphertext,
                       shares: Sequence[DecryptionShare], verification_keys: Mapping[int, EcPt],
                       t: int) -> EcPt:
-    """Verify every share (InvalidShare names a bad guardian), then combine any t of them."""
+    """Verify every share (InvalidShare names a bad guardian), then combine any t of them.
+
+    A trivial ciphertext (:func:`is_trivial`) decrypts to ``beta`` with no shares at all.
+    """
+    if is_trivial(ct):
+        return ct.beta
     for s in shares:
         if s.guardian not in verification_keys:
             raise InvalidShare(s.guardian, "not a guardian of this election")
