@@ -3,27 +3,42 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PROTOS := $(wildcard proto/ownervote/v1/*.proto)
+GENERATED := proto/ownervote/v1/.generated
 
 .PHONY: setup test demo bench lint clean
 
-setup: $(STAMP)
+NODE_STAMP := node_modules/.installed
+
+setup: $(STAMP) $(GENERATED) $(NODE_STAMP)
+
+# buf (proto lint) and @grpc/grpc-js (the second-language client test), pinned in package-lock.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Python code for the gRPC contract, generated (not committed) into proto/ownervote/v1/.
+$(GENERATED): $(PROTOS) $(STAMP)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --grpc_python_out=proto \
+		--pyi_out=proto $(PROTOS)
+	touch $(GENERATED)
+
+test: setup
 	$(PY) -m pytest
 
-demo: $(STAMP)
+demo: setup
 	$(PY) -m clients.library_demo
 
-bench: $(STAMP)
+bench: setup
 	$(PY) -m loadtests.bench_crypto
 
-lint: $(STAMP)
+lint: setup
 	$(PY) -m ruff check crypto rules server clients loadtests tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf node_modules $(VENV) .pytest_cache .hypothesis $(GENERATED) proto/ownervote/v1/*_pb2*.py*
