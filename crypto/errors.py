@@ -89,3 +89,41 @@ class MessageRepresentativeOutOfRange(BlindRsaError):
 
 class SigningFailure(BlindRsaError):
     """RFC 9474 §4.3: "signing failure" (the computed signature does not verify)."""
+
+
+# C2SP signed notes and transparency-log checkpoints (crypto/note.py, crypto/checkpoint.py).
+class MalformedNote(DecodeError):
+    """c2sp.org/signed-note: bytes that are not a well-formed signed note (or note text)."""
+
+
+class MalformedKey(DecodeError):
+    """A signer or verifier key string (or key name) that is malformed, of an unknown type, or
+    whose key ID does not match the key."""
+
+
+class MalformedCheckpoint(DecodeError):
+    """c2sp.org/tlog-checkpoint: note text that is not a well-formed checkpoint body."""
+
+
+class AmbiguousKey(CryptoError):
+    """Two trusted verifiers share a key name and key ID, and a signature line names them."""
+
+
+class UnverifiedNote(InvalidSignature):
+    """No signature from a trusted key verified (signed-note: the note MUST be rejected).
+
+    ``note`` is the parsed, unverified note when one could be parsed (``None`` otherwise).
+    """
+
+    def __init__(self, message: str = "note has no verifiable signatures", note=None) -> None:
+        self.note = note
+        super().__init__(message)
+
+
+class QuorumNotMet(InvalidSignature):
+    """Fewer than the required number of distinct trusted witnesses cosigned a checkpoint."""
+
+    def __init__(self, have: int, need: int) -> None:
+        self.have = have
+        self.need = need
+        super().__init__(f"{have} trusted witness cosignature(s), quorum is {need}")
