@@ -1,0 +1,98 @@
+"""Run a standalone log: ``python -m server.ledger --dsn DSN --key-file F --origin ORIGIN``.
+
+Serves LedgerService (and health, reflection) and collects cosignatures from the witnesses given
+as ``--witness VKEY@HOST:PORT`` (``--quorum`` of them must co-sign). ``--generate N`` appends N
+synthetic entries of ``--entry-size`` bytes with ``--concurrency`` concurrent appenders and
+prints one line per committed append (used by the crash test and the benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from ownervote.v1 import ledger_pb2
+
+from ..db import make_engine
+from .node import add_ledger_service, build_log, load_or_create_signer, parse_witness
+
+
+async def generate(ledger, n: int, size: int, concurrency: int) -> None:
+    remaining = n
+    lock = asyncio.Lock()
+
+    async def worker() -> None:
+        nonlocal remaining
+        while True:
+            async with lock:
+                if remaining <= 0:
+                    return
+                remaining -= 1
+            r = await ledger.append(os.urandom(size))
+            sys.stdout.write(f"appended {r.index} size {r.tree_size}\n")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sys.stdout.flush()
+
+
+async def run(args: argparse.Namespace) -> None:
+    engine = make_engine(args.dsn)
+    signer = load_or_create_signer(Path(args.key_file), args.origin)
+    witnesses = [parse_witness(w) for w in args.witness]
+    node = await build_log(engine, signer, witnesses, args.quorum, max_batch=args.max_batch)
+    await node.ledger.start()
+    server = grpc.aio.server()
+    add_ledger_service(server, node)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await health_servicer.set("ownervote.v1.LedgerService", health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
+         reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+    port = server.add_insecure_port(args.listen)
+    await server.start()
+    print(f"log {args.origin} listening on port {port}", flush=True)
+    print(f"log verifier key: {signer.verifier().vkey()}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.generate:
+        await generate(node.ledger, args.generate, args.entry_size, args.concurrency)
+        print("generated", flush=True)
+        if args.exit_after_generate:
+            stop.set()
+    await stop.wait()
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=5)
+    await node.ledger.close()
+    await engine.dispose()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m server.ledger", description=__doc__.split("\n")[0])
+    p.add_argument("--dsn", default="sqlite+aiosqlite:///ledger.db")
+    p.add_argument("--origin", required=True)
+    p.add_argument("--key-file", required=True)
+    p.add_argument("--listen", default="127.0.0.1:0")
+    p.add_argument("--witness", action="append", default=[])
+    p.add_argument("--quorum", type=int, default=0)
+    p.add_argument("--max-batch", type=int, default=1000)
+    p.add_argument("--generate", type=int, default=0)
+    p.add_argument("--entry-size", type=int, default=1024)
+    p.add_argument("--concurrency", type=int, default=200)
+    p.add_argument("--exit-after-generate", action="store_true")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

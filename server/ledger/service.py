@@ -1,0 +1,116 @@
+"""LedgerService over gRPC: the read API of the log (ledger.proto). Protobuf stops here."""
+
+from __future__ import annotations
+
+import grpc
+from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
+
+from crypto.checkpoint import CosignatureVerifier
+from crypto.note import Verifier
+
+from ..status import RpcError, abort, invalid
+from .cosign import WitnessPolicy
+from .store import MAX_PAGE, LogStore
+
+MAX_U63 = (1 << 63) - 1
+
+
+class LedgerService(ledger_pb2_grpc.LedgerServiceServicer):
+    def __init__(self, store: LogStore, log_verifier: Verifier, policy: WitnessPolicy) -> None:
+        self.store = store
+        self.log_verifier = log_verifier
+        self.policy = policy
+
+    async def _size(self) -> int:
+        return (await self.store.head()).size
+
+    async def GetCheckpoint(self, request, context):  # noqa: N802
+        cp = await self.store.latest_checkpoint(cosigned=not request.include_uncosigned)
+        if cp is None:
+            await abort(context, RpcError(grpc.StatusCode.NOT_FOUND,
+                                          "no checkpoint yet" if request.include_uncosigned
+                                          else "no co-signed checkpoint yet",
+                                          reason="NO_CHECKPOINT"))
+        cosigned = cp.cosigned_note is not None
+        return ledger_pb2.GetCheckpointResponse(
+            signed_note=cp.cosigned_note if cosigned else cp.signed_note,
+            tree_size=cp.size, cosigned=cosigned)
+
+    async def GetInclusionProof(self, request, context):  # noqa: N802
+        try:
+            size = request.tree_size
+            note = b""
+            if size == 0:
+                cp = await self.store.latest_checkpoint(cosigned=True)
+                if cp is None:
+                    raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
+                                   "no co-signed checkpoint yet", reason="NO_CHECKPOINT",
+                                   precondition="COSIGNED_CHECKPOINT")
+                size, note = cp.size, cp.cosigned_note
+            else:
+                current = await self._size()
+                if size > current:
+                    raise invalid("tree_size", f"larger than the log's size {current}",
+                                  "BEYOND_TREE_SIZE")
+                cp = await self.store.checkpoint(size)
+                if cp is not None:
+                    note = cp.cosigned_note or cp.signed_note
+            if request.index >= size:
+                raise invalid("index", f"must be below tree_size {size}", "INDEX_OUT_OF_RANGE")
+            hashes = await self.store.inclusion_proof(request.index, size)
+        except RpcError as err:
+            await abort(context, err)
+        return ledger_pb2.GetInclusionProofResponse(index=request.index, tree_size=size,
+                                                    hashes=hashes, signed_note=note)
+
+    async def GetConsistencyProof(self, request, context):  # noqa: N802
+        try:
+            current = await self._size()
+            if request.new_size > current:
+                raise invalid("new_size", f"larger than the log's size {current}",
+                              "BEYOND_TREE_SIZE")
+            if request.old_size > request.new_size:
+                raise invalid("old_size", "larger than new_size", "OLD_SIZE_TOO_LARGE")
+            hashes = (await self.store.consistency_proof(request.old_size, request.new_size)
+                      if 0 < request.old_size < request.new_size else [])
+        except RpcError as err:
+            await abort(context, err)
+        return ledger_pb2.GetConsistencyProofResponse(hashes=hashes)
+
+    async def GetEntries(self, request, context):  # noqa: N802
+        count = request.count or MAX_PAGE
+        try:
+            if count > MAX_PAGE:
+                raise invalid("count", f"at most {MAX_PAGE}", "PAGE_TOO_LARGE")
+            current = await self._size()
+            if request.start > current or request.start > MAX_U63:
+                raise invalid("start", f"beyond the log's size {current}", "BEYOND_TREE_SIZE")
+        except RpcError as err:
+            await abort(context, err)
+        rows = await self.store.entries(request.start, min(count, current - request.start))
+        return ledger_pb2.GetEntriesResponse(start=request.start, entries=[d for d, _ in rows],
+                                             leaf_hashes=[h for _, h in rows], tree_size=current)
+
+    async def ListCheckpoints(self, request, context):  # noqa: N802
+        page = request.page_size or MAX_PAGE
+        if page > MAX_PAGE:
+            await abort(context, invalid("page_size", f"at most {MAX_PAGE}", "PAGE_TOO_LARGE"))
+        if request.min_size > MAX_U63:
+            await abort(context, invalid("min_size", "too large", "OUT_OF_RANGE"))
+        cps = await self.store.checkpoints(request.min_size, page)
+        return ledger_pb2.ListCheckpointsResponse(checkpoints=[
+            ledger_pb2.LoggedCheckpoint(tree_size=c.size,
+                                        signed_note=c.cosigned_note or c.signed_note,
+                                        cosigned=c.cosigned_note is not None) for c in cps])
+
+    async def GetLogInfo(self, request, context):  # noqa: N802
+        return ledger_pb2.GetLogInfoResponse(
+            origin=self.store.log_id, log_verifier_key=self.log_verifier.vkey(),
+            witnesses=[ledger_pb2.Witness(name=w.name, verifier_key=w.vkey())
+                       for w in self.policy.witnesses],
+            quorum=self.policy.quorum)
+
+
+def policy_from_info(info: ledger_pb2.GetLogInfoResponse) -> WitnessPolicy:
+    return WitnessPolicy(tuple(CosignatureVerifier.from_vkey(w.verifier_key)
+                               for w in info.witnesses), info.quorum)

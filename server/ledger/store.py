@@ -1,0 +1,249 @@
+"""Reads and the one write of the Merkle log, over SQLAlchemy Core (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, insert, or_, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from crypto import merkle
+
+from ..db import is_postgres
+from .schema import log_checkpoints, log_entries, log_heads, log_nodes, log_pending, metadata
+
+MAX_PAGE = 1000
+
+
+class StoreConflict(Exception):
+    """The head moved under us: another sequencer wrote to this log (this one must stop)."""
+
+
+@dataclass(frozen=True)
+class Head:
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    signed_note: bytes
+    cosigned_note: bytes | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One sequencer batch: entries [old_size, old_size + len(entries)), all in one transaction."""
+
+    old_size: int
+    entries: Sequence[bytes]
+    leaf_hashes: Sequence[bytes]
+    pending_ids: Sequence[int | None]
+    nodes: Sequence[tuple[tuple[int, int], bytes]]
+    new_root: bytes
+    signed_note: bytes
+    consumed_pending: Sequence[int]
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+class LogStore:
+    """All SQL of one log (``log_id`` = the checkpoint origin)."""
+
+    def __init__(self, engine: AsyncEngine, log_id: str) -> None:
+        self.engine = engine
+        self.log_id = log_id
+
+    # --- head and checkpoints -----------------------------------------------------------------
+
+    async def head(self, conn: AsyncConnection | None = None) -> Head:
+        q = select(log_heads.c.size, log_heads.c.root).where(log_heads.c.log_id == self.log_id)
+        if conn is None:
+            async with self.engine.connect() as c:
+                row = (await c.execute(q)).first()
+        else:
+            row = (await conn.execute(q)).first()
+        return Head(0, merkle.EMPTY_ROOT) if row is None else Head(row.size, bytes(row.root))
+
+    async def ensure_head(self) -> None:
+        async with self.engine.begin() as conn:
+            if (await conn.execute(select(log_heads.c.size).where(
+                    log_heads.c.log_id == self.log_id))).first() is None:
+                await conn.execute(insert(log_heads).values(log_id=self.log_id, size=0,
+                                                            root=merkle.EMPTY_ROOT))
+
+    async def checkpoint(self, size: int) -> StoredCheckpoint | None:
+        q = select(log_checkpoints).where(and_(log_checkpoints.c.log_id == self.log_id,
+                                               log_checkpoints.c.size == size))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        return None if row is None else _checkpoint(row)
+
+    async def latest_checkpoint(self, *, cosigned: bool) -> StoredCheckpoint | None:
+        q = select(log_checkpoints).where(log_checkpoints.c.log_id == self.log_id)
+        if cosigned:
+            q = q.where(log_checkpoints.c.cosigned_note.is_not(None))
+        q = q.order_by(log_checkpoints.c.size.desc()).limit(1)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        return None if row is None else _checkpoint(row)
+
+    async def checkpoints(self, min_size: int = 0, limit: int = MAX_PAGE) -> list[StoredCheckpoint]:
+        q = (select(log_checkpoints)
+             .where(and_(log_checkpoints.c.log_id == self.log_id,
+                         log_checkpoints.c.size >= min_size))
+             .order_by(log_checkpoints.c.size).limit(limit))
+        async with self.engine.connect() as conn:
+            return [_checkpoint(r) for r in (await conn.execute(q)).all()]
+
+    async def set_cosigned(self, size: int, cosigned_note: bytes) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(log_checkpoints)
+                               .where(and_(log_checkpoints.c.log_id == self.log_id,
+                                           log_checkpoints.c.size == size))
+                               .values(cosigned_note=cosigned_note))
+
+    # --- entries and nodes --------------------------------------------------------------------
+
+    async def entries(self, start: int, count: int) -> list[tuple[bytes, bytes]]:
+        """``(entry, recorded leaf hash)`` for indexes [start, start + count)."""
+        count = max(0, min(count, MAX_PAGE))
+        q = (select(log_entries.c.data, log_entries.c.leaf_hash)
+             .where(and_(log_entries.c.log_id == self.log_id, log_entries.c.idx >= start,
+                         log_entries.c.idx < start + count))
+             .order_by(log_entries.c.idx))
+        async with self.engine.connect() as conn:
+            return [(bytes(r.data), bytes(r.leaf_hash)) for r in (await conn.execute(q)).all()]
+
+    async def index_of_leaf(self, leaf_hash: bytes) -> int | None:
+        q = (select(log_entries.c.idx)
+             .where(and_(log_entries.c.log_id == self.log_id,
+                         log_entries.c.leaf_hash == leaf_hash))
+             .order_by(log_entries.c.idx).limit(1))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        return None if row is None else row.idx
+
+    async def nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        wanted = sorted(set(addresses))
+        if not wanted:
+            return {}
+        out: dict[tuple[int, int], bytes] = {}
+        async with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 400):
+                chunk = wanted[i:i + 400]
+                cond = (tuple_(log_nodes.c.level, log_nodes.c.idx).in_(chunk)
+                        if is_postgres(self.engine) else
+                        or_(*(and_(log_nodes.c.level == lv, log_nodes.c.idx == ix)
+                              for lv, ix in chunk)))
+                q = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
+                    and_(log_nodes.c.log_id == self.log_id, cond))
+                for r in (await conn.execute(q)).all():
+                    out[(r.level, r.idx)] = bytes(r.hash)
+        missing = [a for a in wanted if a not in out]
+        if missing:
+            raise LookupError(f"log {self.log_id}: tree nodes missing {missing[:4]}")
+        return out
+
+    async def proof(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        got = await self.nodes(merkle.nodes_needed(ranges))
+        return merkle.assemble(ranges, lambda level, idx: got[(level, idx)])
+
+    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return await self.proof(merkle.inclusion_path_ranges(index, size))
+
+    async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        return await self.proof(merkle.consistency_proof_ranges(old_size, new_size))
+
+    async def frontier(self, size: int) -> list[bytes]:
+        """Hashes of complete_subtrees(0, size): the compact range the sequencer resumes from."""
+        addrs = merkle.complete_subtrees(0, size)
+        got = await self.nodes(addrs)
+        return [got[a] for a in addrs]
+
+    # --- handoff from non-sequencer processes ---------------------------------------------------
+
+    async def add_pending(self, data: bytes) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(log_pending).values(log_id=self.log_id, data=data)
+                                        .returning(log_pending.c.id))
+            return result.scalar_one()
+
+    async def add_pending_and_notify(self, data: bytes, channel: str) -> int:
+        """PostgreSQL: insert and NOTIFY the sequencer in the same transaction."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert(log_pending).values(log_id=self.log_id, data=data)
+                                        .returning(log_pending.c.id))
+            pid = result.scalar_one()
+            await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
+            return pid
+
+    async def first_checkpoint_after(self, index: int) -> StoredCheckpoint:
+        q = (select(log_checkpoints)
+             .where(and_(log_checkpoints.c.log_id == self.log_id,
+                         log_checkpoints.c.size > index))
+             .order_by(log_checkpoints.c.size).limit(1))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        if row is None:
+            raise LookupError(f"no checkpoint covers index {index}")
+        return _checkpoint(row)
+
+    async def take_pending(self, limit: int) -> list[tuple[int, bytes]]:
+        q = (select(log_pending.c.id, log_pending.c.data)
+             .where(log_pending.c.log_id == self.log_id).order_by(log_pending.c.id).limit(limit))
+        async with self.engine.connect() as conn:
+            return [(r.id, bytes(r.data)) for r in (await conn.execute(q)).all()]
+
+    async def resolved_pending(self, pending_ids: Sequence[int]) -> dict[int, int]:
+        if not pending_ids:
+            return {}
+        q = select(log_entries.c.pending_id, log_entries.c.idx).where(
+            and_(log_entries.c.log_id == self.log_id,
+                 log_entries.c.pending_id.in_(list(pending_ids))))
+        async with self.engine.connect() as conn:
+            return {r.pending_id: r.idx for r in (await conn.execute(q)).all()}
+
+    # --- the sequencer's write ------------------------------------------------------------------
+
+    async def commit_batch(self, batch: Batch, notify_channel: str | None = None) -> None:
+        """Entries, tree nodes, checkpoint and head in ONE transaction: a crash at any moment
+        leaves either the whole batch or none of it. The head row is locked first (PostgreSQL
+        ``SELECT … FOR UPDATE``) and must still be at ``old_size``: a stale sequencer fails."""
+        new_size = batch.old_size + len(batch.entries)
+        async with self.engine.begin() as conn:
+            q = select(log_heads.c.size).where(log_heads.c.log_id == self.log_id)
+            if is_postgres(self.engine):
+                q = q.with_for_update()
+            current = (await conn.execute(q)).scalar_one()
+            if current != batch.old_size:
+                raise StoreConflict(f"log head at {current}, expected {batch.old_size}")
+            await conn.execute(insert(log_entries), [
+                {"log_id": self.log_id, "idx": batch.old_size + i, "data": data,
+                 "leaf_hash": lh, "pending_id": pid}
+                for i, (data, lh, pid) in enumerate(zip(batch.entries, batch.leaf_hashes,
+                                                        batch.pending_ids, strict=True))])
+            await conn.execute(insert(log_nodes), [
+                {"log_id": self.log_id, "level": level, "idx": idx, "hash": h}
+                for (level, idx), h in batch.nodes])
+            await conn.execute(insert(log_checkpoints).values(
+                log_id=self.log_id, size=new_size, root=batch.new_root,
+                signed_note=batch.signed_note, cosigned_note=None))
+            await conn.execute(update(log_heads).where(log_heads.c.log_id == self.log_id)
+                               .values(size=new_size, root=batch.new_root))
+            if batch.consumed_pending:
+                await conn.execute(delete(log_pending).where(
+                    log_pending.c.id.in_(list(batch.consumed_pending))))
+            if notify_channel is not None:
+                await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel})
+
+
+def _checkpoint(row) -> StoredCheckpoint:
+    return StoredCheckpoint(row.size, bytes(row.root), bytes(row.signed_note),
+                            None if row.cosigned_note is None else bytes(row.cosigned_note))

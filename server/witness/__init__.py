@@ -1,0 +1,1 @@
+"""A consortium witness: checks that a log only grows, then co-signs its checkpoints."""

@@ -1,0 +1,111 @@
+"""Run a witness: ``python -m server.witness --name NAME --key-file F --follow ORIGIN=VKEY ...``.
+
+The key file holds the C2SP signer key string of the witness's cosignature key; it is created on
+first start. ``--validate module:function`` makes it a validating witness: it then also needs
+``--validating-key-file`` and, per followed log, the log's LedgerService address
+(``--follow ORIGIN=VKEY@HOST:PORT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from ownervote.v1 import witness_pb2, witness_pb2_grpc
+
+from crypto.checkpoint import CosignatureSigner
+from crypto.note import Ed25519Verifier
+
+from ..db import make_engine
+from .service import FollowedLog, Witness
+from .store import WitnessStore
+
+
+def load_or_create_key(path: Path, name: str) -> CosignatureSigner:
+    if path.exists():
+        signer = CosignatureSigner.from_skey(path.read_text().strip())
+        if signer.name != name:
+            raise SystemExit(f"{path} holds the key of {signer.name!r}, not {name!r}")
+        return signer
+    signer = CosignatureSigner.generate(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(signer.skey() + "\n")
+    return signer
+
+
+def parse_follow(spec: str) -> FollowedLog:
+    origin, sep, rest = spec.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError("--follow takes ORIGIN=VKEY[@HOST:PORT]")
+    vkey, _, address = rest.partition("@")
+    return FollowedLog(origin, Ed25519Verifier.from_vkey(vkey), address or None)
+
+
+def load_validator(spec: str):
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    engine = make_engine(args.db)
+    store = WitnessStore(engine)
+    await store.create()
+    signer = load_or_create_key(Path(args.key_file), args.name)
+    vsigner = validator = None
+    if args.validate:
+        if not args.validating_key_file:
+            raise SystemExit("--validate needs --validating-key-file")
+        vsigner = load_or_create_key(Path(args.validating_key_file), args.name + "/validated")
+        validator = load_validator(args.validate)
+    witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator)
+    server = grpc.aio.server()
+    witness_pb2_grpc.add_WitnessServiceServicer_to_server(witness, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await health_servicer.set("ownervote.v1.WitnessService",
+                              health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name,
+         reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+    port = server.add_insecure_port(args.listen)
+    await server.start()
+    print(f"witness {args.name} listening on port {port}", flush=True)
+    print(f"verifier key: {signer.verifier().vkey()}", flush=True)
+    if vsigner is not None:
+        print(f"validating verifier key: {vsigner.verifier().vkey()}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=5)
+    await witness.close()
+    await engine.dispose()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m server.witness", description=__doc__.split("\n")[0])
+    p.add_argument("--name", required=True, help="the witness's key name")
+    p.add_argument("--key-file", required=True)
+    p.add_argument("--validating-key-file")
+    p.add_argument("--db", default="sqlite+aiosqlite:///witness.db")
+    p.add_argument("--listen", default="127.0.0.1:0")
+    p.add_argument("--follow", action="append", type=parse_follow, default=[], required=True)
+    p.add_argument("--validate", help="module:function called as f(index, entry) for each entry")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The witness's own store: per log origin, the latest co-signed size, root and compact range.
+
+The update is a compare-and-swap on the old size inside one transaction, so two concurrent
+add-checkpoint calls can never both advance from the same state (C2SP tlog-witness: the
+check and the store are atomic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crypto import merkle
+
+metadata = MetaData()
+
+witness_logs = Table(
+    "witness_logs", metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),  # complete_subtrees(0, size) hashes, joined
+)
+
+
+@dataclass(frozen=True)
+class WitnessedState:
+    size: int
+    root: bytes
+    frontier: tuple[bytes, ...]
+
+    @classmethod
+    def empty(cls) -> WitnessedState:
+        return cls(0, merkle.EMPTY_ROOT, ())
+
+
+class WitnessStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def get(self, origin: str) -> WitnessedState:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(witness_logs).where(
+                witness_logs.c.origin == origin))).first()
+        if row is None:
+            return WitnessedState.empty()
+        f = bytes(row.frontier)
+        return WitnessedState(row.size, bytes(row.root),
+                              tuple(f[i:i + 32] for i in range(0, len(f), 32)))
+
+    async def advance(self, origin: str, old_size: int, new: WitnessedState) -> bool:
+        """Store ``new`` iff the stored size is still ``old_size``; False if it moved."""
+        values = {"size": new.size, "root": new.root, "frontier": b"".join(new.frontier)}
+        async with self.engine.begin() as conn:
+            if old_size == 0:
+                exists = (await conn.execute(select(witness_logs.c.size).where(
+                    witness_logs.c.origin == origin))).first()
+                if exists is None:
+                    try:
+                        await conn.execute(insert(witness_logs).values(origin=origin, **values))
+                        return True
+                    except IntegrityError:
+                        return False
+            result = await conn.execute(update(witness_logs).where(
+                (witness_logs.c.origin == origin) & (witness_logs.c.size == old_size))
+                .values(**values))
+            return result.rowcount == 1
