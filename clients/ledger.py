@@ -19,10 +19,11 @@ from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
 from crypto.checkpoint import CosignatureVerifier
 from crypto.errors import DecodeError
+from crypto.ledger_audit import AuditFailure, audit
+from crypto.ledger_export import decode_export, encode_export
 from crypto.note import Ed25519Verifier
 
-from .ledger_audit import AuditFailure, audit
-from .ledger_export import decode_export, encode_export, fetch_export
+from .ledger_export import fetch_export
 
 
 async def _export(server: str, out: Path) -> None:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from ownervote.v1 import ledger_pb2_grpc, witness_pb2_grpc
 
 from crypto.checkpoint import CosignatureSigner
 from crypto.note import Ed25519Signer
-from ownervote.v1 import ledger_pb2_grpc, witness_pb2_grpc
 from server.db import make_engine
 from server.ledger.cosign import WitnessEndpoint
 from server.ledger.node import LogNode, add_ledger_service, build_log

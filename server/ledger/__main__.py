@@ -43,6 +43,17 @@ async def generate(ledger, n: int, size: int, concurrency: int) -> None:
     sys.stdout.flush()
 
 
+async def report_role(ledger) -> None:
+    """Print "role sequencer" / "role follower" when the process's role changes."""
+    role = None
+    while True:
+        now = "sequencer" if ledger.is_sequencer else "follower"
+        if now != role:
+            role = now
+            print(f"role {role}", flush=True)
+        await asyncio.sleep(0.05)
+
+
 async def run(args: argparse.Namespace) -> None:
     engine = make_engine(args.dsn)
     signer = load_or_create_signer(Path(args.key_file), args.origin)
@@ -61,6 +72,7 @@ async def run(args: argparse.Namespace) -> None:
     await server.start()
     print(f"log {args.origin} listening on port {port}", flush=True)
     print(f"log verifier key: {signer.verifier().vkey()}", flush=True)
+    role_task = asyncio.create_task(report_role(node.ledger))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -71,6 +83,7 @@ async def run(args: argparse.Namespace) -> None:
         if args.exit_after_generate:
             stop.set()
     await stop.wait()
+    role_task.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
     await node.ledger.close()

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crypto import merkle
-from crypto.checkpoint import CosignatureVerifier, cosignature_timestamp, parse_checkpoint
-from crypto.errors import CryptoError
-from crypto.note import Verifier, open_note, parse_note
-
+from . import merkle
+from .checkpoint import CosignatureVerifier, cosignature_timestamp, parse_checkpoint
+from .errors import CryptoError
 from .ledger_export import LedgerExport
+from .note import Verifier, open_note, parse_note
 
 
 class AuditFailure(Exception):

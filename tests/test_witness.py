@@ -1,0 +1,181 @@
+"""The witness: C2SP tlog-witness add-checkpoint semantics, every refusal, atomic state."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from ownervote.v1 import witness_pb2, witness_pb2_grpc
+
+from crypto import merkle
+from crypto.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
+from crypto.note import Ed25519Signer, open_note
+from server.status import details_of
+from server.witness.service import FollowedLog
+from tests.ledger_support import start_witness
+
+ORIGIN = "log.example/test"
+
+
+class Tree:
+    """A toy log with its key, producing signed checkpoints and proofs."""
+
+    def __init__(self, signer: Ed25519Signer) -> None:
+        self.signer = signer
+        self.leaves: list[bytes] = []
+
+    def grow(self, n: int, tag: bytes = b"") -> None:
+        self.leaves += [merkle.leaf_hash(tag + b"%d" % (len(self.leaves) + i)) for i in range(n)]
+
+    def note(self, size: int | None = None, root: bytes | None = None, signer=None) -> bytes:
+        size = len(self.leaves) if size is None else size
+        root = merkle.root_from_leaves(self.leaves[:size]) if root is None else root
+        return SignedCheckpoint.sign(Checkpoint(ORIGIN, size, root),
+                                     signer or self.signer).encode()
+
+    def proof(self, old: int, new: int | None = None) -> list[bytes]:
+        new = len(self.leaves) if new is None else new
+        if old in (0, new):
+            return []
+        return merkle.consistency_proof(self.leaves[:new], old)
+
+
+@pytest.fixture
+async def setup(tmp_path):
+    signer = Ed25519Signer.generate(ORIGIN)
+    w = await start_witness(tmp_path, "witness.example", [FollowedLog(ORIGIN, signer.verifier())])
+    channel = grpc.aio.insecure_channel(w.address)
+    stub = witness_pb2_grpc.WitnessServiceStub(channel)
+    yield Tree(signer), w, stub
+    await channel.close()
+    await w.stop()
+
+
+async def add(stub, old, proof, note):
+    return await stub.AddCheckpoint(witness_pb2.AddCheckpointRequest(
+        old_size=old, consistency_proof=proof, signed_note=note))
+
+
+async def refused(stub, old, proof, note):
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await add(stub, old, proof, note)
+    return details_of(exc.value)
+
+
+async def test_cosigns_growth_and_refuses_fork_and_rollback(setup):
+    tree, w, stub = setup
+    tree.grow(5)
+    resp = await add(stub, 0, [], tree.note())
+    verifier = w.signer.verifier()
+    cosigned = SignedCheckpoint.parse(tree.note()).with_signatures(
+        b"".join(resp.cosignature_lines)).encode()
+    open_note(cosigned, [verifier])  # the cosignature verifies
+    assert CosignatureVerifier.timestamp(
+        SignedCheckpoint.parse(cosigned).signatures[-1]) > 0
+    tree.grow(7)
+    await add(stub, 5, tree.proof(5), tree.note())
+    # the same size again with the same root: fine (idempotent)
+    await add(stub, 12, [], tree.note())
+
+    # a fork: same size, another root, signed by the log
+    fork = tree.note(12, merkle.root_from_leaves([merkle.leaf_hash(b"x")] * 12))
+    info = await refused(stub, 12, [], fork)
+    assert info["code"] == grpc.StatusCode.FAILED_PRECONDITION
+    assert info["reason"] == "ROOT_MISMATCH"
+
+    # a rollback: presenting an older size than the witness's latest
+    info = await refused(stub, 5, tree.proof(5), tree.note())
+    assert info["code"] == grpc.StatusCode.FAILED_PRECONDITION
+    assert info["reason"] == "OLD_SIZE_MISMATCH" and info["metadata"]["latest_size"] == "12"
+    # a rewritten history: a bigger tree that does not extend the co-signed one
+    other = Tree(tree.signer)
+    other.grow(20, b"rewritten")
+    info = await refused(stub, 12, other.proof(12), other.note())
+    assert info["code"] == grpc.StatusCode.INVALID_ARGUMENT
+    assert info["reason"] == "BAD_CONSISTENCY_PROOF"
+    assert (await w.witness.store.get(ORIGIN)).size == 12
+
+
+async def test_every_malformed_request_is_refused_and_leaves_the_store_unchanged(setup):
+    tree, w, stub = setup
+    tree.grow(4)
+    await add(stub, 0, [], tree.note())
+    before = await w.witness.store.get(ORIGIN)
+    tree.grow(4)
+    good_proof, good_note = tree.proof(4), tree.note()
+    stranger = Ed25519Signer.generate("other.example/log")
+    unknown_origin = SignedCheckpoint.sign(
+        Checkpoint("other.example/log", 8, merkle.root_from_leaves(tree.leaves)), stranger).encode()
+    impostor = Ed25519Signer.generate(ORIGIN)  # same name, another key
+    bad_proof = [bytes(32)] + good_proof[1:]
+    cases = [
+        (4, good_proof, b"", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
+        (4, good_proof, b"not a note", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
+        (4, [b"short"], good_note, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
+        (4, good_proof, unknown_origin, grpc.StatusCode.NOT_FOUND, "UNKNOWN_ORIGIN"),
+        (4, good_proof, tree.note(signer=impostor), grpc.StatusCode.PERMISSION_DENIED,
+         "NO_LOG_SIGNATURE"),
+        (9, good_proof, good_note, grpc.StatusCode.INVALID_ARGUMENT, "OLD_SIZE_TOO_LARGE"),
+        (3, tree.proof(3), good_note, grpc.StatusCode.FAILED_PRECONDITION, "OLD_SIZE_MISMATCH"),
+        (4, bad_proof, good_note, grpc.StatusCode.INVALID_ARGUMENT, "BAD_CONSISTENCY_PROOF"),
+        (4, good_proof[:-1], good_note, grpc.StatusCode.INVALID_ARGUMENT,
+         "BAD_CONSISTENCY_PROOF"),
+        (4, [], tree.note(4), grpc.StatusCode.OK, None),  # same size & root: accepted
+        (4, [bytes(32)], tree.note(4), grpc.StatusCode.INVALID_ARGUMENT, "BAD_CONSISTENCY_PROOF"),
+    ]
+    for old, proof, note, code, reason in cases:
+        if code == grpc.StatusCode.OK:
+            await add(stub, old, proof, note)
+            continue
+        info = await refused(stub, old, proof, note)
+        assert (info["code"], info["reason"]) == (code, reason), (old, reason, info)
+        assert await w.witness.store.get(ORIGIN) == before
+    await add(stub, 4, good_proof, good_note)
+    assert (await w.witness.store.get(ORIGIN)).size == 8
+
+
+async def test_check_and_store_is_atomic_under_concurrency(setup):
+    tree, w, stub = setup
+    tree.grow(3)
+    await add(stub, 0, [], tree.note())
+    tree.grow(5)
+    note_a = tree.note()
+    proof_a = tree.proof(3)
+    results = await asyncio.gather(*(add(stub, 3, proof_a, note_a) for _ in range(8)),
+                                   return_exceptions=True)
+    ok = [r for r in results if not isinstance(r, Exception)]
+    errors = [details_of(r)["reason"] for r in results if isinstance(r, Exception)]
+    assert len(ok) >= 1 and all(e == "OLD_SIZE_MISMATCH" for e in errors)
+    assert (await w.witness.store.get(ORIGIN)).size == 8
+
+
+async def test_validating_witness(dsn, tmp_path):
+    from crypto.checkpoint import verify_checkpoint
+    from tests.ledger_support import start_log
+
+    def validator(index: int, entry: bytes) -> None:
+        if entry.startswith(b"bad"):
+            raise ValueError("not a valid event")
+
+    h = await start_log(dsn, tmp_path, n_witnesses=2, quorum=2, validator=validator)
+    try:
+        r = await h.ledger.append_with_receipt(b"good entry", timeout=10)
+        vkeys = [w.validating_signer.verifier() for w in h.witnesses]
+        _, names = verify_checkpoint(r.signed_note, h.node.signer.verifier(), vkeys, 2)
+        assert {n for n, _ in names} == {"witness-0.example/validated",
+                                         "witness-1.example/validated"}
+        # a bad entry: the validating witnesses refuse, so no receipt can be co-signed
+        bad = await h.ledger.append(b"bad entry")
+        with pytest.raises(TimeoutError):
+            await h.ledger.receipt(bad.index, timeout=1.5)
+        w0 = h.witnesses[0]
+        state = await w0.witness.store.get(h.node.signer.name)
+        assert state.size == r.tree_size  # it did not advance past the bad entry
+        with pytest.raises(Exception) as exc:
+            await w0.witness.add_checkpoint(state.size, await h.ledger.store.consistency_proof(
+                state.size, bad.tree_size) if state.size else [], bad.signed_note)
+        assert getattr(exc.value, "reason", "") == "VALIDATION_FAILED"
+        assert exc.value.metadata["index"] == str(bad.index)
+    finally:
+        await h.stop()
