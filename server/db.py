@@ -37,6 +37,35 @@ def make_engine(dsn: str = DEFAULT_DSN, *, pool_size: int = 10) -> AsyncEngine:
 
         return engine
     if dsn.startswith("postgresql"):
+        # no pre-ping (a round trip per checkout); stale connections are recycled instead
         return create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size,
-                                   pool_pre_ping=True)
+                                   pool_recycle=1800)
     raise ValueError(f"unsupported DSN {dsn!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
+
+
+def _admin_dsn(dsn: str) -> str:
+    return dsn.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def create_database(base_dsn: str, name: str) -> str:
+    """Create database ``name`` on the server of ``base_dsn``; return its DSN (tests, benches)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(_admin_dsn(base_dsn))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base_dsn.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_database(base_dsn: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_admin_dsn(base_dsn))
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()

@@ -12,18 +12,9 @@ import secrets
 
 import pytest
 
+from server.db import create_database, drop_database
+
 PG_BASE = os.environ.get("OWNERVOTE_TEST_PG_DSN", "")
-
-
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    base = PG_BASE.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +22,9 @@ def pg_dsn():
     if not PG_BASE:
         pytest.skip("PostgreSQL not configured (set OWNERVOTE_TEST_PG_DSN)")
     name = f"ownervote_test_{secrets.token_hex(4)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    dsn = PG_BASE.rsplit("/", 1)[0] + "/" + name
+    dsn = asyncio.run(create_database(PG_BASE, name))
     yield dsn
-    asyncio.run(_admin(
-        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(drop_database(PG_BASE, name))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -110,7 +110,7 @@ class Ledger:
                     await asyncio.sleep(0.01)
         else:
             self.is_sequencer = True
-            self._tasks.append(asyncio.create_task(self._sequence(), name="ledger-sequencer"))
+            self._tasks.append(asyncio.create_task(self._supervise(), name="ledger-sequencer"))
             await self._sequencer_ready.wait()
 
     async def close(self) -> None:
@@ -150,6 +150,22 @@ class Ledger:
         return await fut
 
     # --- the sequencer --------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        """SQLite: one process sequences; if the sequencer fails, fail its callers and restart
+        it from the committed head."""
+        while not self._stopping:
+            try:
+                await self._sequence()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sequencer of %s failed; restarting", self.origin)
+                while not self._queue.empty():
+                    _, fut = self._queue.get_nowait()
+                    if not fut.done():
+                        fut.set_exception(LedgerUnavailable("sequencer restarting; retry"))
+                await asyncio.sleep(0.5)
 
     async def _sequence(self) -> None:
         head = await self.store.head()
@@ -309,21 +325,26 @@ class Ledger:
             self.is_sequencer = True
             seq = asyncio.create_task(self._sequence(), name="ledger-sequencer")
             watch = asyncio.create_task(self._watch_lock(conn), name="ledger-lock-watch")
-            done, _ = await asyncio.wait({seq, watch}, return_when=asyncio.FIRST_COMPLETED)
-            self.is_sequencer = False
-            self._sequencer_ready.clear()
-            for t in (seq, watch):
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
-            with contextlib.suppress(Exception):
-                await conn.close()
-            self._lock_conn = None
-            # queued local appends go through the handoff path from now on
-            while not self._queue.empty():
-                data, fut = self._queue.get_nowait()
-                if not fut.done():
-                    fut.set_exception(LedgerUnavailable("sequencer changed; retry"))
+            try:
+                done, _ = await asyncio.wait({seq, watch}, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    if not t.cancelled() and t.exception() is not None:
+                        log.error("sequencer of %s stopped: %r", self.origin, t.exception())
+            finally:
+                self.is_sequencer = False
+                self._sequencer_ready.clear()
+                for t in (seq, watch):
+                    t.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await t
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                self._lock_conn = None
+                # queued local appends were not written: their callers get an error, not silence
+                while not self._queue.empty():
+                    _, fut = self._queue.get_nowait()
+                    if not fut.done():
+                        fut.set_exception(LedgerUnavailable("sequencer changed; retry"))
             await asyncio.sleep(0.2)
 
     async def _watch_lock(self, conn: AsyncConnection) -> None:

@@ -2,8 +2,9 @@
 
 * ``log_entries`` — each entry exactly as hashed (never re-encoded), by index.
 * ``log_nodes`` — the hash of every complete, aligned subtree ``(level, idx)`` covering leaves
-  ``[idx·2^level, (idx+1)·2^level)`` (level 0 = leaf hashes). Any inclusion or consistency
-  proof at size n needs O(log n) of them (docs/protocol.md §12).
+  ``[idx·2^level, (idx+1)·2^level)`` (level 0 = leaf hashes), keyed by its in-order number
+  ``node_id = idx·2^(level+1) + 2^level − 1`` so that the O(log n) nodes of a proof are one
+  indexed ``IN`` lookup on a single column (docs/protocol.md §12).
 * ``log_checkpoints`` — every checkpoint the log signed, and, once a quorum of witnesses
   co-signed it, the co-signed note.
 * ``log_heads`` — the current size and root of each log; locked by the sequencer's batch
@@ -21,7 +22,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    SmallInteger,
     String,
     Table,
 )
@@ -49,8 +49,7 @@ Index("ix_log_entries_pending", log_entries.c.log_id, log_entries.c.pending_id, 
 log_nodes = Table(
     "log_nodes", metadata,
     Column("log_id", String(255), primary_key=True),
-    Column("level", SmallInteger, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("node_id", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crypto import merkle
@@ -53,12 +53,22 @@ async def create_schema(engine: AsyncEngine) -> None:
         await conn.run_sync(metadata.create_all)
 
 
+def node_id(level: int, idx: int) -> int:
+    """In-order number of the complete subtree (level, idx): unique, < 2·size."""
+    return (idx << (level + 1)) + (1 << level) - 1
+
+
+CACHE_MIN_LEVEL = 6  # subtrees of >= 64 leaves: few, and shared by many proofs
+CACHE_MAX = 1 << 18
+
+
 class LogStore:
     """All SQL of one log (``log_id`` = the checkpoint origin)."""
 
     def __init__(self, engine: AsyncEngine, log_id: str) -> None:
         self.engine = engine
         self.log_id = log_id
+        self._cache: dict[tuple[int, int], bytes] = {}
 
     # --- head and checkpoints -----------------------------------------------------------------
 
@@ -131,22 +141,28 @@ class LogStore:
         return None if row is None else row.idx
 
     async def nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        wanted = sorted(set(addresses))
-        if not wanted:
-            return {}
+        """Hashes of complete subtrees, one indexed query; upper levels are cached in memory
+        (a complete subtree's hash never changes once committed)."""
         out: dict[tuple[int, int], bytes] = {}
-        async with self.engine.connect() as conn:
-            for i in range(0, len(wanted), 400):
-                chunk = wanted[i:i + 400]
-                cond = (tuple_(log_nodes.c.level, log_nodes.c.idx).in_(chunk)
-                        if is_postgres(self.engine) else
-                        or_(*(and_(log_nodes.c.level == lv, log_nodes.c.idx == ix)
-                              for lv, ix in chunk)))
-                q = select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
-                    and_(log_nodes.c.log_id == self.log_id, cond))
-                for r in (await conn.execute(q)).all():
-                    out[(r.level, r.idx)] = bytes(r.hash)
-        missing = [a for a in wanted if a not in out]
+        wanted: dict[int, tuple[int, int]] = {}
+        for addr in set(addresses):
+            hit = self._cache.get(addr)
+            if hit is not None:
+                out[addr] = hit
+            else:
+                wanted[node_id(*addr)] = addr
+        if wanted:
+            q = select(log_nodes.c.node_id, log_nodes.c.hash).where(
+                and_(log_nodes.c.log_id == self.log_id,
+                     log_nodes.c.node_id.in_(bindparam("ids", expanding=True))))
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(q, {"ids": list(wanted)})).all()
+            for r in rows:
+                addr = wanted[r.node_id]
+                out[addr] = h = bytes(r.hash)
+                if addr[0] >= CACHE_MIN_LEVEL and len(self._cache) < CACHE_MAX:
+                    self._cache[addr] = h
+        missing = [a for a in wanted.values() if a not in out]
         if missing:
             raise LookupError(f"log {self.log_id}: tree nodes missing {missing[:4]}")
         return out
@@ -230,7 +246,7 @@ class LogStore:
                 for i, (data, lh, pid) in enumerate(zip(batch.entries, batch.leaf_hashes,
                                                         batch.pending_ids, strict=True))])
             await conn.execute(insert(log_nodes), [
-                {"log_id": self.log_id, "level": level, "idx": idx, "hash": h}
+                {"log_id": self.log_id, "node_id": node_id(level, idx), "hash": h}
                 for (level, idx), h in batch.nodes])
             await conn.execute(insert(log_checkpoints).values(
                 log_id=self.log_id, size=new_size, root=batch.new_root,
