@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crypto import merkle
+from crypto.receipt import Receipt
 
 from ..db import is_postgres
 from .cosign import CosignCollector
@@ -50,18 +51,6 @@ class AppendResult:
     tree_size: int
     signed_note: bytes  # the checkpoint of the batch that included the entry (log-signed)
     inclusion_proof: tuple[bytes, ...]  # PATH(index, D[tree_size])
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What a voter keeps (C2SP tlog-proof content): index, leaf hash, inclusion proof and a
-    checkpoint co-signed by the witness quorum whose size the proof is against."""
-
-    index: int
-    leaf_hash: bytes
-    inclusion_proof: tuple[bytes, ...]
-    tree_size: int
-    signed_note: bytes
 
 
 def advisory_key(origin: str) -> int:
@@ -281,7 +270,7 @@ class Ledger:
         else:
             proof = await self.store.inclusion_proof(index, cp.size)
             leaf = (await self.store.nodes([(0, index)]))[(0, index)]
-        return Receipt(index, leaf, tuple(proof), cp.size, cp.cosigned_note)
+        return Receipt(index, leaf, tuple(proof), cp.cosigned_note)
 
     async def wait_cosigned(self, index: int, timeout: float) -> StoredCheckpoint:
         """The latest co-signed checkpoint once one covers ``index`` (TimeoutError otherwise)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
+from crypto import merkle
 from crypto.checkpoint import CosignatureVerifier
 from crypto.note import Verifier
 
@@ -76,6 +77,36 @@ class LedgerService(ledger_pb2_grpc.LedgerServiceServicer):
         except RpcError as err:
             await abort(context, err)
         return ledger_pb2.GetConsistencyProofResponse(hashes=hashes)
+
+    async def GetReceipt(self, request, context):  # noqa: N802
+        try:
+            cp = await self.store.latest_checkpoint(cosigned=True)
+            if cp is None:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, "no co-signed checkpoint yet",
+                               reason="NO_CHECKPOINT", precondition="COSIGNED_CHECKPOINT")
+            which = request.WhichOneof("entry")
+            if which == "leaf_hash":
+                if len(request.leaf_hash) != merkle.HASH_LEN:
+                    raise invalid("leaf_hash", "must be 32 bytes")
+                index = await self.store.index_of_leaf(request.leaf_hash)
+                if index is None:
+                    raise RpcError(grpc.StatusCode.NOT_FOUND, "no entry with that leaf hash",
+                                   reason="NO_SUCH_ENTRY", field="leaf_hash")
+            elif which == "index":
+                index = request.index
+            else:
+                raise invalid("entry", "give an index or a leaf hash", "MISSING_FIELD")
+            if index >= cp.size:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"entry {index} is not yet covered by a co-signed checkpoint "
+                               f"(size {cp.size})", reason="NOT_YET_COSIGNED", field="index",
+                               precondition="COSIGNED_CHECKPOINT")
+            proof = await self.store.inclusion_proof(index, cp.size)
+            leaf = (await self.store.nodes([(0, index)]))[(0, index)]
+        except RpcError as err:
+            await abort(context, err)
+        return ledger_pb2.GetReceiptResponse(receipt=ledger_pb2.Receipt(
+            index=index, leaf_hash=leaf, inclusion_proof=proof, signed_note=cp.cosigned_note))
 
     async def GetEntries(self, request, context):  # noqa: N802
         count = request.count or MAX_PAGE
