@@ -21,8 +21,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from ownervote.v1 import ledger_pb2
 
+from crypto.note import Ed25519Signer
+
 from ..db import make_engine
-from .node import add_ledger_service, build_log, load_or_create_signer, parse_witness
+from ..keys import load_or_create_key
+from .node import add_ledger_service, build_log, parse_witness
 
 
 async def generate(ledger, n: int, size: int, concurrency: int) -> None:
@@ -56,7 +59,7 @@ async def report_role(ledger) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     engine = make_engine(args.dsn)
-    signer = load_or_create_signer(Path(args.key_file), args.origin)
+    signer = load_or_create_key(Path(args.key_file), args.origin, Ed25519Signer)
     witnesses = [parse_witness(w) for w in args.witness]
     node = await build_log(engine, signer, witnesses, args.quorum, max_batch=args.max_batch)
     await node.ledger.start()

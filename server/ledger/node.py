@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from ownervote.v1 import ledger_pb2_grpc
@@ -18,21 +16,6 @@ from .cosign import CosignCollector, WitnessEndpoint, WitnessPolicy
 from .log import Ledger
 from .service import LedgerService
 from .store import LogStore, create_schema
-
-
-def load_or_create_signer(path: Path, name: str) -> Ed25519Signer:
-    """The log's Ed25519 key as a C2SP signer key string in a 0600 file (created if missing)."""
-    if path.exists():
-        signer = Ed25519Signer.from_skey(path.read_text().strip())
-        if signer.name != name:
-            raise SystemExit(f"{path} holds the key of {signer.name!r}, not {name!r}")
-        return signer
-    signer = Ed25519Signer.generate(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(signer.skey() + "\n")
-    return signer
 
 
 def parse_witness(spec: str) -> WitnessEndpoint:

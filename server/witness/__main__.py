@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import importlib
 import logging
-import os
 import signal
 from pathlib import Path
 
@@ -25,22 +24,9 @@ from crypto.checkpoint import CosignatureSigner
 from crypto.note import Ed25519Verifier
 
 from ..db import make_engine
+from ..keys import load_or_create_key
 from .service import FollowedLog, Witness
 from .store import WitnessStore
-
-
-def load_or_create_key(path: Path, name: str) -> CosignatureSigner:
-    if path.exists():
-        signer = CosignatureSigner.from_skey(path.read_text().strip())
-        if signer.name != name:
-            raise SystemExit(f"{path} holds the key of {signer.name!r}, not {name!r}")
-        return signer
-    signer = CosignatureSigner.generate(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(signer.skey() + "\n")
-    return signer
 
 
 def parse_follow(spec: str) -> FollowedLog:
@@ -60,12 +46,13 @@ async def serve(args: argparse.Namespace) -> None:
     engine = make_engine(args.db)
     store = WitnessStore(engine)
     await store.create()
-    signer = load_or_create_key(Path(args.key_file), args.name)
+    signer = load_or_create_key(Path(args.key_file), args.name, CosignatureSigner)
     vsigner = validator = None
     if args.validate:
         if not args.validating_key_file:
             raise SystemExit("--validate needs --validating-key-file")
-        vsigner = load_or_create_key(Path(args.validating_key_file), args.name + "/validated")
+        vsigner = load_or_create_key(Path(args.validating_key_file), args.name + "/validated",
+                                     CosignatureSigner)
         validator = load_validator(args.validate)
     witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator)
     server = grpc.aio.server()
