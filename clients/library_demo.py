@@ -37,11 +37,10 @@ from crypto.dkg import (
     receive_share,
     verify_guardian_key,
 )
-from crypto.dlog import shared_table
-from crypto.elgamal import ZERO, add_all
 from crypto.errors import CryptoError
 from crypto.group import G, encode_point
-from crypto.threshold import partial_decrypt, threshold_decrypt
+from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
+from crypto.threshold import partial_decrypt
 from rules.area import format_area
 from rules.art278 import MAJOR, OptionTotals, Tally, evaluate, referendum_outcome
 from rules.roll import DEVELOPER_OWNER_ID, Unit, compute_weights
@@ -110,7 +109,7 @@ def main() -> None:
     issuers = {w: IssuerKey(ELECTION_ID, w, sk.public_key()) for w, sk in issuer_private.items()}
 
     step("3. Credentials and ballots")
-    ballot_box: dict[bytes, bytes] = {}  # token key -> latest accepted cast ballot (bytes)
+    ledger: list[bytes] = []  # accepted cast ballots, in order
     choices = {}
     voters = [o for o in roll.owners if rng.random() < 0.88]
     for owner in voters:
@@ -124,18 +123,26 @@ def main() -> None:
         cast = sign_ballot(token, encrypt_ballot(election, tpk, [choice]), credential)
         raw = encode_cast_ballot(cast)
         verify_cast_ballot(election, issuers, decode_cast_ballot(raw))  # the ballot box
-        ballot_box[tpk] = raw
-        last_voter = (token, credential)
+        ledger.append(raw)
+        last_voter = (token, credential, owner.owner_id)
     print(f"   {len(voters)} of {roll.total_owners} owners obtained a blind credential and cast "
           "an encrypted ballot; all verified")
+    token, credential, owner_id = last_voter
+    new_choice = (choices[owner_id] + 1) % 3
+    revote = sign_ballot(token, encrypt_ballot(election, credential.token_public_key,
+                                               [new_choice]), credential)
+    verify_cast_ballot(election, issuers, revote)
+    ledger.append(encode_cast_ballot(revote))
+    choices[owner_id] = new_choice
+    print(f"   {owner_id} changed their mind and voted again with the same token: "
+          "the later ballot replaces the earlier one (both stay on the ledger)")
 
     step("4. Attacks refused (each names the failed check)")
-    victim = decode_cast_ballot(next(iter(ballot_box.values())))
+    victim = decode_cast_ballot(ledger[0])
     other_class = max(w for w in issuers if w != victim.credential.weight)
     forged_weight = replace(victim, credential=replace(victim.credential, weight=other_class))
     moved = replace(victim, ballot=replace(victim.ballot, token_public_key=bytes(32)))
     # a voter who signs, with their own token, a ballot whose "approve" encrypts 2
-    token, credential = last_voter
     own = encrypt_ballot(election, credential.token_public_key, [0])
     sel0 = own.selections[0]
     doubled = replace(sel0, ciphertext=replace(sel0.ciphertext,
@@ -153,37 +160,29 @@ def main() -> None:
             raise SystemExit(f"BUG: a ballot that {name} was accepted")
         except CryptoError as exc:
             print(f"   a ballot that {name}: refused ({exc})")
-    print("   a replayed ballot carries the same token: the latest per token counts, once")
 
     step("5. Close and aggregate (anyone can recompute this from the public ballots)")
-    class_sums: dict[int, list] = {}
-    participating_area = 0
-    for raw in ballot_box.values():
-        cast = decode_cast_ballot(raw)
-        w = cast.credential.weight
-        participating_area += w
-        acc = class_sums.setdefault(w, [ZERO] * len(contest.options))
-        for o, sel in enumerate(cast.ballot.selections):
-            acc[o] = acc[o] + sel.ciphertext
-    aggregates = {}
-    for o, name in enumerate(contest.options):
-        aggregates[f"{name}.count"] = add_all(s[o] for s in class_sums.values())
-        aggregates[f"{name}.area"] = add_all(s[o].scale(w) for w, s in class_sums.items())
-    print(f"   {len(ballot_box)} ballots in {len(class_sums)} weight classes → "
-          f"{len(aggregates)} encrypted totals")
+    counted = latest_per_token(
+        (c.credential.weight, c.ballot) for c in map(decode_cast_ballot, ledger))
+    aggregates = aggregate(counted, len(contest.options))
+    print(f"   {len(ledger)} ballots on the ledger, {len(counted)} counted (one per token) in {len({w for w, _ in counted})} weight classes → "
+          f"{2 * len(contest.options)} encrypted totals")
 
     step("6. Tally: guardians 2 and 4 are absent; 1, 3 and 5 decrypt")
     present = [1, 3, 5]
-    table = shared_table(roll.total_area)
-    totals = {}
-    for label, ct in aggregates.items():
-        dec = [partial_decrypt(ELECTION_ID, label, shares[g], ct) for g in present]
-        point = threshold_decrypt(ELECTION_ID, label, ct, dec, dkg.verification_keys, params.t)
-        totals[label] = table.log(point, roll.total_area)
+    shares_by_label = {label: [partial_decrypt(ELECTION_ID, label, shares[g], ct) for g in present]
+                       for label, ct in aggregates.labelled().items()}
+    decrypted = decrypt_aggregates(ELECTION_ID, aggregates, shares_by_label,
+                                   dkg.verification_keys, params.t, roll.total_area)
     print("   every partial decryption carried a valid Chaum–Pedersen proof")
+    participating_area = aggregates.participating_area
+    totals = {}
+    for i, name in enumerate(contest.options):
+        totals[f"{name}.count"] = decrypted.counts[i]
+        totals[f"{name}.area"] = decrypted.areas[i]
 
     step("7. Result under Art. 278 (major matter: quorum 2/3 + 2/3, approval ≥ 3/4 + 3/4)")
-    tally = Tally(roll.total_area, roll.total_owners, participating_area, len(ballot_box),
+    tally = Tally(roll.total_area, roll.total_owners, participating_area, len(counted),
                   tuple(OptionTotals(n, totals[f"{n}.area"], totals[f"{n}.count"])
                         for n in contest.options))
     result = evaluate(MAJOR, tally)
@@ -196,7 +195,7 @@ def main() -> None:
 
     print(f"   participation: area {format_area(participating_area)} of "
           f"{format_area(roll.total_area)} m² ({pct(result.participation_area)}), owners "
-          f"{len(ballot_box)} of {roll.total_owners} ({pct(result.participation_headcount)}) — "
+          f"{len(counted)} of {roll.total_owners} ({pct(result.participation_headcount)}) — "
           f"quorum {'MET' if result.quorum_met else 'NOT MET'}")
     header = f"{'option':<8} {'area m²':>12} {'of area':>9} {'owners':>7} {'of owners':>10}"
     print(f"   {header}  status")

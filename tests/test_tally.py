@@ -1,0 +1,95 @@
+"""The homomorphic tally: per-class weighting, latest ballot per token, threshold decryption."""
+
+import random
+
+import pytest
+
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.errors import InsufficientShares, InvalidShare
+from crypto.tally import (
+    aggregate,
+    area_label,
+    count_label,
+    decrypt_aggregates,
+    latest_per_token,
+)
+from crypto.threshold import partial_decrypt
+from tests._crypto_support import run_dkg
+
+EID = "tally-test"
+
+
+@pytest.fixture(scope="module")
+def setup():
+    run = run_dkg(EID, 5, 3)
+    election = ElectionContext(EID, Contest.committee(["ann", "bob", "cai", "dai"], 0, 2),
+                               run.result.joint_public_key)
+    rng = random.Random(5)
+    weights = [8950, 12025, 14300, 7580]
+    cast = []
+    for i in range(40):
+        choice = sorted(rng.sample(range(4), rng.randint(0, 2)))
+        token = i.to_bytes(32, "big")
+        cast.append((rng.choice(weights), encrypt_ballot(election, token, choice), choice))
+    return run, election, cast
+
+
+def expected(cast):
+    counts, areas = [0] * 4, [0] * 4
+    for w, _, choice in cast:
+        for c in choice:
+            counts[c] += 1
+            areas[c] += w
+    return counts, areas
+
+
+def shares_for(run, aggregates, guardians):
+    return {label: [partial_decrypt(EID, label, run.shares[g], ct) for g in guardians]
+            for label, ct in aggregates.labelled().items()}
+
+
+def test_aggregate_and_decrypt_match_the_plaintexts(setup):
+    run, _, cast = setup
+    agg = aggregate([(w, b) for w, b, _ in cast], 4)
+    assert agg.participating_owners == 40
+    assert agg.participating_area == sum(w for w, _, _ in cast)
+    assert set(agg.labelled()) == {count_label(i) for i in range(4)} | {area_label(i)
+                                                                         for i in range(4)}
+    totals = decrypt_aggregates(EID, agg, shares_for(run, agg, [2, 4, 5]),
+                                run.result.verification_keys, 3, 10**7)
+    assert (list(totals.counts), list(totals.areas)) == expected(cast)
+
+
+def test_latest_ballot_per_token_counts(setup):
+    run, election, cast = setup
+    w0, _, _ = cast[0]
+    revote = encrypt_ballot(election, cast[0][1].token_public_key, [3])
+    ledger = [(w, b) for w, b, _ in cast] + [(w0, revote)]
+    counted = latest_per_token(ledger)
+    assert len(counted) == 40 and counted[-1][1] is revote
+    new_cast = [(w0, revote, [3])] + cast[1:]
+    agg = aggregate(counted, 4)
+    totals = decrypt_aggregates(EID, agg, shares_for(run, agg, [1, 2, 3]),
+                                run.result.verification_keys, 3, 10**7)
+    assert (list(totals.counts), list(totals.areas)) == expected(new_cast)
+
+
+def test_bad_or_missing_shares_are_refused(setup):
+    run, _, cast = setup
+    agg = aggregate([(w, b) for w, b, _ in cast[:5]], 4)
+    shares = shares_for(run, agg, [1, 2])
+    with pytest.raises(InsufficientShares):
+        decrypt_aggregates(EID, agg, shares, run.result.verification_keys, 3, 10**7)
+    shares = shares_for(run, agg, [1, 2, 3])
+    # guardian 3 sends the share of another aggregate for option 0's area
+    shares[area_label(0)][2] = shares[area_label(1)][2]
+    with pytest.raises(InvalidShare) as exc:
+        decrypt_aggregates(EID, agg, shares, run.result.verification_keys, 3, 10**7)
+    assert exc.value.guardian == 3
+
+
+def test_empty_election_decrypts_to_zero_without_guardians(setup):
+    run, _, _ = setup
+    agg = aggregate([], 4)
+    totals = decrypt_aggregates(EID, agg, {}, run.result.verification_keys, 3, 10**7)
+    assert totals.counts == (0, 0, 0, 0) and totals.areas == (0, 0, 0, 0)
