@@ -165,9 +165,9 @@ def main() -> None:
     counted = latest_per_token(
         (c.credential.weight, c.ballot) for c in map(decode_cast_ballot, ledger))
     aggregates = aggregate(counted, len(contest.options))
-    classes = len({w for w, _ in counted})
+    n_classes = len({w for w, _ in counted})
     print(f"   {len(ledger)} ballots on the ledger, {len(counted)} counted (one per token) in "
-          f"{classes} weight classes → {2 * len(contest.options)} encrypted totals")
+          f"{n_classes} weight classes → {2 * len(contest.options)} encrypted totals")
 
     step("6. Tally: guardians 2 and 4 are absent; 1, 3 and 5 decrypt")
     present = [1, 3, 5]
