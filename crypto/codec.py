@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .ballot import EncryptedBallot, EncryptedSelection
 from .credential import CastBallot, Credential
+from .dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from .elgamal import Ciphertext
 from .errors import DecodeError
 from .group import (
@@ -22,6 +23,7 @@ from .group import (
     encode_scalar,
 )
 from .proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
+from .threshold import DecryptionShare
 
 BALLOT_VERSION = 1
 MAX_BRANCHES = 65
@@ -206,3 +208,76 @@ def read_cast_ballot(r: Reader) -> CastBallot:
 
 def decode_cast_ballot(data: bytes) -> CastBallot:
     return _decode_all(data, read_cast_ballot)
+
+
+# --- key ceremony and tally -------------------------------------------------------------------
+
+def encode_guardian_key(k: GuardianPublicKey) -> bytes:
+    return k.index.to_bytes(1, "big") + encode_point(k.encryption_key) + encode_schnorr(k.proof)
+
+
+def decode_guardian_key(data: bytes) -> GuardianPublicKey:
+    def read(r: Reader) -> GuardianPublicKey:
+        return GuardianPublicKey(_index(r), r.point(), read_schnorr(r))
+    return _decode_all(data, read)
+
+
+def encode_dealing(d: Dealing) -> bytes:
+    out = [d.dealer.to_bytes(1, "big"), len(d.commitments).to_bytes(1, "big")]
+    out += [encode_point(c) for c in d.commitments]
+    out.append(encode_schnorr(d.constant_proof))
+    out.append(len(d.shares).to_bytes(1, "big"))
+    for s in d.shares:
+        if len(s.ciphertext) != SHARE_CIPHERTEXT_LEN:
+            raise DecodeError("a share ciphertext is 48 bytes")
+        out += [s.recipient.to_bytes(1, "big"), encode_point(s.ephemeral), s.ciphertext]
+    return b"".join(out)
+
+
+def decode_dealing(data: bytes) -> Dealing:
+    def read(r: Reader) -> Dealing:
+        dealer = _index(r)
+        commitments = tuple(r.point() for _ in range(_count(r)))
+        proof = read_schnorr(r)
+        shares = tuple(EncryptedShare(_index(r), r.point(), r.take(SHARE_CIPHERTEXT_LEN))
+                       for _ in range(_count(r)))
+        return Dealing(dealer, commitments, proof, shares)
+    return _decode_all(data, read)
+
+
+def encode_complaint(c: Complaint) -> bytes:
+    return (c.dealer.to_bytes(1, "big") + c.complainer.to_bytes(1, "big")
+            + encode_point(c.shared_point) + encode_dleq(c.proof))
+
+
+def decode_complaint(data: bytes) -> Complaint:
+    def read(r: Reader) -> Complaint:
+        return Complaint(_index(r), _index(r), r.point(), read_dleq(r))
+    return _decode_all(data, read)
+
+
+def encode_decryption_share(s: DecryptionShare) -> bytes:
+    return s.guardian.to_bytes(1, "big") + encode_point(s.share) + encode_dleq(s.proof)
+
+
+def decode_decryption_share(data: bytes) -> DecryptionShare:
+    def read(r: Reader) -> DecryptionShare:
+        return DecryptionShare(_index(r), r.point(), read_dleq(r))
+    return _decode_all(data, read)
+
+
+SHARE_CIPHERTEXT_LEN = 48
+
+
+def _index(r: Reader) -> int:
+    i = r.uint(1)
+    if i == 0:
+        raise DecodeError("guardian indexes start at 1")
+    return i
+
+
+def _count(r: Reader) -> int:
+    n = r.uint(1)
+    if n == 0:
+        raise DecodeError("an empty list")
+    return n
