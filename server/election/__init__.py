@@ -1,0 +1,1 @@
+"""The election service's domain: identity, credentials, ballots, ceremonies, tally."""

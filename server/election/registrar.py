@@ -1,0 +1,108 @@
+"""Issuing blind credentials: one per owner per election (docs/protocol.md §8.2).
+
+The registrar stores, per (election, owner), only the weight class, a hash of the blinded
+message and the blind signature it answered. Blinded message and blind signature are
+independent of the token key (RFC 9474 blindness), so nothing stored here links an owner to the
+ballot they cast. An identical retry (same blinded message) gets the identical blind signature
+back; any different second request is refused (ALREADY_EXISTS at the gRPC edge). Concurrent
+requests for one owner are serialised by the primary key: at most one signature is ever released.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crypto.credential import issue_credential
+
+metadata = MetaData()
+
+credentials_issued = Table(
+    "credentials_issued", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("owner_id", String(255), primary_key=True),
+    Column("weight", BigInteger, nullable=False),
+    Column("request_hash", LargeBinary, nullable=False),  # SHA-256(blinded_msg)
+    Column("blind_sig", LargeBinary, nullable=False),
+)
+
+
+class AlreadyIssued(Exception):
+    """This owner already received a credential for this election, for another request."""
+
+
+class WrongWeightClass(Exception):
+    """The request was blinded for a weight class that is not the owner's."""
+
+
+class Registrar:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def issue(self, election_id: str, owner_id: str, owner_weight: int,
+                    requested_weight: int, blinded_msg: bytes,
+                    issuer_keys: Mapping[int, rsa.RSAPrivateKey]) -> bytes:
+        """The blind signature for this owner's request (idempotent for an identical retry)."""
+        if requested_weight != owner_weight:
+            raise WrongWeightClass(f"the owner's weight class is {owner_weight}")
+        request_hash = hashlib.sha256(blinded_msg).digest()
+        previous = await self._previous(election_id, owner_id)
+        if previous is not None:
+            return self._retry(previous, request_hash)
+        blind_sig = issue_credential(issuer_keys[owner_weight], blinded_msg)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(credentials_issued).values(
+                    election_id=election_id, owner_id=owner_id, weight=owner_weight,
+                    request_hash=request_hash, blind_sig=blind_sig))
+        except IntegrityError:
+            # a concurrent request for the same owner won; answer as a retry of it would be
+            previous = await self._previous(election_id, owner_id)
+            if previous is None:
+                raise
+            return self._retry(previous, request_hash)
+        return blind_sig
+
+    @staticmethod
+    def _retry(previous: tuple[bytes, bytes], request_hash: bytes) -> bytes:
+        stored_hash, stored_sig = previous
+        if stored_hash != request_hash:
+            raise AlreadyIssued("a credential was already issued to this owner for this "
+                                "election")
+        return stored_sig
+
+    async def _previous(self, election_id: str, owner_id: str) -> tuple[bytes, bytes] | None:
+        q = select(credentials_issued.c.request_hash, credentials_issued.c.blind_sig).where(
+            and_(credentials_issued.c.election_id == election_id,
+                 credentials_issued.c.owner_id == owner_id))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        return None if row is None else (bytes(row.request_hash), bytes(row.blind_sig))
+
+    async def counts_per_class(self, election_id: str) -> dict[int, int]:
+        """How many credentials were issued per weight class (published on the ledger)."""
+        q = (select(credentials_issued.c.weight, func.count())
+             .where(credentials_issued.c.election_id == election_id)
+             .group_by(credentials_issued.c.weight))
+        async with self.engine.connect() as conn:
+            return {w: n for w, n in (await conn.execute(q)).all()}

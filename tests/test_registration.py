@@ -1,0 +1,134 @@
+"""Identity checks and credential issuance: one credential per owner, idempotent retries,
+refusals, rate limits, and nothing stored that links to the token (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from crypto.credential import (
+    IssuerKey,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    request_credential,
+    token_public_bytes,
+    verify_credential,
+)
+from server.db import make_engine
+from server.election.identity import (
+    AttestationVerifier,
+    DemoIdentityProvider,
+    FailureLimiter,
+    GuardedVerifier,
+    IdentityRefused,
+    RateLimited,
+)
+from server.election.registrar import (
+    AlreadyIssued,
+    Registrar,
+    WrongWeightClass,
+    credentials_issued,
+)
+
+W = 8950
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return {W: generate_issuer_key(), 12025: generate_issuer_key()}
+
+
+@pytest.fixture
+async def registrar(dsn):
+    engine = make_engine(dsn)
+    reg = Registrar(engine)
+    await reg.create()
+    yield reg
+    await engine.dispose()
+
+
+def blinded(keys, weight=W, token=None):
+    token = token or generate_token()
+    req = request_credential(IssuerKey("e1", weight, keys[weight].public_key()),
+                             token_public_bytes(token))
+    return token, req
+
+
+async def test_issue_retry_and_second_request(registrar, keys):
+    _, req = blinded(keys)
+    eid = f"e-{secrets.token_hex(4)}"
+    sig = await registrar.issue(eid, "owner-1", W, W, req.blinded_msg, keys)
+    cred = finalize_credential(req, sig)
+    verify_credential(req.issuer, cred)
+    # an identical retry gets the identical blind signature
+    assert await registrar.issue(eid, "owner-1", W, W, req.blinded_msg, keys) == sig
+    # a different second request is refused, even for the same token
+    _, other = blinded(keys)
+    with pytest.raises(AlreadyIssued):
+        await registrar.issue(eid, "owner-1", W, W, other.blinded_msg, keys)
+    # another election is another credential
+    await registrar.issue(eid + "-b", "owner-1", W, W, other.blinded_msg, keys)
+    assert await registrar.counts_per_class(eid) == {W: 1}
+
+
+async def test_concurrent_requests_release_one_signature(registrar, keys):
+    reqs = [blinded(keys)[1] for _ in range(6)]
+    results = await asyncio.gather(*(registrar.issue("e1", "owner-2", W, W, r.blinded_msg, keys)
+                                     for r in reqs), return_exceptions=True)
+    sigs = [r for r in results if isinstance(r, bytes)]
+    assert len(sigs) == 1
+    assert all(isinstance(r, AlreadyIssued) for r in results if not isinstance(r, bytes))
+
+
+async def test_wrong_weight_class_is_refused(registrar, keys):
+    _, req = blinded(keys, weight=12025)
+    with pytest.raises(WrongWeightClass):
+        await registrar.issue("e-weight", "owner-3", W, 12025, req.blinded_msg, keys)
+    assert await registrar.counts_per_class("e-weight") == {}
+
+
+async def test_nothing_stored_contains_the_token_or_the_message(registrar, keys):
+    token, req = blinded(keys)
+    await registrar.issue("e1", "owner-4", W, W, req.blinded_msg, keys)
+    tpk = token_public_bytes(token)
+    async with registrar.engine.connect() as conn:
+        rows = (await conn.execute(select(credentials_issued))).all()
+    for row in rows:
+        stored = b"".join(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode()
+                          for v in row)
+        assert tpk not in stored and req.prepared_message not in stored
+
+
+def test_attestations_and_rate_limits():
+    now = [1_000_000.0]
+    provider = DemoIdentityProvider(clock=lambda: now[0])
+    inner = AttestationVerifier(provider.public_key, clock=lambda: now[0])
+    guarded = GuardedVerifier(inner, FailureLimiter(3, 60, clock=lambda: now[0]),
+                              FailureLimiter(5, 60, clock=lambda: now[0]))
+    att, sig = provider.attest("owner-9", "e1")
+    assert guarded.verify(att, sig, "e1", peer="10.0.0.1") == "owner-9"
+    with pytest.raises(IdentityRefused):
+        guarded.verify(att, sig, "e2", peer="10.0.0.1")  # another election
+    forged = replace(att, owner_id="owner-10")
+    for _ in range(3):
+        with pytest.raises(IdentityRefused):
+            guarded.verify(forged, sig, "e1", peer="10.0.0.2")
+    with pytest.raises(RateLimited):  # owner-10 is locked out for a while
+        guarded.verify(forged, sig, "e1", peer="10.0.0.3")
+    now[0] += 61
+    with pytest.raises(IdentityRefused):
+        guarded.verify(forged, sig, "e1", peer="10.0.0.3")
+    # a peer that fails for many owners is locked out too (its earlier failure is out of window)
+    for i in range(5):
+        with pytest.raises((IdentityRefused, RateLimited)):
+            guarded.verify(replace(att, owner_id=f"x{i}"), sig, "e1", peer="10.0.0.1")
+    with pytest.raises(RateLimited):
+        guarded.verify(att, sig, "e1", peer="10.0.0.1")
+    now[0] += provider.lifetime + 120
+    with pytest.raises(IdentityRefused):  # expired
+        inner.verify(att, sig, "e1")
