@@ -9,6 +9,8 @@ wire format is mapped to these objects at the edges, outside :mod:`crypto`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .ballot import EncryptedBallot, EncryptedSelection
 from .credential import CastBallot, Credential
 from .dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
@@ -281,3 +283,53 @@ def _count(r: Reader) -> int:
     if n == 0:
         raise DecodeError("an empty list")
     return n
+
+
+# --- ledger events ------------------------------------------------------------------------------
+
+EVENT_MAGIC = b"ownervote/v1/event"
+EVENT_KINDS = frozenset({
+    "roll",  # roll commitment: roll hash, totals, weight classes
+    "election",  # the election definition
+    "state",  # a lifecycle transition
+    "guardian-key", "dealing", "complaint",  # the key ceremony (encodings above)
+    "issuer-keys",  # the issuer key of every weight class
+    "credentials-issued",  # issuance counts per weight class
+    "ballot",  # a cast ballot (encode_cast_ballot)
+    "aggregates",  # the encrypted totals at close
+    "decryption-shares",  # one guardian's shares of every aggregate
+    "result",  # the decrypted totals and the outcome
+})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ledger entry of an election: ``LP(magic) || LP(kind) || LP(election_id) || LP(body)``;
+    the body is the canonical encoding of the kind's object."""
+
+    kind: str
+    election_id: str
+    body: bytes
+
+
+def encode_event(e: Event) -> bytes:
+    if e.kind not in EVENT_KINDS:
+        raise DecodeError(f"unknown event kind {e.kind!r}")
+    if not e.election_id or len(e.election_id.encode()) > 128:
+        raise DecodeError("election id must be 1..128 bytes")
+    return (_lp(EVENT_MAGIC) + _lp(e.kind.encode()) + _lp(e.election_id.encode())
+            + _lp(bytes(e.body)))
+
+
+def decode_event(data: bytes) -> Event:
+    def read(r: Reader) -> Event:
+        if r.lp(64) != EVENT_MAGIC:
+            raise DecodeError("not an ownervote event")
+        kind = r.text(64)
+        if kind not in EVENT_KINDS:
+            raise DecodeError(f"unknown event kind {kind!r}")
+        election_id = r.text(128)
+        if not election_id:
+            raise DecodeError("empty election id")
+        return Event(kind, election_id, r.lp(1 << 24))
+    return _decode_all(data, read)
