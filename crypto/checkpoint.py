@@ -28,8 +28,9 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import (
     DecodeError,
@@ -40,23 +41,20 @@ from .errors import (
     UnverifiedNote,
 )
 from .note import (
-    ED25519_PUBLIC_KEY_LEN,
     ED25519_SEED_LEN,
     ED25519_SIGNATURE_LEN,
+    Ed25519Key,
     Note,
     NoteSignature,
     Signer,
     Verifier,
     _ed25519_public,
-    _ed25519_public_key,
     _has_control,
     b64decode_canonical,
     b64encode,
     decode_signer_key,
-    decode_verifier_key,
     ed25519_verify,
     encode_signer_key,
-    encode_verifier_key,
     is_valid_key_name,
     key_id,
     open_note,
@@ -194,22 +192,13 @@ def unix_now() -> int:
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier(Verifier):
-    """A witness's Ed25519 ``cosignature/v1`` key (signature type 0x04)."""
+class CosignatureVerifier(Ed25519Key):
+    """A witness's Ed25519 ``cosignature/v1`` key (signature type 0x04; tlog-cosignature
+    §Format). Type 0x01 keys are refused: a cosignature key is configured as one, so a log key
+    can never be mistaken for it."""
 
-    name: str
-    public_key: bytes
-    key_id: bytes = field(init=False)
-    _pk: Ed25519PublicKey = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not is_valid_key_name(self.name):
-            raise MalformedKey(f"invalid key name {self.name!r}")
-        object.__setattr__(self, "_pk", _ed25519_public_key(self.public_key))
-        object.__setattr__(self, "public_key", bytes(self.public_key))
-        object.__setattr__(
-            self, "key_id", key_id(self.name, SIG_TYPE_COSIGNATURE_V1, self.public_key)
-        )
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_COSIGNATURE_V1
+    WRONG_TYPE: ClassVar[str] = "not a cosignature/v1 key (type 0x{:02x})"
 
     def verify(self, msg: bytes, signature: bytes) -> None:
         """``signature`` = u64 timestamp || Ed25519 signature over cosignature_message."""
@@ -224,20 +213,6 @@ class CosignatureVerifier(Verifier):
     def timestamp(signature: NoteSignature | bytes) -> int:
         """The timestamp of a (verified) cosignature: see :func:`cosignature_timestamp`."""
         return cosignature_timestamp(signature)
-
-    def vkey(self) -> str:
-        return encode_verifier_key(self.name, SIG_TYPE_COSIGNATURE_V1, self.public_key)
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        """A vkey of type 0x04 (tlog-cosignature §Format). Type 0x01 keys are refused: a
-        cosignature key is configured as one, so a log key can never be mistaken for it."""
-        name, _, sig_type, public = decode_verifier_key(vkey)
-        if sig_type != SIG_TYPE_COSIGNATURE_V1:
-            raise MalformedKey(f"not a cosignature/v1 key (type 0x{sig_type:02x})")
-        if len(public) != ED25519_PUBLIC_KEY_LEN:
-            raise MalformedKey("an Ed25519 public key is 32 bytes")
-        return cls(name, public)
 
 
 @dataclass(frozen=True)

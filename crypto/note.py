@@ -33,6 +33,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
 from cryptography.exceptions import InvalidSignature as _OpenSSLInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -355,8 +356,12 @@ def ed25519_verify(pk: Ed25519PublicKey, msg: bytes, signature: bytes, what: str
 
 
 @dataclass(frozen=True)
-class Ed25519Verifier(Verifier):
-    """Signature type 0x01 (signed-note §Ed25519 signatures): Ed25519 over the note text."""
+class Ed25519Key(Verifier):
+    """An Ed25519 public key of one signature type: what every verifier of this module's note
+    signatures shares. Subclasses set ``SIG_TYPE`` and implement ``verify``."""
+
+    SIG_TYPE: ClassVar[int]
+    WRONG_TYPE: ClassVar[str] = "unknown verifier algorithm 0x{:02x}"
 
     name: str
     public_key: bytes
@@ -368,23 +373,31 @@ class Ed25519Verifier(Verifier):
             raise MalformedKey(f"invalid key name {self.name!r}")
         object.__setattr__(self, "_pk", _ed25519_public_key(self.public_key))
         object.__setattr__(self, "public_key", bytes(self.public_key))
-        object.__setattr__(self, "key_id", key_id(self.name, SIG_TYPE_ED25519, self.public_key))
-
-    def verify(self, msg: bytes, signature: bytes) -> None:
-        ed25519_verify(self._pk, msg, signature, f"{self.name}+{self.key_id.hex()}")
+        object.__setattr__(self, "key_id", key_id(self.name, self.SIG_TYPE, self.public_key))
 
     def vkey(self) -> str:
-        return encode_verifier_key(self.name, SIG_TYPE_ED25519, self.public_key)
+        return encode_verifier_key(self.name, self.SIG_TYPE, self.public_key)
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> Ed25519Verifier:
-        """Go ``NewVerifier`` for type 0x01: name, key ID, and 32-byte key all checked."""
+    def from_vkey(cls, vkey: str) -> Self:
+        """Go ``NewVerifier``: name, key ID, type and the 32-byte key all checked; a key of
+        another signature type is refused, so a log key and a witness key never mix."""
         name, _, sig_type, public = decode_verifier_key(vkey)
-        if sig_type != SIG_TYPE_ED25519:
-            raise MalformedKey(f"unknown verifier algorithm 0x{sig_type:02x}")
+        if sig_type != cls.SIG_TYPE:
+            raise MalformedKey(cls.WRONG_TYPE.format(sig_type))
         if len(public) != ED25519_PUBLIC_KEY_LEN:
             raise MalformedKey("an Ed25519 public key is 32 bytes")
         return cls(name, public)
+
+
+@dataclass(frozen=True)
+class Ed25519Verifier(Ed25519Key):
+    """Signature type 0x01 (signed-note §Ed25519 signatures): Ed25519 over the note text."""
+
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_ED25519
+
+    def verify(self, msg: bytes, signature: bytes) -> None:
+        ed25519_verify(self._pk, msg, signature, f"{self.name}+{self.key_id.hex()}")
 
 
 @dataclass(frozen=True)
