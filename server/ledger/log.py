@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -62,14 +62,12 @@ def advisory_key(origin: str) -> int:
 class Ledger:
     def __init__(self, engine: AsyncEngine, origin: str, sign_checkpoint: SignCheckpoint, *,
                  max_batch: int = 1000,
-                 collector: CosignCollector | None = None,
-                 on_checkpoint: Callable[[int], Awaitable[None] | None] | None = None) -> None:
+                 collector: CosignCollector | None = None) -> None:
         self.engine = engine
         self.origin = origin
         self.store = LogStore(engine, origin)
         self._sign = sign_checkpoint
         self.max_batch = max_batch
-        self.on_checkpoint = on_checkpoint
         self.collector = collector
         self._queue: asyncio.Queue[tuple[bytes, asyncio.Future]] = asyncio.Queue()
         self._waiting: dict[int, asyncio.Future] = {}  # pending id -> future (handoff path)
@@ -81,7 +79,6 @@ class Ledger:
         self._sequencer_ready = asyncio.Event()
         self._lock_conn: AsyncConnection | None = None
         self._size = 0
-        self._checkpoint_waiters: list[tuple[int, asyncio.Future]] = []
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -244,10 +241,6 @@ class Ledger:
             fut.set_result(AppendResult(idx, leaf_hashes[i], new_size, note, tuple(proof)))
         if self.collector is not None:
             self.collector.notify(new_size)
-        if self.on_checkpoint is not None:
-            res = self.on_checkpoint(new_size)
-            if asyncio.iscoroutine(res):
-                await res
         return tree
 
     @property
