@@ -1,0 +1,134 @@
+"""The ballot box over a real ledger with witnesses: accept, receipt, and every refusal with
+nothing stored (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import grpc
+import pytest
+
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.cast import sign_ballot
+from crypto.codec import decode_cast_ballot, decode_event, encode_cast_ballot
+from crypto.credential import (
+    IssuerKey,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    issue_credential,
+    request_credential,
+    token_public_bytes,
+)
+from crypto.group import G, base_mul, random_scalar
+from crypto.receipt import verify_receipt
+from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
+from tests.ledger_support import start_log
+
+W = 8950
+NOW = [1_800_000_000.0]
+
+
+@pytest.fixture(scope="module")
+def election():
+    sk = generate_issuer_key()
+    ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
+    issuers = {W: IssuerKey("gate-2026", W, sk.public_key())}
+    return OpenElection(ctx, issuers, NOW[0] - 10, NOW[0] + 3600), sk
+
+
+def voter(election, choice):
+    open_election, sk = election
+    token = generate_token()
+    req = request_credential(open_election.issuers[W], token_public_bytes(token))
+    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
+    ballot = encrypt_ballot(open_election.context, cred.token_public_key, [choice])
+    return token, cred, sign_ballot(token, ballot, cred)
+
+
+@pytest.fixture
+async def box(dsn, tmp_path):
+    h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
+    yield BallotBox(h.ledger, clock=lambda: NOW[0]), h
+    await h.stop()
+
+
+async def test_cast_gives_a_verifiable_receipt_and_a_revote_is_accepted(box, election):
+    bb, h = box
+    token, cred, cast = voter(election, 0)
+    result = await bb.cast(election[0], cast)
+    wits = [w.signer.verifier() for w in h.witnesses]
+    entry = (await h.ledger.store.entries(result.receipt.index, 1))[0][0]
+    verify_receipt(result.receipt, h.node.signer.verifier(), wits, 2, entry)
+    event = decode_event(entry)
+    assert event.kind == "ballot" and decode_cast_ballot(event.body) == cast
+    revote = sign_ballot(token, encrypt_ballot(election[0].context, cred.token_public_key, [1]),
+                         cred)
+    second = await bb.cast(election[0], revote)
+    assert second.receipt.index > result.receipt.index
+
+
+async def refused(bb, h, election, cast, code, check):
+    before = (await h.ledger.store.head()).size
+    with pytest.raises(BallotRefused) as exc:
+        await bb.cast(election, cast)
+    assert (exc.value.code, exc.value.check) == (code, check)
+    assert (await h.ledger.store.head()).size == before  # nothing stored
+
+
+async def test_refusals_store_nothing(box, election):
+    bb, h = box
+    open_election, sk = election
+    token, cred, cast = voter(election, 2)
+    await bb.cast(open_election, cast)
+    # a replayed ballot
+    await refused(bb, h, open_election, decode_cast_ballot(encode_cast_ballot(cast)),
+                  grpc.StatusCode.ALREADY_EXISTS, "replay")
+    # a tampered proof
+    sel = cast.ballot.selections[1]
+    bad_branch = replace(sel.proof.branches[0], response=(sel.proof.branches[0].response + 1))
+    tampered = replace(cast.ballot, selections=(
+        cast.ballot.selections[0], replace(sel, proof=replace(sel.proof, branches=(
+            bad_branch, *sel.proof.branches[1:]))), cast.ballot.selections[2]))
+    await refused(bb, h, open_election, sign_ballot(token, tampered, cred),
+                  grpc.StatusCode.INVALID_ARGUMENT, "selection[1].proof")
+    # a ciphertext of 2 signed by its own voter
+    doubled = replace(cast.ballot, selections=(replace(cast.ballot.selections[0], ciphertext=replace(
+        cast.ballot.selections[0].ciphertext, beta=cast.ballot.selections[0].ciphertext.beta + G)),
+        *cast.ballot.selections[1:]))
+    await refused(bb, h, open_election, sign_ballot(token, doubled, cred),
+                  grpc.StatusCode.INVALID_ARGUMENT, "selection[0].proof")
+    # a forged credential (another weight class) and a reused credential on another token
+    await refused(bb, h, open_election, replace(cast, credential=replace(cred, weight=14300)),
+                  grpc.StatusCode.INVALID_ARGUMENT, "credential.weight")
+    thief = generate_token()
+    stolen = sign_ballot(thief, encrypt_ballot(open_election.context, token_public_bytes(thief),
+                                               [0]), cred)
+    await refused(bb, h, open_election, stolen, grpc.StatusCode.INVALID_ARGUMENT,
+                  "credential.token_public_key")
+    # a ballot for another election
+    other = OpenElection(ElectionContext("other-2026", Contest.referendum(),
+                                         open_election.context.public_key),
+                         open_election.issuers, open_election.opens_at, open_election.closes_at)
+    await refused(bb, h, other, cast, grpc.StatusCode.INVALID_ARGUMENT,
+                  "credential.election_id")
+    # after close
+    late = replace(open_election, closes_at=NOW[0] - 1)
+    _, _, fresh = voter(election, 0)
+    await refused(bb, h, late, fresh, grpc.StatusCode.FAILED_PRECONDITION, "election_state")
+
+
+async def test_seal_waits_for_ballots_in_flight_then_refuses(box, election):
+    bb, h = box
+    casts = [voter(election, i % 3)[2] for i in range(8)]
+    tasks = [asyncio.create_task(bb.cast(election[0], c)) for c in casts]
+    await asyncio.sleep(0)  # let them start
+    await bb.seal("gate-2026")
+    size_at_seal = (await h.ledger.store.head()).size
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    accepted = [r for r in results if not isinstance(r, Exception)]
+    assert all(r.receipt.index < size_at_seal for r in accepted)  # none after the seal
+    _, _, late = voter(election, 0)
+    await refused(bb, h, election[0], late, grpc.StatusCode.FAILED_PRECONDITION,
+                  "election_state")
