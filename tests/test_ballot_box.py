@@ -94,9 +94,9 @@ async def test_refusals_store_nothing(box, election):
     await refused(bb, h, open_election, sign_ballot(token, tampered, cred),
                   grpc.StatusCode.INVALID_ARGUMENT, "selection[1].proof")
     # a ciphertext of 2 signed by its own voter
-    doubled = replace(cast.ballot, selections=(replace(cast.ballot.selections[0], ciphertext=replace(
-        cast.ballot.selections[0].ciphertext, beta=cast.ballot.selections[0].ciphertext.beta + G)),
-        *cast.ballot.selections[1:]))
+    sel0 = cast.ballot.selections[0]
+    two = replace(sel0, ciphertext=replace(sel0.ciphertext, beta=sel0.ciphertext.beta + G))
+    doubled = replace(cast.ballot, selections=(two, *cast.ballot.selections[1:]))
     await refused(bb, h, open_election, sign_ballot(token, doubled, cred),
                   grpc.StatusCode.INVALID_ARGUMENT, "selection[0].proof")
     # a forged credential (another weight class) and a reused credential on another token
