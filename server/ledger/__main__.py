@@ -25,6 +25,7 @@ from crypto.note import Ed25519Signer
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..tls import TlsConfig
 from .node import add_ledger_service, build_log, parse_witness
 
 
@@ -61,6 +62,11 @@ async def run(args: argparse.Namespace) -> None:
     engine = make_engine(args.dsn)
     signer = load_or_create_key(Path(args.key_file), args.origin, Ed25519Signer)
     witnesses = [parse_witness(w) for w in args.witness]
+    if args.witness_ca:  # mutual TLS to the witnesses with the log's client certificate
+        creds = TlsConfig(Path(args.client_cert), Path(args.client_key),
+                          Path(args.witness_ca)).channel_credentials()
+        for w in witnesses:
+            w.credentials = creds
     node = await build_log(engine, signer, witnesses, args.quorum, max_batch=args.max_batch)
     await node.ledger.start()
     server = grpc.aio.server()
@@ -71,7 +77,11 @@ async def run(args: argparse.Namespace) -> None:
     reflection.enable_server_reflection(
         (ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
          reflection.SERVICE_NAME, health.SERVICE_NAME), server)
-    port = server.add_insecure_port(args.listen)
+    if args.tls_cert:
+        port = server.add_secure_port(args.listen, TlsConfig(
+            Path(args.tls_cert), Path(args.tls_key)).server_credentials(require_client_cert=False))
+    else:
+        port = server.add_insecure_port(args.listen)
     await server.start()
     print(f"log {args.origin} listening on port {port}", flush=True)
     print(f"log verifier key: {signer.verifier().vkey()}", flush=True)
@@ -106,6 +116,11 @@ def main() -> None:
     p.add_argument("--entry-size", type=int, default=1024)
     p.add_argument("--concurrency", type=int, default=200)
     p.add_argument("--exit-after-generate", action="store_true")
+    p.add_argument("--tls-cert", help="PEM certificate: serve TLS")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    p.add_argument("--witness-ca", help="PEM CA of the witnesses: call them over mutual TLS")
+    p.add_argument("--client-cert", help="PEM client certificate presented to the witnesses")
+    p.add_argument("--client-key", help="PEM private key of --client-cert")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(run(p.parse_args()))
 

@@ -24,6 +24,7 @@ from crypto.errors import CryptoError
 from crypto.note import Verifier, parse_signature_lines
 
 from ..status import details_of
+from ..tls import open_channel
 from .store import LogStore
 
 log = logging.getLogger("ownervote.cosign")
@@ -49,6 +50,7 @@ class WitnessEndpoint:
     verifier: CosignatureVerifier
     address: str
     known_size: int | None = None  # the size this witness last co-signed, when known
+    credentials: grpc.ChannelCredentials | None = field(default=None, repr=False)  # mTLS
     stub: witness_pb2_grpc.WitnessServiceStub | None = field(default=None, repr=False)
     channel: grpc.aio.Channel | None = field(default=None, repr=False)
 
@@ -70,7 +72,7 @@ class CosignCollector:
         latest = await self.store.latest_checkpoint(cosigned=True)
         self.cosigned_size = latest.size if latest else 0
         for ep in self.endpoints:
-            ep.channel = grpc.aio.insecure_channel(ep.address)
+            ep.channel = open_channel(ep.address, ep.credentials)
             ep.stub = witness_pb2_grpc.WitnessServiceStub(ep.channel)
         self._task = asyncio.create_task(self._run(), name="cosign-collector")
         self._wake.set()

@@ -25,6 +25,7 @@ from crypto.note import Ed25519Verifier
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..tls import TlsConfig
 from .service import FollowedLog, Witness
 from .store import WitnessStore
 
@@ -54,7 +55,11 @@ async def serve(args: argparse.Namespace) -> None:
         vsigner = load_or_create_key(Path(args.validating_key_file), args.name + "/validated",
                                      CosignatureSigner)
         validator = load_validator(args.validate)
-    witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator)
+    tls = TlsConfig(Path(args.tls_cert), Path(args.tls_key),
+                    Path(args.tls_client_ca) if args.tls_client_ca else None) \
+        if args.tls_cert else None
+    witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator,
+                      ledger_credentials=tls.channel_credentials() if tls and tls.ca else None)
     server = grpc.aio.server()
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(witness, server)
     health_servicer = health.aio.HealthServicer()
@@ -64,7 +69,11 @@ async def serve(args: argparse.Namespace) -> None:
     reflection.enable_server_reflection(
         (witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name,
          reflection.SERVICE_NAME, health.SERVICE_NAME), server)
-    port = server.add_insecure_port(args.listen)
+    if tls is not None:  # mutual TLS when a client CA is given: only the log may call
+        port = server.add_secure_port(args.listen, tls.server_credentials(
+            require_client_cert=tls.ca is not None))
+    else:
+        port = server.add_insecure_port(args.listen)
     await server.start()
     print(f"witness {args.name} listening on port {port}", flush=True)
     print(f"verifier key: {signer.verifier().vkey()}", flush=True)
@@ -90,6 +99,9 @@ def main() -> None:
     p.add_argument("--listen", default="127.0.0.1:0")
     p.add_argument("--follow", action="append", type=parse_follow, default=[], required=True)
     p.add_argument("--validate", help="module:function called as f(index, entry) for each entry")
+    p.add_argument("--tls-cert", help="PEM certificate: serve TLS")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-client-ca", help="PEM CA of client certificates: require mutual TLS")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(serve(p.parse_args()))
 

@@ -26,6 +26,7 @@ from crypto.errors import CryptoError, DecodeError, InvalidProof, InvalidSignatu
 from crypto.note import Ed25519Verifier, open_note, parse_note
 
 from ..status import RpcError, abort, invalid
+from ..tls import open_channel
 from .store import WitnessedState, WitnessStore
 
 log = logging.getLogger("ownervote.witness")
@@ -45,8 +46,9 @@ class FollowedLog:
 class EntrySource:
     """Fetches a log's entries over its LedgerService (paged GetEntries)."""
 
-    def __init__(self, address: str) -> None:
-        self.channel = grpc.aio.insecure_channel(address)
+    def __init__(self, address: str,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
+        self.channel = open_channel(address, credentials)
         self.stub = ledger_pb2_grpc.LedgerServiceStub(self.channel)
 
     async def entries(self, start: int, end: int) -> list[bytes]:
@@ -69,7 +71,8 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
                  logs: Sequence[FollowedLog], *,
                  validating_signer: CosignatureSigner | None = None,
                  validator: Validator | None = None,
-                 entry_source: Callable[[FollowedLog], EntrySource] | None = None) -> None:
+                 entry_source: Callable[[FollowedLog], EntrySource] | None = None,
+                 ledger_credentials: grpc.ChannelCredentials | None = None) -> None:
         if (validating_signer is None) != (validator is None):
             raise ValueError("a validating witness needs both a validating key and a validator")
         self.store = store
@@ -78,7 +81,8 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
         self.validator = validator
         self.logs = {lg.origin: lg for lg in logs}
         self._sources: dict[str, EntrySource] = {}
-        self._entry_source = entry_source or (lambda lg: EntrySource(lg.ledger_address or ""))
+        self._entry_source = entry_source or (
+            lambda lg: EntrySource(lg.ledger_address or "", ledger_credentials))
 
     async def GetWitnessInfo(self, request, context):  # noqa: N802 - gRPC method name
         return witness_pb2.GetWitnessInfoResponse(
