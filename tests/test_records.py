@@ -1,0 +1,72 @@
+"""Canonical encodings of the election records: exact round trips, strict decoding."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.ballot import Contest
+from crypto.errors import DecodeError
+from crypto.records import (
+    DefinitionRecord,
+    RollCommitment,
+    RuleRecord,
+    Transition,
+    decode_definition,
+    decode_roll_commitment,
+    decode_transition,
+    encode_definition,
+    encode_roll_commitment,
+    encode_transition,
+)
+
+ROLL = RollCommitment(bytes(range(32)), 3 * 8950 + 12025, 4, ((8950, 3), (12025, 1)))
+MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
+DEF = DefinitionRecord("gate-2026", "sunrise:0011", bytes(32), "Repair the north gate",
+                       Contest.referendum(), MAJOR, 1_800_000_000, 1_800_086_400, 5, 3)
+
+
+def test_round_trips():
+    for obj, enc, dec in ((ROLL, encode_roll_commitment, decode_roll_commitment),
+                          (DEF, encode_definition, decode_definition),
+                          (Transition(3, 4, 1_800_000_000), encode_transition, decode_transition)):
+        raw = enc(obj)
+        assert dec(raw) == obj and enc(dec(raw)) == raw
+        for bad in (raw[:-1], raw + b"\x00"):
+            with pytest.raises(DecodeError):
+                dec(bad)
+
+
+def test_committee_definitions_round_trip():
+    d = DefinitionRecord("committee-2026", "r", bytes(32), "Elect the owners' committee",
+                         Contest.committee(["Li", "Wang", "Zhang", "Zhao"], 1, 3),
+                         RuleRecord(1, ((2, 3), (2, 3), (1, 2), (1, 2)), True), 10, 20, 3, 2)
+    assert decode_definition(encode_definition(d)) == d
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: RollCommitment(bytes(31), 1, 1, ((1, 1),)),
+    lambda: RollCommitment(bytes(32), 2, 2, ((1, 1), (1, 1))),  # not increasing
+    lambda: RollCommitment(bytes(32), 5, 2, ((1, 1), (2, 1))),  # area does not add up
+    lambda: RuleRecord(4, MAJOR.fractions, False),
+    lambda: RuleRecord(2, ((3, 2),) * 4, False),  # > 1
+    lambda: RuleRecord(2, ((1, 0),) * 4, False),
+    lambda: Transition(4, 6, 0),  # skips a state
+    lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 20, 10, 5, 3),
+    lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 10, 20, 3, 5),
+])
+def test_invalid_records_are_refused(bad):
+    with pytest.raises(DecodeError):
+        bad()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10**6), st.binary(min_size=1, max_size=3))
+def test_any_mutation_is_refused_or_decodes_canonically(pos, junk):
+    raw = encode_definition(DEF)
+    i = pos % len(raw)
+    mutated = raw[:i] + junk + raw[i + 1:]
+    try:
+        again = decode_definition(mutated)
+    except DecodeError:
+        return
+    assert encode_definition(again) == mutated
