@@ -1,0 +1,202 @@
+"""AdminService and ElectionService over gRPC (election.proto): protobuf is mapped to the
+domain records here and nowhere else."""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+import grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2
+
+from crypto.ballot import Contest, ContestKind
+from crypto.errors import DecodeError
+from crypto.receipt import Receipt
+from crypto.records import DefinitionRecord, RuleRecord
+from rules.roll_csv import RollImportError
+
+from ..status import RpcError, abort, invalid
+from .store import Conflict, ElectionStore, NotFound
+
+ELECTION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+COMMUNITY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_CSV = 64 << 20
+PRESETS = {
+    election_pb2.RULE_PRESET_ORDINARY: ((2, 3), (2, 3), (1, 2), (1, 2), True),
+    election_pb2.RULE_PRESET_MAJOR: ((2, 3), (2, 3), (3, 4), (3, 4), False),
+}
+
+
+def receipt_pb(r: Receipt) -> ledger_pb2.Receipt:
+    return ledger_pb2.Receipt(index=r.index, leaf_hash=r.leaf_hash,
+                              inclusion_proof=list(r.inclusion_proof), signed_note=r.signed_note)
+
+
+class AdminAuth:
+    """Administrators present ``authorization: Bearer <token>``; compared in constant time."""
+
+    def __init__(self, token: str) -> None:
+        if len(token) < 16:
+            raise ValueError("the admin token must be at least 16 characters")
+        self.token = token.encode()
+
+    def check(self, context: grpc.aio.ServicerContext) -> None:
+        header = dict(context.invocation_metadata() or ()).get("authorization", "")
+        if not header.startswith("Bearer "):
+            raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "administrator credentials required",
+                           reason="UNAUTHENTICATED")
+        if not hmac.compare_digest(header[7:].encode(), self.token):
+            raise RpcError(grpc.StatusCode.PERMISSION_DENIED, "not an administrator",
+                           reason="NOT_ADMIN")
+
+
+def _fraction(f: election_pb2.Fraction, field: str) -> tuple[int, int]:
+    if f.denominator == 0 or f.numerator > f.denominator:
+        raise invalid(field, "a fraction in [0, 1] with a positive denominator")
+    return f.numerator, f.denominator
+
+
+def definition_from_pb(d: election_pb2.ElectionDefinition, roll_hash: bytes) -> DefinitionRecord:
+    """Validate and map; every refusal names its field."""
+    if not ELECTION_ID.fullmatch(d.election_id):
+        raise invalid("definition.election_id", "1..128 of [a-z0-9-], starting alphanumeric")
+    if not d.motion or len(d.motion) > 4096:
+        raise invalid("definition.motion", "1..4096 characters")
+    if d.contest.kind == election_pb2.CONTEST_KIND_REFERENDUM:
+        contest_factory = lambda: Contest.referendum()  # noqa: E731
+        if list(d.contest.options) not in ([], list(Contest.referendum().options)):
+            raise invalid("definition.contest.options", "a referendum's options are fixed")
+    elif d.contest.kind == election_pb2.CONTEST_KIND_COMMITTEE:
+        def contest_factory() -> Contest:
+            return Contest.committee(list(d.contest.options), d.contest.min_selections,
+                                     d.contest.max_selections)
+    else:
+        raise invalid("definition.contest.kind", "REFERENDUM or COMMITTEE")
+    try:
+        contest = contest_factory()
+    except ValueError as exc:
+        raise invalid("definition.contest", str(exc)) from exc
+    if d.rule.preset in PRESETS:
+        *fractions, strict = PRESETS[d.rule.preset]
+        preset = 1 if d.rule.preset == election_pb2.RULE_PRESET_ORDINARY else 2
+    elif d.rule.preset == election_pb2.RULE_PRESET_EXPLICIT:
+        fractions = [_fraction(getattr(d.rule, f), f"definition.rule.{f}")
+                     for f in ("quorum_area", "quorum_headcount", "approval_area",
+                               "approval_headcount")]
+        strict, preset = d.rule.strict, 3
+    else:
+        raise invalid("definition.rule.preset", "ORDINARY, MAJOR or EXPLICIT")
+    if not d.HasField("open_time") or not d.HasField("close_time") or \
+            d.open_time.seconds >= d.close_time.seconds or d.open_time.seconds <= 0:
+        raise invalid("definition.open_time", "open_time must be set and before close_time")
+    if not 1 <= d.threshold <= d.guardians <= 255:
+        raise invalid("definition.threshold", "need 1 <= threshold <= guardians <= 255")
+    try:
+        return DefinitionRecord(d.election_id, d.roll_id, roll_hash, d.motion, contest,
+                                RuleRecord(preset, tuple(fractions), strict),
+                                d.open_time.seconds, d.close_time.seconds, d.guardians,
+                                d.threshold)
+    except DecodeError as exc:
+        raise invalid("definition", str(exc)) from exc
+
+
+def definition_pb(rec: DefinitionRecord) -> election_pb2.ElectionDefinition:
+    kind = (election_pb2.CONTEST_KIND_REFERENDUM if rec.contest.kind is ContestKind.REFERENDUM
+            else election_pb2.CONTEST_KIND_COMMITTEE)
+    fr = [election_pb2.Fraction(numerator=n, denominator=d) for n, d in rec.rule.fractions]
+    d = election_pb2.ElectionDefinition(
+        election_id=rec.election_id, roll_id=rec.roll_id, motion=rec.motion,
+        contest=election_pb2.Contest(kind=kind, options=list(rec.contest.options),
+                                     min_selections=rec.contest.min_selections,
+                                     max_selections=rec.contest.max_selections),
+        rule=election_pb2.Rule(preset=rec.rule.preset, quorum_area=fr[0],
+                               quorum_headcount=fr[1], approval_area=fr[2],
+                               approval_headcount=fr[3], strict=rec.rule.strict),
+        guardians=rec.guardians, threshold=rec.threshold)
+    d.open_time.seconds = rec.open_time
+    d.close_time.seconds = rec.close_time
+    return d
+
+
+class AdminService(election_pb2_grpc.AdminServiceServicer):
+    def __init__(self, store: ElectionStore, auth: AdminAuth) -> None:
+        self.store = store
+        self.auth = auth
+
+    async def ImportRoll(self, request, context):  # noqa: N802
+        try:
+            self.auth.check(context)
+            if not COMMUNITY_ID.fullmatch(request.community_id):
+                raise invalid("community_id", "1..128 of [A-Za-z0-9._-]")
+            if not request.csv or len(request.csv) > MAX_CSV:
+                raise invalid("csv", f"1..{MAX_CSV} bytes")
+            try:
+                stored, roll, receipt = await self.store.import_roll(request.community_id,
+                                                                     request.csv)
+            except RollImportError as exc:
+                first = exc.errors[0]
+                raise RpcError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{exc.error_count} bad row(s); " + "; ".join(
+                                   f"line {e.line}: {e.reason}" for e in exc.errors[:20]),
+                               reason="BAD_ROLL_ROW", field="csv",
+                               metadata={"line": str(first.line),
+                                         "column": first.column or "",
+                                         "errors": str(exc.error_count)}) from exc
+            except ValueError as exc:
+                raise invalid("csv", str(exc), "BAD_ROLL") from exc
+            except Conflict as exc:
+                raise RpcError(grpc.StatusCode.ALREADY_EXISTS, str(exc),
+                               reason="ROLL_EXISTS", field="csv") from exc
+        except RpcError as err:
+            await abort(context, err)
+        return election_pb2.ImportRollResponse(
+            roll_id=stored.roll_id, roll_hash=stored.roll_hash,
+            units=sum(len(o.units) for o in roll.owners), owners=stored.total_owners,
+            total_area=stored.total_area, receipt=receipt_pb(receipt))
+
+    async def CreateElection(self, request, context):  # noqa: N802
+        try:
+            self.auth.check(context)
+            try:
+                roll = await self.store.get_roll(request.definition.roll_id)
+            except NotFound as exc:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(exc),
+                               reason="NO_SUCH_ROLL", field="definition.roll_id",
+                               precondition="ROLL_IMPORTED") from exc
+            definition = definition_from_pb(request.definition, roll.roll_hash)
+            try:
+                await self.store.create_election(definition)
+            except Conflict as exc:
+                raise RpcError(grpc.StatusCode.ALREADY_EXISTS, str(exc),
+                               reason="ELECTION_EXISTS",
+                               field="definition.election_id") from exc
+            election = await election_pb(self.store, definition.election_id)
+        except RpcError as err:
+            await abort(context, err)
+        return election_pb2.CreateElectionResponse(election=election)
+
+
+async def election_pb(store: ElectionStore, election_id: str) -> election_pb2.Election:
+    try:
+        stored = await store.get_election(election_id)
+    except NotFound as exc:
+        raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
+                       field="election_id") from exc
+    roll = await store.get_roll(stored.definition.roll_id)
+    return election_pb2.Election(definition=definition_pb(stored.definition),
+                                 state=stored.state.value, roll_hash=roll.roll_hash,
+                                 total_area=roll.total_area, total_owners=roll.total_owners)
+
+
+class ElectionService(election_pb2_grpc.ElectionServiceServicer):
+    def __init__(self, store: ElectionStore) -> None:
+        self.store = store
+
+    async def GetElection(self, request, context):  # noqa: N802
+        try:
+            if not ELECTION_ID.fullmatch(request.election_id):
+                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            election = await election_pb(self.store, request.election_id)
+        except RpcError as err:
+            await abort(context, err)
+        return election_pb2.GetElectionResponse(election=election)

@@ -1,0 +1,189 @@
+"""Rolls and elections: their rows, and their commitments on the ledger.
+
+A roll is stored as imported (the CSV bytes) with the owners' weights; its commitment (hash,
+totals, weight classes) is a ``roll`` event on the ledger. An election's definition is stored
+as its canonical record (crypto/records.py) and appended as an ``election`` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crypto.codec import Event, encode_event
+from crypto.receipt import Receipt
+from crypto.records import (
+    DefinitionRecord,
+    RollCommitment,
+    decode_definition,
+    encode_definition,
+    encode_roll_commitment,
+)
+from rules.roll import Roll, roll_hash
+from rules.roll_csv import parse_roll_csv
+
+from ..ledger.log import Ledger
+from .lifecycle import ElectionState
+
+metadata = MetaData()
+
+rolls = Table(
+    "rolls", metadata,
+    Column("roll_id", String(255), primary_key=True),
+    Column("community_id", String(128), nullable=False),
+    Column("roll_hash", LargeBinary, nullable=False),
+    Column("total_area", BigInteger, nullable=False),
+    Column("total_owners", Integer, nullable=False),
+    Column("csv", LargeBinary, nullable=False),
+)
+
+roll_owners = Table(
+    "roll_owners", metadata,
+    Column("roll_id", String(255), primary_key=True),
+    Column("owner_id", String(255), primary_key=True),
+    Column("weight", BigInteger, nullable=False),
+)
+
+elections = Table(
+    "elections", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("roll_id", String(255), nullable=False),
+    Column("definition", LargeBinary, nullable=False),
+    Column("state", Integer, nullable=False),
+)
+
+
+class Conflict(Exception):
+    """The roll or election already exists."""
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredRoll:
+    roll_id: str
+    community_id: str
+    roll_hash: bytes
+    total_area: int
+    total_owners: int
+
+
+@dataclass(frozen=True)
+class StoredElection:
+    definition: DefinitionRecord
+    state: ElectionState
+
+
+def commitment_of(roll: Roll) -> RollCommitment:
+    return RollCommitment(roll_hash(roll), roll.total_area, roll.total_owners,
+                          tuple((c.area, c.owners) for c in roll.weight_classes()))
+
+
+class ElectionStore:
+    def __init__(self, engine: AsyncEngine, ledger: Ledger, *,
+                 receipt_timeout: float = 10.0) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.receipt_timeout = receipt_timeout
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def _commit_event(self, kind: str, subject: str, body: bytes) -> Receipt:
+        appended = await self.ledger.append(encode_event(Event(kind, subject, body)))
+        return await self.ledger.receipt(appended.index, appended, timeout=self.receipt_timeout)
+
+    async def import_roll(self, community_id: str, csv: bytes
+                          ) -> tuple[StoredRoll, Roll, Receipt]:
+        """Parse (RollImportError lists every bad row), store, and commit on the ledger."""
+        try:
+            text = csv.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"the roll is not UTF-8: {exc}") from exc
+        roll = parse_roll_csv(text)
+        commitment = commitment_of(roll)
+        roll_id = f"{community_id}/{commitment.roll_hash[:8].hex()}"
+        stored = StoredRoll(roll_id, community_id, commitment.roll_hash, roll.total_area,
+                            roll.total_owners)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(rolls).values(
+                    roll_id=roll_id, community_id=community_id, roll_hash=commitment.roll_hash,
+                    total_area=roll.total_area, total_owners=roll.total_owners, csv=csv))
+                await conn.execute(insert(roll_owners), [
+                    {"roll_id": roll_id, "owner_id": o.owner_id, "weight": o.area}
+                    for o in roll.owners])
+        except IntegrityError as exc:
+            raise Conflict(f"roll {roll_id} was already imported") from exc
+        try:
+            receipt = await self._commit_event("roll", roll_id, encode_roll_commitment(commitment))
+        except Exception:
+            async with self.engine.begin() as conn:  # no roll without its commitment
+                await conn.execute(delete(roll_owners).where(roll_owners.c.roll_id == roll_id))
+                await conn.execute(delete(rolls).where(rolls.c.roll_id == roll_id))
+            raise
+        return stored, roll, receipt
+
+    async def get_roll(self, roll_id: str) -> StoredRoll:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(rolls).where(rolls.c.roll_id == roll_id))).first()
+        if row is None:
+            raise NotFound(f"no roll {roll_id}")
+        return StoredRoll(row.roll_id, row.community_id, bytes(row.roll_hash), row.total_area,
+                          row.total_owners)
+
+    async def owner_weight(self, roll_id: str, owner_id: str) -> int:
+        q = select(roll_owners.c.weight).where(and_(roll_owners.c.roll_id == roll_id,
+                                                     roll_owners.c.owner_id == owner_id))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        if row is None:
+            raise NotFound(f"{owner_id} is not a voting owner on roll {roll_id}")
+        return row.weight
+
+    async def create_election(self, definition: DefinitionRecord) -> Receipt:
+        roll = await self.get_roll(definition.roll_id)
+        if roll.roll_hash != definition.roll_hash:
+            raise ValueError("the definition names another roll hash")
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(elections).values(
+                    election_id=definition.election_id, roll_id=definition.roll_id,
+                    definition=encode_definition(definition),
+                    state=ElectionState.DRAFT.value))
+        except IntegrityError as exc:
+            raise Conflict(f"election {definition.election_id} already exists") from exc
+        try:
+            return await self._commit_event("election", definition.election_id,
+                                            encode_definition(definition))
+        except Exception:
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(elections).where(
+                    elections.c.election_id == definition.election_id))
+            raise
+
+    async def get_election(self, election_id: str) -> StoredElection:
+        q = select(elections).where(elections.c.election_id == election_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        if row is None:
+            raise NotFound(f"no election {election_id}")
+        return StoredElection(decode_definition(bytes(row.definition)), ElectionState(row.state))
