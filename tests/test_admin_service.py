@@ -158,3 +158,27 @@ async def test_invalid_definitions_name_their_field(admin):
                  grpc.StatusCode.NOT_FOUND, "election_id")
     await expect(public.GetElection(election_pb2.GetElectionRequest(election_id="BAD ID")),
                  grpc.StatusCode.INVALID_ARGUMENT, "election_id")
+
+
+async def test_witnesses_down_gives_unavailable_and_keeps_the_commitment(dsn, tmp_path):
+    h = await start_log(dsn, tmp_path, n_witnesses=1, quorum=1)
+    await h.witnesses[0].server.stop(None)  # the only witness is down
+    store = ElectionStore(h.engine, h.ledger, receipt_timeout=0.5)
+    await store.create()
+    server = grpc.aio.server()
+    election_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(store, AdminAuth(TOKEN)),
+                                                         server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = election_pb2_grpc.AdminServiceStub(channel)
+            req = election_pb2.ImportRollRequest(community_id="down", csv=SAMPLE)
+            info = await expect(stub.ImportRoll(req, metadata=AUTH),
+                                grpc.StatusCode.UNAVAILABLE, None, "COSIGNING_PENDING")
+            index = int(info["metadata"]["index"])
+            assert index < (await h.ledger.store.head()).size  # the commitment is on the ledger
+            await expect(stub.ImportRoll(req, metadata=AUTH), grpc.StatusCode.ALREADY_EXISTS)
+    finally:
+        await server.stop(None)
+        await h.stop()

@@ -41,6 +41,16 @@ class BallotRefused(Exception):
         self.message = message
 
 
+class ReceiptPending(Exception):
+    """The ballot is accepted and on the ledger, but no co-signed checkpoint covers it yet: the
+    voter fetches the receipt later (LedgerService.GetReceipt by leaf hash). Not a refusal."""
+
+    def __init__(self, index: int, ballot_hash: bytes) -> None:
+        super().__init__(f"ballot accepted at ledger index {index}; receipt pending cosigning")
+        self.index = index
+        self.ballot_hash = ballot_hash
+
+
 @dataclass(frozen=True)
 class OpenElection:
     """What the ballot box needs to know of an election."""
@@ -97,9 +107,13 @@ class BallotBox:
             self._inflight[eid] -= 1
             if self._inflight[eid] == 0 and eid in self._drained:
                 self._drained[eid].set()
-        receipt = await self.ledger.receipt(appended.index, appended,
-                                            timeout=self.receipt_timeout)
-        return CastResult(hashlib.sha256(encode_ballot(cast.ballot)).digest(), receipt)
+        ballot_hash = hashlib.sha256(encode_ballot(cast.ballot)).digest()
+        try:
+            receipt = await self.ledger.receipt(appended.index, appended,
+                                                timeout=self.receipt_timeout)
+        except TimeoutError as exc:
+            raise ReceiptPending(appended.index, ballot_hash) from exc
+        return CastResult(ballot_hash, receipt)
 
     async def seal(self, election_id: str) -> None:
         """Refuse new ballots for the election and wait until those in flight are appended."""

@@ -16,7 +16,7 @@ from crypto.records import DefinitionRecord, RuleRecord
 from rules.roll_csv import RollImportError
 
 from ..status import RpcError, abort, invalid
-from .store import Conflict, ElectionStore, NotFound
+from .store import Conflict, CosigningTimeout, ElectionStore, NotFound
 
 ELECTION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 COMMUNITY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -25,6 +25,11 @@ PRESETS = {
     election_pb2.RULE_PRESET_ORDINARY: ((2, 3), (2, 3), (1, 2), (1, 2), True),
     election_pb2.RULE_PRESET_MAJOR: ((2, 3), (2, 3), (3, 4), (3, 4), False),
 }
+
+
+def cosigning_unavailable(exc: CosigningTimeout) -> RpcError:
+    return RpcError(grpc.StatusCode.UNAVAILABLE, str(exc), reason="COSIGNING_PENDING",
+                    metadata={"index": str(exc.index)})
 
 
 def receipt_pb(r: Receipt) -> ledger_pb2.Receipt:
@@ -147,6 +152,8 @@ class AdminService(election_pb2_grpc.AdminServiceServicer):
             except Conflict as exc:
                 raise RpcError(grpc.StatusCode.ALREADY_EXISTS, str(exc),
                                reason="ROLL_EXISTS", field="csv") from exc
+            except CosigningTimeout as exc:
+                raise cosigning_unavailable(exc) from exc
         except RpcError as err:
             await abort(context, err)
         return election_pb2.ImportRollResponse(
@@ -170,6 +177,8 @@ class AdminService(election_pb2_grpc.AdminServiceServicer):
                 raise RpcError(grpc.StatusCode.ALREADY_EXISTS, str(exc),
                                reason="ELECTION_EXISTS",
                                field="definition.election_id") from exc
+            except CosigningTimeout as exc:
+                raise cosigning_unavailable(exc) from exc
             election = await election_pb(self.store, definition.election_id)
         except RpcError as err:
             await abort(context, err)

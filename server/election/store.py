@@ -37,7 +37,7 @@ from crypto.records import (
 from rules.roll import Roll, roll_hash
 from rules.roll_csv import parse_roll_csv
 
-from ..ledger.log import Ledger
+from ..ledger.log import AppendResult, Ledger
 from .lifecycle import ElectionState
 
 metadata = MetaData()
@@ -76,6 +76,15 @@ class NotFound(Exception):
     pass
 
 
+class CosigningTimeout(Exception):
+    """The entry is on the ledger but no co-signed checkpoint covers it yet."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"entry {index} is on the ledger; the witnesses have not co-signed it "
+                         "yet (ask GetReceipt later)")
+        self.index = index
+
+
 @dataclass(frozen=True)
 class StoredRoll:
     roll_id: str
@@ -107,9 +116,17 @@ class ElectionStore:
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 
-    async def _commit_event(self, kind: str, subject: str, body: bytes) -> Receipt:
-        appended = await self.ledger.append(encode_event(Event(kind, subject, body)))
-        return await self.ledger.receipt(appended.index, appended, timeout=self.receipt_timeout)
+    async def _append_event(self, kind: str, subject: str, body: bytes) -> AppendResult:
+        return await self.ledger.append(encode_event(Event(kind, subject, body)))
+
+    async def receipt(self, appended: AppendResult) -> Receipt:
+        """The receipt once the witnesses co-signed; CosigningTimeout (the entry stays on the
+        ledger; GetReceipt serves it later) if they do not in time."""
+        try:
+            return await self.ledger.receipt(appended.index, appended,
+                                             timeout=self.receipt_timeout)
+        except TimeoutError as exc:
+            raise CosigningTimeout(appended.index) from exc
 
     async def import_roll(self, community_id: str, csv: bytes
                           ) -> tuple[StoredRoll, Roll, Receipt]:
@@ -134,13 +151,14 @@ class ElectionStore:
         except IntegrityError as exc:
             raise Conflict(f"roll {roll_id} was already imported") from exc
         try:
-            receipt = await self._commit_event("roll", roll_id, encode_roll_commitment(commitment))
+            appended = await self._append_event("roll", roll_id,
+                                                encode_roll_commitment(commitment))
         except Exception:
             async with self.engine.begin() as conn:  # no roll without its commitment
                 await conn.execute(delete(roll_owners).where(roll_owners.c.roll_id == roll_id))
                 await conn.execute(delete(rolls).where(rolls.c.roll_id == roll_id))
             raise
-        return stored, roll, receipt
+        return stored, roll, await self.receipt(appended)
 
     async def get_roll(self, roll_id: str) -> StoredRoll:
         async with self.engine.connect() as conn:
@@ -172,13 +190,14 @@ class ElectionStore:
         except IntegrityError as exc:
             raise Conflict(f"election {definition.election_id} already exists") from exc
         try:
-            return await self._commit_event("election", definition.election_id,
-                                            encode_definition(definition))
+            appended = await self._append_event("election", definition.election_id,
+                                                encode_definition(definition))
         except Exception:
-            async with self.engine.begin() as conn:
+            async with self.engine.begin() as conn:  # no election without its commitment
                 await conn.execute(delete(elections).where(
                     elections.c.election_id == definition.election_id))
             raise
+        return await self.receipt(appended)
 
     async def get_election(self, election_id: str) -> StoredElection:
         q = select(elections).where(elections.c.election_id == election_id)

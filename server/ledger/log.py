@@ -227,7 +227,8 @@ class Ledger:
         root = tree.root()
         note = self._sign(new_size, root)
         await self.store.commit_batch(Batch(old_size, entries, leaf_hashes, pending_ids,
-                                            new_nodes, root, note, [pid for pid, _ in pending]),
+                                            new_nodes, root, note, [pid for pid, _ in pending],
+                                            quorum_free=self.collector is None),
                                       notify_channel=CHANNEL_BATCH
                                       if is_postgres(self.engine) else None)
         self._size = new_size

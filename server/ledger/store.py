@@ -46,6 +46,9 @@ class Batch:
     new_root: bytes
     signed_note: bytes
     consumed_pending: Sequence[int]
+    # a log whose policy names no witness (quorum 0): its signed checkpoint is already
+    # "co-signed by the quorum", and is stored as such in the same transaction
+    quorum_free: bool = False
 
 
 async def create_schema(engine: AsyncEngine) -> None:
@@ -250,7 +253,8 @@ class LogStore:
                 for (level, idx), h in batch.nodes])
             await conn.execute(insert(log_checkpoints).values(
                 log_id=self.log_id, size=new_size, root=batch.new_root,
-                signed_note=batch.signed_note, cosigned_note=None))
+                signed_note=batch.signed_note,
+                cosigned_note=batch.signed_note if batch.quorum_free else None))
             await conn.execute(update(log_heads).where(log_heads.c.log_id == self.log_id)
                                .values(size=new_size, root=batch.new_root))
             if batch.consumed_pending:

@@ -1,0 +1,95 @@
+"""The ownervote server: ``python -m server [--config FILE]`` (settings in server/config.py).
+
+Serves the ledger (LedgerService) and the election services implemented so far (AdminService,
+ElectionService), with gRPC health checking and server reflection; SIGTERM/SIGINT shut it down
+gracefully (health NOT_SERVING, in-flight calls finished, ledger closed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from ownervote.v1 import election_pb2_grpc
+
+from crypto.note import Ed25519Signer
+
+from .config import Config, ConfigError, load_config
+from .db import make_engine
+from .election.service import AdminAuth, AdminService, ElectionService
+from .election.store import ElectionStore
+from .keys import load_or_create_key
+from .ledger.node import add_ledger_service, build_log, parse_witness
+from .logs import setup_logging
+from .tls import TlsConfig
+
+log = logging.getLogger("ownervote.server")
+SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
+            "ownervote.v1.ElectionService")
+
+
+async def serve(cfg: Config) -> None:
+    engine = make_engine(cfg.dsn)
+    signer = load_or_create_key(Path(cfg.log_key_file), cfg.origin, Ed25519Signer)
+    witnesses = [parse_witness(w) for w in cfg.witnesses]
+    if cfg.witness_ca:
+        creds = TlsConfig(Path(cfg.client_cert), Path(cfg.client_key),
+                          Path(cfg.witness_ca)).channel_credentials()
+        for w in witnesses:
+            w.credentials = creds
+    node = await build_log(engine, signer, witnesses, cfg.quorum)
+    await node.ledger.start()
+    store = ElectionStore(engine, node.ledger)
+    await store.create()
+    server = grpc.aio.server()
+    add_ledger_service(server, node)
+    election_pb2_grpc.add_AdminServiceServicer_to_server(
+        AdminService(store, AdminAuth(cfg.admin_token)), server)
+    election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in SERVICES:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (*SERVICES, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+    if cfg.tls_cert:
+        port = server.add_secure_port(cfg.listen, TlsConfig(
+            Path(cfg.tls_cert), Path(cfg.tls_key)).server_credentials(require_client_cert=False))
+    else:
+        port = server.add_insecure_port(cfg.listen)
+    await server.start()
+    log.info("serving", extra={"port": port, "origin": cfg.origin,
+                               "log_verifier_key": signer.verifier().vkey()})
+    print(f"ownervote server listening on port {port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=10)
+    await node.ledger.close()
+    await engine.dispose()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m server", description=__doc__.split("\n")[0])
+    p.add_argument("--config", type=Path, help="TOML settings file (env OWNERVOTE_* overrides)")
+    args = p.parse_args()
+    setup_logging()
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        raise SystemExit(f"configuration: {exc}") from exc
+    asyncio.run(serve(cfg))
+
+
+if __name__ == "__main__":
+    main()
