@@ -153,3 +153,30 @@ def encode_transition(t: Transition) -> bytes:
 
 def decode_transition(data: bytes) -> Transition:
     return _decode_all(data, lambda rd: Transition(rd.uint(1), rd.uint(1), rd.uint(8)))
+
+
+@dataclass(frozen=True)
+class IssuerKeysRecord:
+    """The issuer key of every weight class of an election: ``u32(k) || (u64(weight) ||
+    LP(SubjectPublicKeyInfo DER))^k``, weights strictly increasing."""
+
+    keys: tuple[tuple[int, bytes], ...]
+
+    def __post_init__(self) -> None:
+        weights = [w for w, _ in self.keys]
+        if not weights or weights != sorted(set(weights)) or weights[0] <= 0:
+            raise DecodeError("issuer keys: weights positive and strictly increasing")
+
+
+def encode_issuer_keys(r: IssuerKeysRecord) -> bytes:
+    return len(r.keys).to_bytes(4, "big") + b"".join(
+        w.to_bytes(8, "big") + _lp(spki) for w, spki in r.keys)
+
+
+def decode_issuer_keys(data: bytes) -> IssuerKeysRecord:
+    def read(rd: Reader) -> IssuerKeysRecord:
+        k = rd.uint(4)
+        if k > 1 << 20:
+            raise DecodeError("too many issuer keys")
+        return IssuerKeysRecord(tuple((rd.uint(8), rd.lp(4096)) for _ in range(k)))
+    return _decode_all(data, read)

@@ -1,7 +1,8 @@
 """The ownervote server: ``python -m server [--config FILE]`` (settings in server/config.py).
 
 Serves the ledger (LedgerService) and the election services implemented so far (AdminService,
-ElectionService), with gRPC health checking and server reflection; SIGTERM/SIGINT shut it down
+ElectionService, and RegistrationService when an identity provider is configured), with gRPC
+health checking and server reflection; SIGTERM/SIGINT shut it down
 gracefully (health NOT_SERVING, in-flight calls finished, ledger closed).
 """
 
@@ -14,6 +15,7 @@ import signal
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from ownervote.v1 import election_pb2_grpc
@@ -22,6 +24,9 @@ from crypto.note import Ed25519Signer
 
 from .config import Config, ConfigError, load_config
 from .db import make_engine
+from .election.identity import AttestationVerifier, GuardedVerifier
+from .election.registrar import Registrar
+from .election.registration import RegistrationService
 from .election.service import AdminAuth, AdminService, ElectionService
 from .election.store import ElectionStore
 from .keys import load_or_create_key
@@ -52,12 +57,21 @@ async def serve(cfg: Config) -> None:
     election_pb2_grpc.add_AdminServiceServicer_to_server(
         AdminService(store, AdminAuth(cfg.admin_token)), server)
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
+    services = list(SERVICES)
+    if cfg.identity_provider_key:
+        registrar = Registrar(engine)
+        await registrar.create()
+        identity = GuardedVerifier(AttestationVerifier(Ed25519PublicKey.from_public_bytes(
+            bytes.fromhex(cfg.identity_provider_key))))
+        election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
+            store, registrar, identity, cfg.key_encryption_key.encode()), server)
+        services.append("ownervote.v1.RegistrationService")
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in SERVICES:
+    for name in services:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (*SERVICES, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+        (*services, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
     if cfg.tls_cert:
         port = server.add_secure_port(cfg.listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key)).server_credentials(require_client_cert=False))

@@ -9,6 +9,9 @@
     witnesses = ["VKEY@HOST:PORT", …]             # OWNERVOTE_WITNESSES (comma-separated)
     tls_cert = "…"  tls_key = "…"                 # OWNERVOTE_TLS_CERT / OWNERVOTE_TLS_KEY
     witness_ca = "…" client_cert = "…" client_key = "…"   (mutual TLS to the witnesses)
+    identity_provider_key = "<64 hex>"            # OWNERVOTE_IDENTITY_PROVIDER_KEY (Ed25519)
+    key_encryption_key = "…"                      # OWNERVOTE_KEY_ENCRYPTION_KEY (>= 16 chars)
+RegistrationService is served when both of the last two are set.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Config:
     witness_ca: str = ""
     client_cert: str = ""
     client_key: str = ""
+    identity_provider_key: str = ""
+    key_encryption_key: str = ""
 
     def __post_init__(self) -> None:
         if len(self.admin_token) < 16:
@@ -47,6 +52,14 @@ class Config:
             raise ConfigError("tls_cert and tls_key go together")
         if self.witness_ca and not (self.client_cert and self.client_key):
             raise ConfigError("witness_ca needs client_cert and client_key")
+        if self.identity_provider_key:
+            try:
+                if len(bytes.fromhex(self.identity_provider_key)) != 32:
+                    raise ValueError
+            except ValueError as exc:
+                raise ConfigError("identity_provider_key is 64 hex digits") from exc
+            if len(self.key_encryption_key) < 16:
+                raise ConfigError("key_encryption_key must be at least 16 characters")
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:

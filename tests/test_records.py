@@ -70,3 +70,18 @@ def test_any_mutation_is_refused_or_decodes_canonically(pos, junk):
     except DecodeError:
         return
     assert encode_definition(again) == mutated
+
+
+def test_issuer_keys_record():
+    from crypto.records import IssuerKeysRecord, decode_issuer_keys, encode_issuer_keys
+
+    rec = IssuerKeysRecord(((8950, b"spki-a"), (12025, b"spki-b")))
+    raw = encode_issuer_keys(rec)
+    assert decode_issuer_keys(raw) == rec
+    for bad in (raw[:-1], raw + b"\x00"):
+        with pytest.raises(DecodeError):
+            decode_issuer_keys(bad)
+    with pytest.raises(DecodeError):
+        IssuerKeysRecord(((12025, b"b"), (8950, b"a")))
+    with pytest.raises(DecodeError):
+        IssuerKeysRecord(())

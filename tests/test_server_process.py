@@ -16,9 +16,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from server.config import ConfigError, load_config
+from server.election.identity import DemoIdentityProvider
 from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition
 from tests.test_node_client import health_descriptor_set
 
@@ -31,7 +33,10 @@ def server(tmp_path):
     cfg.write_text(f'dsn = "sqlite+aiosqlite:///{tmp_path}/server.db"\n'
                    f'listen = "127.0.0.1:0"\norigin = "server.example/log"\n'
                    f'log_key_file = "{tmp_path}/log.key"\n')
-    env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=TOKEN)  # the secret comes from the environment
+    provider = DemoIdentityProvider()
+    env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=TOKEN,  # secrets come from the environment
+               OWNERVOTE_KEY_ENCRYPTION_KEY="kek-" + "k" * 20,
+               OWNERVOTE_IDENTITY_PROVIDER_KEY=provider.public_key.public_bytes_raw().hex())
     out = tmp_path / "server.out"
     with open(out, "w") as f:
         proc = subprocess.Popen([sys.executable, "-m", "server", "--config", str(cfg)], cwd=ROOT,
@@ -53,6 +58,10 @@ def server(tmp_path):
 async def test_node_client_reads_an_election_and_the_server_stops_gracefully(server, tmp_path):
     address, proc, out = server
     async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("ownervote.v1.RegistrationService", "ownervote.v1.AdminService"):
+            status = await health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert status.status == health_pb2.HealthCheckResponse.SERVING
         admin = election_pb2_grpc.AdminServiceStub(channel)
         roll = await admin.ImportRoll(election_pb2.ImportRollRequest(
             community_id="sunrise", csv=SAMPLE), metadata=AUTH)

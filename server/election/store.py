@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -21,18 +22,24 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.codec import Event, encode_event
+from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.receipt import Receipt
 from crypto.records import (
     DefinitionRecord,
+    IssuerKeysRecord,
     RollCommitment,
+    Transition,
     decode_definition,
     encode_definition,
+    encode_issuer_keys,
     encode_roll_commitment,
+    encode_transition,
 )
 from rules.roll import Roll, roll_hash
 from rules.roll_csv import parse_roll_csv
@@ -65,6 +72,15 @@ elections = Table(
     Column("roll_id", String(255), nullable=False),
     Column("definition", LargeBinary, nullable=False),
     Column("state", Integer, nullable=False),
+)
+
+
+issuer_keys = Table(
+    "issuer_keys", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("weight", BigInteger, primary_key=True),
+    Column("spki", LargeBinary, nullable=False),
+    Column("private_key", LargeBinary, nullable=False),  # PKCS#8, encrypted with the server KEK
 )
 
 
@@ -198,6 +214,58 @@ class ElectionStore:
                     elections.c.election_id == definition.election_id))
             raise
         return await self.receipt(appended)
+
+    async def transition(self, election_id: str, to: ElectionState, at: int) -> Receipt:
+        """Move one state forward: the ``state`` event goes on the ledger, then the row."""
+        current = (await self.get_election(election_id)).state
+        record = Transition(current.value, to.value, at)  # refuses anything but one step
+        appended = await self._append_event("state", election_id, encode_transition(record))
+        async with self.engine.begin() as conn:
+            await conn.execute(update(elections).where(and_(
+                elections.c.election_id == election_id, elections.c.state == current.value))
+                .values(state=to.value))
+        return await self.receipt(appended)
+
+    async def create_issuer_keys(self, election_id: str, kek: bytes) -> Receipt:
+        """One RSA issuer key per weight class of the election's roll (at READY); the public
+        keys go on the ledger, the private keys are stored encrypted under ``kek``."""
+        election = await self.get_election(election_id)
+        q = select(roll_owners.c.weight).where(
+            roll_owners.c.roll_id == election.definition.roll_id).distinct()
+        async with self.engine.connect() as conn:
+            weights = sorted(r.weight for r in (await conn.execute(q)).all())
+        rows, published = [], []
+        for w in weights:
+            sk = generate_issuer_key()
+            spki = IssuerKey(election_id, w, sk.public_key()).spki
+            rows.append({"election_id": election_id, "weight": w, "spki": spki,
+                         "private_key": sk.private_bytes(
+                             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.BestAvailableEncryption(kek))})
+            published.append((w, spki))
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(issuer_keys), rows)
+        except IntegrityError as exc:
+            raise Conflict(f"election {election_id} already has issuer keys") from exc
+        appended = await self._append_event("issuer-keys", election_id,
+                                            encode_issuer_keys(IssuerKeysRecord(tuple(published))))
+        return await self.receipt(appended)
+
+    async def issuer_keys(self, election_id: str) -> dict[int, IssuerKey]:
+        q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
+            issuer_keys.c.election_id == election_id)
+        async with self.engine.connect() as conn:
+            return {r.weight: IssuerKey(election_id, r.weight,
+                                        serialization.load_der_public_key(bytes(r.spki)))
+                    for r in (await conn.execute(q)).all()}
+
+    async def issuer_private_keys(self, election_id: str, kek: bytes) -> dict:
+        q = select(issuer_keys.c.weight, issuer_keys.c.private_key).where(
+            issuer_keys.c.election_id == election_id)
+        async with self.engine.connect() as conn:
+            return {r.weight: serialization.load_der_private_key(bytes(r.private_key), kek)
+                    for r in (await conn.execute(q)).all()}
 
     async def get_election(self, election_id: str) -> StoredElection:
         q = select(elections).where(elections.c.election_id == election_id)

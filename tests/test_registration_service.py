@@ -1,0 +1,142 @@
+"""RegistrationService over real gRPC: attestation → eligibility → blind credential, and every
+refusal (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+
+import grpc
+import pytest
+from ownervote.v1 import election_pb2, election_pb2_grpc
+
+from crypto.credential import (
+    finalize_credential,
+    generate_token,
+    request_credential,
+    token_public_bytes,
+    verify_credential,
+)
+from server.election.identity import (
+    AttestationVerifier,
+    DemoIdentityProvider,
+    FailureLimiter,
+    GuardedVerifier,
+)
+from server.election.lifecycle import ElectionState
+from server.election.registrar import Registrar
+from server.election.registration import RegistrationService
+from server.election.store import ElectionStore
+from tests.ledger_support import start_log
+from tests.test_admin_service import SAMPLE, expect
+
+KEK = b"key-encryption-key-for-tests"
+
+
+def attestation_pb(att, sig):
+    a = election_pb2.IdentityAttestation(owner_id=att.owner_id, election_id=att.election_id,
+                                         nonce=att.nonce, signature=sig)
+    a.expires_at.seconds = att.expires_at
+    return a
+
+
+@pytest.fixture
+async def reg(dsn, tmp_path):
+    h = await start_log(dsn, tmp_path, n_witnesses=0, quorum=0)
+    store = ElectionStore(h.engine, h.ledger)
+    await store.create()
+    registrar = Registrar(h.engine)
+    await registrar.create()
+    provider = DemoIdentityProvider()
+    guarded = GuardedVerifier(AttestationVerifier(provider.public_key),
+                              FailureLimiter(3, 60), FailureLimiter(100, 60))
+    stored, roll, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE)
+    from crypto.ballot import Contest
+    from crypto.records import DefinitionRecord, RuleRecord
+
+    eid = f"gate-{secrets.token_hex(3)}"
+    await store.create_election(DefinitionRecord(
+        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(),
+        RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False), 1_900_000_000, 1_900_086_400,
+        5, 3))
+    server = grpc.aio.server()
+    election_pb2_grpc.add_RegistrationServiceServicer_to_server(
+        RegistrationService(store, registrar, guarded, KEK), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    yield election_pb2_grpc.RegistrationServiceStub(channel), store, provider, roll, eid
+    await channel.close()
+    await server.stop(None)
+    await h.stop()
+
+
+async def make_ready(store, eid):
+    await store.transition(eid, ElectionState.KEY_CEREMONY, 1)
+    await store.transition(eid, ElectionState.READY, 2)
+    await store.create_issuer_keys(eid, KEK)
+
+
+async def test_credential_flow_and_refusals(reg):
+    stub, store, provider, roll, eid = reg
+    owner = roll.owners[0]
+    att, sig = provider.attest(owner.owner_id, eid)
+    # not issuing before READY
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(
+        attestation=attestation_pb(att, sig))), grpc.StatusCode.FAILED_PRECONDITION)
+    await make_ready(store, eid)
+    issuers = await store.issuer_keys(eid)
+    assert set(issuers) == {c.area for c in roll.weight_classes()}
+    elig = await stub.GetEligibility(election_pb2.GetEligibilityRequest(
+        attestation=attestation_pb(att, sig)))
+    assert elig.weight == owner.area
+    token = generate_token()
+    req = request_credential(issuers[elig.weight], token_public_bytes(token))
+    ask = election_pb2.RequestCredentialRequest(attestation=attestation_pb(att, sig),
+                                                weight=elig.weight, blinded_msg=req.blinded_msg)
+    resp = await stub.RequestCredential(ask)
+    cred = finalize_credential(req, resp.blind_sig)
+    verify_credential(issuers[elig.weight], cred)
+    assert (await stub.RequestCredential(ask)).blind_sig == resp.blind_sig  # identical retry
+    other = request_credential(issuers[elig.weight], token_public_bytes(generate_token()))
+    await expect(stub.RequestCredential(replace_blinded(ask, other.blinded_msg)),
+                 grpc.StatusCode.ALREADY_EXISTS, "blinded_msg", "CREDENTIAL_ISSUED")
+    # another owner asks for a class that is not theirs
+    second = roll.owners[1]
+    att2, sig2 = provider.attest(second.owner_id, eid)
+    wrong = next(w for w in issuers if w != second.area)
+    req2 = request_credential(issuers[wrong], token_public_bytes(generate_token()))
+    await expect(stub.RequestCredential(election_pb2.RequestCredentialRequest(
+        attestation=attestation_pb(att2, sig2), weight=wrong, blinded_msg=req2.blinded_msg)),
+        grpc.StatusCode.INVALID_ARGUMENT, "weight", "WRONG_WEIGHT_CLASS")
+    await expect(stub.RequestCredential(election_pb2.RequestCredentialRequest(
+        attestation=attestation_pb(att2, sig2), weight=second.area, blinded_msg=b"short")),
+        grpc.StatusCode.INVALID_ARGUMENT, "blinded_msg")
+    # a forged attestation, someone not on the roll, another election
+    forged = attestation_pb(replace(att2, owner_id=roll.owners[2].owner_id), sig2)
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(attestation=forged)),
+                 grpc.StatusCode.PERMISSION_DENIED, "attestation", "IDENTITY_REFUSED")
+    stranger, ssig = provider.attest("not-an-owner", eid)
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(
+        attestation=attestation_pb(stranger, ssig))),
+        grpc.StatusCode.PERMISSION_DENIED, "attestation.owner_id", "NOT_AN_OWNER")
+    elsewhere, esig = provider.attest(second.owner_id, "no-such-election")
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(
+        attestation=attestation_pb(elsewhere, esig))), grpc.StatusCode.NOT_FOUND)
+    # repeated failures for one owner are rate-limited
+    for _ in range(2):
+        await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(attestation=forged)),
+                     grpc.StatusCode.PERMISSION_DENIED)
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(attestation=forged)),
+                 grpc.StatusCode.RESOURCE_EXHAUSTED, None, "RATE_LIMITED")
+    bad_sig = attestation_pb(att2, sig2[:10])
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(attestation=bad_sig)),
+                 grpc.StatusCode.INVALID_ARGUMENT, "attestation.signature")
+
+
+def replace_blinded(ask, blinded):
+    out = election_pb2.RequestCredentialRequest()
+    out.CopyFrom(ask)
+    out.blinded_msg = blinded
+    return out
+
