@@ -27,8 +27,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crypto.ballot import ElectionContext
 from crypto.codec import Event, encode_event
 from crypto.credential import IssuerKey, generate_issuer_key
+from crypto.group import decode_point
 from crypto.receipt import Receipt
 from crypto.records import (
     DefinitionRecord,
@@ -72,6 +74,7 @@ elections = Table(
     Column("roll_id", String(255), nullable=False),
     Column("definition", LargeBinary, nullable=False),
     Column("state", Integer, nullable=False),
+    Column("joint_public_key", LargeBinary, nullable=True),  # set when the ceremony ends
 )
 
 
@@ -114,6 +117,14 @@ class StoredRoll:
 class StoredElection:
     definition: DefinitionRecord
     state: ElectionState
+    joint_public_key: bytes | None = None
+
+    def context(self) -> ElectionContext:
+        """What ballots are encrypted for (needs the ceremony's joint key)."""
+        if self.joint_public_key is None:
+            raise NotFound(f"election {self.definition.election_id} has no joint key yet")
+        return ElectionContext(self.definition.election_id, self.definition.contest,
+                               decode_point(self.joint_public_key))
 
 
 def commitment_of(roll: Roll) -> RollCommitment:
@@ -273,4 +284,16 @@ class ElectionStore:
             row = (await conn.execute(q)).first()
         if row is None:
             raise NotFound(f"no election {election_id}")
-        return StoredElection(decode_definition(bytes(row.definition)), ElectionState(row.state))
+        return StoredElection(decode_definition(bytes(row.definition)), ElectionState(row.state),
+                              None if row.joint_public_key is None
+                              else bytes(row.joint_public_key))
+
+    async def set_joint_key(self, election_id: str, joint_public_key: bytes) -> None:
+        """Record the key ceremony's joint key (its messages are on the ledger already)."""
+        decode_point(joint_public_key)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(elections).where(and_(
+                elections.c.election_id == election_id,
+                elections.c.joint_public_key.is_(None))).values(joint_public_key=joint_public_key))
+        if result.rowcount != 1:
+            raise Conflict(f"election {election_id} already has a joint key, or does not exist")

@@ -1,0 +1,73 @@
+"""BallotBoxService over gRPC: protobuf → domain (pbmap), then the ballot box."""
+
+from __future__ import annotations
+
+import grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc
+
+from ..status import RpcError, abort, invalid
+from . import pbmap
+from .ballot_box import BallotBox, BallotRefused, OpenElection, ReceiptPending
+from .lifecycle import ElectionState
+from .service import ELECTION_ID, receipt_pb
+from .store import ElectionStore, NotFound
+
+
+def field_of_check(check: str) -> str | None:
+    """The protobuf path of a failed ballot check (crypto names it in domain terms)."""
+    if check in ("replay", "election_state"):
+        return None
+    if check.startswith("credential.") or check == "signature":
+        return f"cast_ballot.{check}"
+    if check.startswith("selection["):
+        return "cast_ballot.ballot.selections" + check[len("selection"):]
+    return f"cast_ballot.ballot.{check}"
+
+
+def _reason(check: str) -> str:
+    if check == "replay":
+        return "REPLAYED_BALLOT"
+    if check == "election_state":
+        return "NOT_OPEN"
+    return "INVALID_" + check.split("[")[0].split(".")[0].upper()
+
+
+class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
+    def __init__(self, store: ElectionStore, box: BallotBox) -> None:
+        self.store = store
+        self.box = box
+
+    async def _open(self, election_id: str) -> OpenElection:
+        if not ELECTION_ID.fullmatch(election_id):
+            raise invalid("cast_ballot.ballot.election_id", "1..128 of [a-z0-9-]")
+        try:
+            stored = await self.store.get_election(election_id)
+        except NotFound as exc:
+            raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
+                           field="cast_ballot.ballot.election_id") from exc
+        if stored.state is not ElectionState.OPEN:
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
+                           f"the election is {stored.state.name}, not OPEN",
+                           reason="NOT_OPEN", precondition="ELECTION_STATE")
+        d = stored.definition
+        return OpenElection(stored.context(), await self.store.issuer_keys(d.election_id),
+                            d.open_time, d.close_time)
+
+    async def CastBallot(self, request, context):  # noqa: N802
+        try:
+            cast = pbmap.cast_ballot("cast_ballot", request.cast_ballot)
+            election = await self._open(cast.ballot.election_id)
+            try:
+                result = await self.box.cast(election, cast)
+            except BallotRefused as exc:
+                raise RpcError(exc.code, exc.message, reason=_reason(exc.check),
+                               field=field_of_check(exc.check),
+                               metadata={"check": exc.check}) from exc
+            except ReceiptPending as exc:
+                raise RpcError(grpc.StatusCode.UNAVAILABLE, str(exc), reason="COSIGNING_PENDING",
+                               metadata={"index": str(exc.index),
+                                         "ballot_hash": exc.ballot_hash.hex()}) from exc
+        except RpcError as err:
+            await abort(context, err)
+        return election_pb2.CastBallotResponse(ballot_hash=result.ballot_hash,
+                                               receipt=receipt_pb(result.receipt))

@@ -1,0 +1,127 @@
+"""The voter's path over real gRPC: attestation → credential → encrypted ballot → receipt, and
+the ballot box's refusals with their status, field and reason (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+
+import grpc
+import pytest
+from ownervote.v1 import election_pb2, election_pb2_grpc
+
+from crypto.ballot import Contest, encrypt_ballot
+from crypto.cast import sign_ballot
+from crypto.credential import (
+    finalize_credential,
+    generate_token,
+    request_credential,
+    token_public_bytes,
+)
+from crypto.group import G, encode_point
+from crypto.receipt import Receipt, verify_receipt
+from crypto.records import DefinitionRecord, RuleRecord
+from server.election.ballot_box import BallotBox
+from server.election.ballot_service import BallotBoxService
+from server.election.identity import AttestationVerifier, DemoIdentityProvider, GuardedVerifier
+from server.election.lifecycle import ElectionState
+from server.election.pbmap import cast_ballot_pb
+from server.election.registrar import Registrar
+from server.election.registration import RegistrationService
+from server.election.store import ElectionStore
+from tests._crypto_support import run_dkg
+from tests.ledger_support import start_log
+from tests.test_admin_service import SAMPLE, expect
+from tests.test_registration_service import KEK, attestation_pb
+
+NOW = 1_900_000_000
+
+
+@pytest.fixture
+async def booth(dsn, tmp_path):
+    h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
+    store = ElectionStore(h.engine, h.ledger)
+    await store.create()
+    registrar = Registrar(h.engine)
+    await registrar.create()
+    provider = DemoIdentityProvider(clock=lambda: NOW)
+    stored, roll, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE)
+    eid = f"gate-{secrets.token_hex(3)}"
+    await store.create_election(DefinitionRecord(
+        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(),
+        RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False), NOW - 60, NOW + 3600, 3, 2))
+    dkg = run_dkg(eid, 3, 2)
+    await store.transition(eid, ElectionState.KEY_CEREMONY, NOW - 300)
+    await store.set_joint_key(eid, encode_point(dkg.result.joint_public_key))
+    await store.transition(eid, ElectionState.READY, NOW - 200)
+    await store.create_issuer_keys(eid, KEK)
+    await store.transition(eid, ElectionState.OPEN, NOW - 60)
+    server = grpc.aio.server()
+    election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
+        store, registrar, GuardedVerifier(AttestationVerifier(provider.public_key,
+                                                              clock=lambda: NOW)), KEK), server)
+    election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
+        BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW)), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    yield (election_pb2_grpc.RegistrationServiceStub(channel),
+           election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h)
+    await channel.close()
+    await server.stop(None)
+    await h.stop()
+
+
+async def enrol(booth, owner):
+    reg, _, store, provider, _, eid, _ = booth
+    att, sig = provider.attest(owner.owner_id, eid)
+    issuers = await store.issuer_keys(eid)
+    token = generate_token()
+    req = request_credential(issuers[owner.area], token_public_bytes(token))
+    resp = await reg.RequestCredential(election_pb2.RequestCredentialRequest(
+        attestation=attestation_pb(att, sig), weight=owner.area, blinded_msg=req.blinded_msg))
+    return token, finalize_credential(req, resp.blind_sig)
+
+
+async def test_vote_and_verify_the_receipt(booth):
+    _, box, store, _, roll, eid, h = booth
+    token, cred = await enrol(booth, roll.owners[0])
+    context = (await store.get_election(eid)).context()
+    cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
+    resp = await box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast)))
+    r = resp.receipt
+    receipt = Receipt(r.index, r.leaf_hash, tuple(r.inclusion_proof), r.signed_note)
+    verify_receipt(receipt, h.node.signer.verifier(), [w.signer.verifier() for w in h.witnesses],
+                   2)
+    # the replay of the same ballot, and refusals with the protobuf path of the failed check
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast))),
+                 grpc.StatusCode.ALREADY_EXISTS, None, "REPLAYED_BALLOT")
+    sel = cast.ballot.selections[1]
+    two = replace(sel, ciphertext=replace(sel.ciphertext, beta=sel.ciphertext.beta + G))
+    bad = sign_ballot(token, replace(cast.ballot, selections=(
+        cast.ballot.selections[0], two, cast.ballot.selections[2])), cred)
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(bad))),
+                 grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot.ballot.selections[1].proof",
+                 "INVALID_SELECTION")
+    forged = replace(cast, credential=replace(cred, msg_prefix=bytes(32)))
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(
+        cast_ballot=cast_ballot_pb(forged))), grpc.StatusCode.INVALID_ARGUMENT,
+        "cast_ballot.credential.signature", "INVALID_CREDENTIAL")
+    # undecodable fields name their path
+    pb = cast_ballot_pb(cast)
+    pb.ballot.selections[2].ciphertext.alpha = b"\x05" + bytes(32)
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
+                 grpc.StatusCode.INVALID_ARGUMENT,
+                 "cast_ballot.ballot.selections[2].ciphertext.alpha", "UNDECODABLE")
+    pb = cast_ballot_pb(cast)
+    pb.ballot.limit_proof.branches[0].response = b"\xff" * 32  # not reduced mod q
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
+                 grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot.ballot.limit_proof.branches[0]"
+                 ".response", "UNDECODABLE")
+    await expect(box.CastBallot(election_pb2.CastBallotRequest()),
+                 grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot")
+    # after close nothing is accepted, not even a revote
+    await store.transition(eid, ElectionState.CLOSED, NOW)
+    late = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [1]), cred)
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(late))),
+                 grpc.StatusCode.FAILED_PRECONDITION, None, "NOT_OPEN")
