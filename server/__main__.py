@@ -1,7 +1,8 @@
 """The ownervote server: ``python -m server [--config FILE]`` (settings in server/config.py).
 
 Serves the ledger (LedgerService) and the election services implemented so far (AdminService,
-ElectionService, and RegistrationService when an identity provider is configured), with gRPC
+ElectionService, BallotBoxService, and RegistrationService when an identity provider is
+configured), with gRPC
 health checking and server reflection; SIGTERM/SIGINT shut it down
 gracefully (health NOT_SERVING, in-flight calls finished, ledger closed).
 """
@@ -24,6 +25,8 @@ from crypto.note import Ed25519Signer
 
 from .config import Config, ConfigError, load_config
 from .db import make_engine
+from .election.ballot_box import BallotBox
+from .election.ballot_service import BallotBoxService
 from .election.identity import AttestationVerifier, GuardedVerifier
 from .election.registrar import Registrar
 from .election.registration import RegistrationService
@@ -57,7 +60,9 @@ async def serve(cfg: Config) -> None:
     election_pb2_grpc.add_AdminServiceServicer_to_server(
         AdminService(store, AdminAuth(cfg.admin_token)), server)
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
-    services = list(SERVICES)
+    election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
+        BallotBoxService(store, BallotBox(node.ledger)), server)
+    services = [*SERVICES, "ownervote.v1.BallotBoxService"]
     if cfg.identity_provider_key:
         registrar = Registrar(engine)
         await registrar.create()

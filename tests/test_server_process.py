@@ -59,7 +59,8 @@ async def test_node_client_reads_an_election_and_the_server_stops_gracefully(ser
     address, proc, out = server
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        for service in ("ownervote.v1.RegistrationService", "ownervote.v1.AdminService"):
+        for service in ("ownervote.v1.RegistrationService", "ownervote.v1.AdminService",
+                        "ownervote.v1.BallotBoxService", "ownervote.v1.LedgerService"):
             status = await health.Check(health_pb2.HealthCheckRequest(service=service))
             assert status.status == health_pb2.HealthCheckResponse.SERVING
         admin = election_pb2_grpc.AdminServiceStub(channel)
