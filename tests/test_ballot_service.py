@@ -28,6 +28,7 @@ from server.election.lifecycle import ElectionState
 from server.election.pbmap import cast_ballot_pb
 from server.election.registrar import Registrar
 from server.election.registration import RegistrationService
+from server.election.service import ElectionService
 from server.election.store import ElectionStore
 from tests._crypto_support import run_dkg
 from tests.ledger_support import start_log
@@ -62,18 +63,20 @@ async def booth(dsn, tmp_path):
                                                               clock=lambda: NOW)), KEK), server)
     election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
         BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW)), server)
+    election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     yield (election_pb2_grpc.RegistrationServiceStub(channel),
-           election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h)
+           election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
+           election_pb2_grpc.ElectionServiceStub(channel))
     await channel.close()
     await server.stop(None)
     await h.stop()
 
 
 async def enrol(booth, owner):
-    reg, _, store, provider, _, eid, _ = booth
+    reg, _, store, provider, _, eid, _, _ = booth
     att, sig = provider.attest(owner.owner_id, eid)
     issuers = await store.issuer_keys(eid)
     token = generate_token()
@@ -84,9 +87,16 @@ async def enrol(booth, owner):
 
 
 async def test_vote_and_verify_the_receipt(booth):
-    _, box, store, _, roll, eid, h = booth
+    _, box, store, _, roll, eid, h, public = booth
     token, cred = await enrol(booth, roll.owners[0])
     context = (await store.get_election(eid)).context()
+    # what a phone reads before voting: the joint key, the election hash, the class keys
+    e = (await public.GetElection(election_pb2.GetElectionRequest(election_id=eid))).election
+    assert e.state == election_pb2.ELECTION_STATE_OPEN
+    assert e.joint_public_key == encode_point(context.public_key)
+    assert e.election_hash == context.hash
+    assert sorted((k.weight, k.owners) for k in e.issuer_keys) == sorted(
+        (c.area, c.owners) for c in roll.weight_classes())
     cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
     resp = await box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast)))
     r = resp.receipt

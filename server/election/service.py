@@ -192,9 +192,16 @@ async def election_pb(store: ElectionStore, election_id: str) -> election_pb2.El
         raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
                        field="election_id") from exc
     roll = await store.get_roll(stored.definition.roll_id)
-    return election_pb2.Election(definition=definition_pb(stored.definition),
-                                 state=stored.state.value, roll_hash=roll.roll_hash,
-                                 total_area=roll.total_area, total_owners=roll.total_owners)
+    out = election_pb2.Election(definition=definition_pb(stored.definition),
+                                state=stored.state.value, roll_hash=roll.roll_hash,
+                                total_area=roll.total_area, total_owners=roll.total_owners)
+    if stored.joint_public_key is not None:
+        out.joint_public_key = stored.joint_public_key
+        out.election_hash = stored.context().hash
+    classes = await store.weight_classes(stored.definition.roll_id)
+    for weight, key in sorted((await store.issuer_keys(election_id)).items()):
+        out.issuer_keys.add(weight=weight, spki=key.spki, owners=classes.get(weight, 0))
+    return out
 
 
 class ElectionService(election_pb2_grpc.ElectionServiceServicer):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    func,
     insert,
     select,
     update,
@@ -203,6 +204,13 @@ class ElectionStore:
         if row is None:
             raise NotFound(f"{owner_id} is not a voting owner on roll {roll_id}")
         return row.weight
+
+    async def weight_classes(self, roll_id: str) -> dict[int, int]:
+        """Weight → number of owners holding it."""
+        q = (select(roll_owners.c.weight, func.count()).where(roll_owners.c.roll_id == roll_id)
+             .group_by(roll_owners.c.weight))
+        async with self.engine.connect() as conn:
+            return {w: n for w, n in (await conn.execute(q)).all()}
 
     async def create_election(self, definition: DefinitionRecord) -> Receipt:
         roll = await self.get_roll(definition.roll_id)
