@@ -1,0 +1,165 @@
+"""The guardians' key ceremony on the server side (docs/protocol.md §7).
+
+Round 0: each guardian registers its encryption key (proof of possession checked). Round 1:
+once all n keys are in, each guardian submits its dealing (public checks done here; anything
+publicly invalid is refused, so a dealer cannot be disqualified silently). Round 2: the a publicly verifiable complaint, judged on arrival. The ceremony
+finishes once all n dealings are in and the complaint window after the last one has passed:
+QUAL = dealers without an upheld complaint; with at least t of them the joint key is fixed.
+Every message is a ledger event (``guardian-key``, ``dealing``, ``complaint``), so anyone can
+recompute QUAL and the joint key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crypto.codec import (
+    decode_complaint,
+    decode_dealing,
+    decode_guardian_key,
+    encode_complaint,
+    encode_dealing,
+    encode_guardian_key,
+)
+from crypto.dkg import (
+    Complaint,
+    Dealing,
+    DkgParameters,
+    DkgResult,
+    GuardianPublicKey,
+    Verdict,
+    dkg_result,
+    judge_complaint,
+    verify_dealing,
+    verify_guardian_key,
+)
+from crypto.errors import CryptoError
+from crypto.group import encode_point
+from crypto.receipt import Receipt
+
+from .lifecycle import ElectionState
+from .store import Conflict, ElectionStore
+
+metadata = MetaData()
+
+ceremony_messages = Table(
+    "ceremony_messages", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # key | dealing | complaint
+    Column("sender", Integer, primary_key=True),  # guardian index (complaint: complainer)
+    Column("about", Integer, primary_key=True),  # complaint: the dealer; else 0
+    Column("data", LargeBinary, nullable=False),  # canonical encoding (crypto.codec)
+    Column("ledger_index", Integer, nullable=False),
+)
+
+
+class CeremonyRefused(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Ceremony:
+    keys: tuple[GuardianPublicKey, ...]
+    dealings: tuple[Dealing, ...]
+    complaints: tuple[tuple[Complaint, Verdict], ...]
+
+
+class CeremonyStore:
+    def __init__(self, engine: AsyncEngine, elections: ElectionStore) -> None:
+        self.engine = engine
+        self.elections = elections
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def _params(self, election_id: str) -> DkgParameters:
+        e = await self.elections.get_election(election_id)
+        if e.state is not ElectionState.KEY_CEREMONY:
+            raise CeremonyRefused("NOT_IN_CEREMONY", f"the election is {e.state.name}")
+        return DkgParameters(election_id, e.definition.guardians, e.definition.threshold)
+
+    async def _store(self, election_id: str, kind: str, sender: int, about: int, data: bytes,
+                     event: str) -> Receipt:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(ceremony_messages.c.data).where(
+                (ceremony_messages.c.election_id == election_id)
+                & (ceremony_messages.c.kind == kind) & (ceremony_messages.c.sender == sender)
+                & (ceremony_messages.c.about == about)))).first()
+        if row is not None:
+            raise Conflict(f"guardian {sender} already sent its {kind}")
+        appended = await self.elections._append_event(event, election_id, data)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(ceremony_messages).values(
+                    election_id=election_id, kind=kind, sender=sender, about=about, data=data,
+                    ledger_index=appended.index))
+        except IntegrityError as exc:  # a concurrent twin won; ours stays on the ledger only
+            raise Conflict(f"guardian {sender} already sent its {kind}") from exc
+        return await self.elections.receipt(appended)
+
+    async def ceremony(self, election_id: str) -> Ceremony:
+        q = select(ceremony_messages).where(ceremony_messages.c.election_id == election_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q.order_by(ceremony_messages.c.ledger_index))).all()
+        keys = tuple(decode_guardian_key(bytes(r.data)) for r in rows if r.kind == "key")
+        dealings = tuple(decode_dealing(bytes(r.data)) for r in rows if r.kind == "dealing")
+        complaints = []
+        if any(r.kind == "complaint" for r in rows):
+            e = await self.elections.get_election(election_id)
+            params = DkgParameters(election_id, e.definition.guardians, e.definition.threshold)
+            by_dealer = {d.dealer: d for d in dealings}
+            for r in rows:
+                if r.kind == "complaint":
+                    c = decode_complaint(bytes(r.data))
+                    complaints.append((c, judge_complaint(params, c, by_dealer[c.dealer],
+                                                          list(keys))))
+        return Ceremony(keys, dealings, tuple(complaints))
+
+    async def register_key(self, election_id: str, key: GuardianPublicKey) -> Receipt:
+        params = await self._params(election_id)
+        verify_guardian_key(params, key)  # CryptoError: bad index or proof
+        return await self._store(election_id, "key", key.index, 0, encode_guardian_key(key),
+                                 "guardian-key")
+
+    async def submit_dealing(self, election_id: str, dealing: Dealing) -> Receipt:
+        params = await self._params(election_id)
+        c = await self.ceremony(election_id)
+        if len(c.keys) != params.n:
+            raise CeremonyRefused("KEYS_MISSING", f"{len(c.keys)} of {params.n} guardian keys")
+        verify_dealing(params, dealing)
+        return await self._store(election_id, "dealing", dealing.dealer, 0,
+                                 encode_dealing(dealing), "dealing")
+
+    async def submit_complaint(self, election_id: str, complaint: Complaint) -> Receipt:
+        params = await self._params(election_id)
+        c = await self.ceremony(election_id)
+        dealing = next((d for d in c.dealings if d.dealer == complaint.dealer), None)
+        if dealing is None:
+            raise CeremonyRefused("NO_SUCH_DEALING", f"no dealing from {complaint.dealer}")
+        judge_complaint(params, complaint, dealing, list(c.keys))  # a malformed one raises
+        return await self._store(election_id, "complaint", complaint.complainer,
+                                 complaint.dealer, encode_complaint(complaint), "complaint")
+
+    async def finish(self, election_id: str, kek: bytes, at: int) -> DkgResult:
+        """Fix QUAL and the joint key, create the issuer keys and move to READY."""
+        params = await self._params(election_id)
+        c = await self.ceremony(election_id)
+        if len(c.dealings) != params.n:
+            raise CeremonyRefused("DEALINGS_MISSING",
+                                  f"{len(c.dealings)} of {params.n} dealings")
+        upheld = [comp for comp, verdict in c.complaints if verdict is Verdict.UPHELD]
+        try:
+            result = dkg_result(params, list(c.dealings), upheld)
+        except CryptoError as exc:
+            raise CeremonyRefused("TOO_FEW_QUALIFIED", str(exc)) from exc
+        await self.elections.set_joint_key(election_id, encode_point(result.joint_public_key))
+        await self.elections.create_issuer_keys(election_id, kek)
+        await self.elections.transition(election_id, ElectionState.READY, at)
+        return result
