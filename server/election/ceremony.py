@@ -1,12 +1,13 @@
 """The guardians' key ceremony on the server side (docs/protocol.md §7).
 
 Round 0: each guardian registers its encryption key (proof of possession checked). Round 1:
-once all n keys are in, each guardian submits its dealing (public checks done here; anything
-publicly invalid is refused, so a dealer cannot be disqualified silently). Round 2: the a publicly verifiable complaint, judged on arrival. The ceremony
-finishes once all n dealings are in and the complaint window after the last one has passed:
-QUAL = dealers without an upheld complaint; with at least t of them the joint key is fixed.
-Every message is a ledger event (``guardian-key``, ``dealing``, ``complaint``), so anyone can
-recompute QUAL and the joint key.
+once all n keys are in, each guardian submits its dealing (the public checks are done here and
+a publicly invalid dealing is refused). Round 2: the recipient of a bad share files a publicly
+verifiable complaint, judged on arrival. :meth:`CeremonyStore.finish` (called by the lifecycle
+driver once the complaint window after the last dealing has passed) needs all n dealings: QUAL =
+dealers without an upheld complaint; with at least t of them the joint key is fixed, the issuer
+keys are created and the election is READY. Every message is a ledger event (``guardian-key``,
+``dealing``, ``complaint``), so anyone can recompute QUAL and the joint key.
 """
 
 from __future__ import annotations
