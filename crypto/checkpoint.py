@@ -24,39 +24,30 @@ trusted witness keys and a quorum, and raises unless all hold.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from .errors import (
     DecodeError,
     InvalidSignature,
     MalformedCheckpoint,
-    MalformedKey,
     QuorumNotMet,
     UnverifiedNote,
 )
 from .note import (
-    ED25519_SEED_LEN,
     ED25519_SIGNATURE_LEN,
     Ed25519Key,
+    Ed25519SeedKey,
     Note,
     NoteSignature,
     Signer,
     Verifier,
-    _ed25519_public,
     _has_control,
     b64decode_canonical,
     b64encode,
-    decode_signer_key,
     ed25519_verify,
-    encode_signer_key,
-    is_valid_key_name,
-    key_id,
     open_note,
     parse_note,
     parse_signature_lines,
@@ -216,25 +207,15 @@ class CosignatureVerifier(Ed25519Key):
 
 
 @dataclass(frozen=True)
-class CosignatureSigner(Signer):
-    """A witness's Ed25519 ``cosignature/v1`` signer. ``clock`` gives the timestamp (POSIX
-    seconds) of each signature; :meth:`at` fixes it. It signs checkpoint bodies only."""
+class CosignatureSigner(Ed25519SeedKey):
+    """A witness's Ed25519 ``cosignature/v1`` signer (type 0x04). ``clock`` gives the timestamp
+    (POSIX seconds) of each signature; :meth:`at` fixes it. It signs checkpoint bodies only."""
 
-    name: str
-    seed: bytes = field(repr=False)
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_COSIGNATURE_V1
+    VERIFIER: ClassVar[type[Ed25519Key]] = CosignatureVerifier
+    WRONG_TYPE: ClassVar[str] = "not a cosignature/v1 key (type 0x{:02x})"
+
     clock: Callable[[], int] = field(default=unix_now, repr=False, compare=False)
-    public_key: bytes = field(init=False)
-    key_id: bytes = field(init=False)
-    _sk: Ed25519PrivateKey = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not is_valid_key_name(self.name):
-            raise MalformedKey(f"invalid key name {self.name!r}")
-        sk, public = _ed25519_public(self.seed)
-        object.__setattr__(self, "seed", bytes(self.seed))
-        object.__setattr__(self, "_sk", sk)
-        object.__setattr__(self, "public_key", public)
-        object.__setattr__(self, "key_id", key_id(self.name, SIG_TYPE_COSIGNATURE_V1, public))
 
     def at(self, timestamp: int) -> CosignatureSigner:
         """The same key, signing with the fixed ``timestamp``."""
@@ -249,29 +230,6 @@ class CosignatureSigner(Signer):
     def cosign(self, checkpoint: Checkpoint) -> NoteSignature:
         """The cosignature line for ``checkpoint`` (the body of an add-checkpoint response)."""
         return NoteSignature(self.name, self.key_id, self.sign(checkpoint.body().encode("utf-8")))
-
-    def verifier(self) -> CosignatureVerifier:
-        return CosignatureVerifier(self.name, self.public_key)
-
-    def skey(self) -> str:
-        return encode_signer_key(self.name, self.key_id, SIG_TYPE_COSIGNATURE_V1, self.seed)
-
-    @classmethod
-    def from_skey(cls, skey: str, clock: Callable[[], int] = unix_now) -> CosignatureSigner:
-        """``PRIVATE+KEY+<name>+<hex8 key ID>+<base64(0x04 || seed)>``, key ID checked."""
-        name, kid, sig_type, secret = decode_signer_key(skey)
-        if sig_type != SIG_TYPE_COSIGNATURE_V1:
-            raise MalformedKey(f"not a cosignature/v1 key (type 0x{sig_type:02x})")
-        if len(secret) != ED25519_SEED_LEN:
-            raise MalformedKey("an Ed25519 seed is 32 bytes")
-        signer = cls(name, secret, clock)
-        if signer.key_id != kid:
-            raise MalformedKey("signer key ID does not match the key")
-        return signer
-
-    @classmethod
-    def generate(cls, name: str, clock: Callable[[], int] = unix_now) -> CosignatureSigner:
-        return cls(name, secrets.token_bytes(ED25519_SEED_LEN), clock)
 
 
 # --- signed checkpoints -----------------------------------------------------------------------

@@ -401,8 +401,14 @@ class Ed25519Verifier(Ed25519Key):
 
 
 @dataclass(frozen=True)
-class Ed25519Signer(Signer):
-    """Signature type 0x01 signer from a 32-byte RFC 8032 seed (deterministic signatures)."""
+class Ed25519SeedKey(Signer):
+    """An Ed25519 signing key of one signature type from a 32-byte RFC 8032 seed
+    (deterministic signatures): what every signer of this module's note signatures shares.
+    Subclasses set ``SIG_TYPE`` and ``VERIFIER`` and implement ``sign``."""
+
+    SIG_TYPE: ClassVar[int]
+    VERIFIER: ClassVar[type[Ed25519Key]]
+    WRONG_TYPE: ClassVar[str] = "unknown signer algorithm 0x{:02x}"
 
     name: str
     seed: bytes = field(repr=False)
@@ -417,33 +423,42 @@ class Ed25519Signer(Signer):
         object.__setattr__(self, "seed", bytes(self.seed))
         object.__setattr__(self, "_sk", sk)
         object.__setattr__(self, "public_key", public)
-        object.__setattr__(self, "key_id", key_id(self.name, SIG_TYPE_ED25519, public))
+        object.__setattr__(self, "key_id", key_id(self.name, self.SIG_TYPE, public))
 
-    def sign(self, msg: bytes) -> bytes:
-        return self._sk.sign(bytes(msg))
-
-    def verifier(self) -> Ed25519Verifier:
-        return Ed25519Verifier(self.name, self.public_key)
+    def verifier(self):
+        return self.VERIFIER(self.name, self.public_key)
 
     def skey(self) -> str:
-        return encode_signer_key(self.name, self.key_id, SIG_TYPE_ED25519, self.seed)
+        return encode_signer_key(self.name, self.key_id, self.SIG_TYPE, self.seed)
 
     @classmethod
-    def from_skey(cls, skey: str) -> Ed25519Signer:
-        """Go ``NewSigner``: the key ID must match the public key derived from the seed."""
+    def from_skey(cls, skey: str, **kwargs) -> Self:
+        """Go ``NewSigner``: ``PRIVATE+KEY+<name>+<hex8 key ID>+<base64(type || seed)>``; the
+        type must be this class's and the key ID must match the key derived from the seed."""
         name, kid, sig_type, secret = decode_signer_key(skey)
-        if sig_type != SIG_TYPE_ED25519:
-            raise MalformedKey(f"unknown signer algorithm 0x{sig_type:02x}")
+        if sig_type != cls.SIG_TYPE:
+            raise MalformedKey(cls.WRONG_TYPE.format(sig_type))
         if len(secret) != ED25519_SEED_LEN:
             raise MalformedKey("an Ed25519 seed is 32 bytes")
-        signer = cls(name, secret)
+        signer = cls(name, secret, **kwargs)
         if signer.key_id != kid:
             raise MalformedKey("signer key ID does not match the key")
         return signer
 
     @classmethod
-    def generate(cls, name: str) -> Ed25519Signer:
-        return cls(name, secrets.token_bytes(ED25519_SEED_LEN))
+    def generate(cls, name: str, **kwargs) -> Self:
+        return cls(name, secrets.token_bytes(ED25519_SEED_LEN), **kwargs)
+
+
+@dataclass(frozen=True)
+class Ed25519Signer(Ed25519SeedKey):
+    """Signature type 0x01 signer."""
+
+    SIG_TYPE: ClassVar[int] = SIG_TYPE_ED25519
+    VERIFIER: ClassVar[type[Ed25519Key]] = Ed25519Verifier
+
+    def sign(self, msg: bytes) -> bytes:
+        return self._sk.sign(bytes(msg))
 
 
 # --- sign and open ----------------------------------------------------------------------------
