@@ -7,15 +7,16 @@ import secrets
 
 import grpc
 import pytest
-from ownervote.v1 import crypto_pb2, election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from crypto.ballot import Contest
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
-from crypto.group import encode_point, encode_scalar
+from crypto.group import encode_point
 from crypto.records import DefinitionRecord, RuleRecord
 from server.election.ceremony import CeremonyStore
 from server.election.guardian_service import GuardianService
 from server.election.lifecycle import ElectionState
+from server.election.pbmap import dealing_pb, guardian_key_pb
 from server.election.store import ElectionStore
 from server.pki import DevCA
 from server.status import details_of
@@ -24,23 +25,6 @@ from tests.ledger_support import start_log
 from tests.test_admin_service import SAMPLE
 
 KEK = b"guardian-service-kek-01"
-
-
-def key_pb(k):
-    return election_pb2.GuardianKey(index=k.index, encryption_key=encode_point(k.encryption_key),
-                                    proof=crypto_pb2.SchnorrProof(
-                                        commitment=encode_point(k.proof.commitment),
-                                        response=encode_scalar(k.proof.response)))
-
-
-def dealing_pb(d):
-    return election_pb2.Dealing(
-        dealer=d.dealer, commitments=[encode_point(c) for c in d.commitments],
-        constant_proof=crypto_pb2.SchnorrProof(commitment=encode_point(d.constant_proof.commitment),
-                                               response=encode_scalar(d.constant_proof.response)),
-        shares=[election_pb2.EncryptedShare(recipient=s.recipient,
-                                            ephemeral=encode_point(s.ephemeral),
-                                            ciphertext=s.ciphertext) for s in d.shares])
 
 
 @pytest.fixture
@@ -84,14 +68,14 @@ async def test_ceremony_over_mutual_tls(setup):
     # a guardian may not speak for another
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await stubs[2].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-            election_id=eid, key=key_pb(guardians[3].public)))
+            election_id=eid, key=guardian_key_pb(guardians[3].public)))
     assert details_of(exc.value)["code"] == grpc.StatusCode.PERMISSION_DENIED
     for i, g in guardians.items():
         await stubs[i].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-            election_id=eid, key=key_pb(g.public)))
+            election_id=eid, key=guardian_key_pb(g.public)))
     with pytest.raises(grpc.aio.AioRpcError) as exc:  # twice
         await stubs[1].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-            election_id=eid, key=key_pb(guardians[1].public)))
+            election_id=eid, key=guardian_key_pb(guardians[1].public)))
     assert details_of(exc.value)["code"] == grpc.StatusCode.ALREADY_EXISTS
     ceremony = await stubs[3].GetCeremony(election_pb2.GetCeremonyRequest(election_id=eid))
     assert [k.index for k in ceremony.keys] == [1, 2, 3]

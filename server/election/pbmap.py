@@ -1,20 +1,22 @@
-"""Protobuf → domain objects for the cryptographic messages (crypto.proto). Every field is
-decoded with the strict rules of crypto.group; a field that does not decode is
-INVALID_ARGUMENT naming its path (e.g. ``cast_ballot.ballot.selections[1].proof.branches[0].a``)."""
+"""Protobuf ↔ domain objects for the cryptographic messages (crypto.proto, and the ceremony
+messages of election.proto): the one place this mapping lives. Every field is decoded with the
+strict rules of crypto.group; a field that does not decode is INVALID_ARGUMENT naming its path
+(e.g. ``cast_ballot.ballot.selections[1].proof.branches[0].a``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from ownervote.v1 import crypto_pb2
+from ownervote.v1 import crypto_pb2, election_pb2
 
 from crypto.ballot import EncryptedBallot, EncryptedSelection
 from crypto.credential import CastBallot, Credential
+from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from crypto.elgamal import Ciphertext
 from crypto.errors import DecodeError
-from crypto.group import decode_point, decode_scalar
-from crypto.proofs import DisjunctiveBranch, DisjunctiveProof
+from crypto.group import decode_point, decode_scalar, encode_point, encode_scalar
+from crypto.proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
 
 from ..status import invalid
 
@@ -83,7 +85,6 @@ def cast_ballot(path: str, c: crypto_pb2.CastBallot) -> CastBallot:
 
 def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
     """Domain → protobuf (the voter SDK's side)."""
-    from crypto.group import encode_point, encode_scalar
 
     def proof(p: DisjunctiveProof) -> crypto_pb2.DisjunctiveProof:
         return crypto_pb2.DisjunctiveProof(branches=[crypto_pb2.DisjunctiveBranch(
@@ -105,3 +106,74 @@ def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
             token_public_key=c.credential.token_public_key, msg_prefix=c.credential.msg_prefix,
             signature=c.credential.signature),
         signature=c.signature)
+
+
+# --- the key ceremony -------------------------------------------------------------------------
+
+def _schnorr(path: str, p: crypto_pb2.SchnorrProof) -> SchnorrProof:
+    return SchnorrProof(_field(f"{path}.commitment", decode_point, p.commitment),
+                        _field(f"{path}.response", decode_scalar, p.response))
+
+
+def _index(path: str, i: int) -> int:
+    if not 1 <= i <= 255:
+        raise invalid(path, "a guardian index is 1..255")
+    return i
+
+
+def guardian_key(k: election_pb2.GuardianKey) -> GuardianPublicKey:
+    return GuardianPublicKey(_index("key.index", k.index),
+                             _field("key.encryption_key", decode_point, k.encryption_key),
+                             _schnorr("key.proof", k.proof))
+
+
+def dealing(d: election_pb2.Dealing) -> Dealing:
+    if not 1 <= len(d.commitments) <= 255 or not 1 <= len(d.shares) <= 255:
+        raise invalid("dealing", "1..255 commitments and shares")
+    shares = tuple(EncryptedShare(_index(f"dealing.shares[{i}].recipient", s.recipient),
+                                  _field(f"dealing.shares[{i}].ephemeral", decode_point,
+                                         s.ephemeral), bytes(s.ciphertext))
+                   for i, s in enumerate(d.shares))
+    return Dealing(_index("dealing.dealer", d.dealer),
+                   tuple(_field(f"dealing.commitments[{i}]", decode_point, c)
+                         for i, c in enumerate(d.commitments)),
+                   _schnorr("dealing.constant_proof", d.constant_proof), shares)
+
+
+def complaint(c: election_pb2.Complaint) -> Complaint:
+    p = c.proof
+    return Complaint(_index("complaint.dealer", c.dealer),
+                     _index("complaint.complainer", c.complainer),
+                     _field("complaint.shared_point", decode_point, c.shared_point),
+                     DleqProof(_field("complaint.proof.commitment_g", decode_point,
+                                      p.commitment_g),
+                               _field("complaint.proof.commitment_h", decode_point,
+                                      p.commitment_h),
+                               _field("complaint.proof.response", decode_scalar, p.response)))
+
+
+def schnorr_pb(p: SchnorrProof) -> crypto_pb2.SchnorrProof:
+    return crypto_pb2.SchnorrProof(commitment=encode_point(p.commitment),
+                                   response=encode_scalar(p.response))
+
+
+def guardian_key_pb(k: GuardianPublicKey) -> election_pb2.GuardianKey:
+    return election_pb2.GuardianKey(index=k.index, encryption_key=encode_point(k.encryption_key),
+                                    proof=schnorr_pb(k.proof))
+
+
+def dealing_pb(d: Dealing) -> election_pb2.Dealing:
+    return election_pb2.Dealing(
+        dealer=d.dealer, commitments=[encode_point(x) for x in d.commitments],
+        constant_proof=schnorr_pb(d.constant_proof),
+        shares=[election_pb2.EncryptedShare(recipient=s.recipient,
+                                            ephemeral=encode_point(s.ephemeral),
+                                            ciphertext=s.ciphertext) for s in d.shares])
+
+
+def complaint_pb(x: Complaint) -> election_pb2.Complaint:
+    return election_pb2.Complaint(
+        dealer=x.dealer, complainer=x.complainer, shared_point=encode_point(x.shared_point),
+        proof=crypto_pb2.DleqProof(commitment_g=encode_point(x.proof.commitment_g),
+                                   commitment_h=encode_point(x.proof.commitment_h),
+                                   response=encode_scalar(x.proof.response)))
