@@ -36,6 +36,9 @@ class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
     def __init__(self, store: ElectionStore, box: BallotBox) -> None:
         self.store = store
         self.box = box
+        # an open election's context and issuer keys never change: decode them once, not per
+        # ballot (the state is still read per ballot)
+        self._open_elections: dict[str, OpenElection] = {}
 
     async def _open(self, election_id: str) -> OpenElection:
         if not ELECTION_ID.fullmatch(election_id):
@@ -49,9 +52,13 @@ class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
             raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
                            f"the election is {stored.state.name}, not OPEN",
                            reason="NOT_OPEN", precondition="ELECTION_STATE")
-        d = stored.definition
-        return OpenElection(stored.context(), await self.store.issuer_keys(d.election_id),
-                            d.open_time, d.close_time)
+        cached = self._open_elections.get(election_id)
+        if cached is None:
+            d = stored.definition
+            cached = OpenElection(stored.context(), await self.store.issuer_keys(d.election_id),
+                                  d.open_time, d.close_time)
+            self._open_elections[election_id] = cached
+        return cached
 
     async def CastBallot(self, request, context):  # noqa: N802
         try:
