@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from pathlib import Path
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from ownervote.v1 import election_pb2_grpc
 
 from crypto.note import Ed25519Signer
@@ -35,6 +32,7 @@ from .election.store import ElectionStore
 from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
+from .process import add_health_and_reflection, stop_on_signals
 from .tls import TlsConfig
 
 log = logging.getLogger("ownervote.server")
@@ -71,12 +69,7 @@ async def serve(cfg: Config) -> None:
         election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
             store, registrar, identity, cfg.key_encryption_key.encode()), server)
         services.append("ownervote.v1.RegistrationService")
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in services:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (*services, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+    health_servicer = await add_health_and_reflection(server, services)
     if cfg.tls_cert:
         port = server.add_secure_port(cfg.listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key)).server_credentials(require_client_cert=False))
@@ -86,11 +79,7 @@ async def serve(cfg: Config) -> None:
     log.info("serving", extra={"port": port, "origin": cfg.origin,
                                "log_verifier_key": signer.verifier().vkey()})
     print(f"ownervote server listening on port {port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_on_signals().wait()
     log.info("shutting down")
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=10)

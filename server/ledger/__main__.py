@@ -12,19 +12,17 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from ownervote.v1 import ledger_pb2
 
 from crypto.note import Ed25519Signer
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..process import add_health_and_reflection, stop_on_signals
 from ..tls import TlsConfig
 from .node import add_ledger_service, build_log, parse_witness
 
@@ -71,12 +69,8 @@ async def run(args: argparse.Namespace) -> None:
     await node.ledger.start()
     server = grpc.aio.server()
     add_ledger_service(server, node)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    await health_servicer.set("ownervote.v1.LedgerService", health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name,
-         reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+    health_servicer = await add_health_and_reflection(
+        server, [ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name])
     if args.tls_cert:
         port = server.add_secure_port(args.listen, TlsConfig(
             Path(args.tls_cert), Path(args.tls_key)).server_credentials(require_client_cert=False))
@@ -86,10 +80,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"log {args.origin} listening on port {port}", flush=True)
     print(f"log verifier key: {signer.verifier().vkey()}", flush=True)
     role_task = asyncio.create_task(report_role(node.ledger))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     if args.generate:
         await generate(node.ledger, args.generate, args.entry_size, args.concurrency)
         print("generated", flush=True)

@@ -12,12 +12,9 @@ import argparse
 import asyncio
 import importlib
 import logging
-import signal
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
 from crypto.checkpoint import CosignatureSigner
@@ -25,6 +22,7 @@ from crypto.note import Ed25519Verifier
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..process import add_health_and_reflection, stop_on_signals
 from ..tls import TlsConfig
 from .service import FollowedLog, Witness
 from .store import WitnessStore
@@ -62,13 +60,8 @@ async def serve(args: argparse.Namespace) -> None:
                       ledger_credentials=tls.channel_credentials() if tls and tls.ca else None)
     server = grpc.aio.server()
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(witness, server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    await health_servicer.set("ownervote.v1.WitnessService",
-                              health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name,
-         reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+    health_servicer = await add_health_and_reflection(
+        server, [witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name])
     if tls is not None:  # mutual TLS when a client CA is given: only the log may call
         port = server.add_secure_port(args.listen, tls.server_credentials(
             require_client_cert=tls.ca is not None))
@@ -79,11 +72,7 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"verifier key: {signer.verifier().vkey()}", flush=True)
     if vsigner is not None:
         print(f"validating verifier key: {vsigner.verifier().vkey()}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_on_signals().wait()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=5)
     await witness.close()
