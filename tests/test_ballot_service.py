@@ -3,14 +3,13 @@ the ballot box's refusals with their status, field and reason (SQLite and Postgr
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 
 import grpc
 import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
-from crypto.ballot import Contest, encrypt_ballot
+from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.credential import (
     finalize_credential,
@@ -20,7 +19,6 @@ from crypto.credential import (
 )
 from crypto.group import G, encode_point
 from crypto.receipt import Receipt, verify_receipt
-from crypto.records import DefinitionRecord, RuleRecord
 from server.election.ballot_box import BallotBox
 from server.election.ballot_service import BallotBoxService
 from server.election.identity import AttestationVerifier, DemoIdentityProvider, GuardedVerifier
@@ -31,8 +29,9 @@ from server.election.registration import RegistrationService
 from server.election.service import ElectionService
 from server.election.store import ElectionStore
 from tests._crypto_support import run_dkg
+from tests.election_support import new_election
 from tests.ledger_support import start_log
-from tests.test_admin_service import SAMPLE, expect
+from tests.test_admin_service import expect
 from tests.test_registration_service import KEK, attestation_pb
 
 NOW = 1_900_000_000
@@ -46,11 +45,8 @@ async def booth(dsn, tmp_path):
     registrar = Registrar(h.engine)
     await registrar.create()
     provider = DemoIdentityProvider(clock=lambda: NOW)
-    stored, roll, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE)
-    eid = f"gate-{secrets.token_hex(3)}"
-    await store.create_election(DefinitionRecord(
-        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(),
-        RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False), NOW - 60, NOW + 3600, 3, 2))
+    eid, roll = await new_election(store, guardians=3, threshold=2, open_time=NOW - 60,
+                                   close_time=NOW + 3600)
     dkg = run_dkg(eid, 3, 2)
     await store.transition(eid, ElectionState.KEY_CEREMONY, NOW - 300)
     await store.set_joint_key(eid, encode_point(dkg.result.joint_public_key))

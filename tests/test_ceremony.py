@@ -3,12 +3,10 @@ QUAL and the joint key fixed, issuer keys created, READY (SQLite and PostgreSQL)
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 
 import pytest
 
-from crypto.ballot import Contest
 from crypto.codec import decode_event
 from crypto.dkg import (
     DkgParameters,
@@ -21,12 +19,11 @@ from crypto.dkg import (
 )
 from crypto.errors import CryptoError, InvalidShare
 from crypto.group import base_mul, encode_point
-from crypto.records import DefinitionRecord, RuleRecord
 from server.election.ceremony import CeremonyRefused, CeremonyStore
 from server.election.lifecycle import ElectionState
 from server.election.store import Conflict, ElectionStore
+from tests.election_support import new_election
 from tests.ledger_support import start_log
-from tests.test_admin_service import SAMPLE
 
 KEK = b"ceremony-test-kek-0123"
 
@@ -38,12 +35,7 @@ async def ceremony(dsn, tmp_path):
     await store.create()
     cs = CeremonyStore(h.engine, store)
     await cs.create()
-    stored, _, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE)
-    eid = f"gate-{secrets.token_hex(3)}"
-    await store.create_election(DefinitionRecord(
-        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(),
-        RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False), 1_900_000_000, 1_900_086_400,
-        5, 3))
+    eid, _ = await new_election(store)
     yield cs, store, eid, h
     await h.stop()
 

@@ -3,16 +3,12 @@ only for itself; the server then fixes the joint key (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import secrets
-
 import grpc
 import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
-from crypto.ballot import Contest
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.group import encode_point
-from crypto.records import DefinitionRecord, RuleRecord
 from server.election.ceremony import CeremonyStore
 from server.election.guardian_service import GuardianService
 from server.election.lifecycle import ElectionState
@@ -21,8 +17,8 @@ from server.election.store import ElectionStore
 from server.pki import DevCA
 from server.status import details_of
 from server.tls import TlsConfig
+from tests.election_support import new_election
 from tests.ledger_support import start_log
-from tests.test_admin_service import SAMPLE
 
 KEK = b"guardian-service-kek-01"
 
@@ -34,12 +30,7 @@ async def setup(dsn, tmp_path):
     await store.create()
     cs = CeremonyStore(h.engine, store)
     await cs.create()
-    stored, _, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE)
-    eid = f"gate-{secrets.token_hex(3)}"
-    await store.create_election(DefinitionRecord(
-        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(),
-        RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False), 1_900_000_000, 1_900_086_400,
-        3, 2))
+    eid, _ = await new_election(store, guardians=3, threshold=2)
     await store.transition(eid, ElectionState.KEY_CEREMONY, 1)
     ca = DevCA(tmp_path / "pki")
     server_cert, server_key = ca.issue("server.example", client=False)

@@ -3,7 +3,6 @@ refusal (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 
 import grpc
@@ -27,8 +26,9 @@ from server.election.lifecycle import ElectionState
 from server.election.registrar import Registrar
 from server.election.registration import RegistrationService
 from server.election.store import ElectionStore
+from tests.election_support import new_election
 from tests.ledger_support import start_log
-from tests.test_admin_service import SAMPLE, expect
+from tests.test_admin_service import expect
 
 KEK = b"key-encryption-key-for-tests"
 
@@ -50,15 +50,7 @@ async def reg(dsn, tmp_path):
     provider = DemoIdentityProvider()
     guarded = GuardedVerifier(AttestationVerifier(provider.public_key),
                               FailureLimiter(3, 60), FailureLimiter(100, 60))
-    stored, roll, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE)
-    from crypto.ballot import Contest
-    from crypto.records import DefinitionRecord, RuleRecord
-
-    eid = f"gate-{secrets.token_hex(3)}"
-    await store.create_election(DefinitionRecord(
-        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(),
-        RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False), 1_900_000_000, 1_900_086_400,
-        5, 3))
+    eid, roll = await new_election(store)
     server = grpc.aio.server()
     election_pb2_grpc.add_RegistrationServiceServicer_to_server(
         RegistrationService(store, registrar, guarded, KEK), server)

@@ -1,0 +1,25 @@
+"""A roll and an election in the server's store, for the election-service tests."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from crypto.ballot import Contest
+from crypto.records import DefinitionRecord, RuleRecord
+from rules.roll import Roll
+
+SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
+MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
+
+
+async def new_election(store, *, guardians: int = 5, threshold: int = 3,
+                       open_time: int = 1_900_000_000, close_time: int = 1_900_086_400,
+                       ) -> tuple[str, Roll]:
+    """Import the sample roll under a fresh community and define a referendum on it (DRAFT)."""
+    stored, roll, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE_ROLL)
+    eid = f"gate-{secrets.token_hex(3)}"
+    await store.create_election(DefinitionRecord(
+        eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(), MAJOR,
+        open_time, close_time, guardians, threshold))
+    return eid, roll
