@@ -10,7 +10,10 @@ expiry, so it cannot be used for another owner, another election, or after it ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -61,3 +64,23 @@ def verify_attestation(provider: Ed25519PublicKey, att: Attestation, signature: 
         raise InvalidSignature("the identity provider's signature does not verify") from exc
     if now >= att.expires_at:
         raise ExpiredAttestation("the attestation has expired")
+
+
+
+@dataclass
+class DemoIdentityProvider:
+    """Issues attestations for whoever it is told to: the demo's stand-in for a real-name
+    service (which would check an ID card and a face before signing)."""
+
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    lifetime: int = 600
+    clock: Callable[[], float] = time.time
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.key.public_key()
+
+    def attest(self, owner_id: str, election_id: str) -> tuple[Attestation, bytes]:
+        att = Attestation(owner_id, election_id, secrets.token_bytes(16),
+                          int(self.clock()) + self.lifetime)
+        return att, sign_attestation(self.key, att)

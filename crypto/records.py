@@ -10,6 +10,16 @@ objects of crypto.codec: the roll commitment, the election definition, lifecycle
                  || (u64(numerator) || u64(denominator)) × 4   (quorum area, quorum headcount,
                  || u8(strict)                                   approval area, approval headcount)
     state      = u8(from) || u8(to) || u64(at)                      ElectionState numbers, POSIX s
+    issuer-keys        = u32(k) || (u64(weight) || LP(spki))^k
+    credentials-issued = u32(k) || (u64(weight) || u32(issued))^k   weights strictly increasing
+    aggregates = u8(n) || total^n (counts) || total^n (areas)     total = alpha || beta, 33 bytes
+                                                            each; the identity as 33 zero bytes
+                 || u64(participating_owners) || u64(participating_area)
+    decryption-shares  = u8(guardian) || u16(k) || (LP(label) || decryption_share)^k
+    result     = u8(n) || (u64(count) || u64(area))^n || u64(participating_owners)
+                 || u64(participating_area) || u8(quorum_met) || u8(outcome)^n
+                 || u8(k) || u8(guardian)^k                     outcome: 1 no quorum, 2 passed,
+                                                                 3 rejected; guardians increasing
 """
 
 from __future__ import annotations
@@ -17,8 +27,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ballot import Contest, ContestKind
-from .codec import Reader, _decode_all, _lp
+from .codec import (
+    Reader,
+    _decode_all,
+    _lp,
+    decode_decryption_share,
+    encode_decryption_share,
+)
+from .elgamal import Ciphertext
 from .errors import DecodeError
+from .group import IDENTITY, POINT_LEN, decode_point, encode_point
+from .tally import Aggregates
+from .threshold import DecryptionShare
 
 MAX_TEXT = 4096
 
@@ -179,4 +199,164 @@ def decode_issuer_keys(data: bytes) -> IssuerKeysRecord:
         if k > 1 << 20:
             raise DecodeError("too many issuer keys")
         return IssuerKeysRecord(tuple((rd.uint(8), rd.lp(4096)) for _ in range(k)))
+    return _decode_all(data, read)
+
+
+def _weight_counts(pairs: tuple[tuple[int, int], ...], what: str) -> None:
+    weights = [w for w, _ in pairs]
+    if weights != sorted(set(weights)) or any(w <= 0 or n <= 0 for w, n in pairs):
+        raise DecodeError(f"{what}: weights and counts positive, weights strictly increasing")
+
+
+@dataclass(frozen=True)
+class CredentialsIssuedRecord:
+    """How many credentials were issued per weight class (published at close); classes with
+    none issued are left out."""
+
+    counts: tuple[tuple[int, int], ...]  # (weight, issued)
+
+    def __post_init__(self) -> None:
+        _weight_counts(self.counts, "credentials issued")
+
+
+def encode_credentials_issued(r: CredentialsIssuedRecord) -> bytes:
+    return len(r.counts).to_bytes(4, "big") + b"".join(
+        w.to_bytes(8, "big") + n.to_bytes(4, "big") for w, n in r.counts)
+
+
+def decode_credentials_issued(data: bytes) -> CredentialsIssuedRecord:
+    def read(rd: Reader) -> CredentialsIssuedRecord:
+        k = rd.uint(4)
+        if k > 1 << 20:
+            raise DecodeError("too many weight classes")
+        return CredentialsIssuedRecord(tuple((rd.uint(8), rd.uint(4)) for _ in range(k)))
+    return _decode_all(data, read)
+
+
+IDENTITY_ENCODING = bytes(POINT_LEN)  # only in aggregates: the sum of no ballots is (O, O)
+
+
+def _encode_total(ct: Ciphertext) -> bytes:
+    return b"".join(IDENTITY_ENCODING if p.is_infinite() else encode_point(p)
+                    for p in (ct.alpha, ct.beta))
+
+
+def _read_total(rd: Reader) -> Ciphertext:
+    def point():
+        raw = rd.take(POINT_LEN)
+        return IDENTITY if raw == IDENTITY_ENCODING else decode_point(raw)
+    return Ciphertext(point(), point())
+
+
+def encode_aggregates(a: Aggregates) -> bytes:
+    n = len(a.counts)
+    if not 1 <= n <= 255 or len(a.areas) != n:
+        raise DecodeError("aggregates: 1..255 options, one count and one area each")
+    return b"".join([bytes([n]), *map(_encode_total, a.counts), *map(_encode_total, a.areas),
+                     a.participating_owners.to_bytes(8, "big"),
+                     a.participating_area.to_bytes(8, "big")])
+
+
+def decode_aggregates(data: bytes) -> Aggregates:
+    def read(rd: Reader) -> Aggregates:
+        n = rd.uint(1)
+        if n == 0:
+            raise DecodeError("aggregates of no option")
+        counts = tuple(_read_total(rd) for _ in range(n))
+        areas = tuple(_read_total(rd) for _ in range(n))
+        owners, area = rd.uint(8), rd.uint(8)
+        if area < owners:
+            raise DecodeError("participating area below participating owners")
+        return Aggregates(counts, areas, owners, area)
+    return _decode_all(data, read)
+
+
+SHARE_LEN = 1 + 33 + 2 * 33 + 32  # guardian, D, DLEQ proof (two commitments and a response)
+
+
+@dataclass(frozen=True)
+class DecryptionSharesRecord:
+    """One guardian's partial decryption of every aggregate, by label."""
+
+    guardian: int
+    shares: tuple[tuple[str, DecryptionShare], ...]  # (label, share), labels distinct
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.guardian <= 255 or not self.shares or len(self.shares) > 1024:
+            raise DecodeError("decryption shares: guardian 1..255, 1..1024 shares")
+        labels = [label for label, _ in self.shares]
+        if len(set(labels)) != len(labels):
+            raise DecodeError("decryption shares: a label appears twice")
+        if any(s.guardian != self.guardian for _, s in self.shares):
+            raise DecodeError("decryption shares: a share of another guardian")
+
+    def by_label(self) -> dict[str, DecryptionShare]:
+        return dict(self.shares)
+
+
+def encode_decryption_shares(r: DecryptionSharesRecord) -> bytes:
+    return bytes([r.guardian]) + len(r.shares).to_bytes(2, "big") + b"".join(
+        _lp(label.encode()) + encode_decryption_share(s) for label, s in r.shares)
+
+
+def decode_decryption_shares(data: bytes) -> DecryptionSharesRecord:
+    def read(rd: Reader) -> DecryptionSharesRecord:
+        guardian, k = rd.uint(1), rd.uint(2)
+        shares = []
+        for _ in range(k):
+            label = rd.text(64)
+            shares.append((label, decode_decryption_share(rd.take(SHARE_LEN))))
+        return DecryptionSharesRecord(guardian, tuple(shares))
+    return _decode_all(data, read)
+
+#: outcome numbers of the result record (equal to ownervote.v1.Outcome)
+NO_QUORUM, PASSED, REJECTED = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """The decrypted totals and the decision under the rule."""
+
+    counts: tuple[int, ...]  # per option: owners who chose it
+    areas: tuple[int, ...]  # per option: their area, 0.01 m²
+    participating_owners: int
+    participating_area: int
+    quorum_met: bool
+    outcomes: tuple[int, ...]  # per option: NO_QUORUM, PASSED or REJECTED
+    # whose shares were combined, increasing; empty when every aggregate is trivial (nobody
+    # voted, so every total is the public (O, 0·G) and nothing needs decrypting)
+    guardians: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.counts)
+        if not 1 <= n <= 255 or len(self.areas) != n or len(self.outcomes) != n:
+            raise DecodeError("result: 1..255 options with a count, an area and an outcome")
+        if any(o not in (NO_QUORUM, PASSED, REJECTED) for o in self.outcomes):
+            raise DecodeError("result: unknown outcome")
+        if list(self.guardians) != sorted(set(self.guardians)) or \
+                any(not 1 <= g <= 255 for g in self.guardians):
+            raise DecodeError("result: guardians 1..255, strictly increasing")
+
+
+def encode_result(r: ResultRecord) -> bytes:
+    out = [bytes([len(r.counts)])]
+    out += [c.to_bytes(8, "big") + a.to_bytes(8, "big")
+            for c, a in zip(r.counts, r.areas, strict=True)]
+    out += [r.participating_owners.to_bytes(8, "big"), r.participating_area.to_bytes(8, "big"),
+            bytes([int(r.quorum_met)]), bytes(r.outcomes), bytes([len(r.guardians)]),
+            bytes(r.guardians)]
+    return b"".join(out)
+
+
+def decode_result(data: bytes) -> ResultRecord:
+    def read(rd: Reader) -> ResultRecord:
+        n = rd.uint(1)
+        pairs = [(rd.uint(8), rd.uint(8)) for _ in range(n)]
+        owners, area, quorum = rd.uint(8), rd.uint(8), rd.uint(1)
+        if quorum > 1:
+            raise DecodeError("result: quorum_met is 0 or 1")
+        outcomes = tuple(rd.take(n))
+        guardians = tuple(rd.take(rd.uint(1)))
+        return ResultRecord(tuple(c for c, _ in pairs), tuple(a for _, a in pairs), owners, area,
+                            bool(quorum), outcomes, guardians)
     return _decode_all(data, read)

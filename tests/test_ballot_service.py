@@ -9,6 +9,7 @@ import grpc
 import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
+from crypto.attestation import DemoIdentityProvider
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.credential import (
@@ -21,7 +22,7 @@ from crypto.group import G, encode_point
 from crypto.receipt import Receipt, verify_receipt
 from server.election.ballot_box import BallotBox
 from server.election.ballot_service import BallotBoxService
-from server.election.identity import AttestationVerifier, DemoIdentityProvider, GuardedVerifier
+from server.election.identity import AttestationVerifier, GuardedVerifier
 from server.election.lifecycle import ElectionState
 from server.election.pbmap import cast_ballot_pb
 from server.election.registrar import Registrar

@@ -85,3 +85,59 @@ def test_issuer_keys_record():
         IssuerKeysRecord(((12025, b"b"), (8950, b"a")))
     with pytest.raises(DecodeError):
         IssuerKeysRecord(())
+
+
+def test_tally_records_round_trip_and_refuse_bad_bytes():
+    from crypto.elgamal import ZERO, Ciphertext
+    from crypto.group import G
+    from crypto.proofs import DleqProof
+    from crypto.records import (
+        CredentialsIssuedRecord,
+        DecryptionSharesRecord,
+        ResultRecord,
+        decode_aggregates,
+        decode_credentials_issued,
+        decode_decryption_shares,
+        decode_result,
+        encode_aggregates,
+        encode_credentials_issued,
+        encode_decryption_shares,
+        encode_result,
+    )
+    from crypto.tally import Aggregates
+    from crypto.threshold import DecryptionShare
+
+    ct = Ciphertext(5 * G, 7 * G)
+    aggs = Aggregates((ct, ZERO), (ZERO, ct), 3, 30000)  # the sum of no ballots is (O, O)
+    share = DecryptionShare(2, 3 * G, DleqProof(4 * G, 6 * G, 12345))
+    cases = [
+        (CredentialsIssuedRecord(((8950, 3), (12025, 1))), encode_credentials_issued,
+         decode_credentials_issued),
+        (CredentialsIssuedRecord(()), encode_credentials_issued, decode_credentials_issued),
+        (aggs, encode_aggregates, decode_aggregates),
+        (DecryptionSharesRecord(2, (("option[0].count", share), ("option[1].area", share))),
+         encode_decryption_shares, decode_decryption_shares),
+        (ResultRecord((2, 1), (20000, 10000), 3, 30000, True, (2, 3), (1, 3)), encode_result,
+         decode_result),
+        (ResultRecord((0, 0), (0, 0), 0, 0, False, (1, 1), ()), encode_result, decode_result),
+    ]
+    for obj, enc, dec in cases:
+        raw = enc(obj)
+        assert enc(dec(raw)) == raw
+        for bad in (raw[:-1], raw + b"\x00"):
+            with pytest.raises(DecodeError):
+                dec(bad)
+    with pytest.raises(DecodeError):  # weights must increase
+        CredentialsIssuedRecord(((12025, 1), (8950, 3)))
+    with pytest.raises(DecodeError):  # a share of another guardian inside guardian 1's record
+        DecryptionSharesRecord(1, (("option[0].count", share),))
+    with pytest.raises(DecodeError):  # the same label twice
+        DecryptionSharesRecord(2, (("x", share), ("x", share)))
+    with pytest.raises(DecodeError):  # unknown outcome
+        ResultRecord((1,), (1,), 1, 1, True, (4,), (1,))
+    with pytest.raises(DecodeError):  # guardians not increasing
+        ResultRecord((1,), (1,), 1, 1, True, (2,), (3, 1))
+    raw = bytearray(encode_aggregates(aggs))
+    raw[1] = 0x05  # a bad point prefix where alpha starts
+    with pytest.raises(DecodeError):
+        decode_aggregates(bytes(raw))

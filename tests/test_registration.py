@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from crypto.attestation import DemoIdentityProvider
 from crypto.credential import (
     IssuerKey,
     finalize_credential,
@@ -22,7 +23,6 @@ from crypto.credential import (
 from server.db import make_engine
 from server.election.identity import (
     AttestationVerifier,
-    DemoIdentityProvider,
     FailureLimiter,
     GuardedVerifier,
     IdentityRefused,

@@ -9,6 +9,7 @@ import grpc
 import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
+from crypto.attestation import DemoIdentityProvider
 from crypto.credential import (
     finalize_credential,
     generate_token,
@@ -18,7 +19,6 @@ from crypto.credential import (
 )
 from server.election.identity import (
     AttestationVerifier,
-    DemoIdentityProvider,
     FailureLimiter,
     GuardedVerifier,
 )

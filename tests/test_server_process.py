@@ -19,8 +19,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
+from crypto.attestation import DemoIdentityProvider
 from server.config import ConfigError, load_config
-from server.election.identity import DemoIdentityProvider
 from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition
 from tests.test_node_client import health_descriptor_set
 

@@ -2,22 +2,21 @@
 
 The registrar trusts an identity provider's Ed25519 key; :class:`AttestationVerifier` is the
 default, pluggable verifier. Failed attempts are rate-limited per owner and per peer so that
-nobody can probe the roll or grind attestations. :class:`DemoIdentityProvider` stands in for the
-real-name / face-recognition service in the demo and the tests.
+nobody can probe the roll or grind attestations. :class:`crypto.attestation.DemoIdentityProvider`
+stands in for the real-name / face-recognition service in the demo and the tests.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crypto.attestation import Attestation, sign_attestation, verify_attestation
+from crypto.attestation import Attestation, verify_attestation
 from crypto.errors import InvalidSignature
 
 Clock = Callable[[], float]
@@ -99,21 +98,3 @@ class GuardedVerifier:
             self.per_peer.failed(f"peer:{peer}")
             raise
 
-
-@dataclass
-class DemoIdentityProvider:
-    """Issues attestations for whoever it is told to: the demo's stand-in for a real-name
-    service (which would check an ID card and a face before signing)."""
-
-    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    lifetime: int = 600
-    clock: Clock = time.time
-
-    @property
-    def public_key(self) -> Ed25519PublicKey:
-        return self.key.public_key()
-
-    def attest(self, owner_id: str, election_id: str) -> tuple[Attestation, bytes]:
-        att = Attestation(owner_id, election_id, secrets.token_bytes(16),
-                          int(self.clock()) + self.lifetime)
-        return att, sign_attestation(self.key, att)

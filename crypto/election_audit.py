@@ -1,0 +1,321 @@
+"""Replaying the ledger: every election rule, checked from the public entries alone.
+
+:class:`LedgerVerifier` takes the ledger's entries in order (``apply(index, entry)``) and keeps,
+per roll and per election, what the entries so far establish. It is the auditor's core, and a
+validating witness runs the same object on every entry before co-signing (so a witness refuses
+a ballot after the close, a bad proof, a wrong aggregate or a wrong result). The first violation
+raises :class:`crypto.ledger_audit.AuditFailure` naming the entry. docs/protocol.md §12 lists the
+events and the checks:
+
+* ``roll``: a roll commitment, once per roll id.
+* ``election``: a definition naming a committed roll with its hash, once per election; DRAFT.
+* ``state``: exactly one step forward from the current state, with ``at`` not decreasing;
+  READY needs the ceremony done (n keys, n dealings, QUAL ≥ t; the joint key is recomputed) and
+  the issuer keys; OPEN needs ``at >= open_time``; CLOSED ``at >= close_time``; TALLYING the
+  credential counts and the aggregates; PUBLISHED the result.
+* ``guardian-key`` / ``dealing`` / ``complaint`` (KEY_CEREMONY): proofs of possession, the public
+  dealing checks (after all n keys), complaints judged; one of each per guardian.
+* ``issuer-keys`` (KEY_CEREMONY): exactly one key per weight class of the roll.
+* ``ballot`` (OPEN only): credential under the class key, token signature, every proof.
+* ``credentials-issued`` (CLOSED): per class, no more than the roll's owners of that class.
+* ``aggregates`` (CLOSED, after the counts): recomputed from the latest ballot of each token,
+  byte for byte; the counted ballots of a class never exceed the credentials issued to it.
+* ``decryption-shares`` (TALLYING): one per guardian, a share with a valid proof for exactly the
+  non-trivial aggregates.
+* ``result`` (TALLYING): t guardians with shares on the ledger; their shares recombined, the
+  totals decoded and evaluated under the rule give exactly the published bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .ballot import ElectionContext
+from .cast import verify_cast_ballot
+from .codec import (
+    Event,
+    decode_cast_ballot,
+    decode_complaint,
+    decode_dealing,
+    decode_event,
+    decode_guardian_key,
+)
+from .credential import IssuerKey
+from .dkg import (
+    Complaint,
+    Dealing,
+    DkgParameters,
+    DkgResult,
+    GuardianPublicKey,
+    Verdict,
+    dkg_result,
+    judge_complaint,
+    verify_dealing,
+    verify_guardian_key,
+)
+from .errors import CryptoError
+from .ledger_audit import AuditFailure
+from .outcome import result_of
+from .records import (
+    CredentialsIssuedRecord,
+    DecryptionSharesRecord,
+    DefinitionRecord,
+    ResultRecord,
+    RollCommitment,
+    decode_aggregates,
+    decode_credentials_issued,
+    decode_decryption_shares,
+    decode_definition,
+    decode_issuer_keys,
+    decode_result,
+    decode_roll_commitment,
+    decode_transition,
+    encode_aggregates,
+    encode_result,
+)
+from .tally import Aggregates, aggregate, decrypt_aggregates, latest_per_token
+from .threshold import is_trivial, verify_decryption_share
+
+DRAFT, KEY_CEREMONY, READY, OPEN, CLOSED, TALLYING, PUBLISHED = range(1, 8)
+STATE_NAMES = {1: "DRAFT", 2: "KEY_CEREMONY", 3: "READY", 4: "OPEN", 5: "CLOSED",
+               6: "TALLYING", 7: "PUBLISHED"}
+
+
+class ElectionViolation(CryptoError):
+    """One election rule broken by an entry (wrapped into AuditFailure with the index)."""
+
+
+@dataclass
+class ElectionAudit:
+    """What the ledger has established about one election so far."""
+
+    definition: DefinitionRecord
+    roll: RollCommitment
+    state: int = DRAFT
+    last_at: int = 0
+    keys: dict[int, GuardianPublicKey] = field(default_factory=dict)
+    dealings: dict[int, Dealing] = field(default_factory=dict)
+    complaints: dict[tuple[int, int], tuple[Complaint, Verdict]] = field(default_factory=dict)
+    dkg: DkgResult | None = None
+    context: ElectionContext | None = None
+    issuers: dict[int, IssuerKey] = field(default_factory=dict)
+    ballots: list[tuple[int, object]] = field(default_factory=list)  # (weight, EncryptedBallot)
+    issued: CredentialsIssuedRecord | None = None
+    aggregates: Aggregates | None = None
+    shares: dict[int, DecryptionSharesRecord] = field(default_factory=dict)
+    result: ResultRecord | None = None
+    counted_per_class: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def params(self) -> DkgParameters:
+        d = self.definition
+        return DkgParameters(d.election_id, d.guardians, d.threshold)
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        raise ElectionViolation(message)
+
+
+def _in_state(e: ElectionAudit, kind: str, *states: int) -> None:
+    _need(e.state in states, f"a {kind} event while the election is {e.state_name}")
+
+
+class LedgerVerifier:
+    """Feed it every entry of a ledger, in order, from index 0."""
+
+    def __init__(self) -> None:
+        self.rolls: dict[str, RollCommitment] = {}
+        self.elections: dict[str, ElectionAudit] = {}
+        self.next_index = 0
+        self.ballots_verified = 0
+
+    def apply(self, index: int, entry: bytes) -> None:
+        if index != self.next_index:
+            raise AuditFailure(f"expected entry {self.next_index} next, got {index}",
+                               entry=index)
+        try:
+            self._apply(decode_event(entry))
+        except (CryptoError, ValueError) as exc:
+            raise AuditFailure(str(exc), entry=index) from exc
+        self.next_index += 1
+
+    def election(self, election_id: str) -> ElectionAudit:
+        e = self.elections.get(election_id)
+        if e is None:
+            raise ElectionViolation(f"no election {election_id!r} on the ledger")
+        return e
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def _apply(self, ev: Event) -> None:
+        if ev.kind == "roll":
+            _need(ev.election_id not in self.rolls, f"roll {ev.election_id} committed twice")
+            self.rolls[ev.election_id] = decode_roll_commitment(ev.body)
+            return
+        if ev.kind == "election":
+            self._define(ev)
+            return
+        e = self.election(ev.election_id)
+        handler = getattr(self, "_" + ev.kind.replace("-", "_"))
+        handler(e, ev.body)
+
+    def _define(self, ev: Event) -> None:
+        d = decode_definition(ev.body)
+        _need(d.election_id == ev.election_id, "the definition names another election")
+        _need(d.election_id not in self.elections, f"election {d.election_id} defined twice")
+        roll = self.rolls.get(d.roll_id)
+        _need(roll is not None, f"the election's roll {d.roll_id} is not on the ledger")
+        _need(roll.roll_hash == d.roll_hash, "the definition's roll hash is not the roll's")
+        self.elections[d.election_id] = ElectionAudit(d, roll)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def _state(self, e: ElectionAudit, body: bytes) -> None:
+        t = decode_transition(body)
+        _need(t.from_state == e.state, f"a transition from {STATE_NAMES.get(t.from_state)} "
+                                       f"while the election is {e.state_name}")
+        _need(t.at >= e.last_at, "a transition dated before the previous one")
+        d = e.definition
+        if t.to_state == READY:
+            self._finish_ceremony(e)
+        elif t.to_state == OPEN:
+            _need(t.at >= d.open_time, "opened before the opening time")
+        elif t.to_state == CLOSED:
+            _need(t.at >= d.close_time, "closed before the closing time")
+        elif t.to_state == TALLYING:
+            _need(e.issued is not None and e.aggregates is not None,
+                  "tallying before the credential counts and the aggregates are published")
+        elif t.to_state == PUBLISHED:
+            _need(e.result is not None, "published without a result")
+        e.state, e.last_at = t.to_state, t.at
+
+    def _finish_ceremony(self, e: ElectionAudit) -> None:
+        p = e.params
+        _need(len(e.dealings) == p.n, f"{len(e.dealings)} of {p.n} dealings at READY")
+        _need(bool(e.issuers), "READY without issuer keys")
+        upheld = [c for c, v in e.complaints.values() if v is Verdict.UPHELD]
+        e.dkg = dkg_result(p, [e.dealings[i] for i in sorted(e.dealings)], upheld)
+        e.context = ElectionContext(p.election_id, e.definition.contest,
+                                    e.dkg.joint_public_key)
+
+    # --- the key ceremony ----------------------------------------------------------------------
+
+    def _guardian_key(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "guardian-key", KEY_CEREMONY)
+        key = decode_guardian_key(body)
+        verify_guardian_key(e.params, key)
+        _need(key.index not in e.keys, f"guardian {key.index} registered twice")
+        e.keys[key.index] = key
+
+    def _dealing(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "dealing", KEY_CEREMONY)
+        _need(len(e.keys) == e.params.n, "a dealing before all guardian keys")
+        dealing = decode_dealing(body)
+        verify_dealing(e.params, dealing)
+        _need(dealing.dealer not in e.dealings, f"guardian {dealing.dealer} dealt twice")
+        e.dealings[dealing.dealer] = dealing
+
+    def _complaint(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "complaint", KEY_CEREMONY)
+        c = decode_complaint(body)
+        dealing = e.dealings.get(c.dealer)
+        _need(dealing is not None, f"a complaint about guardian {c.dealer}, who has not dealt")
+        _need((c.complainer, c.dealer) not in e.complaints, "the same complaint twice")
+        verdict = judge_complaint(e.params, c, dealing, [e.keys[i] for i in sorted(e.keys)])
+        e.complaints[(c.complainer, c.dealer)] = (c, verdict)
+
+    def _issuer_keys(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "issuer-keys", KEY_CEREMONY)
+        _need(not e.issuers, "issuer keys published twice")
+        record = decode_issuer_keys(body)
+        _need([w for w, _ in record.keys] == [w for w, _ in e.roll.classes],
+              "the issuer keys are not one per weight class of the roll")
+        for w, spki in record.keys:
+            try:
+                key = serialization.load_der_public_key(spki)
+            except ValueError as exc:
+                raise ElectionViolation(f"issuer key of class {w}: not a public key") from exc
+            _need(isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048,
+                  f"issuer key of class {w}: not an RSA key of at least 2048 bits")
+            issuer = IssuerKey(e.definition.election_id, w, key)
+            _need(issuer.spki == spki, f"issuer key of class {w}: not canonical DER")
+            e.issuers[w] = issuer
+
+    # --- voting and the tally ------------------------------------------------------------------
+
+    def _ballot(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "ballot", OPEN)
+        cast = decode_cast_ballot(body)
+        verify_cast_ballot(e.context, e.issuers, cast)  # InvalidBallot names the check
+        self.ballots_verified += 1
+        e.ballots.append((cast.credential.weight, cast.ballot))
+
+    def _credentials_issued(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "credentials-issued", CLOSED)
+        _need(e.issued is None, "credential counts published twice")
+        record = decode_credentials_issued(body)
+        owners = dict(e.roll.classes)
+        for w, n in record.counts:
+            _need(n <= owners.get(w, 0), f"{n} credentials issued in class {w}, which has "
+                                         f"{owners.get(w, 0)} owners")
+        e.issued = record
+
+    def _aggregates(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "aggregates", CLOSED)
+        _need(e.issued is not None, "aggregates before the credential counts")
+        _need(e.aggregates is None, "aggregates published twice")
+        counted = latest_per_token(e.ballots)
+        per_class = Counter(w for w, _ in counted)
+        issued = dict(e.issued.counts)
+        for w, n in per_class.items():
+            _need(n <= issued.get(w, 0), f"{n} ballots counted in class {w}, but "
+                                         f"{issued.get(w, 0)} credentials were issued")
+        expected = aggregate(counted, len(e.definition.contest.options))
+        _need(encode_aggregates(expected) == body,
+              "the aggregates are not those of the counted ballots")
+        e.aggregates = decode_aggregates(body)
+        e.counted_per_class = dict(per_class)
+
+    def _decryption_shares(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "decryption-shares", TALLYING)
+        record = decode_decryption_shares(body)
+        g = record.guardian
+        _need(1 <= g <= e.params.n, f"no guardian {g}")
+        _need(g not in e.shares, f"guardian {g} submitted shares twice")
+        labelled = e.aggregates.labelled()
+        wanted = {label for label, ct in labelled.items() if not is_trivial(ct)}
+        got = record.by_label()
+        _need(set(got) == wanted, f"guardian {g}'s shares are not one per non-trivial aggregate")
+        for label, share in record.shares:
+            verify_decryption_share(e.definition.election_id, label, e.dkg.verification_keys[g],
+                                    labelled[label], share)
+        e.shares[g] = record
+
+    def _result(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "result", TALLYING)
+        _need(e.result is None, "a second result")
+        published = decode_result(body)
+        t = e.definition.threshold
+        needed = t if any(not is_trivial(c) for c in e.aggregates.labelled().values()) else 0
+        _need(len(published.guardians) == needed
+              and all(g in e.shares for g in published.guardians),
+              f"the result must name {needed} guardians whose shares are on the ledger")
+        by_label: dict[str, list] = {}
+        for g in published.guardians:
+            for label, share in e.shares[g].shares:
+                by_label.setdefault(label, []).append(share)
+        totals = decrypt_aggregates(e.definition.election_id, e.aggregates, by_label,
+                                    e.dkg.verification_keys, t, e.roll.total_area)
+        expected = result_of(e.definition, e.roll, e.aggregates, totals, published.guardians)
+        _need(encode_result(expected) == body,
+              "the published result is not what the shares decrypt to under the rule")
+        e.result = published

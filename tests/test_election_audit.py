@@ -1,0 +1,261 @@
+"""The ledger verifier (crypto/election_audit.py): an honest election verifies; every rule a
+server (or a forger of the ledger) could break is caught and names its entry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from crypto.codec import Event, decode_event, encode_cast_ballot, encode_event
+from crypto.election_audit import LedgerVerifier
+from crypto.ledger_audit import AuditFailure
+from crypto.records import (
+    CredentialsIssuedRecord,
+    DecryptionSharesRecord,
+    Transition,
+    decode_aggregates,
+    decode_credentials_issued,
+    decode_decryption_shares,
+    decode_issuer_keys,
+    decode_result,
+    encode_aggregates,
+    encode_credentials_issued,
+    encode_decryption_shares,
+    encode_issuer_keys,
+    encode_result,
+    encode_transition,
+)
+from crypto.tally import aggregate, latest_per_token
+from crypto.threshold import partial_decrypt
+from tests.election_ledger import CLOSE_AT, OPEN_AT, close_and_tally, open_election, vote
+
+VOTES = [(0, [0]), (1, [0]), (2, [1]), (3, [0]), (4, [2]), (5, [0])]
+
+
+def replay(entries) -> LedgerVerifier:
+    v = LedgerVerifier()
+    for i, e in enumerate(entries):
+        v.apply(i, e)
+    return v
+
+
+def fails_at(entries, index: int, text: str) -> None:
+    with pytest.raises(AuditFailure, match=text) as err:
+        replay(entries)
+    assert err.value.entry == index
+
+
+def rebody(entry: bytes, body: bytes, subject: str | None = None) -> bytes:
+    ev = decode_event(entry)
+    return encode_event(Event(ev.kind, subject or ev.election_id, body))
+
+
+def body(entry: bytes) -> bytes:
+    return decode_event(entry).body
+
+
+@pytest.fixture(scope="module")
+def honest():
+    led = open_election()
+    vote(led, VOTES)
+    token, credential = led.voters[1]  # owner 1 changes their mind with the same token
+    revote, _, _ = led.cast(credential.weight, [1], token, credential)
+    led.ballots.append(revote)
+    led.voters.append((token, credential))
+    led.add("ballot", encode_cast_ballot(revote))
+    close_and_tally(led, present=[3, 1, 2])
+    return led
+
+
+def test_honest_election_verifies_and_counts_the_latest_ballot(honest):
+    v = replay(honest.entries)
+    e = v.election(honest.election_id)
+    assert e.state_name == "PUBLISHED"
+    assert v.ballots_verified == len(VOTES) + 1
+    result = e.result
+    # approve: owners 0, 3, 5 (owner 1 revoted to oppose); oppose: 1, 2; abstain: 4
+    assert result.counts == (3, 2, 1)
+    w = [honest.roll.owners[i].area for i in range(6)]
+    assert result.areas == (w[0] + w[3] + w[5], w[1] + w[2], w[4])
+    assert result.participating_owners == 6
+    assert result.guardians == (1, 3)  # the first t to submit, in index order
+    assert not result.quorum_met  # 6 owners of the roll's are far from 2/3
+
+
+def test_entries_must_come_in_order(honest):
+    v = LedgerVerifier()
+    with pytest.raises(AuditFailure, match="expected entry 0"):
+        v.apply(1, honest.entries[1])
+
+
+def test_a_non_event_entry_is_refused(honest):
+    fails_at([b"not an event", *honest.entries], 0, "length prefix too large")
+    fails_at([encode_event(Event("roll", "x", b"")).replace(b"ownervote", b"ownerv0te"),
+              *honest.entries], 0, "not an ownervote event")
+
+
+def test_a_ballot_after_the_close_is_refused(honest):
+    entries = list(honest.entries)
+    closed = honest.index_of("state", 3)  # the fourth transition: OPEN -> CLOSED
+    late = honest.entries[honest.index_of("ballot")]
+    entries.insert(closed + 1, late)
+    fails_at(entries, closed + 1, "ballot event while the election is CLOSED")
+
+
+def test_a_ballot_before_the_opening_is_refused(honest):
+    entries = list(honest.entries)
+    opened = honest.index_of("state", 2)  # READY -> OPEN
+    entries.insert(opened, honest.entries[honest.index_of("ballot")])
+    fails_at(entries, opened, "ballot event while the election is READY")
+
+
+def test_a_tampered_ballot_is_refused(honest):
+    entries = list(honest.entries)
+    i = honest.index_of("ballot", 2)
+    cast = honest.ballots[2]
+    sel = cast.ballot.selections[0]
+    swapped = replace(cast, ballot=replace(cast.ballot, selections=(
+        cast.ballot.selections[1], sel, *cast.ballot.selections[2:])))
+    entries[i] = rebody(entries[i], encode_cast_ballot(swapped))
+    fails_at(entries, i, "ballot|proof|signature")
+
+
+def test_a_ballot_of_another_election_is_refused(honest):
+    other = open_election("another-election")
+    cast, _, _ = other.cast(other.roll.owners[0].area, [0])
+    entries = list(honest.entries)
+    i = honest.index_of("ballot")
+    entries.insert(i, rebody(entries[i], encode_cast_ballot(cast)))
+    fails_at(entries, i, "another election")
+
+
+def test_opening_early_and_closing_early_are_refused(honest):
+    entries = list(honest.entries)
+    i = honest.index_of("state", 2)
+    entries[i] = rebody(entries[i], encode_transition(Transition(3, 4, OPEN_AT - 1)))
+    fails_at(entries, i, "opened before the opening time")
+    entries = list(honest.entries)
+    i = honest.index_of("state", 3)
+    entries[i] = rebody(entries[i], encode_transition(Transition(4, 5, CLOSE_AT - 1)))
+    fails_at(entries, i, "closed before the closing time")
+
+
+def test_skipping_or_repeating_a_state_is_refused(honest):
+    entries = list(honest.entries)
+    i = honest.index_of("state", 3)
+    entries.insert(i, entries[honest.index_of("state", 2)])  # READY -> OPEN again
+    fails_at(entries, i, "transition from")
+    entries = list(honest.entries)
+    del entries[honest.index_of("issuer-keys")]
+    fails_at(entries, honest.index_of("state", 1) - 1, "READY without issuer keys")
+
+
+def test_a_dealing_before_every_key_is_refused(honest):
+    entries = list(honest.entries)
+    first_dealing = honest.index_of("dealing")
+    d = entries.pop(first_dealing)
+    entries.insert(honest.index_of("guardian-key"), d)
+    fails_at(entries, honest.index_of("guardian-key"), "before all guardian keys")
+
+
+def test_issuer_keys_must_cover_every_class(honest):
+    entries = list(honest.entries)
+    i = honest.index_of("issuer-keys")
+    record = decode_issuer_keys(body(entries[i]))
+    entries[i] = rebody(entries[i], encode_issuer_keys(replace(record, keys=record.keys[1:])))
+    fails_at(entries, i, "one per weight class")
+
+
+def test_too_many_credentials_for_a_class_are_refused(honest):
+    entries = list(honest.entries)
+    i = honest.index_of("credentials-issued")
+    w, owners = honest.commitment.classes[0]
+    entries[i] = rebody(entries[i], encode_credentials_issued(
+        CredentialsIssuedRecord(((w, owners + 1),))))
+    fails_at(entries, i, "which has")
+
+
+def test_more_ballots_counted_than_credentials_issued_are_refused(honest):
+    entries = list(honest.entries)
+    i = honest.index_of("credentials-issued")
+    record = decode_credentials_issued(body(entries[i]))
+    fewer = tuple((w, n - 1) for w, n in record.counts if n > 1) or ()
+    entries[i] = rebody(entries[i], encode_credentials_issued(CredentialsIssuedRecord(fewer)))
+    fails_at(entries, i + 1, "credentials were issued")
+
+
+def test_wrong_aggregates_are_refused(honest):
+    i = honest.index_of("aggregates")
+    n = len(honest.definition.contest.options)
+    ballots = [(c.credential.weight, c.ballot) for c in honest.ballots]
+    # counting the first ballot of a token instead of the latest, or dropping a ballot
+    first_wins = aggregate(latest_per_token(reversed(ballots)), n)
+    dropped = aggregate(latest_per_token(ballots[1:]), n)
+    for wrong in (first_wins, dropped):
+        entries = list(honest.entries)
+        entries[i] = rebody(entries[i], encode_aggregates(wrong))
+        fails_at(entries, i, "not those of the counted ballots")
+
+
+def test_a_share_for_another_ciphertext_or_with_a_bad_proof_is_refused(honest):
+    i = honest.index_of("decryption-shares")
+    record = decode_decryption_shares(body(honest.entries[i]))
+    aggs = decode_aggregates(body(honest.entries[honest.index_of("aggregates")]))
+    labelled = aggs.labelled()
+    g = record.guardian
+    (l0, _), (l1, _) = record.shares[0], record.shares[1]
+    # guardian g's share of aggregate l1, presented as its share of l0
+    moved = partial_decrypt(honest.election_id, l1, honest.dkg.shares[g], labelled[l1])
+    bad_share = tuple((label, moved if label == l0 else s) for label, s in record.shares)
+    bad_proof = tuple((label, replace(s, proof=replace(s.proof, response=s.proof.response + 1))
+                       if label == l0 else s) for label, s in record.shares)
+    for shares in (bad_share, bad_proof):
+        entries = list(honest.entries)
+        entries[i] = rebody(entries[i], encode_decryption_shares(
+            DecryptionSharesRecord(g, shares)))
+        fails_at(entries, i, "bad decryption proof")
+
+
+def test_missing_labels_and_duplicate_submissions_are_refused(honest):
+    i = honest.index_of("decryption-shares")
+    record = decode_decryption_shares(body(honest.entries[i]))
+    entries = list(honest.entries)
+    entries[i] = rebody(entries[i], encode_decryption_shares(
+        DecryptionSharesRecord(record.guardian, record.shares[1:])))
+    fails_at(entries, i, "one per non-trivial aggregate")
+    entries = list(honest.entries)
+    entries.insert(i + 1, honest.entries[i])
+    fails_at(entries, i + 1, "submitted shares twice")
+
+
+def test_a_wrong_result_is_refused(honest):
+    i = honest.index_of("result")
+    r = decode_result(body(honest.entries[i]))
+    wrong_counts = replace(r, counts=(r.counts[0] + 1, *r.counts[1:]))
+    wrong_outcome = replace(r, outcomes=(2, *r.outcomes[1:]))  # "passed" without quorum
+    for wrong in (wrong_counts, wrong_outcome):
+        entries = list(honest.entries)
+        entries[i] = rebody(entries[i], encode_result(wrong))
+        fails_at(entries, i, "not what the shares decrypt")
+    absent = replace(r, guardians=(1, 5 if honest.definition.guardians >= 5 else 4))
+    entries = list(honest.entries)
+    entries[i] = rebody(entries[i], encode_result(absent))
+    fails_at(entries, i, "guardians whose shares are on the ledger")
+    entries = list(honest.entries)
+    del entries[i]
+    fails_at(entries, i, "published without a result")
+
+
+def test_an_election_nobody_voted_in_publishes_without_guardians():
+    led = open_election("empty-election")
+    close_and_tally(led)
+    assert "decryption-shares" not in led.kinds
+    e = replay(led.entries).election("empty-election")
+    assert e.result.counts == (0, 0, 0) and e.result.guardians == ()
+    assert not e.result.quorum_met and set(e.result.outcomes) == {1}  # NO_QUORUM
+
+
+def test_a_definition_must_name_its_roll(honest):
+    entries = list(honest.entries)
+    fails_at(entries[1:], 0, "roll sample/roll is not on the ledger")
