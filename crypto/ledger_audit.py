@@ -19,7 +19,7 @@ from .ledger_export import LedgerExport
 from .note import Verifier, open_note, parse_note
 
 
-class AuditFailure(Exception):
+class AuditFailure(CryptoError):
     def __init__(self, message: str, *, entry: int | None = None,
                  checkpoint: int | None = None) -> None:
         self.entry = entry

@@ -34,13 +34,15 @@ class RunningWitness:
 
 
 async def start_witness(tmp: Path, name: str, follows: list[FollowedLog], *,
-                        validator=None) -> RunningWitness:
+                        validator=None, validator_factory=None) -> RunningWitness:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp / (name + '.db')}")
     store = WitnessStore(engine)
     await store.create()
     signer = CosignatureSigner.generate(name)
-    vsigner = CosignatureSigner.generate(name + "/validated") if validator else None
-    w = Witness(store, signer, follows, validating_signer=vsigner, validator=validator)
+    validating = validator is not None or validator_factory is not None
+    vsigner = CosignatureSigner.generate(name + "/validated") if validating else None
+    w = Witness(store, signer, follows, validating_signer=vsigner, validator=validator,
+                validator_factory=validator_factory)
     server = grpc.aio.server()
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(w, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -79,7 +81,7 @@ class LogHarness:
 
 async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 2,
                     origin: str | None = None, max_batch: int = 1000,
-                    validator=None) -> LogHarness:
+                    validator=None, validator_factory=None) -> LogHarness:
     origin = origin or f"test.ownervote.example/log-{secrets.token_hex(4)}"
     signer = Ed25519Signer.generate(origin)
     engine = make_engine(dsn)
@@ -89,7 +91,8 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
     address = f"127.0.0.1:{port}"
     witnesses = [await start_witness(tmp, f"witness-{i}.example",
                                      [FollowedLog(origin, signer.verifier(), address)],
-                                     validator=validator)
+                                     validator=validator,
+                                     validator_factory=validator_factory)
                  for i in range(n_witnesses)]
     # a validating witness is trusted for its validated cosignature
     endpoints = [WitnessEndpoint((w.validating_signer or w.signer).verifier(), w.address)

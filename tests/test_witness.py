@@ -179,3 +179,44 @@ async def test_validating_witness(dsn, tmp_path):
         assert exc.value.metadata["index"] == str(bad.index)
     finally:
         await h.stop()
+
+
+async def test_election_validating_witnesses_replay_every_rule(dsn, tmp_path):
+    """Witnesses running the ledger verifier co-sign an honest election, catch up after losing
+    their validator state (a restart), and refuse a ballot after the close."""
+    from server.witness.__main__ import election_validator
+    from tests.election_ledger import close_and_tally, open_election, vote
+    from tests.ledger_support import start_log
+
+    led = open_election("witnessed-election")
+    vote(led, [(0, [0]), (1, [1]), (2, [0])])
+    late, _, _ = led.cast(led.roll.owners[3].area, [0])  # made while open, sent after the close
+    close_and_tally(led)
+    h = await start_log(dsn, tmp_path, n_witnesses=2, quorum=2,
+                        validator_factory=election_validator)
+    try:
+        opened = led.index_of("ballot")
+        for e in led.entries[:opened]:
+            await h.ledger.append(e)
+        await h.ledger.append_with_receipt(led.entries[opened], timeout=20)
+        for w in h.witnesses:  # as after a restart: the verifier must replay entries 0..size
+            w.witness._validators.clear()
+        for e in led.entries[opened + 1:-1]:
+            await h.ledger.append(e)
+        r = await h.ledger.append_with_receipt(led.entries[-1], timeout=20)
+        assert r.tree_size == len(led.entries)
+        from crypto.codec import Event, encode_cast_ballot, encode_event
+        bad = await h.ledger.append(encode_event(Event("ballot", led.election_id,
+                                                       encode_cast_ballot(late))))
+        with pytest.raises(TimeoutError):
+            await h.ledger.receipt(bad.index, timeout=1.5)
+        w0 = h.witnesses[0].witness
+        state = await w0.store.get(h.node.signer.name)
+        assert state.size == len(led.entries)
+        with pytest.raises(Exception) as exc:
+            await w0.add_checkpoint(state.size, await h.ledger.store.consistency_proof(
+                state.size, bad.tree_size), bad.signed_note)
+        assert getattr(exc.value, "reason", "") == "VALIDATION_FAILED"
+        assert "while the election is PUBLISHED" in str(exc.value)
+    finally:
+        await h.stop()

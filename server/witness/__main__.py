@@ -1,7 +1,9 @@
 """Run a witness: ``python -m server.witness --name NAME --key-file F --follow ORIGIN=VKEY ...``.
 
 The key file holds the C2SP signer key string of the witness's cosignature key; it is created on
-first start. ``--validate module:function`` makes it a validating witness: it then also needs
+first start. ``--validate elections`` makes it a validating witness that replays every election
+rule on every entry before co-signing (crypto.election_audit.LedgerVerifier, one per followed
+log); ``--validate module:function`` plugs in another validator. A validating witness also needs
 ``--validating-key-file`` and, per followed log, the log's LedgerService address
 (``--follow ORIGIN=VKEY@HOST:PORT``).
 """
@@ -18,6 +20,7 @@ import grpc
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
 from crypto.checkpoint import CosignatureSigner
+from crypto.election_audit import LedgerVerifier
 from crypto.note import Ed25519Verifier
 
 from ..db import make_engine
@@ -41,22 +44,31 @@ def load_validator(spec: str):
     return getattr(importlib.import_module(module), func)
 
 
+def election_validator(origin: str):
+    """A fresh ledger verifier for one followed log: every election rule, entry by entry."""
+    return LedgerVerifier().apply
+
+
 async def serve(args: argparse.Namespace) -> None:
     engine = make_engine(args.db)
     store = WitnessStore(engine)
     await store.create()
     signer = load_or_create_key(Path(args.key_file), args.name, CosignatureSigner)
-    vsigner = validator = None
+    vsigner = validator = factory = None
     if args.validate:
         if not args.validating_key_file:
             raise SystemExit("--validate needs --validating-key-file")
         vsigner = load_or_create_key(Path(args.validating_key_file), args.name + "/validated",
                                      CosignatureSigner)
-        validator = load_validator(args.validate)
+        if args.validate == "elections":
+            factory = election_validator
+        else:
+            validator = load_validator(args.validate)
     tls = TlsConfig(Path(args.tls_cert), Path(args.tls_key),
                     Path(args.tls_client_ca) if args.tls_client_ca else None) \
         if args.tls_cert else None
     witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator,
+                      validator_factory=factory,
                       ledger_credentials=tls.channel_credentials() if tls and tls.ca else None)
     server = grpc.aio.server()
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(witness, server)
@@ -87,7 +99,8 @@ def main() -> None:
     p.add_argument("--db", default="sqlite+aiosqlite:///witness.db")
     p.add_argument("--listen", default="127.0.0.1:0")
     p.add_argument("--follow", action="append", type=parse_follow, default=[], required=True)
-    p.add_argument("--validate", help="module:function called as f(index, entry) for each entry")
+    p.add_argument("--validate", help="'elections' (every election rule, the default validator "
+                   "of an ownervote ledger) or module:function called as f(index, entry)")
     p.add_argument("--tls-cert", help="PEM certificate: serve TLS")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--tls-client-ca", help="PEM CA of client certificates: require mutual TLS")

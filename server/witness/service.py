@@ -34,6 +34,10 @@ log = logging.getLogger("ownervote.witness")
 MAX_NOTE = 1 << 16
 MAX_PROOF = 128
 Validator = Callable[[int, bytes], None]  # (index, entry) -> None, raises to refuse
+# A stateful validator per followed log (e.g. crypto.election_audit.LedgerVerifier().apply):
+# it must see the log from entry 0, so after a restart the witness replays the entries it had
+# already validated before validating new ones.
+ValidatorFactory = Callable[[str], Validator]
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,19 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
                  logs: Sequence[FollowedLog], *,
                  validating_signer: CosignatureSigner | None = None,
                  validator: Validator | None = None,
+                 validator_factory: ValidatorFactory | None = None,
                  entry_source: Callable[[FollowedLog], EntrySource] | None = None,
                  ledger_credentials: grpc.ChannelCredentials | None = None) -> None:
-        if (validating_signer is None) != (validator is None):
+        if validator is not None and validator_factory is not None:
+            raise ValueError("a plain validator or a validator factory, not both")
+        if (validating_signer is None) != (validator is None and validator_factory is None):
             raise ValueError("a validating witness needs both a validating key and a validator")
         self.store = store
         self.signer = signer
         self.validating_signer = validating_signer
         self.validator = validator
+        self.validator_factory = validator_factory
+        self._validators: dict[str, Validator] = {}  # per origin, from the factory
         self.logs = {lg.origin: lg for lg in logs}
         self._sources: dict[str, EntrySource] = {}
         self._entry_source = entry_source or (
@@ -142,7 +151,8 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
                 raise invalid("consistency_proof", f"does not verify: {exc}",
                               "BAD_CONSISTENCY_PROOF") from exc
         # a validating witness keeps the compact range to rebuild roots; a plain one needs none
-        frontier = await self._validate(followed, state, cp) if self.validator is not None else ()
+        frontier = (await self._validate(followed, state, cp)
+                    if self.validating_signer is not None else ())
         new_state = WitnessedState(cp.size, cp.root_hash, tuple(frontier))
         if not await self.store.advance(cp.origin, old_size, new_state):
             raise _mismatch((await self.store.get(cp.origin)).size)
@@ -164,23 +174,56 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
         except (grpc.RpcError, LookupError) as exc:
             raise RpcError(grpc.StatusCode.UNAVAILABLE, f"cannot fetch the new entries: {exc}",
                            reason="ENTRIES_UNAVAILABLE") from exc
+        validator = await self._validator(followed, state, source)
         tree = merkle.CompactRange(state.size, state.frontier)
         for i, data in enumerate(entries):
             tree.append(merkle.leaf_hash(data))
-            try:
-                result = self.validator(state.size + i, data)
-                if isinstance(result, Awaitable):
-                    await result
-            except (CryptoError, ValueError) as exc:
-                raise RpcError(grpc.StatusCode.ABORTED,
-                               f"entry {state.size + i} failed validation: {exc}",
-                               reason="VALIDATION_FAILED",
-                               metadata={"index": str(state.size + i)}) from exc
+            await self._run(validator, followed, state.size + i, data)
         if tree.root() != cp.root_hash:
+            self._validators.pop(followed.origin, None)  # it saw entries that are not the log's
             raise RpcError(grpc.StatusCode.ABORTED,
                            "the entries served by the log do not rebuild the checkpoint's root",
                            reason="ENTRIES_MISMATCH")
         return tree.nodes
+
+    async def _run(self, validator: Validator, followed: FollowedLog, index: int,
+                   data: bytes) -> None:
+        try:
+            result = validator(index, data)
+            if isinstance(result, Awaitable):
+                await result
+        except (CryptoError, ValueError) as exc:
+            # a stateful validator may hold part of a refused batch: start it afresh next time
+            self._validators.pop(followed.origin, None)
+            raise RpcError(grpc.StatusCode.ABORTED, f"entry {index} failed validation: {exc}",
+                           reason="VALIDATION_FAILED", metadata={"index": str(index)}) from exc
+
+    async def _validator(self, followed: FollowedLog, state: WitnessedState,
+                         source: EntrySource) -> Validator:
+        """The plain validator, or this log's stateful one, brought up to ``state.size`` by
+        replaying the entries validated before (checked against the stored compact range)."""
+        if self.validator_factory is None:
+            return self.validator
+        validator = self._validators.get(followed.origin)
+        if validator is not None:
+            return validator
+        validator = self.validator_factory(followed.origin)
+        if state.size:
+            try:
+                old = await source.entries(0, state.size)
+            except (grpc.RpcError, LookupError) as exc:
+                raise RpcError(grpc.StatusCode.UNAVAILABLE,
+                               f"cannot fetch the validated entries: {exc}",
+                               reason="ENTRIES_UNAVAILABLE") from exc
+            tree = merkle.CompactRange()
+            for i, data in enumerate(old):
+                tree.append(merkle.leaf_hash(data))
+                await self._run(validator, followed, i, data)
+            if tree.nodes != tuple(state.frontier):
+                raise RpcError(grpc.StatusCode.ABORTED, "the log's entries do not rebuild the "
+                               "tree this witness validated", reason="ENTRIES_MISMATCH")
+        self._validators[followed.origin] = validator
+        return validator
 
     async def close(self) -> None:
         for s in self._sources.values():
