@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from ownervote.v1.wire import details_of  # noqa: F401  (the client side, shared)
 
 DOMAIN = "ownervote.v1"
 
@@ -59,24 +60,3 @@ def invalid(field: str, message: str, reason: str = "INVALID_FIELD") -> RpcError
 
 async def abort(context: grpc.aio.ServicerContext, err: RpcError) -> None:
     await context.abort_with_status(rpc_status.to_status(err.to_status()))
-
-
-def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict:
-    """Client side: decode the rich status of a failed call into a plain dict (for tests/CLIs)."""
-    status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None
-    out: dict = {"code": error.code(), "message": error.details(), "reason": None,
-                 "field": None, "metadata": {}}
-    if status is None:
-        return out
-    for any_ in status.details:
-        if any_.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            any_.Unpack(info)
-            out["reason"] = info.reason
-            out["metadata"] = dict(info.metadata)
-        elif any_.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            br = error_details_pb2.BadRequest()
-            any_.Unpack(br)
-            if br.field_violations:
-                out["field"] = br.field_violations[0].field
-    return out

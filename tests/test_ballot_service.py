@@ -63,7 +63,8 @@ async def booth(dsn, tmp_path):
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    h.booth_address = f"127.0.0.1:{port}"  # for clients that open their own channel
+    channel = grpc.aio.insecure_channel(h.booth_address)
     yield (election_pb2_grpc.RegistrationServiceStub(channel),
            election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
            election_pb2_grpc.ElectionServiceStub(channel))

@@ -1,0 +1,69 @@
+"""The voter SDK (clients/voter_sdk.py) against the real services over gRPC: election with its
+recomputed hash, blind credential, cast with a verified receipt, revote, and refusals."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from clients.voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
+from crypto.credential import generate_token
+from crypto.errors import InvalidProof
+from crypto.receipt import Receipt
+from tests.test_ballot_service import booth  # noqa: F401  (the fixture)
+
+
+async def test_the_phone_path_end_to_end(booth):  # noqa: F811
+    reg, box, store, provider, roll, eid, h, public = booth
+    policy = TrustPolicy(h.node.signer.verifier(),
+                         tuple(w.signer.verifier() for w in h.witnesses), 2)
+    async with grpc.aio.insecure_channel(h.booth_address) as ch:
+        voter = VoterClient(ch, policy)
+        election = await voter.election(eid)
+        assert election.state == "OPEN" and election.context is not None
+        assert set(election.issuers) == {c.area for c in roll.weight_classes()}
+        owner = roll.owners[2]
+        att, sig = provider.attest(owner.owner_id, eid)
+        assert await voter.eligibility(att, sig) == owner.area
+        wallet = await voter.obtain_credential(election, att, sig)
+        assert wallet.credential.weight == owner.area
+        restored = Wallet.from_json(wallet.to_json())  # what the phone stores
+        assert restored.credential == wallet.credential
+        assert restored.token.public_key().public_bytes_raw() == \
+            wallet.token.public_key().public_bytes_raw()
+        first = await voter.cast(election, wallet, [0])
+        again = await voter.cast(election, wallet, [1])  # a revote: both on the ledger
+        assert again.receipt.index > first.receipt.index
+        assert await voter.verify_receipt(first.receipt) >= first.receipt.index + 1
+        # a receipt for another entry does not verify
+        other = Receipt(first.receipt.index, bytes(32), first.receipt.inclusion_proof,
+                        first.receipt.signed_note)
+        with pytest.raises(InvalidProof):
+            await voter.verify_receipt(other)
+        # one credential per owner: a new token (a different blinded request) is refused
+        att2, sig2 = provider.attest(owner.owner_id, eid)
+        with pytest.raises(Refused) as err:
+            await voter.obtain_credential(election, att2, sig2)
+        assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
+        # an attestation for another election is refused with the field named
+        att3, sig3 = provider.attest(owner.owner_id, "another-election")
+        with pytest.raises(Refused) as err:
+            await voter.eligibility(att3, sig3)
+        assert err.value.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
+                                  grpc.StatusCode.INVALID_ARGUMENT)
+        # the receipt is for exactly the entry the ballot became
+        assert first.receipt.leaf_hash != again.receipt.leaf_hash
+        assert len(first.ballot_hash) == 32
+
+
+def test_a_wallet_refuses_a_credential_of_another_token():
+    import json
+
+    from crypto.codec import encode_credential
+    from crypto.credential import Credential
+    token = generate_token()
+    cred = Credential("e", 100, bytes(32), bytes(32), b"\x01" * 256)
+    raw = token.private_bytes_raw().hex()
+    text = json.dumps({"token": raw, "credential": encode_credential(cred).hex()})
+    with pytest.raises(ValueError, match="another token"):
+        Wallet.from_json(text)
