@@ -34,18 +34,13 @@ from crypto.ledger_audit import audit
 from crypto.ledger_export import LedgerExport, decode_export
 from crypto.note import Ed25519Verifier
 
+from .channel import open_channel
 from .ledger_export import fetch_export
 from .report import election_summary
 
 
-def channel_for(server: str, ca: Path | None) -> grpc.aio.Channel:
-    if ca is None:
-        return grpc.aio.insecure_channel(server)
-    return grpc.aio.secure_channel(server, grpc.ssl_channel_credentials(ca.read_bytes()))
-
-
 async def _download(server: str, ca: Path | None) -> tuple[LedgerExport, tuple]:
-    async with channel_for(server, ca) as channel:
+    async with open_channel(server, ca) as channel:
         info = await ledger_pb2_grpc.LedgerServiceStub(channel).GetLogInfo(
             ledger_pb2.GetLogInfoRequest())
         export = await fetch_export(channel)

@@ -101,6 +101,8 @@ class PublicElection:
     close_time: int
     total_area: int
     total_owners: int
+    guardians: int
+    threshold: int
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ class VoterClient:
                    for k in e.issuer_keys}
         return PublicElection(election_id, STATES[e.state], d.motion, contest, context, issuers,
                               d.open_time.seconds, d.close_time.seconds, e.total_area,
-                              e.total_owners)
+                              e.total_owners, d.guardians, d.threshold)
 
     async def eligibility(self, att: Attestation, signature: bytes) -> int:
         resp = await self._call(self.registration.GetEligibility, election_pb2.

@@ -1,0 +1,190 @@
+"""The administrator CLI: ``python -m clients.admin --server HOST:PORT [auth] COMMAND``.
+
+Authentication: a bearer token (``--token`` or env ``OWNERVOTE_ADMIN_TOKEN``), or mutual TLS
+with a client certificate whose common name is ``admin`` (``--ca --cert --key``).
+
+    import-roll --community ID FILE.csv
+        Import the housing bureau's roll (all or nothing; a bad row is reported with its line).
+    create-election --id ID --roll ROLL_ID --motion TEXT
+                    [--committee "A,B,C" --min N --max N]         (default: a referendum)
+                    [--rule ordinary|major | --rule explicit --quorum-area P/Q
+                     --quorum-headcount P/Q --approval-area P/Q --approval-headcount P/Q
+                     [--strict]]
+                    --open WHEN --close WHEN --guardians N --threshold T
+        WHEN is an ISO 8601 time or +SECONDS from now.
+    schedule ID
+        DRAFT → KEY_CEREMONY; from then on the election advances by itself on the clock.
+    status ID [--follow [--until STATE]]
+        Print the state (and follow it until STATE, default PUBLISHED).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc
+
+from rules.area import format_area
+
+from .channel import add_connection_arguments, channel_from
+from .voter_sdk import STATES, Refused
+
+PRESETS = {"ordinary": election_pb2.RULE_PRESET_ORDINARY, "major": election_pb2.RULE_PRESET_MAJOR,
+           "explicit": election_pb2.RULE_PRESET_EXPLICIT}
+
+
+def parse_when(text: str, now: float | None = None) -> int:
+    if text.startswith("+"):
+        return int((now if now is not None else time.time()) + float(text[1:]))
+    when = datetime.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text}: give a time zone (e.g. +08:00)")
+    return int(when.timestamp())
+
+
+def _fraction(text: str) -> election_pb2.Fraction:
+    f = Fraction(text)
+    return election_pb2.Fraction(numerator=f.numerator, denominator=f.denominator)
+
+
+def definition(args: argparse.Namespace) -> election_pb2.ElectionDefinition:
+    if args.committee:
+        contest = election_pb2.Contest(kind=election_pb2.CONTEST_KIND_COMMITTEE,
+                                       options=[c.strip() for c in args.committee.split(",")],
+                                       min_selections=args.min, max_selections=args.max)
+    else:
+        contest = election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM)
+    rule = election_pb2.Rule(preset=PRESETS[args.rule])
+    if args.rule == "explicit":
+        for name in ("quorum_area", "quorum_headcount", "approval_area", "approval_headcount"):
+            value = getattr(args, name)
+            if value is None:
+                raise SystemExit(f"--rule explicit needs --{name.replace('_', '-')}")
+            getattr(rule, name).CopyFrom(_fraction(value))
+        rule.strict = args.strict
+    d = election_pb2.ElectionDefinition(
+        election_id=args.id, roll_id=args.roll, motion=args.motion, contest=contest, rule=rule,
+        guardians=args.guardians, threshold=args.threshold)
+    d.open_time.seconds = parse_when(args.open)
+    d.close_time.seconds = parse_when(args.close)
+    return d
+
+
+class AdminClient:
+    def __init__(self, channel: grpc.aio.Channel, token: str | None = None) -> None:
+        self.admin = election_pb2_grpc.AdminServiceStub(channel)
+        self.public = election_pb2_grpc.ElectionServiceStub(channel)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else None
+
+    async def _call(self, method, request, *, admin: bool = True):
+        try:
+            return await method(request, metadata=self.metadata if admin else None)
+        except grpc.RpcError as exc:
+            raise Refused(exc) from exc
+
+    async def import_roll(self, community: str, csv: bytes) -> election_pb2.ImportRollResponse:
+        return await self._call(self.admin.ImportRoll, election_pb2.ImportRollRequest(
+            community_id=community, csv=csv))
+
+    async def create_election(self, d: election_pb2.ElectionDefinition) -> election_pb2.Election:
+        return (await self._call(self.admin.CreateElection,
+                                 election_pb2.CreateElectionRequest(definition=d))).election
+
+    async def schedule(self, election_id: str) -> election_pb2.Election:
+        return (await self._call(self.admin.ScheduleElection,
+                                 election_pb2.ScheduleElectionRequest(
+                                     election_id=election_id))).election
+
+    async def state(self, election_id: str) -> str:
+        e = await self._call(self.public.GetElection,
+                             election_pb2.GetElectionRequest(election_id=election_id), admin=False)
+        return STATES[e.election.state]
+
+    async def follow(self, election_id: str, until: str = "PUBLISHED", poll: float = 0.5,
+                     timeout: float = 3600.0, echo=None) -> str:
+        order = list(STATES.values())
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            state = await self.state(election_id)
+            if state != last and echo:
+                echo(f"{time.strftime('%H:%M:%S')} {election_id}: {state}")
+            last = state
+            if order.index(state) >= order.index(until):
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{election_id} is still {state}")
+            await asyncio.sleep(poll)
+
+
+async def run(args: argparse.Namespace) -> None:
+    async with channel_from(args) as channel:
+        client = AdminClient(channel, args.token or os.environ.get("OWNERVOTE_ADMIN_TOKEN"))
+        if args.cmd == "import-roll":
+            r = await client.import_roll(args.community, args.file.read_bytes())
+            print(f"roll {r.roll_id}: {r.units} units, {r.owners} voting owners, "
+                  f"{format_area(r.total_area)} m²; hash {r.roll_hash.hex()} at ledger index "
+                  f"{r.receipt.index}")
+        elif args.cmd == "create-election":
+            e = await client.create_election(definition(args))
+            print(f"election {e.definition.election_id}: {STATES[e.state]}")
+        elif args.cmd == "schedule":
+            e = await client.schedule(args.id)
+            print(f"election {args.id}: {STATES[e.state]}")
+        elif args.follow:
+            await client.follow(args.id, args.until, echo=print)
+        else:
+            print(f"election {args.id}: {await client.state(args.id)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m clients.admin", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 2)[2])
+    add_connection_arguments(p, client_cert=True)
+    p.add_argument("--token", help="bearer token (default: env OWNERVOTE_ADMIN_TOKEN)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("import-roll")
+    r.add_argument("--community", required=True)
+    r.add_argument("file", type=Path)
+    c = sub.add_parser("create-election")
+    c.add_argument("--id", required=True)
+    c.add_argument("--roll", required=True)
+    c.add_argument("--motion", required=True)
+    c.add_argument("--committee", help="comma-separated candidates (default: a referendum)")
+    c.add_argument("--min", type=int, default=1)
+    c.add_argument("--max", type=int, default=1)
+    c.add_argument("--rule", choices=sorted(PRESETS), default="ordinary")
+    for name in ("quorum-area", "quorum-headcount", "approval-area", "approval-headcount"):
+        c.add_argument(f"--{name}")
+    c.add_argument("--strict", action="store_true")
+    c.add_argument("--open", required=True)
+    c.add_argument("--close", required=True)
+    c.add_argument("--guardians", type=int, required=True)
+    c.add_argument("--threshold", type=int, required=True)
+    s = sub.add_parser("schedule")
+    s.add_argument("id")
+    st = sub.add_parser("status")
+    st.add_argument("id")
+    st.add_argument("--follow", action="store_true")
+    st.add_argument("--until", default="PUBLISHED", choices=list(STATES.values())[1:])
+    args = p.parse_args(argv)
+    try:
+        asyncio.run(run(args))
+    except Refused as exc:
+        print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

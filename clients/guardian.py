@@ -1,0 +1,81 @@
+"""The guardian CLI: ``python -m clients.guardian --server HOST:PORT --ca CA --cert C --key K
+--state FILE COMMAND`` (mutual TLS: the certificate's common name is
+``<election>/guardian-<index>``).
+
+    init --election ID --index I
+        Generate this guardian's encryption key (n and t are read from the election) into the
+        state file (mode 0600; it holds every secret of this guardian — keep it safe).
+    ceremony
+        Run the key ceremony to its end: register the key, deal, check the shares received
+        (filing a verifiable complaint against a bad one), then check the joint key the server
+        publishes against QUAL recomputed here and combine this guardian's share.
+    decrypt
+        The tally. Refused unless the close and the aggregates are on the ledger: downloads the
+        whole ledger, checks every checkpoint, every ballot and the aggregates, then decrypts the
+        aggregates (nothing else, once) and submits the shares with their proofs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from crypto.errors import CryptoError
+
+from .channel import add_connection_arguments, channel_from
+from .guardian_client import GuardianClient, GuardianRefusal, GuardianState, new_guardian
+from .voter_sdk import Refused, VoterClient
+
+
+async def run(args) -> None:
+    async with channel_from(args) as channel:
+        if args.cmd == "init":
+            if args.state.exists():
+                raise GuardianRefusal(f"{args.state} exists: a guardian's key is made once")
+            e = await VoterClient(channel).election(args.election)
+            state = new_guardian(args.election, args.index, e.guardians, e.threshold)
+            state.save(args.state)
+            print(f"guardian {args.index} of {e.guardians} (threshold {e.threshold}) for "
+                  f"{args.election}: key saved in {args.state}")
+            return
+        state = GuardianState.load(args.state)
+        client = GuardianClient(channel, state, args.state)
+        if args.cmd == "ceremony":
+            await client.run_ceremony()
+            print(f"guardian {state.index}: ceremony complete; joint key "
+                  f"{state.joint_public_key.hex()}; share checked against its verification key")
+        else:
+            n = await client.decrypt()
+            print(f"guardian {state.index}: ledger verified; {n} decryption share(s) of the "
+                  "aggregates submitted")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m clients.guardian",
+                                description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 3)[3])
+    add_connection_arguments(p, client_cert=True)
+    p.add_argument("--state", type=Path, required=True)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    i = sub.add_parser("init")
+    i.add_argument("--election", required=True)
+    i.add_argument("--index", type=int, required=True)
+    sub.add_parser("ceremony")
+    sub.add_parser("decrypt")
+    args = p.parse_args(argv)
+    try:
+        asyncio.run(run(args))
+    except Refused as exc:
+        print(f"refused by the server: {exc}", file=sys.stderr)
+        return 1
+    except (GuardianRefusal, CryptoError) as exc:
+        print(f"guardian refuses: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The demo identity provider's CLI: ``python -m clients.identity_provider``.
+
+    key --key-file F              create the provider's Ed25519 key (prints the public key hex,
+                                  which the server's ``identity_provider_key`` setting trusts)
+    attest --key-file F --owner O --election E [--out FILE]
+                                  sign a fresh attestation (JSON) for owner O and election E
+
+In production this is the real-name / face-recognition service, which checks an ID card and a
+face before it signs; this stand-in signs for whoever it is told (crypto.attestation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from crypto.attestation import Attestation, DemoIdentityProvider
+
+
+def attestation_json(att: Attestation, signature: bytes) -> str:
+    return json.dumps({"owner_id": att.owner_id, "election_id": att.election_id,
+                       "nonce": att.nonce.hex(), "expires_at": att.expires_at,
+                       "signature": signature.hex()})
+
+
+def attestation_from_json(text: str) -> tuple[Attestation, bytes]:
+    d = json.loads(text)
+    return (Attestation(d["owner_id"], d["election_id"], bytes.fromhex(d["nonce"]),
+                        int(d["expires_at"])), bytes.fromhex(d["signature"]))
+
+
+def load_provider(path: Path) -> DemoIdentityProvider:
+    return DemoIdentityProvider(Ed25519PrivateKey.from_private_bytes(
+        bytes.fromhex(path.read_text().strip())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m clients.identity_provider",
+                                description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    k = sub.add_parser("key")
+    k.add_argument("--key-file", type=Path, required=True)
+    a = sub.add_parser("attest")
+    a.add_argument("--key-file", type=Path, required=True)
+    a.add_argument("--owner", required=True)
+    a.add_argument("--election", required=True)
+    a.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    if args.cmd == "key":
+        if not args.key_file.exists():
+            key = Ed25519PrivateKey.generate()
+            args.key_file.write_text(key.private_bytes_raw().hex())
+            args.key_file.chmod(0o600)
+        print(load_provider(args.key_file).public_key.public_bytes_raw().hex())
+        return 0
+    text = attestation_json(*load_provider(args.key_file).attest(args.owner, args.election))
+    if args.out:
+        args.out.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The voter CLI: ``python -m clients.voter --server HOST:PORT [--ca PEM] COMMAND``.
+
+    election ID
+        The motion, the options, the state and the times.
+    register --attestation FILE --wallet FILE
+        Obtain a blind credential with an identity attestation (JSON, from the identity
+        provider); the token key is generated here and kept, with the credential, in the wallet
+        file (mode 0600). The registrar never sees the token.
+    vote --wallet FILE --choice NAME [--choice NAME ...] [--receipt FILE]
+        Encrypt, sign with the token and cast; the receipt is verified against a checkpoint
+        co-signed by the witness quorum and saved. Voting again replaces the earlier ballot.
+    verify-receipt --receipt FILE
+        Re-check a saved receipt against the log's key and witnesses.
+    result ID
+        The published result.
+
+Trust: ``--log-key``, ``--witness`` (repeat) and ``--quorum`` pin the log and the witnesses;
+without them they are read from the server on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from crypto.checkpoint import CosignatureVerifier
+from crypto.errors import CryptoError
+from crypto.note import Ed25519Verifier
+from crypto.receipt import Receipt
+
+from .channel import add_connection_arguments, channel_from
+from .identity_provider import attestation_from_json
+from .voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def receipt_json(r: Receipt, ballot_hash: bytes) -> str:
+    return json.dumps({"index": r.index, "leaf_hash": r.leaf_hash.hex(),
+                       "inclusion_proof": [h.hex() for h in r.inclusion_proof],
+                       "signed_note": r.signed_note.decode(), "ballot_hash": ballot_hash.hex()})
+
+
+def receipt_from_json(text: str) -> Receipt:
+    d = json.loads(text)
+    return Receipt(d["index"], bytes.fromhex(d["leaf_hash"]),
+                   tuple(bytes.fromhex(h) for h in d["inclusion_proof"]),
+                   d["signed_note"].encode())
+
+
+def policy_from(args) -> TrustPolicy | None:
+    if not args.log_key:
+        return None
+    return TrustPolicy(Ed25519Verifier.from_vkey(args.log_key),
+                       tuple(CosignatureVerifier.from_vkey(w) for w in args.witness),
+                       args.quorum if args.quorum is not None else len(args.witness))
+
+
+async def run(args) -> None:
+    async with channel_from(args) as channel:
+        voter = VoterClient(channel, policy_from(args))
+        if args.cmd == "election":
+            e = await voter.election(args.id)
+            print(f"{e.election_id}: {e.state}\nmotion: {e.motion}\noptions: "
+                  f"{', '.join(e.contest.options)} (choose {e.contest.min_selections}.."
+                  f"{e.contest.max_selections})")
+        elif args.cmd == "register":
+            att, sig = attestation_from_json(args.attestation.read_text())
+            election = await voter.election(att.election_id)
+            wallet = await voter.obtain_credential(election, att, sig)
+            _write_private(args.wallet, wallet.to_json())
+            print(f"credential for weight class {wallet.credential.weight} saved in "
+                  f"{args.wallet}")
+        elif args.cmd == "vote":
+            wallet = Wallet.from_json(args.wallet.read_text())
+            election = await voter.election(wallet.election_id)
+            options = list(election.contest.options)
+            unknown = [c for c in args.choice if c not in options]
+            if unknown:
+                raise SystemExit(f"unknown option(s) {unknown}; the options are {options}")
+            cast = await voter.cast(election, wallet, [options.index(c) for c in args.choice])
+            if args.receipt:
+                args.receipt.write_text(receipt_json(cast.receipt, cast.ballot_hash))
+            print(f"ballot {cast.ballot_hash.hex()[:16]}… accepted at ledger index "
+                  f"{cast.receipt.index}; receipt verified against a co-signed checkpoint of "
+                  f"size {cast.tree_size}")
+        elif args.cmd == "verify-receipt":
+            size = await voter.verify_receipt(receipt_from_json(args.receipt.read_text()))
+            print(f"receipt OK: the entry is in the co-signed tree of size {size}")
+        else:
+            r = await voter.result(args.id)
+            print(f"{r.election_id}: participation {r.participating_owners} owners, area "
+                  f"{r.participating_area / 100:.2f} m²; quorum "
+                  f"{'met' if r.quorum_met else 'NOT met'}")
+            for o in r.options:
+                print(f"  {o.name:<16} {o.area / 100:>12.2f} m² {o.headcount:>7} owners  "
+                      f"{o.outcome}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m clients.voter", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 2)[2])
+    add_connection_arguments(p)
+    p.add_argument("--log-key")
+    p.add_argument("--witness", action="append", default=[])
+    p.add_argument("--quorum", type=int)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("election").add_argument("id")
+    r = sub.add_parser("register")
+    r.add_argument("--attestation", type=Path, required=True)
+    r.add_argument("--wallet", type=Path, required=True)
+    v = sub.add_parser("vote")
+    v.add_argument("--wallet", type=Path, required=True)
+    v.add_argument("--choice", action="append", default=[])
+    v.add_argument("--receipt", type=Path)
+    sub.add_parser("verify-receipt").add_argument("--receipt", type=Path, required=True)
+    sub.add_parser("result").add_argument("id")
+    args = p.parse_args(argv)
+    try:
+        asyncio.run(run(args))
+    except Refused as exc:
+        print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
+              file=sys.stderr)
+        return 1
+    except CryptoError as exc:
+        print(f"verification failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
