@@ -65,3 +65,21 @@ class DevCA:
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(key_path, key)
         return cert_path, key_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m server.pki DIR CN [CN ...]``: a fresh dev CA in DIR (ca.pem) and a certificate
+    and key per common name (``/`` in a name becomes ``_`` in its file names)."""
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m server.pki", description=main.__doc__)
+    p.add_argument("dir", type=Path)
+    p.add_argument("cn", nargs="+")
+    args = p.parse_args(argv)
+    ca = DevCA(args.dir)
+    for cn in args.cn:
+        cert, key = ca.issue(cn)
+        print(f"{cn}: {cert} {key}")
+
+
+if __name__ == "__main__":
+    main()
