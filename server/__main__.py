@@ -1,10 +1,13 @@
 """The ownervote server: ``python -m server [--config FILE]`` (settings in server/config.py).
 
-Serves the ledger (LedgerService) and the election services implemented so far (AdminService,
-ElectionService, BallotBoxService, and RegistrationService when an identity provider is
-configured), with gRPC
-health checking and server reflection; SIGTERM/SIGINT shut it down
-gracefully (health NOT_SERVING, in-flight calls finished, ledger closed).
+Serves the ledger (LedgerService) and the election services (AdminService, ElectionService,
+BallotBoxService, GuardianService, and RegistrationService when an identity provider is
+configured), with gRPC health checking and server reflection, and runs the lifecycle driver
+(server/election/driver.py) that moves every election along its schedule. With
+``guardian_listen`` the same services are also served on a mutual-TLS port that requires a
+client certificate from ``client_ca`` (guardians; administrators with CN ``admin``).
+SIGTERM/SIGINT shut it down gracefully (driver stopped, health NOT_SERVING, in-flight calls
+finished, ledger closed).
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ from .config import Config, ConfigError, load_config
 from .db import make_engine
 from .election.ballot_box import BallotBox
 from .election.ballot_service import BallotBoxService
+from .election.ceremony import CeremonyStore
+from .election.driver import LifecycleDriver
+from .election.guardian_service import GuardianService
 from .election.identity import AttestationVerifier, GuardedVerifier
 from .election.registrar import Registrar
 from .election.registration import RegistrationService
 from .election.service import AdminAuth, AdminService, ElectionService
 from .election.store import ElectionStore
+from .election.tally import TallyStore
 from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
@@ -37,7 +44,8 @@ from .tls import TlsConfig
 
 log = logging.getLogger("ownervote.server")
 SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
-            "ownervote.v1.ElectionService")
+            "ownervote.v1.ElectionService", "ownervote.v1.BallotBoxService",
+            "ownervote.v1.GuardianService")
 
 
 async def serve(cfg: Config) -> None:
@@ -53,34 +61,56 @@ async def serve(cfg: Config) -> None:
     await node.ledger.start()
     store = ElectionStore(engine, node.ledger)
     await store.create()
+    registrar = Registrar(engine)
+    await registrar.create()
+    ceremony = CeremonyStore(engine, store)
+    await ceremony.create()
+    tally = TallyStore(engine, store, ceremony, registrar)
+    await tally.create()
+    box = BallotBox(node.ledger)
+    kek = cfg.key_encryption_key.encode() or None
+    if kek is None:
+        log.warning("key_encryption_key is not set: no key ceremony can finish")
+    driver = LifecycleDriver(store, ceremony, tally, box, kek=kek,
+                             complaint_window=cfg.complaint_window)
     server = grpc.aio.server()
     add_ledger_service(server, node)
     election_pb2_grpc.add_AdminServiceServicer_to_server(
         AdminService(store, AdminAuth(cfg.admin_token)), server)
-    election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
-    election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
-        BallotBoxService(store, BallotBox(node.ledger)), server)
-    services = [*SERVICES, "ownervote.v1.BallotBoxService"]
+    election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store, tally),
+                                                            server)
+    election_pb2_grpc.add_BallotBoxServiceServicer_to_server(BallotBoxService(store, box), server)
+    election_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianService(ceremony, tally),
+                                                            server)
+    services = list(SERVICES)
     if cfg.identity_provider_key:
-        registrar = Registrar(engine)
-        await registrar.create()
         identity = GuardedVerifier(AttestationVerifier(Ed25519PublicKey.from_public_bytes(
             bytes.fromhex(cfg.identity_provider_key))))
         election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
-            store, registrar, identity, cfg.key_encryption_key.encode()), server)
+            store, registrar, identity, kek), server)
         services.append("ownervote.v1.RegistrationService")
     health_servicer = await add_health_and_reflection(server, services)
-    if cfg.tls_cert:
+    if cfg.public_tls:
         port = server.add_secure_port(cfg.listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key)).server_credentials(require_client_cert=False))
     else:
         port = server.add_insecure_port(cfg.listen)
+    mtls_port = None
+    if cfg.guardian_listen:
+        mtls_port = server.add_secure_port(cfg.guardian_listen, TlsConfig(
+            Path(cfg.tls_cert), Path(cfg.tls_key), Path(cfg.client_ca))
+            .server_credentials(require_client_cert=True))
     await server.start()
-    log.info("serving", extra={"port": port, "origin": cfg.origin,
+    driver.start(cfg.lifecycle_tick)
+    log.info("serving", extra={"port": port, "guardian_port": mtls_port, "origin": cfg.origin,
                                "log_verifier_key": signer.verifier().vkey()})
     print(f"ownervote server listening on port {port}", flush=True)
+    if mtls_port is not None:
+        print(f"ownervote server: guardians and administrators (mutual TLS) on port {mtls_port}",
+              flush=True)
     await stop_on_signals().wait()
     log.info("shutting down")
+    await driver.stop()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=10)
     await node.ledger.close()

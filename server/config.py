@@ -11,7 +11,22 @@
     witness_ca = "…" client_cert = "…" client_key = "…"   (mutual TLS to the witnesses)
     identity_provider_key = "<64 hex>"            # OWNERVOTE_IDENTITY_PROVIDER_KEY (Ed25519)
     key_encryption_key = "…"                      # OWNERVOTE_KEY_ENCRYPTION_KEY (>= 16 chars)
-RegistrationService is served when both of the last two are set.
+    guardian_listen = "0.0.0.0:50052"             # OWNERVOTE_GUARDIAN_LISTEN
+    client_ca = "…"                               # OWNERVOTE_CLIENT_CA
+    listen_tls = true                             # OWNERVOTE_LISTEN_TLS (see below)
+    lifecycle_tick = 1.0                          # OWNERVOTE_LIFECYCLE_TICK (seconds)
+    complaint_window = 10.0                       # OWNERVOTE_COMPLAINT_WINDOW (seconds)
+RegistrationService is served when both identity_provider_key and key_encryption_key are set;
+the key encryption key also protects the issuer keys the lifecycle driver creates when a key
+ceremony finishes (without it no ceremony can finish). ``guardian_listen`` opens a second,
+mutual-TLS port (it needs ``client_ca``, the CA that signs the guardians' and administrators'
+client certificates, and ``tls_cert``/``tls_key``): guardians present CN
+``<election_id>/guardian-<i>``, administrators CN ``admin``. ``listen_tls``: whether ``listen``
+serves TLS with ``tls_cert`` (server authentication only); unset, it does when ``tls_cert`` is set
+and ``guardian_listen`` is not (with a mutual-TLS port the public port stays plain unless told
+otherwise, e.g. behind a TLS-terminating proxy). The lifecycle driver steps every
+``lifecycle_tick`` seconds; a ceremony finishes ``complaint_window`` seconds after its last
+dealing.
 """
 
 from __future__ import annotations
@@ -42,6 +57,18 @@ class Config:
     client_key: str = ""
     identity_provider_key: str = ""
     key_encryption_key: str = ""
+    guardian_listen: str = ""
+    client_ca: str = ""
+    listen_tls: bool | None = None
+    lifecycle_tick: float = 1.0
+    complaint_window: float = 10.0
+
+    @property
+    def public_tls(self) -> bool:
+        """Whether the ``listen`` port serves TLS (see ``listen_tls``)."""
+        if self.listen_tls is not None:
+            return self.listen_tls
+        return bool(self.tls_cert) and not self.guardian_listen
 
     def __post_init__(self) -> None:
         if len(self.admin_token) < 16:
@@ -60,6 +87,18 @@ class Config:
                 raise ConfigError("identity_provider_key is 64 hex digits") from exc
             if len(self.key_encryption_key) < 16:
                 raise ConfigError("key_encryption_key must be at least 16 characters")
+        if self.key_encryption_key and len(self.key_encryption_key) < 16:
+            raise ConfigError("key_encryption_key must be at least 16 characters")
+        if bool(self.guardian_listen) != bool(self.client_ca):
+            raise ConfigError("guardian_listen and client_ca go together")
+        if self.guardian_listen and not self.tls_cert:
+            raise ConfigError("guardian_listen (mutual TLS) needs tls_cert and tls_key")
+        if self.listen_tls and not self.tls_cert:
+            raise ConfigError("listen_tls needs tls_cert and tls_key")
+        if not self.lifecycle_tick > 0:
+            raise ConfigError("lifecycle_tick must be positive")
+        if not self.complaint_window >= 0:
+            raise ConfigError("complaint_window cannot be negative")
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
@@ -85,6 +124,19 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
     if "quorum" in values:
         try:
             values["quorum"] = int(values["quorum"])
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise ConfigError("quorum must be an integer") from exc
+    if isinstance(values.get("listen_tls"), str):
+        flag = values["listen_tls"].strip().lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError("listen_tls is true or false")
+        values["listen_tls"] = flag in ("true", "1", "yes")
+    if "listen_tls" in values and not isinstance(values["listen_tls"], bool):
+        raise ConfigError("listen_tls is true or false")
+    for name in ("lifecycle_tick", "complaint_window"):
+        if name in values:
+            try:
+                values[name] = float(values[name])
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{name} must be a number of seconds") from exc
     return Config(**values)

@@ -33,3 +33,15 @@ def dsn(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     return request.getfixturevalue("pg_dsn")
+
+
+@pytest.fixture
+async def own_dsn(dsn):
+    """A database of the test's own: the driver steps every election in its database, and the
+    session's shared PostgreSQL database holds other tests' elections (on other ledgers)."""
+    if not dsn.startswith("postgresql"):
+        yield dsn
+        return
+    name = f"ownervote_own_{secrets.token_hex(4)}"
+    yield await create_database(PG_BASE, name)
+    await drop_database(PG_BASE, name)

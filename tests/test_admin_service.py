@@ -1,5 +1,5 @@
 """AdminService and ElectionService over real gRPC on SQLite and PostgreSQL: roll import
-(all or nothing, every bad row reported), election definition, and the refusals."""
+(all or nothing, every bad row reported), election definition, scheduling, and the refusals."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from crypto.codec import decode_event
 from crypto.receipt import Receipt, verify_receipt
-from crypto.records import decode_roll_commitment
+from crypto.records import decode_roll_commitment, decode_transition
 from server.election.service import AdminAuth, AdminService, ElectionService
 from server.election.store import ElectionStore
 from server.status import details_of
@@ -158,6 +158,44 @@ async def test_invalid_definitions_name_their_field(admin):
                  grpc.StatusCode.NOT_FOUND, "election_id")
     await expect(public.GetElection(election_pb2.GetElectionRequest(election_id="BAD ID")),
                  grpc.StatusCode.INVALID_ARGUMENT, "election_id")
+
+
+async def test_schedule_an_election(admin):
+    stub, public, h, _ = admin
+    roll = await stub.ImportRoll(election_pb2.ImportRollRequest(
+        community_id=f"c-{secrets.token_hex(3)}", csv=SAMPLE), metadata=AUTH)
+    created = await stub.CreateElection(election_pb2.CreateElectionRequest(
+        definition=definition(roll.roll_id)), metadata=AUTH)
+    eid = created.election.definition.election_id
+    req = election_pb2.ScheduleElectionRequest(election_id=eid)
+    await expect(stub.ScheduleElection(req), grpc.StatusCode.UNAUTHENTICATED)
+    await expect(stub.ScheduleElection(req, metadata=(("authorization", "Bearer wrong"),)),
+                 grpc.StatusCode.PERMISSION_DENIED, None, "NOT_ADMIN")
+    await expect(stub.ScheduleElection(election_pb2.ScheduleElectionRequest(
+        election_id="Bad Id"), metadata=AUTH), grpc.StatusCode.INVALID_ARGUMENT, "election_id")
+    await expect(stub.ScheduleElection(election_pb2.ScheduleElectionRequest(
+        election_id="no-such-election"), metadata=AUTH),
+        grpc.StatusCode.NOT_FOUND, "election_id", "NO_SUCH_ELECTION")
+    resp = await stub.ScheduleElection(req, metadata=AUTH)
+    assert resp.election.state == election_pb2.ELECTION_STATE_KEY_CEREMONY
+    receipt = Receipt(resp.receipt.index, resp.receipt.leaf_hash,
+                      tuple(resp.receipt.inclusion_proof), resp.receipt.signed_note)
+    entry = (await h.ledger.store.entries(receipt.index, 1))[0][0]
+    verify_receipt(receipt, h.node.signer.verifier(), [w.signer.verifier() for w in h.witnesses],
+                   2, entry)
+    event = decode_event(entry)
+    assert (event.kind, event.election_id) == ("state", eid)
+    t = decode_transition(event.body)
+    assert (t.from_state, t.to_state) == (1, 2)
+    got = await public.GetElection(election_pb2.GetElectionRequest(election_id=eid))
+    assert got.election.state == election_pb2.ELECTION_STATE_KEY_CEREMONY
+    size = (await h.ledger.store.head()).size
+    await expect(stub.ScheduleElection(req, metadata=AUTH),
+                 grpc.StatusCode.FAILED_PRECONDITION, "election_id", "NOT_DRAFT")
+    assert (await h.ledger.store.head()).size == size
+    # this ElectionService has no tally store: GetResult says so
+    await expect(public.GetResult(election_pb2.GetResultRequest(election_id=eid)),
+                 grpc.StatusCode.UNIMPLEMENTED)
 
 
 async def test_witnesses_down_gives_unavailable_and_keeps_the_commitment(dsn, tmp_path):

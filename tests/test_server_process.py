@@ -4,6 +4,7 @@ election that a Python administrator defined."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,19 +21,24 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from crypto.attestation import DemoIdentityProvider
+from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from server.config import ConfigError, load_config
-from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition
+from server.election.pbmap import dealing_pb, guardian_key_pb
+from server.pki import DevCA
+from server.tls import TlsConfig, server_only_channel_credentials
+from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition, expect
 from tests.test_node_client import health_descriptor_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def server(tmp_path):
+def launch(tmp_path: Path, extra: str = ""):
+    """Start ``python -m server`` with a config file (plus ``extra`` TOML lines); the process,
+    its output file and its ports (main, mutual-TLS or None)."""
     cfg = tmp_path / "server.toml"
     cfg.write_text(f'dsn = "sqlite+aiosqlite:///{tmp_path}/server.db"\n'
                    f'listen = "127.0.0.1:0"\norigin = "server.example/log"\n'
-                   f'log_key_file = "{tmp_path}/log.key"\n')
+                   f'log_key_file = "{tmp_path}/log.key"\n' + extra)
     provider = DemoIdentityProvider()
     env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=TOKEN,  # secrets come from the environment
                OWNERVOTE_KEY_ENCRYPTION_KEY="kek-" + "k" * 20,
@@ -50,6 +56,13 @@ def server(tmp_path):
             break
         time.sleep(0.05)
     assert port, out.read_text()
+    m = re.search(r"\(mutual TLS\) on port (\d+)", out.read_text())
+    return proc, out, int(port), int(m.group(1)) if m else None
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc, out, port, _ = launch(tmp_path)
     yield f"127.0.0.1:{port}", proc, out
     if proc.poll() is None:
         proc.kill()
@@ -60,7 +73,8 @@ async def test_node_client_reads_an_election_and_the_server_stops_gracefully(ser
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("ownervote.v1.RegistrationService", "ownervote.v1.AdminService",
-                        "ownervote.v1.BallotBoxService", "ownervote.v1.LedgerService"):
+                        "ownervote.v1.BallotBoxService", "ownervote.v1.LedgerService",
+                        "ownervote.v1.GuardianService"):
             status = await health.Check(health_pb2.HealthCheckRequest(service=service))
             assert status.status == health_pb2.HealthCheckResponse.SERVING
         admin = election_pb2_grpc.AdminServiceStub(channel)
@@ -90,16 +104,112 @@ async def test_node_client_reads_an_election_and_the_server_stops_gracefully(ser
     assert any(x["message"] == "shutting down" for x in lines)
 
 
+async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
+    ca = DevCA(tmp_path / "pki")
+    cert, key = ca.issue("server.example", client=False)
+    proc, out, port, mtls = launch(tmp_path, f'tls_cert = "{cert}"\ntls_key = "{key}"\n'
+                                   f'guardian_listen = "127.0.0.1:0"\nclient_ca = "{ca.ca_path}"\n'
+                                   'complaint_window = 0\nlifecycle_tick = 0.1\n'
+                                   'listen_tls = true\n')
+    try:
+        assert mtls and mtls != port
+        eid = "gate-mtls"
+
+        def client(cn: str) -> grpc.aio.Channel:
+            c, k = ca.issue(cn, server=False)
+            return grpc.aio.secure_channel(f"localhost:{mtls}",
+                                           TlsConfig(c, k, ca.ca_path).channel_credentials())
+
+        # an administrator by certificate (CN admin), no bearer token
+        async with client("admin") as channel:
+            admin = election_pb2_grpc.AdminServiceStub(channel)
+            roll = await admin.ImportRoll(election_pb2.ImportRollRequest(
+                community_id="mtls", csv=SAMPLE))
+            await admin.CreateElection(election_pb2.CreateElectionRequest(
+                definition=definition(roll.roll_id, eid, guardians=1, threshold=1)))
+            scheduled = await admin.ScheduleElection(election_pb2.ScheduleElectionRequest(
+                election_id=eid))
+            assert scheduled.election.state == election_pb2.ELECTION_STATE_KEY_CEREMONY
+        # the guardian runs its (one-guardian) ceremony; the driver then makes it READY
+        async with client(f"{eid}/guardian-1") as channel:
+            guardian = election_pb2_grpc.GuardianServiceStub(channel)
+            params = DkgParameters(eid, 1, 1)
+            kp = generate_guardian_key(params, 1)
+            resp = await guardian.RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
+                election_id=eid, key=guardian_key_pb(kp.public)))
+            assert resp.receipt.signed_note
+            await guardian.SubmitDealing(election_pb2.SubmitDealingRequest(
+                election_id=eid, dealing=dealing_pb(deal(params, 1, [kp.public])[0])))
+            # a guardian is no administrator
+            await expect(election_pb2_grpc.AdminServiceStub(channel).ScheduleElection(
+                election_pb2.ScheduleElectionRequest(election_id=eid)),
+                grpc.StatusCode.PERMISSION_DENIED, None, "NOT_ADMIN")
+        # without a client certificate the mutual-TLS port refuses the handshake
+        async with grpc.aio.secure_channel(f"localhost:{mtls}",
+                                           server_only_channel_credentials(ca.ca_path)) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await election_pb2_grpc.GuardianServiceStub(ch).GetCeremony(
+                    election_pb2.GetCeremonyRequest(election_id=eid), timeout=5)
+            assert exc.value.code() == grpc.StatusCode.UNAVAILABLE
+        # the main port (server TLS only): bearer token administrators, public reads; no
+        # guardian identity
+        async with grpc.aio.secure_channel(f"localhost:{port}",
+                                           server_only_channel_credentials(ca.ca_path)) as ch:
+            public = election_pb2_grpc.ElectionServiceStub(ch)
+            deadline = time.monotonic() + 30
+            while True:
+                e = (await public.GetElection(election_pb2.GetElectionRequest(
+                    election_id=eid))).election
+                if e.state == election_pb2.ELECTION_STATE_READY or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert e.state == election_pb2.ELECTION_STATE_READY, out.read_text()
+            assert e.joint_public_key and len(e.issuer_keys) == 11
+            await expect(election_pb2_grpc.AdminServiceStub(ch).ScheduleElection(
+                election_pb2.ScheduleElectionRequest(election_id=eid), metadata=AUTH),
+                grpc.StatusCode.FAILED_PRECONDITION, "election_id", "NOT_DRAFT")
+            await expect(election_pb2_grpc.GuardianServiceStub(ch).SubmitDealing(
+                election_pb2.SubmitDealingRequest(election_id=eid, dealing=dealing_pb(
+                    deal(params, 1, [kp.public])[0]))), grpc.StatusCode.UNAUTHENTICATED)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_configuration_file_environment_and_errors(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('quorum = 1\nwitnesses = ["a@127.0.0.1:1", "b@127.0.0.1:2"]\n'
                  'admin_token = "0123456789abcdef"\n')
     cfg = load_config(f, env={"OWNERVOTE_QUORUM": "2", "OWNERVOTE_LISTEN": "0.0.0.0:9"})
     assert cfg.quorum == 2 and cfg.listen == "0.0.0.0:9" and len(cfg.witnesses) == 2
+    assert (cfg.lifecycle_tick, cfg.complaint_window) == (1.0, 10.0)
+    assert not cfg.public_tls and load_config(f, env={
+        "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem"}).public_tls
+    assert not load_config(f, env={
+        "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem", "OWNERVOTE_CLIENT_CA": "ca",
+        "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0"}).public_tls  # the public port stays plain
+    assert load_config(f, env={
+        "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem", "OWNERVOTE_CLIENT_CA": "ca",
+        "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0", "OWNERVOTE_LISTEN_TLS": "true"}).public_tls
+    cfg = load_config(f, env={"OWNERVOTE_COMPLAINT_WINDOW": "2.5", "OWNERVOTE_LIFECYCLE_TICK": "1"})
+    assert (cfg.lifecycle_tick, cfg.complaint_window) == (1.0, 2.5)
     for text, env in (('admin_token = "short"\n', {}),
                       ('admin_token = "0123456789abcdef"\nquorum = 3\n', {}),
                       ('admin_token = "0123456789abcdef"\nbogus = 1\n', {}),
                       ('admin_token = "0123456789abcdef"\n', {"OWNERVOTE_QUORUM": "x"}),
+                      ('admin_token = "0123456789abcdef"\nguardian_listen = "127.0.0.1:0"\n',
+                       {}),
+                      ('admin_token = "0123456789abcdef"\nclient_ca = "ca.pem"\n'
+                       'guardian_listen = "127.0.0.1:0"\n', {}),  # no tls_cert
+                      ('admin_token = "0123456789abcdef"\n',
+                       {"OWNERVOTE_LIFECYCLE_TICK": "0"}),
+                      ('admin_token = "0123456789abcdef"\n',
+                       {"OWNERVOTE_COMPLAINT_WINDOW": "soon"}),
+                      ('admin_token = "0123456789abcdef"\nkey_encryption_key = "short"\n', {}),
+                      ('admin_token = "0123456789abcdef"\nlisten_tls = true\n', {}),
+                      ('admin_token = "0123456789abcdef"\n', {"OWNERVOTE_LISTEN_TLS": "maybe"}),
                       ("not toml [", {})):
         f.write_text(text)
         with pytest.raises(ConfigError):

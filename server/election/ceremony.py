@@ -7,14 +7,27 @@ verifiable complaint, judged on arrival. :meth:`CeremonyStore.finish` (called by
 driver once the complaint window after the last dealing has passed) needs all n dealings: QUAL =
 dealers without an upheld complaint; with at least t of them the joint key is fixed, the issuer
 keys are created and the election is READY. Every message is a ledger event (``guardian-key``,
-``dealing``, ``complaint``), so anyone can recompute QUAL and the joint key.
+``dealing``, ``complaint``), so anyone can recompute QUAL and the joint key (:meth:`result`, which
+the tally uses for the guardians' verification keys). ``finish`` is restartable: a process that
+died half-way (joint key set, issuer keys created or published) completes it on the next call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -123,6 +136,28 @@ class CeremonyStore:
                                                           list(keys))))
         return Ceremony(keys, dealings, tuple(complaints))
 
+    async def count(self, election_id: str, kind: str) -> int:
+        """How many messages of ``kind`` (key, dealing, complaint) the election has."""
+        q = select(func.count()).select_from(ceremony_messages).where(
+            (ceremony_messages.c.election_id == election_id) & (ceremony_messages.c.kind == kind))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(q)).scalar_one()
+
+    async def result(self, election_id: str) -> DkgResult:
+        """QUAL, the joint key and every guardian's verification key, recomputed from the stored
+        ceremony (CeremonyRefused TOO_FEW_QUALIFIED / DEALINGS_MISSING if there is none)."""
+        e = await self.elections.get_election(election_id)
+        params = DkgParameters(election_id, e.definition.guardians, e.definition.threshold)
+        c = await self.ceremony(election_id)
+        if len(c.dealings) != params.n:
+            raise CeremonyRefused("DEALINGS_MISSING",
+                                  f"{len(c.dealings)} of {params.n} dealings")
+        upheld = [comp for comp, verdict in c.complaints if verdict is Verdict.UPHELD]
+        try:
+            return await asyncio.to_thread(dkg_result, params, list(c.dealings), upheld)
+        except CryptoError as exc:
+            raise CeremonyRefused("TOO_FEW_QUALIFIED", str(exc)) from exc
+
     async def register_key(self, election_id: str, key: GuardianPublicKey) -> Receipt:
         params = await self._params(election_id)
         verify_guardian_key(params, key)  # CryptoError: bad index or proof
@@ -149,18 +184,21 @@ class CeremonyStore:
                                  complaint.dealer, encode_complaint(complaint), "complaint")
 
     async def finish(self, election_id: str, kek: bytes, at: int) -> DkgResult:
-        """Fix QUAL and the joint key, create the issuer keys and move to READY."""
-        params = await self._params(election_id)
-        c = await self.ceremony(election_id)
-        if len(c.dealings) != params.n:
-            raise CeremonyRefused("DEALINGS_MISSING",
-                                  f"{len(c.dealings)} of {params.n} dealings")
-        upheld = [comp for comp, verdict in c.complaints if verdict is Verdict.UPHELD]
-        try:
-            result = dkg_result(params, list(c.dealings), upheld)
-        except CryptoError as exc:
-            raise CeremonyRefused("TOO_FEW_QUALIFIED", str(exc)) from exc
-        await self.elections.set_joint_key(election_id, encode_point(result.joint_public_key))
-        await self.elections.create_issuer_keys(election_id, kek)
-        await self.elections.transition(election_id, ElectionState.READY, at)
+        """Fix QUAL and the joint key, create and publish the issuer keys (``issuer-keys``
+        event) and move to READY (``state`` event). CeremonyRefused: not in the ceremony,
+        DEALINGS_MISSING, TOO_FEW_QUALIFIED (the election then never opens)."""
+        await self._params(election_id)
+        result = await self.result(election_id)
+        joint = encode_point(result.joint_public_key)
+        stored = (await self.elections.get_election(election_id)).joint_public_key
+        if stored is None:
+            try:
+                await self.elections.set_joint_key(election_id, joint)
+            except Conflict:  # a concurrent finish set it
+                stored = (await self.elections.get_election(election_id)).joint_public_key
+        if stored is not None and stored != joint:
+            raise CeremonyRefused("JOINT_KEY_MISMATCH",
+                                  "the stored joint key is not the ceremony's")
+        await self.elections.ensure_issuer_keys(election_id, kek)
+        await self.elections.advance_state(election_id, ElectionState.READY, at)
         return result

@@ -1,7 +1,14 @@
-"""GuardianService over gRPC: the key ceremony (election.proto). Guardians authenticate with
-mutual TLS: the client certificate's common name must be ``<election_id>/guardian-<index>`` for
-the guardian index the message speaks for (no certificate: UNAUTHENTICATED; another guardian:
-PERMISSION_DENIED). The ceremony itself is public: GetCeremony needs no certificate."""
+"""GuardianService over gRPC: the key ceremony and the tally's decryption shares
+(election.proto). Guardians authenticate with mutual TLS: the client certificate's common name
+must be ``<election_id>/guardian-<index>`` for the guardian index the message speaks for (no
+certificate: UNAUTHENTICATED; another guardian: PERMISSION_DENIED). The ceremony itself is
+public: GetCeremony needs no certificate.
+
+SubmitDecryptionShares (TALLYING only, else FAILED_PRECONDITION): one share per non-trivial
+aggregate, each checked against the guardian's verification key before anything is stored (a
+missing, unknown, duplicate or invalid share is INVALID_ARGUMENT naming ``shares[i]`` and, in the
+ErrorInfo metadata, the label); a second submission is ALREADY_EXISTS. The t-th valid submission
+publishes the result (tally.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +20,9 @@ from crypto.errors import CryptoError
 from ..status import RpcError, abort, invalid
 from . import pbmap
 from .ceremony import CeremonyRefused, CeremonyStore
-from .service import ELECTION_ID, receipt_pb
-from .store import Conflict, NotFound
+from .service import ELECTION_ID, cosigning_unavailable, receipt_pb
+from .store import Conflict, CosigningTimeout, NotFound
+from .tally import BadShares, TallyRefused, TallyStore
 
 
 def guardian_identity(context: grpc.aio.ServicerContext) -> str | None:
@@ -34,8 +42,9 @@ def require_guardian(context, election_id: str, index: int) -> None:
 
 
 class GuardianService(election_pb2_grpc.GuardianServiceServicer):
-    def __init__(self, ceremony: CeremonyStore) -> None:
+    def __init__(self, ceremony: CeremonyStore, tally: TallyStore | None = None) -> None:
         self.ceremony = ceremony
+        self.tally = tally
 
     async def _submit(self, context, election_id: str, index: int, action):
         try:
@@ -56,6 +65,8 @@ class GuardianService(election_pb2_grpc.GuardianServiceServicer):
             except CryptoError as exc:
                 raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(exc),
                                reason="INVALID_CEREMONY_MESSAGE") from exc
+            except CosigningTimeout as exc:
+                raise cosigning_unavailable(exc) from exc
         except RpcError as err:
             await abort(context, err)
         return receipt
@@ -91,6 +102,38 @@ class GuardianService(election_pb2_grpc.GuardianServiceServicer):
             context, request.election_id, complaint.complainer,
             lambda: self.ceremony.submit_complaint(request.election_id, complaint))
         return election_pb2.SubmitComplaintResponse(receipt=receipt_pb(receipt))
+
+    async def SubmitDecryptionShares(self, request, context):  # noqa: N802
+        try:
+            if self.tally is None:
+                raise RpcError(grpc.StatusCode.UNIMPLEMENTED, "this server does not tally",
+                               reason="NO_TALLY")
+            eid = request.election_id
+            if not ELECTION_ID.fullmatch(eid):
+                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            if not 1 <= request.guardian <= 255:
+                raise invalid("guardian", "a guardian index is 1..255")
+            require_guardian(context, eid, request.guardian)
+            record = pbmap.decryption_shares(request.guardian, request.shares)
+            try:
+                receipt = await self.tally.submit_shares(eid, record)
+            except NotFound as exc:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
+                               field="election_id") from exc
+            except TallyRefused as exc:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), reason=exc.reason,
+                               precondition="ELECTION_STATE") from exc
+            except BadShares as exc:
+                raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(exc), reason=exc.reason,
+                               field=exc.field, metadata={"label": exc.label}) from exc
+            except Conflict as exc:
+                raise RpcError(grpc.StatusCode.ALREADY_EXISTS, str(exc),
+                               reason="ALREADY_SUBMITTED", field="guardian") from exc
+            except CosigningTimeout as exc:
+                raise cosigning_unavailable(exc) from exc
+        except RpcError as err:
+            await abort(context, err)
+        return election_pb2.SubmitDecryptionSharesResponse(receipt=receipt_pb(receipt))
 
     async def GetCeremony(self, request, context):  # noqa: N802
         try:

@@ -1,179 +1,40 @@
-"""Protobuf ↔ domain objects for the cryptographic messages (crypto.proto, and the ceremony
-messages of election.proto): the one place this mapping lives. Every field is decoded with the
-strict rules of crypto.group; a field that does not decode is INVALID_ARGUMENT naming its path
-(e.g. ``cast_ballot.ballot.selections[1].proof.branches[0].a``)."""
+"""The server's edge of the protobuf mapping: ``ownervote.v1.wire`` (shared with the clients)
+does the mapping; here a field that does not map is answered as INVALID_ARGUMENT naming its path
+(e.g. ``cast_ballot.ballot.selections[1].proof.branches[0].a``) with the wire's reason."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
-from ownervote.v1 import crypto_pb2, election_pb2
-
-from crypto.ballot import EncryptedBallot, EncryptedSelection
-from crypto.credential import CastBallot, Credential
-from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
-from crypto.elgamal import Ciphertext
-from crypto.errors import DecodeError
-from crypto.group import decode_point, decode_scalar, encode_point, encode_scalar
-from crypto.proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
+from ownervote.v1 import wire
 
 from ..status import invalid
 
-T = TypeVar("T")
-MAX_BRANCHES = 65
+F = TypeVar("F", bound=Callable)
 
 
-def _field(path: str, decode: Callable[[bytes], T], data: bytes) -> T:
-    try:
-        return decode(data)
-    except DecodeError as exc:
-        raise invalid(path, str(exc), "UNDECODABLE") from exc
+def _refusing(decode: F) -> F:
+    @functools.wraps(decode)
+    def mapped(*args, **kwargs):
+        try:
+            return decode(*args, **kwargs)
+        except wire.WireError as exc:
+            raise invalid(exc.field, exc.message, exc.reason) from exc
+    return mapped  # type: ignore[return-value]
 
 
-def ciphertext(path: str, c: crypto_pb2.Ciphertext) -> Ciphertext:
-    return Ciphertext(_field(f"{path}.alpha", decode_point, c.alpha),
-                      _field(f"{path}.beta", decode_point, c.beta))
+# protobuf → domain (requests): refusals become gRPC statuses
+cast_ballot = _refusing(wire.cast_ballot)
+guardian_key = _refusing(wire.guardian_key)
+dealing = _refusing(wire.dealing)
+complaint = _refusing(wire.complaint)
+decryption_shares = _refusing(wire.decryption_shares)
 
-
-def disjunctive(path: str, p: crypto_pb2.DisjunctiveProof) -> DisjunctiveProof:
-    if not 1 <= len(p.branches) <= MAX_BRANCHES:
-        raise invalid(f"{path}.branches", f"1..{MAX_BRANCHES} branches")
-    out = []
-    for i, b in enumerate(p.branches):
-        q = f"{path}.branches[{i}]"
-        out.append(DisjunctiveBranch(_field(f"{q}.a", decode_point, b.a),
-                                     _field(f"{q}.b", decode_point, b.b),
-                                     _field(f"{q}.challenge", decode_scalar, b.challenge),
-                                     _field(f"{q}.response", decode_scalar, b.response)))
-    return DisjunctiveProof(tuple(out))
-
-
-def ballot(path: str, b: crypto_pb2.EncryptedBallot) -> EncryptedBallot:
-    if len(b.election_hash) != 32:
-        raise invalid(f"{path}.election_hash", "32 bytes")
-    if len(b.token_public_key) != 32:
-        raise invalid(f"{path}.token_public_key", "32 bytes")
-    if not 1 <= len(b.selections) <= 64:
-        raise invalid(f"{path}.selections", "1..64 selections")
-    sels = tuple(EncryptedSelection(ciphertext(f"{path}.selections[{i}].ciphertext", s.ciphertext),
-                                    disjunctive(f"{path}.selections[{i}].proof", s.proof))
-                 for i, s in enumerate(b.selections))
-    return EncryptedBallot(b.election_id, bytes(b.election_hash), bytes(b.token_public_key), sels,
-                           disjunctive(f"{path}.limit_proof", b.limit_proof))
-
-
-def credential(path: str, c: crypto_pb2.Credential) -> Credential:
-    if c.weight == 0 or c.weight >= 1 << 63:
-        raise invalid(f"{path}.weight", "a positive 63-bit integer")
-    if len(c.token_public_key) != 32 or len(c.msg_prefix) != 32:
-        raise invalid(f"{path}.token_public_key", "token key and msg_prefix are 32 bytes")
-    if not 1 <= len(c.signature) <= 1024:
-        raise invalid(f"{path}.signature", "1..1024 bytes")
-    return Credential(c.election_id, c.weight, bytes(c.token_public_key), bytes(c.msg_prefix),
-                      bytes(c.signature))
-
-
-def cast_ballot(path: str, c: crypto_pb2.CastBallot) -> CastBallot:
-    if not c.HasField("ballot") or not c.HasField("credential"):
-        raise invalid(path, "ballot and credential are required")
-    if len(c.signature) != 64:
-        raise invalid(f"{path}.signature", "an Ed25519 signature is 64 bytes")
-    return CastBallot(ballot(f"{path}.ballot", c.ballot),
-                      credential(f"{path}.credential", c.credential), bytes(c.signature))
-
-
-def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
-    """Domain → protobuf (the voter SDK's side)."""
-
-    def proof(p: DisjunctiveProof) -> crypto_pb2.DisjunctiveProof:
-        return crypto_pb2.DisjunctiveProof(branches=[crypto_pb2.DisjunctiveBranch(
-            a=encode_point(br.a), b=encode_point(br.b), challenge=encode_scalar(br.challenge),
-            response=encode_scalar(br.response)) for br in p.branches])
-
-    b = c.ballot
-    return crypto_pb2.CastBallot(
-        ballot=crypto_pb2.EncryptedBallot(
-            election_id=b.election_id, election_hash=b.election_hash,
-            token_public_key=b.token_public_key,
-            selections=[crypto_pb2.EncryptedSelection(
-                ciphertext=crypto_pb2.Ciphertext(alpha=encode_point(s.ciphertext.alpha),
-                                                 beta=encode_point(s.ciphertext.beta)),
-                proof=proof(s.proof)) for s in b.selections],
-            limit_proof=proof(b.limit_proof)),
-        credential=crypto_pb2.Credential(
-            election_id=c.credential.election_id, weight=c.credential.weight,
-            token_public_key=c.credential.token_public_key, msg_prefix=c.credential.msg_prefix,
-            signature=c.credential.signature),
-        signature=c.signature)
-
-
-# --- the key ceremony -------------------------------------------------------------------------
-
-def _schnorr(path: str, p: crypto_pb2.SchnorrProof) -> SchnorrProof:
-    return SchnorrProof(_field(f"{path}.commitment", decode_point, p.commitment),
-                        _field(f"{path}.response", decode_scalar, p.response))
-
-
-def _index(path: str, i: int) -> int:
-    if not 1 <= i <= 255:
-        raise invalid(path, "a guardian index is 1..255")
-    return i
-
-
-def guardian_key(k: election_pb2.GuardianKey) -> GuardianPublicKey:
-    return GuardianPublicKey(_index("key.index", k.index),
-                             _field("key.encryption_key", decode_point, k.encryption_key),
-                             _schnorr("key.proof", k.proof))
-
-
-def dealing(d: election_pb2.Dealing) -> Dealing:
-    if not 1 <= len(d.commitments) <= 255 or not 1 <= len(d.shares) <= 255:
-        raise invalid("dealing", "1..255 commitments and shares")
-    shares = tuple(EncryptedShare(_index(f"dealing.shares[{i}].recipient", s.recipient),
-                                  _field(f"dealing.shares[{i}].ephemeral", decode_point,
-                                         s.ephemeral), bytes(s.ciphertext))
-                   for i, s in enumerate(d.shares))
-    return Dealing(_index("dealing.dealer", d.dealer),
-                   tuple(_field(f"dealing.commitments[{i}]", decode_point, c)
-                         for i, c in enumerate(d.commitments)),
-                   _schnorr("dealing.constant_proof", d.constant_proof), shares)
-
-
-def complaint(c: election_pb2.Complaint) -> Complaint:
-    p = c.proof
-    return Complaint(_index("complaint.dealer", c.dealer),
-                     _index("complaint.complainer", c.complainer),
-                     _field("complaint.shared_point", decode_point, c.shared_point),
-                     DleqProof(_field("complaint.proof.commitment_g", decode_point,
-                                      p.commitment_g),
-                               _field("complaint.proof.commitment_h", decode_point,
-                                      p.commitment_h),
-                               _field("complaint.proof.response", decode_scalar, p.response)))
-
-
-def schnorr_pb(p: SchnorrProof) -> crypto_pb2.SchnorrProof:
-    return crypto_pb2.SchnorrProof(commitment=encode_point(p.commitment),
-                                   response=encode_scalar(p.response))
-
-
-def guardian_key_pb(k: GuardianPublicKey) -> election_pb2.GuardianKey:
-    return election_pb2.GuardianKey(index=k.index, encryption_key=encode_point(k.encryption_key),
-                                    proof=schnorr_pb(k.proof))
-
-
-def dealing_pb(d: Dealing) -> election_pb2.Dealing:
-    return election_pb2.Dealing(
-        dealer=d.dealer, commitments=[encode_point(x) for x in d.commitments],
-        constant_proof=schnorr_pb(d.constant_proof),
-        shares=[election_pb2.EncryptedShare(recipient=s.recipient,
-                                            ephemeral=encode_point(s.ephemeral),
-                                            ciphertext=s.ciphertext) for s in d.shares])
-
-
-def complaint_pb(x: Complaint) -> election_pb2.Complaint:
-    return election_pb2.Complaint(
-        dealer=x.dealer, complainer=x.complainer, shared_point=encode_point(x.shared_point),
-        proof=crypto_pb2.DleqProof(commitment_g=encode_point(x.proof.commitment_g),
-                                   commitment_h=encode_point(x.proof.commitment_h),
-                                   response=encode_scalar(x.proof.response)))
+# domain → protobuf (replies; and the clients' side, for the tests)
+cast_ballot_pb = wire.cast_ballot_pb
+guardian_key_pb = wire.guardian_key_pb
+dealing_pb = wire.dealing_pb
+complaint_pb = wire.complaint_pb
+decryption_share_pb = wire.decryption_share_pb

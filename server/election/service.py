@@ -1,10 +1,22 @@
 """AdminService and ElectionService over gRPC (election.proto): protobuf is mapped to the
-domain records here and nowhere else."""
+domain records here and nowhere else.
+
+Administrators authenticate with ``authorization: Bearer <token>`` or, on the mutual-TLS
+listener, with a client certificate whose common name is ``admin`` (:class:`AdminAuth`).
+AdminService: ImportRoll, CreateElection (DRAFT) and ScheduleElection (DRAFT → KEY_CEREMONY; the
+lifecycle driver does the rest). ElectionService: GetElection, and GetResult once the election
+is PUBLISHED (before: FAILED_PRECONDITION, reason NOT_PUBLISHED): participation, quorum, per
+option the decrypted totals with exact fractions and the outcome under the rule, the guardians
+whose shares were combined, and the receipt of the ``result`` event.
+"""
 
 from __future__ import annotations
 
 import hmac
 import re
+import time
+from collections.abc import Callable
+from fractions import Fraction
 
 import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2
@@ -16,7 +28,9 @@ from crypto.records import DefinitionRecord, RuleRecord
 from rules.roll_csv import RollImportError
 
 from ..status import RpcError, abort, invalid
-from .store import Conflict, CosigningTimeout, ElectionStore, NotFound
+from .lifecycle import ElectionState
+from .store import Conflict, CosigningTimeout, ElectionStore, NotFound, WrongState
+from .tally import TallyRefused, TallyStore
 
 ELECTION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 COMMUNITY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -37,8 +51,19 @@ def receipt_pb(r: Receipt) -> ledger_pb2.Receipt:
                               inclusion_proof=list(r.inclusion_proof), signed_note=r.signed_note)
 
 
+ADMIN_CN = "admin"
+
+
+def client_common_name(context: grpc.aio.ServicerContext) -> str | None:
+    """The common name of the caller's client certificate; only the mutual-TLS listener asks
+    for one and verifies it against the client CA, so elsewhere there is none."""
+    names = (context.auth_context() or {}).get("x509_common_name") or []
+    return names[0].decode() if names else None
+
+
 class AdminAuth:
-    """Administrators present ``authorization: Bearer <token>``; compared in constant time."""
+    """Administrators present ``authorization: Bearer <token>`` (compared in constant time), or
+    a verified client certificate with common name ``admin`` (mutual-TLS listener)."""
 
     def __init__(self, token: str) -> None:
         if len(token) < 16:
@@ -46,8 +71,15 @@ class AdminAuth:
         self.token = token.encode()
 
     def check(self, context: grpc.aio.ServicerContext) -> None:
+        cn = client_common_name(context)
+        if cn == ADMIN_CN:
+            return
         header = dict(context.invocation_metadata() or ()).get("authorization", "")
         if not header.startswith("Bearer "):
+            if cn is not None:
+                raise RpcError(grpc.StatusCode.PERMISSION_DENIED,
+                               f"certificate {cn!r} is not an administrator's",
+                               reason="NOT_ADMIN")
             raise RpcError(grpc.StatusCode.UNAUTHENTICATED, "administrator credentials required",
                            reason="UNAUTHENTICATED")
         if not hmac.compare_digest(header[7:].encode(), self.token):
@@ -124,9 +156,11 @@ def definition_pb(rec: DefinitionRecord) -> election_pb2.ElectionDefinition:
 
 
 class AdminService(election_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: ElectionStore, auth: AdminAuth) -> None:
+    def __init__(self, store: ElectionStore, auth: AdminAuth, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.auth = auth
+        self.clock = clock
 
     async def ImportRoll(self, request, context):  # noqa: N802
         try:
@@ -184,6 +218,31 @@ class AdminService(election_pb2_grpc.AdminServiceServicer):
             await abort(context, err)
         return election_pb2.CreateElectionResponse(election=election)
 
+    async def ScheduleElection(self, request, context):  # noqa: N802
+        try:
+            self.auth.check(context)
+            eid = request.election_id
+            if not ELECTION_ID.fullmatch(eid):
+                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            try:
+                receipt = await self.store.transition(eid, ElectionState.KEY_CEREMONY,
+                                                      int(self.clock()))
+            except NotFound as exc:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
+                               field="election_id") from exc
+            except WrongState as exc:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"only a DRAFT election can be scheduled; {exc}",
+                               reason="NOT_DRAFT", field="election_id",
+                               precondition="ELECTION_STATE") from exc
+            except CosigningTimeout as exc:
+                raise cosigning_unavailable(exc) from exc
+            election = await election_pb(self.store, eid)
+        except RpcError as err:
+            await abort(context, err)
+        return election_pb2.ScheduleElectionResponse(election=election,
+                                                     receipt=receipt_pb(receipt))
+
 
 async def election_pb(store: ElectionStore, election_id: str) -> election_pb2.Election:
     try:
@@ -204,9 +263,16 @@ async def election_pb(store: ElectionStore, election_id: str) -> election_pb2.El
     return out
 
 
+def fraction_pb(part: int, whole: int) -> election_pb2.Fraction:
+    """part / whole in lowest terms; 0/1 when whole is 0 (nobody took part)."""
+    f = Fraction(part, whole) if whole else Fraction(0)
+    return election_pb2.Fraction(numerator=f.numerator, denominator=f.denominator)
+
+
 class ElectionService(election_pb2_grpc.ElectionServiceServicer):
-    def __init__(self, store: ElectionStore) -> None:
+    def __init__(self, store: ElectionStore, tally: TallyStore | None = None) -> None:
         self.store = store
+        self.tally = tally
 
     async def GetElection(self, request, context):  # noqa: N802
         try:
@@ -216,3 +282,37 @@ class ElectionService(election_pb2_grpc.ElectionServiceServicer):
         except RpcError as err:
             await abort(context, err)
         return election_pb2.GetElectionResponse(election=election)
+
+    async def GetResult(self, request, context):  # noqa: N802
+        try:
+            if self.tally is None:
+                raise RpcError(grpc.StatusCode.UNIMPLEMENTED, "this server does not tally",
+                               reason="NO_TALLY")
+            eid = request.election_id
+            if not ELECTION_ID.fullmatch(eid):
+                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            try:
+                published = await self.tally.result(eid)
+                definition = (await self.store.get_election(eid)).definition
+                receipt = await self.store.receipt_at(published.ledger_index)
+            except NotFound as exc:
+                raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
+                               field="election_id") from exc
+            except TallyRefused as exc:
+                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, str(exc),
+                               reason="NOT_PUBLISHED", field="election_id",
+                               precondition="ELECTION_STATE") from exc
+            except CosigningTimeout as exc:
+                raise cosigning_unavailable(exc) from exc
+        except RpcError as err:
+            await abort(context, err)
+        r = published.result
+        return election_pb2.GetResultResponse(
+            election_id=eid, participating_area=r.participating_area,
+            participating_owners=r.participating_owners, quorum_met=r.quorum_met,
+            options=[election_pb2.OptionResult(
+                name=name, area=r.areas[i], headcount=r.counts[i],
+                area_fraction=fraction_pb(r.areas[i], r.participating_area),
+                headcount_fraction=fraction_pb(r.counts[i], r.participating_owners),
+                outcome=r.outcomes[i]) for i, name in enumerate(definition.contest.options)],
+            receipt=receipt_pb(receipt), guardians=list(r.guardians))

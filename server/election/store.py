@@ -3,10 +3,18 @@
 A roll is stored as imported (the CSV bytes) with the owners' weights; its commitment (hash,
 totals, weight classes) is a ``roll`` event on the ledger. An election's definition is stored
 as its canonical record (crypto/records.py) and appended as an ``election`` event.
+
+Every lifecycle transition is a ``state`` event; the ``transitions`` table records, per election
+and target state, the time written into the event and the event's ledger index (the tally reads
+the ballots between the OPEN and the CLOSED event). A transition is written as an intent row
+first, then appended, then completed together with the election's row: a process that dies in
+between finds the intent on restart, recognises its event on the ledger by its leaf hash
+(:meth:`ElectionStore.append_once`) and completes it, so no transition is ever appended twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crypto import merkle
 from crypto.ballot import ElectionContext
 from crypto.codec import Event, encode_event
 from crypto.credential import IssuerKey, generate_issuer_key
@@ -79,6 +88,14 @@ elections = Table(
 )
 
 
+transitions = Table(
+    "transitions", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("to_state", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),  # the time in the state event, POSIX seconds
+    Column("ledger_index", BigInteger, nullable=True),  # None: intent, not yet on the ledger
+)
+
 issuer_keys = Table(
     "issuer_keys", metadata,
     Column("election_id", String(128), primary_key=True),
@@ -94,6 +111,15 @@ class Conflict(Exception):
 
 class NotFound(Exception):
     pass
+
+
+class WrongState(Exception):
+    """The election is not in the state the transition starts from."""
+
+    def __init__(self, election_id: str, state: ElectionState, to: ElectionState) -> None:
+        super().__init__(f"election {election_id} is {state.name}; it cannot move to {to.name}")
+        self.state = state
+        self.to = to
 
 
 class CosigningTimeout(Exception):
@@ -139,22 +165,45 @@ class ElectionStore:
         self.engine = engine
         self.ledger = ledger
         self.receipt_timeout = receipt_timeout
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
 
+    def lock(self, election_id: str) -> asyncio.Lock:
+        """The in-process lock that serialises one election's lifecycle and tally appends."""
+        return self._locks.setdefault(election_id, asyncio.Lock())
+
     async def _append_event(self, kind: str, subject: str, body: bytes) -> AppendResult:
         return await self.ledger.append(encode_event(Event(kind, subject, body)))
+
+    async def on_ledger(self, kind: str, subject: str, body: bytes) -> int | None:
+        """The ledger index of this exact event, if it is on the ledger."""
+        leaf = merkle.leaf_hash(encode_event(Event(kind, subject, body)))
+        return await self.ledger.store.index_of_leaf(leaf)
+
+    async def append_once(self, kind: str, subject: str, body: bytes
+                          ) -> tuple[int, AppendResult | None]:
+        """Append the event unless this exact event is on the ledger already (a retry after a
+        crash between the append and the database write); its index, and the append result
+        when this call appended it."""
+        index = await self.on_ledger(kind, subject, body)
+        if index is not None:
+            return index, None
+        appended = await self._append_event(kind, subject, body)
+        return appended.index, appended
 
     async def receipt(self, appended: AppendResult) -> Receipt:
         """The receipt once the witnesses co-signed; CosigningTimeout (the entry stays on the
         ledger; GetReceipt serves it later) if they do not in time."""
+        return await self.receipt_at(appended.index, appended)
+
+    async def receipt_at(self, index: int, appended: AppendResult | None = None) -> Receipt:
         try:
-            return await self.ledger.receipt(appended.index, appended,
-                                             timeout=self.receipt_timeout)
+            return await self.ledger.receipt(index, appended, timeout=self.receipt_timeout)
         except TimeoutError as exc:
-            raise CosigningTimeout(appended.index) from exc
+            raise CosigningTimeout(index) from exc
 
     async def import_roll(self, community_id: str, csv: bytes
                           ) -> tuple[StoredRoll, Roll, Receipt]:
@@ -235,41 +284,130 @@ class ElectionStore:
         return await self.receipt(appended)
 
     async def transition(self, election_id: str, to: ElectionState, at: int) -> Receipt:
-        """Move one state forward: the ``state`` event goes on the ledger, then the row."""
-        current = (await self.get_election(election_id)).state
-        record = Transition(current.value, to.value, at)  # refuses anything but one step
-        appended = await self._append_event("state", election_id, encode_transition(record))
+        """Move one state forward (:meth:`advance_state`) and wait for the event's receipt."""
+        index, appended = await self._advance(election_id, to, at)
+        return await self.receipt_at(index, appended)
+
+    async def advance_state(self, election_id: str, to: ElectionState, at: int) -> int:
+        """Move one state forward: the ``state`` event goes on the ledger, then the row; the
+        event's ledger index (no receipt wait). WrongState unless the election is in the state
+        before ``to``; ``at`` is raised to the previous transition's time if the clock went back
+        (the times on the ledger never decrease)."""
+        return (await self._advance(election_id, to, at))[0]
+
+    async def _advance(self, election_id: str, to: ElectionState, at: int
+                       ) -> tuple[int, AppendResult | None]:
+        if to is ElectionState.DRAFT:
+            raise ValueError("no transition leads to DRAFT")
+        frm = ElectionState(to.value - 1)
+        async with self.lock(election_id):
+            current = (await self.get_election(election_id)).state
+            if current is not frm:
+                raise WrongState(election_id, current, to)
+            at = await self._intent(election_id, to, at)
+            body = encode_transition(Transition(frm.value, to.value, at))
+            index, appended = await self.append_once("state", election_id, body)
+            async with self.engine.begin() as conn:
+                await conn.execute(update(transitions).where(and_(
+                    transitions.c.election_id == election_id,
+                    transitions.c.to_state == to.value)).values(ledger_index=index))
+                await conn.execute(update(elections).where(and_(
+                    elections.c.election_id == election_id, elections.c.state == frm.value))
+                    .values(state=to.value))
+        return index, appended
+
+    async def _intent(self, election_id: str, to: ElectionState, at: int) -> int:
+        """Record the transition's time before its event is appended (or find the time of an
+        interrupted earlier attempt): the retried event is then byte-identical."""
+        where = and_(transitions.c.election_id == election_id,
+                     transitions.c.to_state == to.value)
         async with self.engine.begin() as conn:
-            await conn.execute(update(elections).where(and_(
-                elections.c.election_id == election_id, elections.c.state == current.value))
-                .values(state=to.value))
-        return await self.receipt(appended)
+            row = (await conn.execute(select(transitions.c.at).where(where))).first()
+            if row is not None:
+                return row.at
+            last = (await conn.execute(select(func.max(transitions.c.at)).where(
+                transitions.c.election_id == election_id))).scalar()
+            at = max(int(at), last or 0)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(transitions).values(
+                    election_id=election_id, to_state=to.value, at=at, ledger_index=None))
+        except IntegrityError:  # another process wrote the intent first: use its time
+            async with self.engine.connect() as conn:
+                return (await conn.execute(select(transitions.c.at).where(where))).scalar_one()
+        return at
+
+    async def transition_index(self, election_id: str, to: ElectionState) -> int | None:
+        """The ledger index of the election's transition into ``to`` (None: not made)."""
+        q = select(transitions.c.ledger_index).where(and_(
+            transitions.c.election_id == election_id, transitions.c.to_state == to.value))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(q)).scalar()
+
+    async def in_progress(self) -> list[tuple[str, ElectionState]]:
+        """Every scheduled election not yet PUBLISHED, with its state."""
+        q = (select(elections.c.election_id, elections.c.state)
+             .where(elections.c.state.between(ElectionState.KEY_CEREMONY.value,
+                                              ElectionState.TALLYING.value))
+             .order_by(elections.c.election_id))
+        async with self.engine.connect() as conn:
+            return [(r.election_id, ElectionState(r.state)) for r in (await conn.execute(q)).all()]
+
+    async def roll_commitment(self, roll_id: str) -> RollCommitment:
+        """The roll's commitment as on the ledger (hash, totals, weight classes)."""
+        roll = await self.get_roll(roll_id)
+        classes = await self.weight_classes(roll_id)
+        return RollCommitment(roll.roll_hash, roll.total_area, roll.total_owners,
+                              tuple(sorted(classes.items())))
 
     async def create_issuer_keys(self, election_id: str, kek: bytes) -> Receipt:
         """One RSA issuer key per weight class of the election's roll (at READY); the public
-        keys go on the ledger, the private keys are stored encrypted under ``kek``."""
+        keys go on the ledger, the private keys are stored encrypted under ``kek``. Conflict
+        if the election has its issuer keys already."""
+        await self._insert_issuer_keys(election_id, kek)
+        index, appended = await self._publish_issuer_keys(election_id)
+        return await self.receipt_at(index, appended)
+
+    async def ensure_issuer_keys(self, election_id: str, kek: bytes) -> int:
+        """Create the issuer keys unless they exist, and make sure their ``issuer-keys`` event is
+        on the ledger (once); its ledger index. Restartable at any point."""
+        try:
+            await self._insert_issuer_keys(election_id, kek)
+        except Conflict:
+            pass
+        return (await self._publish_issuer_keys(election_id))[0]
+
+    async def _publish_issuer_keys(self, election_id: str) -> tuple[int, AppendResult | None]:
+        q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
+            issuer_keys.c.election_id == election_id).order_by(issuer_keys.c.weight)
+        async with self.engine.connect() as conn:
+            published = tuple((r.weight, bytes(r.spki)) for r in (await conn.execute(q)).all())
+        return await self.append_once("issuer-keys", election_id,
+                                      encode_issuer_keys(IssuerKeysRecord(published)))
+
+    async def _insert_issuer_keys(self, election_id: str, kek: bytes) -> None:
         election = await self.get_election(election_id)
         q = select(roll_owners.c.weight).where(
             roll_owners.c.roll_id == election.definition.roll_id).distinct()
         async with self.engine.connect() as conn:
             weights = sorted(r.weight for r in (await conn.execute(q)).all())
-        rows, published = [], []
+        async with self.engine.connect() as conn:
+            if (await conn.execute(select(issuer_keys.c.weight).where(
+                    issuer_keys.c.election_id == election_id).limit(1))).first() is not None:
+                raise Conflict(f"election {election_id} already has issuer keys")
+        rows = []
         for w in weights:
-            sk = generate_issuer_key()
-            spki = IssuerKey(election_id, w, sk.public_key()).spki
-            rows.append({"election_id": election_id, "weight": w, "spki": spki,
+            sk = await asyncio.to_thread(generate_issuer_key)  # RSA key generation: slow
+            rows.append({"election_id": election_id, "weight": w,
+                         "spki": IssuerKey(election_id, w, sk.public_key()).spki,
                          "private_key": sk.private_bytes(
                              serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                              serialization.BestAvailableEncryption(kek))})
-            published.append((w, spki))
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(issuer_keys), rows)
         except IntegrityError as exc:
             raise Conflict(f"election {election_id} already has issuer keys") from exc
-        appended = await self._append_event("issuer-keys", election_id,
-                                            encode_issuer_keys(IssuerKeysRecord(tuple(published))))
-        return await self.receipt(appended)
 
     async def issuer_keys(self, election_id: str) -> dict[int, IssuerKey]:
         q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(

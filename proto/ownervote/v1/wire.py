@@ -26,6 +26,8 @@ from ownervote.v1 import crypto_pb2, election_pb2
 
 T = TypeVar("T")
 MAX_BRANCHES = 65
+MAX_SHARES = 1024  # the decryption-shares record's limit
+MAX_LABEL = 64  # bytes
 
 
 class WireError(ValueError):
@@ -199,26 +201,30 @@ def complaint_pb(x: Complaint) -> election_pb2.Complaint:
 
 # --- the tally ----------------------------------------------------------------------------------
 
+def _dleq(path: str, p: crypto_pb2.DleqProof) -> DleqProof:
+    return DleqProof(_field(f"{path}.commitment_g", decode_point, p.commitment_g),
+                     _field(f"{path}.commitment_h", decode_point, p.commitment_h),
+                     _field(f"{path}.response", decode_scalar, p.response))
+
+
 def decryption_shares(guardian: int, shares) -> DecryptionSharesRecord:
-    """``SubmitDecryptionSharesRequest.shares`` of one guardian."""
+    """A SubmitDecryptionShares request's guardian and shares → the ledger record (labels
+    distinct, 1..1024 shares; which labels are wanted is the tally's check)."""
     g = _index("guardian", guardian)
-    if not 1 <= len(shares) <= 1024:
-        raise invalid("shares", "1..1024 shares")
+    if not 1 <= len(shares) <= MAX_SHARES:
+        raise invalid("shares", f"1..{MAX_SHARES} shares, one per non-trivial aggregate")
+    seen: set[str] = set()
     out = []
     for i, s in enumerate(shares):
         path = f"shares[{i}]"
-        if not 1 <= len(s.label) <= 64:
-            raise invalid(f"{path}.label", "1..64 characters")
-        p = s.proof
-        out.append((s.label, DecryptionShare(
-            g, _field(f"{path}.share", decode_point, s.share),
-            DleqProof(_field(f"{path}.proof.commitment_g", decode_point, p.commitment_g),
-                      _field(f"{path}.proof.commitment_h", decode_point, p.commitment_h),
-                      _field(f"{path}.proof.response", decode_scalar, p.response)))))
-    try:
-        return DecryptionSharesRecord(g, tuple(out))
-    except DecodeError as exc:
-        raise invalid("shares", str(exc)) from exc
+        if not 1 <= len(s.label.encode()) <= MAX_LABEL:
+            raise invalid(f"{path}.label", f"1..{MAX_LABEL} bytes, e.g. option[0].count")
+        if s.label in seen:
+            raise invalid(f"{path}.label", f"{s.label!r} appears twice", "DUPLICATE_LABEL")
+        seen.add(s.label)
+        out.append((s.label, DecryptionShare(g, _field(f"{path}.share", decode_point, s.share),
+                                             _dleq(f"{path}.proof", s.proof))))
+    return DecryptionSharesRecord(g, tuple(out))
 
 
 def decryption_share_pb(label: str, s: DecryptionShare) -> election_pb2.DecryptionShare:

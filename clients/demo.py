@@ -1,0 +1,285 @@
+"""``make demo``: a whole election on a local deployment, printed step by step.
+
+It starts the server (SQLite) and three validating witnesses as separate processes, imports a
+generated roll of about 200 units (owners with two units, co-owned units voted by their
+designated co-owner, the developer's unsold units as one owner), defines a major-matter motion
+and schedules it; five guardians run the key ceremony over mutual TLS (any three can decrypt);
+150 owners obtain blind credentials and vote through the voter SDK, a few change their vote, a
+few try something invalid and are refused; at the close the server publishes the aggregates,
+three guardians verify the whole ledger and decrypt (two are absent), the result is published
+and printed, and the auditor verifies the exported ledger — and refuses a tampered copy.
+Everything it starts, it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import grpc
+from ownervote.v1 import election_pb2, wire
+
+from crypto.ballot import encrypt_ballot
+from crypto.cast import sign_ballot
+from crypto.group import G
+from crypto.ledger_export import encode_export
+from crypto.records import ResultRecord
+from rules.area import format_area
+from rules.roll import DEVELOPER_OWNER_ID, Unit, compute_weights
+from rules.roll_csv import roll_to_csv
+
+from .admin import AdminClient
+from .channel import open_channel
+from .guardian_client import GuardianClient, GuardianRefusal, new_guardian
+from .ledger_export import fetch_export
+from .local_cluster import ROOT, LocalCluster
+from .report import result_table
+from .voter_sdk import Refused, VoterClient
+
+ELECTION_ID = "sunrise-garden-2026-north-gate"
+MOTION = "Use 380,000 CNY of the maintenance fund to rebuild the north gate"
+FLOOR_PLANS = [8950, 8950, 8950, 12025, 12025, 14300, 7580, 7580, 16845, 6520]  # 0.01 m²
+GUARDIANS, THRESHOLD, PRESENT = 5, 3, (1, 3, 5)
+VOTERS, REVOTERS = 150, 5
+VOTING_WINDOW = 40  # seconds between opening and closing
+
+
+def step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def generate_roll(rng: random.Random) -> list[Unit]:
+    """~200 units in four buildings: every 9th owner holds two units, every 15th unit is
+    co-owned by a couple (the roll designates who votes), 8 units are the developer's."""
+    units, owner = [], 0
+    n = 0
+    while n < 192:
+        owner += 1
+        for _ in range(2 if owner % 9 == 0 else 1):
+            n += 1
+            building = f"{1 + n % 4}号楼"
+            uid, area = f"{1 + n % 4}-{n:03d}", rng.choice(FLOOR_PLANS)
+            if n % 15 == 0:
+                units.append(Unit(uid, building, area, f"owner-{owner:03d}-spouse",
+                                  f"owner-{owner:03d}"))
+            else:
+                units.append(Unit.sole(uid, building, area, f"owner-{owner:03d}"))
+    units += [Unit.unsold(f"5-{k:03d}", "5号楼", rng.choice(FLOOR_PLANS)) for k in range(1, 9)]
+    return units
+
+
+async def refused(what: str, call) -> None:
+    try:
+        await call
+    except Refused as exc:
+        print(f"   {what}: refused — {exc}" + (f" [field {exc.field}]" if exc.field else ""))
+        return
+    except GuardianRefusal as exc:
+        print(f"   {what}: refused by the guardian's own client — {exc}")
+        return
+    raise SystemExit(f"BUG: {what} was accepted")
+
+
+async def run(cluster: LocalCluster, rng: random.Random) -> None:
+    public = grpc.aio.insecure_channel(cluster.address)
+    ca = cluster.pki / "ca.pem"
+    admin_channel = open_channel(cluster.secure_address, ca, *cluster.cert("admin"))
+    admin = AdminClient(admin_channel)  # authenticated by its certificate (CN admin)
+    voter = VoterClient(public)
+
+    step("1. The roll, as the housing bureau delivers it (CSV), imported by an administrator "
+         "over mutual TLS")
+    units = generate_roll(rng)
+    roll = compute_weights(units)
+    r = await admin.import_roll("sunrise-garden", roll_to_csv(units).encode())
+    dev = roll.owner(DEVELOPER_OWNER_ID)
+    print(f"   {r.units} units, {r.owners} voting owners, {format_area(r.total_area)} m²; roll "
+          f"hash {r.roll_hash.hex()[:16]}… on the ledger at index {r.receipt.index}")
+    print(f"   {sum(1 for o in roll.owners if len(o.units) == 2 and not o.is_developer)} owners "
+          f"hold two units (areas summed, counted once); "
+          f"{sum(1 for u in units if u.owner_id != u.voter_id and not u.developer_unsold)} "
+          f"co-owned units vote through their designated co-owner; the developer's "
+          f"{len(dev.units)} unsold units are one owner of {format_area(dev.area)} m²")
+
+    step("2. The election: a major matter (PRC Civil Code Art. 278), scheduled")
+    now = time.time()
+    d = election_pb2.ElectionDefinition(
+        election_id=ELECTION_ID, roll_id=r.roll_id, motion=MOTION,
+        contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
+        rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_MAJOR),
+        guardians=GUARDIANS, threshold=THRESHOLD)
+    d.open_time.seconds = int(now + 20)
+    d.close_time.seconds = int(now + 20 + VOTING_WINDOW)
+    await admin.create_election(d)
+    await admin.schedule(ELECTION_ID)
+    print(f"   {MOTION!r}\n   opens in 20 s, closes {VOTING_WINDOW} s later; "
+          f"{GUARDIANS} guardians, any {THRESHOLD} decrypt; state "
+          f"{await admin.state(ELECTION_ID)}")
+
+    step("3. Key ceremony: 5 guardians over mutual TLS, each speaking only for itself")
+    state_dir = cluster.directory / "guardians"
+    state_dir.mkdir(exist_ok=True)
+    guardians = []
+    for i in range(1, GUARDIANS + 1):
+        path = state_dir / f"guardian-{i}.json"
+        state = new_guardian(ELECTION_ID, i, GUARDIANS, THRESHOLD)
+        state.save(path)
+        channel = open_channel(cluster.secure_address, ca,
+                               *cluster.cert(f"{ELECTION_ID}/guardian-{i}"))
+        guardians.append(GuardianClient(channel, state, path))
+    await asyncio.gather(*(g.run_ceremony() for g in guardians))
+    print(f"   every guardian checked every share addressed to it and the joint key "
+          f"{guardians[0].state.joint_public_key.hex()[:16]}… recomputed from the public "
+          "messages; no joint secret exists anywhere")
+    await admin.follow(ELECTION_ID, "READY", poll=0.2, timeout=60)
+    election = await voter.election(ELECTION_ID)
+    print(f"   READY: issuer keys for {len(election.issuers)} weight classes on the ledger; "
+          f"the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
+
+    step(f"4. {VOTERS} owners obtain a blind credential and vote (the phone blinds; the "
+         "registrar never sees the token)")
+    voting = rng.sample(list(roll.owners), VOTERS)
+    choices: dict[str, int] = {}
+    wallets = {}
+    limit = asyncio.Semaphore(12)
+
+    async def register(owner) -> None:
+        async with limit:
+            att, sig = cluster.provider.attest(owner.owner_id, ELECTION_ID)
+            wallets[owner.owner_id] = await voter.obtain_credential(election, att, sig)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(register(o) for o in voting))
+    t_cred = time.perf_counter() - t0
+    print(f"   {len(wallets)} credentials in {t_cred:.1f} s")
+    await admin.follow(ELECTION_ID, "OPEN", poll=0.2, timeout=60)
+
+    async def cast(owner, choice: int) -> None:
+        async with limit:
+            await voter.cast(election, wallets[owner.owner_id], [choice])
+            choices[owner.owner_id] = choice
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(cast(o, rng.choices([0, 1, 2], weights=[82, 12, 6])[0])
+                           for o in voting))
+    t_cast = time.perf_counter() - t0
+    print(f"   {len(choices)} ballots cast in {t_cast:.1f} s; every receipt verified against a "
+          "checkpoint co-signed by the witnesses (which replay every rule before signing)")
+    for owner in voting[:REVOTERS]:  # the latest ballot of a token counts
+        await cast(owner, (choices[owner.owner_id] + 1) % 3)
+    print(f"   {REVOTERS} owners changed their mind and voted again: the later ballot counts")
+
+    step("5. Attempts that are refused")
+    owner, wallet = voting[0], wallets[voting[0].owner_id]
+    att, sig = cluster.provider.attest(owner.owner_id, ELECTION_ID)
+    await refused("a second credential for the same owner",
+                  voter.obtain_credential(election, att, sig))
+    att, sig = cluster.provider.attest("stranger-001", ELECTION_ID)
+    await refused("a credential for someone not on the roll", voter.eligibility(att, sig))
+    ballot = sign_ballot(wallet.token, encrypt_ballot(
+        election.context, wallet.credential.token_public_key, [choices[owner.owner_id]]),
+        wallet.credential)
+    await voter.ballot_box.CastBallot(election_pb2.CastBallotRequest(
+        cast_ballot=wire.cast_ballot_pb(ballot)))
+    await refused("the same ballot sent again (a replay)", voter._call(
+        voter.ballot_box.CastBallot, election_pb2.CastBallotRequest(
+            cast_ballot=wire.cast_ballot_pb(ballot))))
+    sel = ballot.ballot.selections[0]
+    twice = replace(sel, ciphertext=replace(sel.ciphertext, beta=sel.ciphertext.beta + G))
+    stuffed = sign_ballot(wallet.token, replace(ballot.ballot, selections=(
+        twice, *ballot.ballot.selections[1:])), wallet.credential)
+    await refused("a ballot whose 'approve' counts twice (signed by its voter)", voter._call(
+        voter.ballot_box.CastBallot, election_pb2.CastBallotRequest(
+            cast_ballot=wire.cast_ballot_pb(stuffed))))
+    other = max(w for w in election.issuers if w != wallet.credential.weight)
+    inflated = replace(ballot, credential=replace(wallet.credential, weight=other))
+    await refused("a credential claiming a larger weight class", voter._call(
+        voter.ballot_box.CastBallot, election_pb2.CastBallotRequest(
+            cast_ballot=wire.cast_ballot_pb(inflated))))
+    await refused("guardian 2 asked to decrypt while the election is open",
+                  guardians[1].decrypt())
+
+    step("6. The close: the server seals the ballot box and publishes the aggregates")
+    await admin.follow(ELECTION_ID, "TALLYING", poll=0.3, timeout=VOTING_WINDOW + 60)
+    await refused("a ballot after the close", voter.cast(election, wallet, [0]))
+    print("   the ledger holds the credential counts per class and the encrypted totals per "
+          "option: headcount, and area (class sums × class weight)")
+
+    step("7. Tally: guardians 2 and 4 are absent; 1, 3 and 5 each download the whole ledger, "
+         "verify every ballot, recompute the aggregates and decrypt them")
+    for i in PRESENT:
+        n = await guardians[i - 1].decrypt()
+        print(f"   guardian {i}: ledger verified, {n} decryption shares with proofs submitted")
+    await admin.follow(ELECTION_ID, "PUBLISHED", poll=0.2, timeout=60)
+    result = await voter.result(ELECTION_ID)
+    record = ResultRecord(tuple(o.headcount for o in result.options),
+                          tuple(o.area for o in result.options), result.participating_owners,
+                          result.participating_area, result.quorum_met,
+                          tuple({"NO_QUORUM": 1, "PASSED": 2, "REJECTED": 3}[o.outcome]
+                                for o in result.options), result.guardians)
+    print("\n".join("   " + x for x in result_table(
+        [o.name for o in result.options], record, election.total_area, election.total_owners,
+        "major matter: quorum 2/3 area + 2/3 owners; approval ≥ 3/4 area + 3/4 owners")))
+    expected = Counter(choices.values())
+    area = {i: sum(roll.owner(o).area for o, c in choices.items() if c == i) for i in range(3)}
+    assert all(o.headcount == expected[i] and o.area == area[i]
+               for i, o in enumerate(result.options)), "the tally does not match the votes"
+    print(f"\n   OUTCOME: the motion is {result.options[0].outcome} "
+          f"(the published result's receipt is at ledger index {result.receipt.index}); "
+          "the totals equal the votes the demo cast")
+
+    step("8. The auditor: export the ledger and verify everything independently")
+    export_path = cluster.directory / "ledger.export"
+    export_path.write_bytes(encode_export(await fetch_export(public)))
+    keys = ["--log-key", cluster.log_vkey, "--quorum", str(cluster.quorum)]
+    for w in cluster.witness_vkeys:
+        keys += ["--witness", w]
+    audit = [sys.executable, "-m", "clients.auditor", "verify", "--export", str(export_path),
+             *keys, "--election", ELECTION_ID]
+    done = subprocess.run(audit, cwd=ROOT, capture_output=True, text=True)
+    print("\n".join("   " + x for x in done.stdout.splitlines()))
+    if done.returncode != 0:
+        raise SystemExit(f"BUG: the auditor failed: {done.stderr}")
+    data = bytearray(export_path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    export_path.with_suffix(".tampered").write_bytes(bytes(data))
+    audit[audit.index(str(export_path))] = str(export_path.with_suffix(".tampered"))
+    bad = subprocess.run(audit, cwd=ROOT, capture_output=True, text=True)
+    if bad.returncode == 0:
+        raise SystemExit("BUG: the auditor accepted a tampered copy")
+    print(f"   a copy with one flipped bit: exit {bad.returncode} — {bad.stderr.strip()}")
+    for g in guardians:
+        await g.channel.close()
+    await admin_channel.close()
+    await public.close()
+
+
+def main() -> None:
+    t_start = time.perf_counter()
+    print("ownervote demo — a verifiable, secret, area-and-headcount-weighted vote")
+    directory = Path(tempfile.mkdtemp(prefix="ownervote-demo-"))
+    cluster = LocalCluster(directory, guardian_names=tuple(
+        f"{ELECTION_ID}/guardian-{i}" for i in range(1, GUARDIANS + 1)))
+    try:
+        step("0. Starting the server (SQLite) and three validating witnesses")
+        cluster.start()
+        print(f"   server {cluster.address} (mutual TLS for guardians and administrators on "
+              f"{cluster.secure_address}); witnesses co-sign with quorum {cluster.quorum} of "
+              f"{cluster.witnesses}")
+        asyncio.run(run(cluster, random.Random(2026)))
+    finally:
+        cluster.stop()
+        print(f"\n(all processes stopped; done in {time.perf_counter() - t_start:.1f} s)")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""A whole deployment on this machine, as separate processes: the server (ledger, election
+services, lifecycle driver) and its witnesses, each with its own database, keys and ports — for
+the demo, the end-to-end tests and the benchmarks.
+
+Keys are made here first (C2SP key strings, written 0600) so that every process knows the
+others' verifier keys before it starts; a development CA (``python -m server.pki``) issues the
+server's TLS certificate and the client certificates (administrator ``admin``, guardians
+``<election>/guardian-<i>``) for the mutual-TLS port. Everything started is stopped by
+:meth:`LocalCluster.stop` (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from crypto.attestation import DemoIdentityProvider
+from crypto.checkpoint import CosignatureSigner
+from crypto.note import Ed25519Signer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_key(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.log.read_text(errors="replace"))
+            if m:
+                return m
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
+
+
+@dataclass
+class LocalCluster:
+    directory: Path
+    witnesses: int = 3
+    quorum: int = 2
+    dsn: str | None = None  # default: a SQLite file in the directory
+    validating: bool = True  # witnesses replay every election rule before co-signing
+    guardian_names: tuple[str, ...] = ()  # client certificate common names to issue
+    lifecycle_tick: float = 0.2
+    complaint_window: float = 1.0
+    origin: str = "demo.ownervote.example/log"
+    admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    provider: DemoIdentityProvider = field(default_factory=lambda: DemoIdentityProvider(
+        Ed25519PrivateKey.generate()))
+    processes: list[Process] = field(default_factory=list)
+    address: str = ""  # the public port (plain gRPC here)
+    secure_address: str = ""  # the mutual-TLS port (guardians, administrators)
+    log_vkey: str = ""
+    witness_vkeys: list[str] = field(default_factory=list)
+
+    @property
+    def pki(self) -> Path:
+        return self.directory / "pki"
+
+    def cert(self, cn: str) -> tuple[Path, Path]:
+        safe = cn.replace("/", "_")
+        return self.pki / f"{safe}.pem", self.pki / f"{safe}.key"
+
+    def _spawn(self, name: str, args: list[str], env: dict | None = None) -> Process:
+        log = self.directory / f"{name}.log"
+        with open(log, "w") as f:
+            popen = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=f,
+                                     stderr=subprocess.STDOUT, env=env or dict(os.environ))
+        p = Process(name, popen, log)
+        self.processes.append(p)
+        return p
+
+    def start(self) -> LocalCluster:
+        d = self.directory
+        d.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "server.pki", str(self.pki), "server", "admin",
+                        *self.guardian_names], cwd=ROOT, check=True, capture_output=True)
+        log_signer = Ed25519Signer.generate(self.origin)
+        _write_key(d / "log.key", log_signer.skey())
+        self.log_vkey = log_signer.verifier().vkey()
+        port, secure_port = free_port(), free_port()
+        self.address, self.secure_address = f"127.0.0.1:{port}", f"127.0.0.1:{secure_port}"
+        endpoints = []
+        for i in range(self.witnesses):
+            name = f"witness-{i + 1}.example"
+            signer = CosignatureSigner.generate(name)
+            _write_key(d / f"w{i + 1}.key", signer.skey())
+            args = ["-m", "server.witness", "--name", name, "--key-file", str(d / f"w{i + 1}.key"),
+                    "--db", f"sqlite+aiosqlite:///{d / f'w{i + 1}.db'}",
+                    "--listen", f"127.0.0.1:{(wport := free_port())}",
+                    "--follow", f"{self.origin}={self.log_vkey}@{self.address}"]
+            trusted = signer
+            if self.validating:
+                vsigner = CosignatureSigner.generate(name + "/validated")
+                _write_key(d / f"w{i + 1}.validating.key", vsigner.skey())
+                args += ["--validate", "elections",
+                         "--validating-key-file", str(d / f"w{i + 1}.validating.key")]
+                trusted = vsigner
+            self.witness_vkeys.append(trusted.verifier().vkey())
+            endpoints.append(f'"{trusted.verifier().vkey()}@127.0.0.1:{wport}"')
+            self._spawn(name, args)
+        for p in self.processes:
+            p.wait_for(r"listening on port")
+        cert, key = self.cert("server")
+        config = d / "server.toml"
+        dsn = self.dsn or f"sqlite+aiosqlite:///{d / 'server.db'}"
+        config.write_text("\n".join([
+            f'dsn = "{dsn}"',
+            f'listen = "{self.address}"', f'guardian_listen = "{self.secure_address}"',
+            f'origin = "{self.origin}"', f'log_key_file = "{d / "log.key"}"',
+            f"quorum = {self.quorum}", f"witnesses = [{', '.join(endpoints)}]",
+            f'tls_cert = "{cert}"', f'tls_key = "{key}"', f'client_ca = "{self.pki / "ca.pem"}"',
+            f"lifecycle_tick = {self.lifecycle_tick}",
+            f"complaint_window = {self.complaint_window}", ""]))
+        env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=self.admin_token,
+                   OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
+                   OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()
+                   .hex())
+        self._spawn("server", ["-m", "server", "--config", str(config)], env).wait_for(
+            r"listening on port")
+        return self
+
+    def stop(self, grace: float = 15.0) -> None:
+        for p in reversed(self.processes):
+            if p.popen.poll() is None:
+                p.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for p in reversed(self.processes):
+            try:
+                p.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.popen.kill()
+                p.popen.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,448 @@
+"""The tally on the server side: from the closed ballot box to the published result.
+
+After the OPEN → CLOSED transition the lifecycle driver (driver.py) publishes, in this order:
+
+1. ``credentials-issued``: how many blind credentials the registrar issued per weight class
+   (classes with none left out), so that anyone can check no class cast more ballots than it
+   received credentials;
+2. ``aggregates``: the homomorphic sums (crypto.tally.aggregate) over the latest ballot of each
+   token among the election's ``ballot`` events between its OPEN and its CLOSED event;
+
+and then moves to TALLYING. Each guardian recomputes the aggregates from the ledger and submits
+one decryption share per non-trivial aggregate (:meth:`TallyStore.submit_shares`): every share
+is checked against the guardian's verification key before anything is stored, and the valid set
+is appended as a ``decryption-shares`` event. As soon as t guardians have shares on the ledger,
+the shares of the first t (in ledger order) are combined, the totals evaluated under the
+election's rule (crypto.outcome.result_of) and the ``result`` event appended, then TALLYING →
+PUBLISHED. When every aggregate is trivial (nobody voted) there is nothing to decrypt: the
+result is published at once, naming no guardian.
+
+The ``tally`` table holds, per election, each body before it is appended and its ledger index
+after: a body is computed once, so a process that dies between steps (or between an append and
+its database write) appends the identical bytes on the next attempt, and recognises them on the
+ledger by their leaf hash instead of appending twice. The ``decryption_shares`` table holds each
+guardian's submission (its primary key refuses a second one). A per-election lock serialises the
+appends of one process; the result's claim (``result IS NULL``) is the database guard that lets
+only one process publish it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crypto.ballot import EncryptedBallot
+from crypto.codec import decode_cast_ballot, decode_event
+from crypto.dkg import DkgResult
+from crypto.errors import InvalidShare
+from crypto.outcome import result_of
+from crypto.receipt import Receipt
+from crypto.records import (
+    CredentialsIssuedRecord,
+    DecryptionSharesRecord,
+    ResultRecord,
+    decode_aggregates,
+    decode_decryption_shares,
+    decode_result,
+    encode_aggregates,
+    encode_credentials_issued,
+    encode_decryption_shares,
+    encode_result,
+)
+from crypto.tally import Aggregates, aggregate, decrypt_aggregates, latest_per_token
+from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_share
+
+from .ceremony import CeremonyStore
+from .lifecycle import ElectionState
+from .registrar import Registrar
+from .store import Conflict, ElectionStore, WrongState
+
+log = logging.getLogger("ownervote.tally")
+metadata = MetaData()
+
+tally = Table(
+    "tally", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("credentials", LargeBinary, nullable=True),  # credentials-issued body
+    Column("credentials_index", BigInteger, nullable=True),
+    Column("aggregates", LargeBinary, nullable=True),  # aggregates body
+    Column("aggregates_index", BigInteger, nullable=True),
+    Column("result", LargeBinary, nullable=True),  # result body (set once: the claim)
+    Column("result_claimed_at", Float, nullable=True),
+    Column("result_index", BigInteger, nullable=True),
+)
+
+decryption_shares = Table(
+    "decryption_shares", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("guardian", Integer, primary_key=True),
+    Column("body", LargeBinary, nullable=False),  # decryption-shares body
+    Column("submitted_at", Float, nullable=False),
+    Column("ledger_index", BigInteger, nullable=True),  # None: claimed, not yet on the ledger
+)
+
+PAGE = 1000
+
+
+class TallyRefused(Exception):
+    """The election's state does not allow the call (FAILED_PRECONDITION at the gRPC edge)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class BadShares(Exception):
+    """A submission that is not one valid share per non-trivial aggregate (INVALID_ARGUMENT)."""
+
+    def __init__(self, reason: str, field: str, message: str, label: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.field = field
+        self.label = label
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    result: ResultRecord
+    ledger_index: int
+
+
+def _decode_ballots(election_id: str, entries: Sequence[tuple[bytes, bytes]]
+                    ) -> list[tuple[int, EncryptedBallot]]:
+    """(weight, ballot) of the election's ``ballot`` events among ledger entries (CPU-bound)."""
+    out = []
+    for data, _ in entries:
+        ev = decode_event(data)
+        if ev.kind == "ballot" and ev.election_id == election_id:
+            cast = decode_cast_ballot(ev.body)
+            out.append((cast.credential.weight, cast.ballot))
+    return out
+
+
+def _verify_all(election_id: str, labelled: dict, verification_key,
+                record: DecryptionSharesRecord) -> None:
+    for i, (label, share) in enumerate(record.shares):
+        try:
+            verify_decryption_share(election_id, label, verification_key, labelled[label], share)
+        except InvalidShare as exc:
+            raise BadShares("BAD_DECRYPTION_SHARE", f"shares[{i}]",
+                            f"shares[{i}] ({label}): {exc}", label) from exc
+
+
+class TallyStore:
+    def __init__(self, engine: AsyncEngine, elections: ElectionStore, ceremony: CeremonyStore,
+                 registrar: Registrar, *, clock: Callable[[], float] = time.time,
+                 stale_after: float = 60.0) -> None:
+        self.engine = engine
+        self.elections = elections
+        self.ceremony = ceremony
+        self.registrar = registrar
+        self.clock = clock
+        self.stale_after = stale_after  # an unfinished claim older than this is taken over
+        self._dkg: dict[str, DkgResult] = {}
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def _row(self, election_id: str):
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(tally).where(
+                tally.c.election_id == election_id))).first()
+        if row is not None:
+            return row
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(tally).values(election_id=election_id))
+        except IntegrityError:
+            pass  # created concurrently
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(tally).where(
+                tally.c.election_id == election_id))).one()
+
+    async def _claim(self, election_id: str, column: str, body: bytes, **extra) -> bytes:
+        """Store ``body`` in ``column`` unless a body is there already; the stored body."""
+        col = tally.c[column]
+        async with self.engine.begin() as conn:
+            await conn.execute(update(tally).where(and_(
+                tally.c.election_id == election_id, col.is_(None))).values(
+                    {column: body, **extra}))
+            return bytes((await conn.execute(select(col).where(
+                tally.c.election_id == election_id))).scalar_one())
+
+    async def _set(self, election_id: str, **values) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(tally).where(tally.c.election_id == election_id)
+                               .values(**values))
+
+    async def _require(self, election_id: str, *states: ElectionState):
+        e = await self.elections.get_election(election_id)  # NotFound
+        if e.state not in states:
+            raise TallyRefused("NOT_" + states[0].name,
+                               f"the election is {e.state.name}, not "
+                               + " or ".join(s.name for s in states))
+        return e
+
+    # --- at close -------------------------------------------------------------------------------
+
+    async def publish_credentials_issued(self, election_id: str) -> int:
+        """Append the ``credentials-issued`` event once (CLOSED); its ledger index."""
+        await self._require(election_id, ElectionState.CLOSED)
+        row = await self._row(election_id)
+        if row.credentials_index is not None:
+            return row.credentials_index
+        body = row.credentials
+        if body is None:
+            counts = await self.registrar.counts_per_class(election_id)
+            record = CredentialsIssuedRecord(tuple(sorted((w, n) for w, n in counts.items()
+                                                          if n > 0)))
+            body = await self._claim(election_id, "credentials",
+                                     encode_credentials_issued(record))
+        index, _ = await self.elections.append_once("credentials-issued", election_id,
+                                                    bytes(body))
+        await self._set(election_id, credentials_index=index)
+        return index
+
+    async def publish_aggregates(self, election_id: str) -> Aggregates:
+        """Aggregate the counted ballots and append the ``aggregates`` event once (CLOSED, after
+        the credential counts); the aggregates."""
+        e = await self._require(election_id, ElectionState.CLOSED)
+        row = await self._row(election_id)
+        if row.credentials_index is None:
+            raise TallyRefused("CREDENTIALS_NOT_PUBLISHED",
+                               "the credential counts go on the ledger before the aggregates")
+        body = row.aggregates
+        if body is None:
+            opened = await self.elections.transition_index(election_id, ElectionState.OPEN)
+            closed = await self.elections.transition_index(election_id, ElectionState.CLOSED)
+            if opened is None or closed is None:
+                raise TallyRefused("NO_VOTING_PERIOD",
+                                   "the OPEN or CLOSED transition is not recorded")
+            counted = await self._counted(election_id, opened + 1, closed)
+            aggregates = await asyncio.to_thread(aggregate, counted,
+                                                 len(e.definition.contest.options))
+            body = await self._claim(election_id, "aggregates", encode_aggregates(aggregates))
+        if row.aggregates_index is None:
+            index, _ = await self.elections.append_once("aggregates", election_id, bytes(body))
+            await self._set(election_id, aggregates_index=index)
+        return decode_aggregates(bytes(body))
+
+    async def _counted(self, election_id: str, start: int, end: int
+                       ) -> list[tuple[int, EncryptedBallot]]:
+        """The latest ballot of each token among the election's ballots in [start, end)."""
+        latest: dict[bytes, tuple[int, EncryptedBallot]] = {}
+        while start < end:
+            page = await self.elections.ledger.store.entries(start, min(PAGE, end - start))
+            if not page:
+                raise RuntimeError(f"ledger entries {start}..{end} are missing")
+            for weight, ballot in await asyncio.to_thread(_decode_ballots, election_id, page):
+                latest.pop(ballot.token_public_key, None)  # as latest_per_token: ledger order
+                latest[ballot.token_public_key] = (weight, ballot)
+            start += len(page)
+        return latest_per_token(latest.values())
+
+    async def aggregates(self, election_id: str) -> Aggregates | None:
+        row = await self._row(election_id)
+        if row.aggregates is None or row.aggregates_index is None:
+            return None
+        return decode_aggregates(bytes(row.aggregates))
+
+    # --- decryption shares and the result ---------------------------------------------------
+
+    async def dkg(self, election_id: str) -> DkgResult:
+        """The ceremony's outcome (verification keys), computed once per election."""
+        result = self._dkg.get(election_id)
+        if result is None:
+            result = self._dkg[election_id] = await self.ceremony.result(election_id)
+        return result
+
+    async def submit_shares(self, election_id: str, record: DecryptionSharesRecord) -> Receipt:
+        """Check a guardian's shares, store and append them (``decryption-shares``), publish the
+        result if they make t; the receipt of the shares. TallyRefused (not TALLYING), BadShares
+        (nothing stored), Conflict (this guardian submitted already), NotFound."""
+        e = await self._require(election_id, ElectionState.TALLYING)
+        g = record.guardian
+        if g > e.definition.guardians:
+            raise BadShares("NO_SUCH_GUARDIAN", "guardian",
+                            f"the election has guardians 1..{e.definition.guardians}")
+        if await self._submitted(election_id, g):
+            raise Conflict(f"guardian {g} already submitted its decryption shares")
+        aggregates = await self.aggregates(election_id)
+        if aggregates is None:
+            raise TallyRefused("NO_AGGREGATES", "the aggregates are not on the ledger")
+        labelled = aggregates.labelled()
+        wanted = [label for label, ct in labelled.items() if not is_trivial(ct)]
+        for i, (label, _) in enumerate(record.shares):
+            if label not in wanted:
+                raise BadShares("UNKNOWN_LABEL", f"shares[{i}].label",
+                                f"shares[{i}].label: {label!r} is not a non-trivial aggregate "
+                                f"(expected {', '.join(wanted) or 'none'})", label)
+        got = {label for label, _ in record.shares}
+        missing = [label for label in wanted if label not in got]
+        if missing:
+            raise BadShares("MISSING_SHARE", "shares",
+                            f"shares: no share for {', '.join(missing)}", missing[0])
+        vk = (await self.dkg(election_id)).verification_keys[g]
+        await asyncio.to_thread(_verify_all, election_id, labelled, vk, record)
+        body = encode_decryption_shares(record)
+        async with self.elections.lock(election_id):
+            await self._require(election_id, ElectionState.TALLYING)  # not published meanwhile
+            if (await self._row(election_id)).result is not None:
+                raise TallyRefused("NOT_TALLYING", "the result is decided already")
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert(decryption_shares).values(
+                        election_id=election_id, guardian=g, body=body,
+                        submitted_at=self.clock(), ledger_index=None))
+            except IntegrityError as exc:
+                raise Conflict(f"guardian {g} already submitted its decryption shares") from exc
+            try:
+                index, appended = await self.elections.append_once("decryption-shares",
+                                                                   election_id, body)
+            except BaseException:
+                if await self.elections.on_ledger("decryption-shares", election_id,
+                                                  body) is None:
+                    async with self.engine.begin() as conn:  # not appended: release the claim
+                        await conn.execute(delete(decryption_shares).where(and_(
+                            decryption_shares.c.election_id == election_id,
+                            decryption_shares.c.guardian == g)))
+                raise
+            await self._share_index(election_id, g, index)
+        try:
+            await self.publish_result(election_id)
+        except Exception:  # the shares are in; the driver retries the result
+            log.exception("publishing the result failed", extra={"election_id": election_id})
+        return await self.elections.receipt_at(index, appended)
+
+    async def _submitted(self, election_id: str, guardian: int) -> bool:
+        q = select(decryption_shares.c.guardian).where(and_(
+            decryption_shares.c.election_id == election_id,
+            decryption_shares.c.guardian == guardian))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(q)).first() is not None
+
+    async def _share_index(self, election_id: str, guardian: int, index: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(decryption_shares).where(and_(
+                decryption_shares.c.election_id == election_id,
+                decryption_shares.c.guardian == guardian)).values(ledger_index=index))
+
+    async def recover_shares(self, election_id: str) -> None:
+        """Finish submissions interrupted between their claim and their ledger index (a crash):
+        append those not on the ledger (TALLYING only), record the index of those that are."""
+        now = self.clock()
+        q = select(decryption_shares).where(and_(
+            decryption_shares.c.election_id == election_id,
+            decryption_shares.c.ledger_index.is_(None),
+            decryption_shares.c.submitted_at < now - self.stale_after))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        for r in rows:
+            async with self.elections.lock(election_id):
+                index = await self.elections.on_ledger("decryption-shares", election_id,
+                                                       bytes(r.body))
+                state = (await self.elections.get_election(election_id)).state
+                if index is None and state is ElectionState.TALLYING:
+                    index = (await self.elections.append_once(
+                        "decryption-shares", election_id, bytes(r.body)))[0]
+                if index is not None:
+                    await self._share_index(election_id, r.guardian, index)
+                else:  # too late for the tally: forget it
+                    async with self.engine.begin() as conn:
+                        await conn.execute(delete(decryption_shares).where(and_(
+                            decryption_shares.c.election_id == election_id,
+                            decryption_shares.c.guardian == r.guardian)))
+
+    async def publish_result(self, election_id: str) -> bool:
+        """Publish the result once it can be (t guardians' shares on the ledger, or nothing to
+        decrypt): the ``result`` event, then TALLYING → PUBLISHED. Idempotent and restartable;
+        True once the election is PUBLISHED."""
+        async with self.elections.lock(election_id):
+            e = await self.elections.get_election(election_id)
+            if e.state is ElectionState.PUBLISHED:
+                return True
+            if e.state is not ElectionState.TALLYING:
+                return False
+            row = await self._row(election_id)
+            body = row.result
+            if body is None:
+                record = await self._compute_result(election_id, e, row)
+                if record is None:
+                    return False
+                body = await self._claim(election_id, "result", encode_result(record),
+                                         result_claimed_at=self.clock())
+            elif row.result_index is None and \
+                    (row.result_claimed_at or 0) > self.clock() - self.stale_after:
+                return False  # another process claimed it just now and is appending it
+            if row.result_index is None:
+                try:
+                    index, _ = await self.elections.append_once("result", election_id,
+                                                                bytes(body))
+                except BaseException:
+                    if await self.elections.on_ledger("result", election_id,
+                                                      bytes(body)) is None:
+                        await self._set(election_id, result=None, result_claimed_at=None)
+                    raise
+                await self._set(election_id, result_index=index)
+        try:
+            await self.elections.advance_state(election_id, ElectionState.PUBLISHED,
+                                               int(self.clock()))
+        except WrongState as exc:  # a concurrent call published it
+            if exc.state is not ElectionState.PUBLISHED:
+                raise
+        return True
+
+    async def _compute_result(self, election_id: str, e, row) -> ResultRecord | None:
+        aggregates = decode_aggregates(bytes(row.aggregates))
+        t = e.definition.threshold
+        needed = any(not is_trivial(ct) for ct in aggregates.labelled().values())
+        chosen: list = []
+        if needed:
+            q = (select(decryption_shares.c.guardian, decryption_shares.c.body)
+                 .where(and_(decryption_shares.c.election_id == election_id,
+                             decryption_shares.c.ledger_index.is_not(None)))
+                 .order_by(decryption_shares.c.ledger_index).limit(t))
+            async with self.engine.connect() as conn:
+                chosen = (await conn.execute(q)).all()
+            if len(chosen) < t:
+                return None
+        by_label: dict[str, list[DecryptionShare]] = {}
+        for r in chosen:
+            for label, share in decode_decryption_shares(bytes(r.body)).shares:
+                by_label.setdefault(label, []).append(share)
+        vkeys = (await self.dkg(election_id)).verification_keys
+        roll = await self.elections.roll_commitment(e.definition.roll_id)
+        totals = await asyncio.to_thread(decrypt_aggregates, election_id, aggregates, by_label,
+                                         vkeys, t, roll.total_area)
+        return result_of(e.definition, roll, aggregates, totals,
+                         tuple(sorted(r.guardian for r in chosen)))
+
+    async def result(self, election_id: str) -> PublishedResult:
+        """The published result and its ledger index (TallyRefused NOT_PUBLISHED before)."""
+        await self._require(election_id, ElectionState.PUBLISHED)
+        row = await self._row(election_id)
+        if row.result is None or row.result_index is None:
+            raise TallyRefused("NOT_PUBLISHED", "the result is not recorded")
+        return PublishedResult(decode_result(bytes(row.result)), row.result_index)

@@ -1,0 +1,458 @@
+"""The lifecycle driver on an injected clock (SQLite and PostgreSQL): an election moves
+DRAFT → … → PUBLISHED with real guardians and real ballots, the ledger holds its events in the
+order the auditor enforces, a restarted driver continues where the last one stopped, a failed
+ceremony keeps its election closed without holding up the others, and an election nobody voted
+in still publishes. The other tests of the tally import the harness from here."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+import grpc
+import pytest
+from sqlalchemy import insert
+
+from crypto.ballot import encrypt_ballot
+from crypto.cast import sign_ballot
+from crypto.codec import decode_cast_ballot, decode_event
+from crypto.credential import (
+    finalize_credential,
+    generate_token,
+    request_credential,
+    token_public_bytes,
+)
+from crypto.dkg import (
+    DkgParameters,
+    GuardianKeyPair,
+    GuardianShare,
+    combine_shares,
+    deal,
+    generate_guardian_key,
+    make_complaint,
+    receive_share,
+)
+from crypto.election_audit import LedgerVerifier
+from crypto.group import encode_point
+from crypto.outcome import rule_of
+from crypto.records import (
+    NO_QUORUM,
+    CredentialsIssuedRecord,
+    DecryptionSharesRecord,
+    decode_aggregates,
+    decode_credentials_issued,
+    decode_result,
+    decode_transition,
+    encode_credentials_issued,
+    encode_decryption_shares,
+)
+from crypto.tally import aggregate, latest_per_token
+from crypto.threshold import is_trivial, partial_decrypt
+from rules.art278 import OptionTotals, Outcome, Tally, evaluate
+from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
+from server.election.ceremony import CeremonyStore
+from server.election.driver import LifecycleDriver
+from server.election.lifecycle import ElectionState
+from server.election.registrar import Registrar
+from server.election.store import ElectionStore
+from server.election.tally import TallyStore, decryption_shares
+from tests.election_support import new_election
+from tests.ledger_support import LogHarness, start_log
+
+KEK = b"driver-test-key-encryption-key"
+OPEN = 1_900_000_000
+CLOSE = 1_900_086_400
+S = ElectionState
+OUTCOME = {Outcome.NO_QUORUM: 1, Outcome.PASSED: 2, Outcome.REJECTED: 3}
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class World:
+    h: LogHarness
+    store: ElectionStore
+    ceremony: CeremonyStore
+    registrar: Registrar
+    tally: TallyStore
+    box: BallotBox
+    driver: LifecycleDriver
+    clock: Clock
+
+    def restarted_driver(self) -> LifecycleDriver:
+        """A new process's driver and stores over the same database and ledger."""
+        store = ElectionStore(self.h.engine, self.h.ledger)
+        ceremony = CeremonyStore(self.h.engine, store)
+        t = TallyStore(self.h.engine, store, ceremony, self.registrar, clock=self.clock)
+        return LifecycleDriver(store, ceremony, t, BallotBox(self.h.ledger, clock=self.clock),
+                               kek=KEK, clock=self.clock, complaint_window=10)
+
+    async def events(self, eid: str) -> list[tuple[int, object]]:
+        """(ledger index, event) of the election's events, in ledger order."""
+        size = (await self.h.ledger.store.head()).size
+        out, start = [], 0
+        while start < size:
+            page = await self.h.ledger.store.entries(start, size - start)
+            for i, (data, _) in enumerate(page):
+                ev = decode_event(data)
+                if ev.election_id == eid:
+                    out.append((start + i, ev))
+            start += len(page)
+        return out
+
+    async def audit(self) -> LedgerVerifier:
+        """Replay the whole ledger through the independent auditor."""
+        v = LedgerVerifier()
+        size = (await self.h.ledger.store.head()).size
+        start = 0
+        while start < size:
+            page = await self.h.ledger.store.entries(start, size - start)
+            for i, (data, _) in enumerate(page):
+                v.apply(start + i, data)
+            start += len(page)
+        return v
+
+
+async def make_world(dsn, tmp_path, **log_kwargs) -> World:
+    log_kwargs.setdefault("n_witnesses", 0)
+    log_kwargs.setdefault("quorum", 0)
+    h = await start_log(dsn, tmp_path, **log_kwargs)
+    store = ElectionStore(h.engine, h.ledger)
+    await store.create()
+    ceremony = CeremonyStore(h.engine, store)
+    await ceremony.create()
+    registrar = Registrar(h.engine)
+    await registrar.create()
+    clock = Clock(OPEN - 1000)
+    t = TallyStore(h.engine, store, ceremony, registrar, clock=clock)
+    await t.create()
+    box = BallotBox(h.ledger, clock=clock)
+    driver = LifecycleDriver(store, ceremony, t, box, kek=KEK, clock=clock, complaint_window=10)
+    return World(h, store, ceremony, registrar, t, box, driver, clock)
+
+
+@pytest.fixture
+async def world(own_dsn, tmp_path):
+    w = await make_world(own_dsn, tmp_path)
+    yield w
+    await w.h.stop()
+
+
+@dataclass
+class Guardians:
+    """The guardians' side of an election: key pairs, dealings, and (after READY) shares."""
+
+    params: DkgParameters
+    keys: dict[int, GuardianKeyPair]
+    dealings: dict = field(default_factory=dict)
+    shares: dict[int, GuardianShare] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, eid: str, n: int, t: int) -> Guardians:
+        params = DkgParameters(eid, n, t)
+        return cls(params, {i: generate_guardian_key(params, i) for i in range(1, n + 1)})
+
+    def deal_all(self) -> None:
+        pubs = [self.keys[i].public for i in sorted(self.keys)]
+        self.dealings = {i: deal(self.params, i, pubs)[0] for i in self.keys}
+
+    def combine(self, result) -> None:
+        for j, kp in self.keys.items():
+            received = {d: receive_share(self.params, kp, self.dealings[d])
+                        for d in result.qualified}
+            self.shares[j] = combine_shares(result, j, received)
+
+    def decrypt(self, j: int, aggregates) -> list[tuple[str, object]]:
+        """Guardian j's share of every non-trivial aggregate, by label."""
+        return [(label, partial_decrypt(self.params.election_id, label, self.shares[j], ct))
+                for label, ct in aggregates.labelled().items() if not is_trivial(ct)]
+
+
+async def run_ceremony_directly(w: World, eid: str, g: Guardians) -> None:
+    for kp in g.keys.values():
+        await w.ceremony.register_key(eid, kp.public)
+    g.deal_all()
+    for d in g.dealings.values():
+        await w.ceremony.submit_dealing(eid, d)
+
+
+async def issue(w: World, eid: str, owner):
+    """A real blind credential for the owner (the registrar's path), and its token."""
+    issuers = await w.store.issuer_keys(eid)
+    token = generate_token()
+    req = request_credential(issuers[owner.area], token_public_bytes(token))
+    blind = await w.registrar.issue(eid, owner.owner_id, owner.area, owner.area,
+                                    req.blinded_msg, await w.store.issuer_private_keys(eid, KEK))
+    return token, finalize_credential(req, blind)
+
+
+async def open_election(w: World, eid: str) -> OpenElection:
+    e = await w.store.get_election(eid)
+    return OpenElection(e.context(), await w.store.issuer_keys(eid), e.definition.open_time,
+                        e.definition.close_time)
+
+
+def expected_outcome(definition, roll, counted_choices: dict[str, tuple[int, int]]):
+    """rules.art278 on the plaintext votes: ({owner: (weight, option)}) → evaluate(...)."""
+    options = definition.contest.options
+    area = sum(wt for wt, _ in counted_choices.values())
+    totals = tuple(OptionTotals(name, sum(wt for wt, o in counted_choices.values() if o == i),
+                                sum(1 for _, o in counted_choices.values() if o == i))
+                   for i, name in enumerate(options))
+    return evaluate(rule_of(definition), Tally(roll.total_area, roll.total_owners, area,
+                                               len(counted_choices), totals))
+
+
+def kinds_in_order(events) -> list[str]:
+    out = []
+    for _, ev in events:
+        if ev.kind == "state":
+            out.append("state:" + S(decode_transition(ev.body).to_state).name)
+        elif ev.kind != "ballot" or not out or out[-1] != "ballot":
+            out.append(ev.kind)
+    return out
+
+
+async def test_an_election_from_draft_to_published(world):
+    w = world
+    eid, roll = await new_election(w.store, guardians=3, threshold=2, open_time=OPEN,
+                                   close_time=CLOSE)
+    g = Guardians.new(eid, 3, 2)
+    await w.driver.step()  # a DRAFT election waits for ScheduleElection
+    assert (await w.store.get_election(eid)).state is S.DRAFT
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, g)
+    await w.driver.step()  # all dealings seen: the complaint window starts
+    w.clock.now += 9
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY
+    w.clock.now += 1
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.READY
+    g.combine(await w.ceremony.result(eid))
+    # credentials are issued while READY; no ballot before the opening time
+    voters = roll.owners[:18]
+    creds = {o.owner_id: await issue(w, eid, o) for o in voters}
+    election = await open_election(w, eid)
+    context = election.context
+    token, cred = creds[voters[0].owner_id]
+    with pytest.raises(BallotRefused):
+        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
+            context, cred.token_public_key, [0]), cred))
+    w.clock.now = OPEN
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.OPEN
+    choices = {}
+    for i, o in enumerate(voters):
+        token, cred = creds[o.owner_id]
+        choice = 2 if i == 2 else 1 if i % 6 == 5 else 0
+        if i == 0:  # votes oppose first, then changes its mind: only the latest counts
+            await w.box.cast(election, sign_ballot(token, encrypt_ballot(
+                context, cred.token_public_key, [1]), cred))
+        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
+            context, cred.token_public_key, [choice]), cred))
+        choices[o.owner_id] = (o.area, choice)
+    w.clock.now = CLOSE
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.TALLYING
+    token, cred = creds[voters[1].owner_id]
+    with pytest.raises(BallotRefused) as exc:  # after the close: refused
+        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
+            context, cred.token_public_key, [1]), cred))
+    assert exc.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    # the guardians recompute the aggregates from the ledger before decrypting
+    events = await w.events(eid)
+    ballots = [decode_cast_ballot(ev.body) for _, ev in events if ev.kind == "ballot"]
+    counted = latest_per_token((c.credential.weight, c.ballot) for c in ballots)
+    aggregates = next(decode_aggregates(ev.body) for _, ev in events if ev.kind == "aggregates")
+    assert aggregates == aggregate(counted, 3)
+    issued = next(decode_credentials_issued(ev.body) for _, ev in events
+                  if ev.kind == "credentials-issued")
+    assert sum(n for _, n in issued.counts) == len(voters)
+    for j in (3, 1):
+        await w.tally.submit_shares(eid, DecryptionSharesRecord(j, tuple(g.decrypt(
+            j, aggregates))))
+    assert (await w.store.get_election(eid)).state is S.PUBLISHED
+    published = await w.tally.result(eid)
+    result = published.result
+    definition = (await w.store.get_election(eid)).definition
+    expected = expected_outcome(definition, await w.store.roll_commitment(definition.roll_id),
+                                choices)
+    assert result.guardians == (1, 3)
+    assert result.participating_owners == len(voters)
+    assert result.counts == tuple(o.headcount for o in expected.tally.options)
+    assert result.areas == tuple(o.area for o in expected.tally.options)
+    assert result.outcomes == tuple(OUTCOME[o.status] for o in expected.options)
+    assert result.quorum_met and expected.options[0].status is Outcome.PASSED
+    events = await w.events(eid)
+    assert kinds_in_order(events) == [
+        "election", "state:KEY_CEREMONY", "guardian-key", "guardian-key", "guardian-key",
+        "dealing", "dealing", "dealing", "issuer-keys", "state:READY", "state:OPEN", "ballot",
+        "state:CLOSED", "credentials-issued", "aggregates", "state:TALLYING",
+        "decryption-shares", "decryption-shares", "result", "state:PUBLISHED"]
+    assert decode_result(events[-2][1].body) == result and events[-2][0] == published.ledger_index
+    assert (await w.audit()).elections[eid].result == result
+    await w.driver.step()  # nothing more happens
+    assert len(await w.events(eid)) == len(events)
+
+
+async def test_nobody_voted_publishes_without_guardians(world):
+    w = world
+    eid, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
+                                close_time=CLOSE)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, Guardians.new(eid, 2, 2))
+    w.clock.now = CLOSE + 5  # the clock jumped past the window, the opening and the close
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY  # the window starts now
+    w.clock.now += 10
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.PUBLISHED
+    result = (await w.tally.result(eid)).result
+    assert result.guardians == () and result.participating_owners == 0
+    assert result.counts == (0, 0, 0) and not result.quorum_met
+    assert result.outcomes == (NO_QUORUM,) * 3
+    kinds = kinds_in_order(await w.events(eid))
+    assert kinds[-7:] == ["state:OPEN", "state:CLOSED", "credentials-issued", "aggregates",
+                          "state:TALLYING", "result", "state:PUBLISHED"]
+    await w.audit()
+
+
+async def test_a_restarted_driver_continues_where_the_last_one_stopped(world):
+    w = world
+    eid, roll = await new_election(w.store, guardians=2, threshold=1, open_time=OPEN,
+                                   close_time=CLOSE)
+    g = Guardians.new(eid, 2, 1)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, g)
+    # the process died half-way through finishing the ceremony: joint key set, issuer keys
+    # created but not published
+    result = await w.ceremony.result(eid)
+    await w.store.set_joint_key(eid, encode_point(result.joint_public_key))
+    await w.store._insert_issuer_keys(eid, KEK)
+    w.clock.now = OPEN
+    driver = w.restarted_driver()
+    await driver.step()  # a new process: the complaint window starts again
+    w.clock.now += 10
+    await driver.step()
+    assert (await w.store.get_election(eid)).state is S.OPEN
+    g.combine(result)
+    election = await open_election(w, eid)
+    token, cred = await issue(w, eid, roll.owners[0])
+    await w.box.cast(election, sign_ballot(token, encrypt_ballot(
+        election.context, cred.token_public_key, [0]), cred))
+    # it died again after sealing and closing, with the credential counts claimed but not
+    # appended
+    w.clock.now = CLOSE
+    await w.box.seal(eid)
+    await w.store.advance_state(eid, S.CLOSED, CLOSE)
+    await w.tally._row(eid)
+    await w.tally._claim(eid, "credentials", encode_credentials_issued(
+        CredentialsIssuedRecord(((roll.owners[0].area, 1),))))
+    # and the CLOSED → TALLYING intent was written but not appended
+    await w.store._intent(eid, S.TALLYING, CLOSE + 1)
+    driver = w.restarted_driver()
+    await driver.step()
+    await driver.step()
+    assert (await w.store.get_election(eid)).state is S.TALLYING
+    aggregates = await w.tally.aggregates(eid)
+    await w.tally.submit_shares(eid, DecryptionSharesRecord(2, tuple(g.decrypt(2, aggregates))))
+    assert (await w.store.get_election(eid)).state is S.PUBLISHED
+    kinds = kinds_in_order(await w.events(eid))
+    assert kinds == ["election", "state:KEY_CEREMONY", "guardian-key", "guardian-key",
+                     "dealing", "dealing", "issuer-keys", "state:READY", "state:OPEN", "ballot",
+                     "state:CLOSED", "credentials-issued", "aggregates", "state:TALLYING",
+                     "decryption-shares", "result", "state:PUBLISHED"]
+    tallying = [decode_transition(ev.body) for _, ev in await w.events(eid)
+                if ev.kind == "state"][-2]
+    assert (tallying.to_state, tallying.at) == (S.TALLYING.value, CLOSE + 1)
+    assert (await w.tally.result(eid)).result.counts == (1, 0, 0)
+    await w.audit()
+
+
+async def test_a_failed_ceremony_never_opens_and_does_not_stop_the_others(world):
+    w = world
+    bad, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
+                                close_time=CLOSE)
+    good, _ = await new_election(w.store, guardians=1, threshold=1, open_time=OPEN,
+                                 close_time=CLOSE)
+    for eid in (bad, good):
+        await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    # guardian 2 of the bad election sends guardian 1 a share that does not verify: upheld
+    gb = Guardians.new(bad, 2, 2)
+    for kp in gb.keys.values():
+        await w.ceremony.register_key(bad, kp.public)
+    gb.deal_all()
+    d2 = gb.dealings[2]
+    gb.dealings[2] = replace(d2, shares=(replace(d2.shares[0], ciphertext=bytes(48)),
+                                         d2.shares[1]))
+    for d in gb.dealings.values():
+        await w.ceremony.submit_dealing(bad, d)
+    await w.ceremony.submit_complaint(bad, make_complaint(gb.params, gb.keys[1],
+                                                          gb.dealings[2]))
+    await run_ceremony_directly(w, good, Guardians.new(good, 1, 1))
+    await w.driver.step()
+    w.clock.now = OPEN
+    await w.driver.step()
+    await w.driver.step()
+    assert (await w.store.get_election(bad)).state is S.KEY_CEREMONY
+    assert (await w.store.get_election(good)).state is S.OPEN
+    assert not await w.store.issuer_keys(bad)
+
+
+async def test_run_steps_on_its_tick_and_stops_cleanly(world):
+    w = world
+    eid, _ = await new_election(w.store, guardians=1, threshold=1, open_time=OPEN,
+                                close_time=CLOSE)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, Guardians.new(eid, 1, 1))
+    w.driver.complaint_window = 0
+    task = w.driver.start(0.01)
+    for _ in range(500):
+        if (await w.store.get_election(eid)).state is S.READY:
+            break
+        await asyncio.sleep(0.01)
+    await w.driver.stop()
+    assert task.done() and (await w.store.get_election(eid)).state is S.READY
+
+
+async def test_a_submission_interrupted_before_its_append_is_completed_by_the_driver(world):
+    w = world
+    eid, roll = await new_election(w.store, guardians=1, threshold=1, open_time=OPEN,
+                                   close_time=CLOSE)
+    g = Guardians.new(eid, 1, 1)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, g)
+    w.driver.complaint_window = 0
+    w.clock.now = OPEN
+    await w.driver.step()
+    g.combine(await w.ceremony.result(eid))
+    election = await open_election(w, eid)
+    for owner, choice in ((roll.owners[0], 1), (roll.owners[1], 1)):
+        token, cred = await issue(w, eid, owner)
+        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
+            election.context, cred.token_public_key, [choice]), cred))
+    w.clock.now = CLOSE
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.TALLYING
+    # the guardian's submission was claimed, then the process died before the append
+    record = DecryptionSharesRecord(1, tuple(g.decrypt(1, await w.tally.aggregates(eid))))
+    async with w.h.engine.begin() as conn:
+        await conn.execute(insert(decryption_shares).values(
+            election_id=eid, guardian=1, body=encode_decryption_shares(record),
+            submitted_at=w.clock(), ledger_index=None))
+    await w.driver.step()  # too recent: it may still be in flight in another process
+    assert (await w.store.get_election(eid)).state is S.TALLYING
+    w.clock.now += 61
+    await w.restarted_driver().step()
+    assert (await w.store.get_election(eid)).state is S.PUBLISHED
+    assert (await w.tally.result(eid)).result.counts == (0, 2, 0)
+    kinds = kinds_in_order(await w.events(eid))
+    assert kinds[-4:] == ["state:TALLYING", "decryption-shares", "result", "state:PUBLISHED"]
+    await w.audit()
