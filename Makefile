@@ -32,7 +32,7 @@ test: setup
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) -m clients.library_demo
+	$(PY) -m clients.demo
 
 # PostgreSQL figures too when the local server answers (or OWNERVOTE_BENCH_PG_DSN is set).
 LOCAL_PG := postgresql+asyncpg://postgres@127.0.0.1:5432/test

@@ -13,6 +13,7 @@ Everything it starts, it stops.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
 import shutil
@@ -48,8 +49,7 @@ ELECTION_ID = "sunrise-garden-2026-north-gate"
 MOTION = "Use 380,000 CNY of the maintenance fund to rebuild the north gate"
 FLOOR_PLANS = [8950, 8950, 8950, 12025, 12025, 14300, 7580, 7580, 16845, 6520]  # 0.01 m²
 GUARDIANS, THRESHOLD, PRESENT = 5, 3, (1, 3, 5)
-VOTERS, REVOTERS = 150, 5
-VOTING_WINDOW = 40  # seconds between opening and closing
+REVOTERS = 5
 
 
 def step(title: str) -> None:
@@ -88,7 +88,8 @@ async def refused(what: str, call) -> None:
     raise SystemExit(f"BUG: {what} was accepted")
 
 
-async def run(cluster: LocalCluster, rng: random.Random) -> None:
+async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: int,
+              lead: int) -> None:
     public = grpc.aio.insecure_channel(cluster.address)
     ca = cluster.pki / "ca.pem"
     admin_channel = open_channel(cluster.secure_address, ca, *cluster.cert("admin"))
@@ -105,7 +106,7 @@ async def run(cluster: LocalCluster, rng: random.Random) -> None:
           f"hash {r.roll_hash.hex()[:16]}… on the ledger at index {r.receipt.index}")
     print(f"   {sum(1 for o in roll.owners if len(o.units) == 2 and not o.is_developer)} owners "
           f"hold two units (areas summed, counted once); "
-          f"{sum(1 for u in units if u.owner_id != u.voter_id and not u.developer_unsold)} "
+          f"{sum(1 for u in units if u.owner_id != u.designated_voter and not u.developer_unsold)} "
           f"co-owned units vote through their designated co-owner; the developer's "
           f"{len(dev.units)} unsold units are one owner of {format_area(dev.area)} m²")
 
@@ -116,11 +117,11 @@ async def run(cluster: LocalCluster, rng: random.Random) -> None:
         contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
         rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_MAJOR),
         guardians=GUARDIANS, threshold=THRESHOLD)
-    d.open_time.seconds = int(now + 20)
-    d.close_time.seconds = int(now + 20 + VOTING_WINDOW)
+    d.open_time.seconds = int(now + lead)
+    d.close_time.seconds = int(now + lead + window)
     await admin.create_election(d)
     await admin.schedule(ELECTION_ID)
-    print(f"   {MOTION!r}\n   opens in 20 s, closes {VOTING_WINDOW} s later; "
+    print(f"   {MOTION!r}\n   opens in {lead} s, closes {window} s later; "
           f"{GUARDIANS} guardians, any {THRESHOLD} decrypt; state "
           f"{await admin.state(ELECTION_ID)}")
 
@@ -144,9 +145,9 @@ async def run(cluster: LocalCluster, rng: random.Random) -> None:
     print(f"   READY: issuer keys for {len(election.issuers)} weight classes on the ledger; "
           f"the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
 
-    step(f"4. {VOTERS} owners obtain a blind credential and vote (the phone blinds; the "
+    step(f"4. {voters} owners obtain a blind credential and vote (the phone blinds; the "
          "registrar never sees the token)")
-    voting = rng.sample(list(roll.owners), VOTERS)
+    voting = rng.sample(list(roll.owners), voters)
     choices: dict[str, int] = {}
     wallets = {}
     limit = asyncio.Semaphore(12)
@@ -208,7 +209,7 @@ async def run(cluster: LocalCluster, rng: random.Random) -> None:
                   guardians[1].decrypt())
 
     step("6. The close: the server seals the ballot box and publishes the aggregates")
-    await admin.follow(ELECTION_ID, "TALLYING", poll=0.3, timeout=VOTING_WINDOW + 60)
+    await admin.follow(ELECTION_ID, "TALLYING", poll=0.3, timeout=window + 60)
     await refused("a ballot after the close", voter.cast(election, wallet, [0]))
     print("   the ledger holds the credential counts per class and the encrypted totals per "
           "option: headcount, and area (class sums × class weight)")
@@ -238,7 +239,12 @@ async def run(cluster: LocalCluster, rng: random.Random) -> None:
 
     step("8. The auditor: export the ledger and verify everything independently")
     export_path = cluster.directory / "ledger.export"
-    export_path.write_bytes(encode_export(await fetch_export(public)))
+    for _ in range(100):  # until the PUBLISHED transition is in a co-signed checkpoint
+        export = await fetch_export(public)
+        if len(export.entries) > result.receipt.index + 1:
+            break
+        await asyncio.sleep(0.1)
+    export_path.write_bytes(encode_export(export))
     keys = ["--log-key", cluster.log_vkey, "--quorum", str(cluster.quorum)]
     for w in cluster.witness_vkeys:
         keys += ["--witness", w]
@@ -262,7 +268,12 @@ async def run(cluster: LocalCluster, rng: random.Random) -> None:
     await public.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m clients.demo", description=__doc__.split("\n")[0])
+    p.add_argument("--voters", type=int, default=150, help="owners who vote (of ~174)")
+    p.add_argument("--window", type=int, default=40, help="seconds between opening and closing")
+    p.add_argument("--lead", type=int, default=20, help="seconds from scheduling to opening")
+    args = p.parse_args(argv)
     t_start = time.perf_counter()
     print("ownervote demo — a verifiable, secret, area-and-headcount-weighted vote")
     directory = Path(tempfile.mkdtemp(prefix="ownervote-demo-"))
@@ -274,7 +285,7 @@ def main() -> None:
         print(f"   server {cluster.address} (mutual TLS for guardians and administrators on "
               f"{cluster.secure_address}); witnesses co-sign with quorum {cluster.quorum} of "
               f"{cluster.witnesses}")
-        asyncio.run(run(cluster, random.Random(2026)))
+        asyncio.run(run(cluster, random.Random(2026), args.voters, args.window, args.lead))
     finally:
         cluster.stop()
         print(f"\n(all processes stopped; done in {time.perf_counter() - t_start:.1f} s)")
