@@ -36,10 +36,12 @@ demo: setup
 
 # PostgreSQL figures too when the local server answers (or OWNERVOTE_BENCH_PG_DSN is set).
 LOCAL_PG := postgresql+asyncpg://postgres@127.0.0.1:5432/test
+BENCH_PG = OWNERVOTE_BENCH_PG_DSN="$${OWNERVOTE_BENCH_PG_DSN:-$$(pg_isready -q -h 127.0.0.1 \
+	-p 5432 2>/dev/null && echo $(LOCAL_PG))}"
 bench: setup
 	$(PY) -m loadtests.bench_crypto
-	OWNERVOTE_BENCH_PG_DSN="$${OWNERVOTE_BENCH_PG_DSN:-$$(pg_isready -q -h 127.0.0.1 -p 5432 \
-		2>/dev/null && echo $(LOCAL_PG))}" $(PY) -m loadtests.bench_ledger
+	$(BENCH_PG) $(PY) -m loadtests.bench_ledger
+	$(BENCH_PG) $(PY) -m loadtests.bench_e2e
 
 lint: setup
 	$(PY) -m ruff check crypto rules server clients loadtests tests

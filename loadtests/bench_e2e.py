@@ -1,0 +1,151 @@
+"""End-to-end figures (part of ``make bench``): credentials issued per second and ballots
+accepted per second through gRPC into the store with the ledger, with p50/p99 latency.
+
+A local deployment as separate processes (clients/local_cluster.py: the server and three
+validating witnesses, quorum 2) on PostgreSQL when ``OWNERVOTE_BENCH_PG_DSN`` is set (a fresh
+database is created and dropped), else SQLite. A generated roll of 3,000 owners; one referendum.
+The load generator runs on the same 2-core machine. Credentials: each request is the phone's
+whole step (blind, the registrar's blind signature, finalize with its verification). Ballots:
+encrypted and signed before the timed phase, so the figures measure the server (full checks,
+ledger append, witness co-signing — each witness replays every rule — and the receipt).
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+from ownervote.v1 import election_pb2, wire
+
+from clients.admin import AdminClient
+from clients.channel import open_channel
+from clients.guardian_client import GuardianClient, new_guardian
+from clients.local_cluster import LocalCluster
+from clients.voter_sdk import VoterClient
+from crypto.ballot import encrypt_ballot
+from crypto.cast import sign_ballot
+from rules.roll import Unit
+from rules.roll_csv import roll_to_csv
+from server.db import create_database, drop_database
+
+PLANS = [8950, 8950, 8950, 12025, 12025, 14300, 7580, 7580, 16845, 6520, 21050]
+
+
+def roll_csv(owners: int, rng: random.Random) -> bytes:
+    units = [Unit.sole(f"{1 + i % 20}-{i:05d}", f"{1 + i % 20}", rng.choice(PLANS),
+                       f"owner-{i:05d}") for i in range(owners)]
+    return roll_to_csv(units).encode()
+
+
+def summary(label: str, latencies: list[float], elapsed: float, concurrency: int) -> str:
+    q = statistics.quantiles(latencies, n=100)
+    return (f"{label:<24} {len(latencies) / elapsed:8.1f}/s   p50 {q[49] * 1000:7.1f} ms   "
+            f"p99 {q[98] * 1000:7.1f} ms   ({len(latencies)} requests, {concurrency} in flight)")
+
+
+async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int, ballots: int,
+                  concurrency: int) -> None:
+    rng = random.Random(7)
+    public = grpc.aio.insecure_channel(cluster.address)
+    ca = cluster.pki / "ca.pem"
+    admin = AdminClient(open_channel(cluster.secure_address, ca, *cluster.cert("admin")))
+    r = await admin.import_roll("bench", roll_csv(owners, rng))
+    d = election_pb2.ElectionDefinition(
+        election_id=eid, roll_id=r.roll_id, motion="Benchmark", guardians=3, threshold=2,
+        contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
+        rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_ORDINARY))
+    d.open_time.seconds, d.close_time.seconds = int(time.time() + 20), int(time.time() + 3600)
+    await admin.create_election(d)
+    await admin.schedule(eid)
+    guardians = []
+    for i in (1, 2, 3):
+        state = new_guardian(eid, i, 3, 2)
+        path = cluster.directory / f"g{i}.json"
+        state.save(path)
+        guardians.append(GuardianClient(open_channel(cluster.secure_address, ca,
+                                                     *cluster.cert(f"{eid}/guardian-{i}")),
+                                        state, path))
+    await asyncio.gather(*(g.run_ceremony() for g in guardians))
+    await admin.follow(eid, "READY", poll=0.2, timeout=120)
+    voter = VoterClient(public)
+    election = await voter.election(eid)
+    ids = [f"owner-{i:05d}" for i in range(owners)]
+    attestations = [cluster.provider.attest(o, eid) for o in ids[:max(credentials, ballots)]]
+    limit = asyncio.Semaphore(concurrency)
+    wallets = []
+
+    async def credential(att, sig, out: list[float]) -> None:
+        async with limit:
+            t = time.perf_counter()
+            wallets.append(await voter.obtain_credential(election, att, sig))
+            out.append(time.perf_counter() - t)
+
+    lat: list[float] = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(credential(a, s, lat) for a, s in attestations[:credentials]))
+    print(summary("credentials issued", lat, time.perf_counter() - t0, concurrency), flush=True)
+    # wallets for the ballots (untimed if more ballots than credentials were asked for)
+    await asyncio.gather(*(credential(a, s, []) for a, s in attestations[credentials:ballots]))
+    await admin.follow(eid, "OPEN", poll=0.2, timeout=120)
+    requests = [election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(sign_ballot(
+        w.token, encrypt_ballot(election.context, w.credential.token_public_key,
+                                [rng.choice([0, 0, 0, 1, 2])]), w.credential)))
+        for w in wallets[:ballots]]
+
+    async def cast(request, out: list[float]) -> None:
+        async with limit:
+            t = time.perf_counter()
+            await voter.ballot_box.CastBallot(request)
+            out.append(time.perf_counter() - t)
+
+    lat = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(cast(rq, lat) for rq in requests))
+    print(summary("ballots accepted", lat, time.perf_counter() - t0, concurrency), flush=True)
+    for g in guardians:
+        await g.channel.close()
+    await public.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m loadtests.bench_e2e",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--owners", type=int, default=3000)
+    p.add_argument("--credentials", type=int, default=600)
+    p.add_argument("--ballots", type=int, default=1000)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--plain-witnesses", action="store_true",
+                   help="witnesses that check append-only growth but not the election rules")
+    args = p.parse_args(argv)
+    base = os.environ.get("OWNERVOTE_BENCH_PG_DSN", "")
+    name = f"ownervote_bench_{secrets.token_hex(4)}"
+    dsn = asyncio.run(create_database(base, name)) if base else None
+    kind = "plain" if args.plain_witnesses else "validating"
+    print(f"\nend to end through gRPC on {'PostgreSQL' if dsn else 'SQLite'}: server + 3 {kind} "
+          "witnesses (quorum 2), load generator on the same machine", flush=True)
+    eid = f"bench-{secrets.token_hex(3)}"
+    with tempfile.TemporaryDirectory(prefix="ownervote-bench-") as tmp:
+        cluster = LocalCluster(Path(tmp), dsn=dsn, complaint_window=0.5, lifecycle_tick=0.2,
+                               validating=not args.plain_witnesses,
+                               guardian_names=tuple(f"{eid}/guardian-{i}" for i in (1, 2, 3)))
+        try:
+            cluster.start()
+            asyncio.run(measure(cluster, eid, args.owners, args.credentials, args.ballots,
+                                args.concurrency))
+        finally:
+            cluster.stop()
+            if dsn:
+                asyncio.run(drop_database(base, name))
+
+
+if __name__ == "__main__":
+    main()
