@@ -104,3 +104,38 @@ def test_credential_vector_verifies_from_published_data():
     election = ElectionContext(v["election_id"], Contest.referendum(),
                                decode_point(b(v["public_key"])))
     verify_cast_ballot(election, {v["weight"]: issuer}, decode_cast_ballot(b(v["cast_ballot"])))
+
+
+def test_tally_vector_verifies_and_evaluates_from_published_data():
+    from crypto.outcome import result_of
+    from crypto.records import (
+        decode_aggregates,
+        decode_decryption_shares,
+        decode_definition,
+        decode_result,
+        decode_roll_commitment,
+        encode_result,
+    )
+    from crypto.tally import decrypt_aggregates
+    from crypto.threshold import is_trivial
+
+    v, dkg = V["tally"], V["dkg"]
+    vkeys = {int(j): decode_point(b(x)) for j, x in dkg["verification_keys"].items()}
+    aggs = decode_aggregates(b(v["aggregates"]))
+    records = [decode_decryption_shares(b(x)) for x in v["decryption_shares"]]
+    by_label: dict = {}
+    for r in records:
+        for label, share in r.shares:
+            by_label.setdefault(label, []).append(share)
+    totals = decrypt_aggregates(v["election_id"], aggs, by_label, vkeys, 2, 100_000)
+    assert list(totals.counts) == v["counts"] and list(totals.areas) == v["areas"]
+    result = result_of(decode_definition(b(v["definition"])),
+                       decode_roll_commitment(b(v["roll"])), aggs, totals, (1, 3))
+    assert encode_result(result).hex() == v["result"]
+    # quorum: 3 of 4 owners and 29,925 of 37,505 area ≥ 2/3 — met; approve: 2 of 3 owners is
+    # below the major rule's 3/4 (its area, 20,975 of 29,925, is below too) — rejected
+    r = decode_result(b(v["result"]))
+    assert r.quorum_met and r.outcomes == (3, 3, 3)
+    empty = decode_aggregates(b(v["empty_aggregates"]))
+    assert all(is_trivial(c) for c in empty.labelled().values())
+    assert b(v["empty_aggregates"])[1:34] == bytes(33)  # the identity as 33 zero bytes

@@ -39,15 +39,36 @@ from crypto.credential import (
 )
 from crypto.dkg import (
     DkgParameters,
+    GuardianShare,
     combine_shares,
     deal,
     dkg_result,
     generate_guardian_key,
     receive_share,
 )
-from crypto.elgamal import encrypt
-from crypto.group import base_mul, encode_point, encode_scalar, hash_to_scalar
+from crypto.elgamal import ZERO, encrypt
+from crypto.group import (
+    base_mul,
+    decode_point,
+    decode_scalar,
+    encode_point,
+    encode_scalar,
+    hash_to_scalar,
+)
+from crypto.outcome import result_of
 from crypto.proofs import prove_disjunctive, prove_dleq, prove_schnorr
+from crypto.records import (
+    DecryptionSharesRecord,
+    DefinitionRecord,
+    RollCommitment,
+    RuleRecord,
+    encode_aggregates,
+    encode_decryption_shares,
+    encode_definition,
+    encode_result,
+    encode_roll_commitment,
+)
+from crypto.tally import Aggregates, DecryptedTotals
 from crypto.threshold import partial_decrypt
 from crypto.transcript import Transcript
 
@@ -155,6 +176,37 @@ def dkg_vector() -> dict:
     }
 
 
+def tally_vector() -> dict:
+    """The tally records of a 2-of-3 election under the dkg vector's key: three ballots' worth
+    of aggregates (approve 2, oppose 1, abstain 0; weights 8950 and 12025), guardians 1 and 3's
+    decryption-shares records, and the result record evaluated under the major-matter rule."""
+    rng = SeededScalars(b"tally")
+    dkg = dkg_vector()  # its published secret shares decrypt
+    key = decode_point(bytes.fromhex(dkg["joint_public_key"]))
+    counts, areas = (2, 1, 0), (8950 + 12025, 8950, 0)
+    aggs = Aggregates(tuple(encrypt(key, m, rng())[0] for m in counts),
+                      tuple(encrypt(key, m, rng())[0] for m in areas), 3, 2 * 8950 + 12025)
+    roll = RollCommitment(bytes(range(32)), 2 * 8950 + 12025 + 7580, 4,
+                          ((7580, 1), (8950, 2), (12025, 1)))
+    definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
+                                  Contest.referendum(),
+                                  RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False),
+                                  1_800_000_000, 1_800_086_400, 3, 2)
+    records = []
+    for g in (1, 3):
+        share = GuardianShare(g, decode_scalar(bytes.fromhex(dkg["secret_shares"][str(g)])))
+        records.append(DecryptionSharesRecord(g, tuple(
+            (label, partial_decrypt("demo-2026", label, share, ct, rng))
+            for label, ct in aggs.labelled().items())))
+    result = result_of(definition, roll, aggs, DecryptedTotals(counts, areas), (1, 3))
+    return {"seed": h(b"tally"), "election_id": "demo-2026", "counts": list(counts),
+            "areas": list(areas), "definition": h(encode_definition(definition)),
+            "roll": h(encode_roll_commitment(roll)), "aggregates": h(encode_aggregates(aggs)),
+            "decryption_shares": [h(encode_decryption_shares(r)) for r in records],
+            "result": h(encode_result(result)),
+            "empty_aggregates": h(encode_aggregates(Aggregates((ZERO,) * 3, (ZERO,) * 3, 0, 0)))}
+
+
 class SeededBytes:
     """Deterministic bytes for the blind-RSA steps: SHAKE-256(seed || u32(i)) per request i."""
 
@@ -214,6 +266,7 @@ def all_vectors() -> dict:
         "ballot": ballot_vector(),
         "dkg": dkg_vector(),
         "credential": credential_vector(),
+        "tally": tally_vector(),
     }
 
 
