@@ -3,6 +3,7 @@
     verify --server HOST:PORT [--ca PEM] [--election ID] [--log-key VKEY --witness VKEY ...
            --quorum N]
     verify --export FILE --log-key VKEY [--witness VKEY ...] --quorum N [--election ID]
+    ... [--roll ROLL.csv]     also check that this roll file is the roll the ledger commits to
 
 It downloads the ledger (or reads an export made with ``python -m clients.ledger export``),
 checks every checkpoint's signatures and the witness quorum against the Merkle tree it
@@ -30,9 +31,11 @@ from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 from crypto.checkpoint import CosignatureVerifier
 from crypto.election_audit import LedgerVerifier
 from crypto.errors import CryptoError
-from crypto.ledger_audit import audit
+from crypto.ledger_audit import AuditFailure, audit
 from crypto.ledger_export import LedgerExport, decode_export
 from crypto.note import Ed25519Verifier
+from crypto.records import RollCommitment, roll_commitment
+from rules.roll_csv import parse_roll_csv
 
 from .channel import open_channel
 from .ledger_export import fetch_export
@@ -49,8 +52,9 @@ async def _download(server: str, ca: Path | None) -> tuple[LedgerExport, tuple]:
 
 
 def verify(export: LedgerExport, log_key: str, witness_keys: list[str], quorum: int,
-           election: str | None = None) -> list[str]:
-    """The report lines; AuditFailure on the first broken rule."""
+           election: str | None = None, roll: RollCommitment | None = None) -> list[str]:
+    """The report lines; AuditFailure on the first broken rule (or a roll file whose
+    commitment is not the ledger's)."""
     ledger = audit(export, Ed25519Verifier.from_vkey(log_key),
                    [CosignatureVerifier.from_vkey(w) for w in witness_keys], quorum)
     verifier = LedgerVerifier()
@@ -62,6 +66,14 @@ def verify(export: LedgerExport, log_key: str, witness_keys: list[str], quorum: 
              f"{len(verifier.rolls)} roll(s), {len(verifier.elections)} election(s), "
              f"{verifier.ballots_verified} ballots verified"]
     chosen = [verifier.election(election)] if election else list(verifier.elections.values())
+    if roll is not None:
+        mine = roll
+        matching = [rid for rid, c in verifier.rolls.items() if c == mine]
+        if not matching or (election and chosen[0].definition.roll_id not in matching):
+            raise AuditFailure(f"the roll file (hash {mine.roll_hash.hex()}) is not the roll the "
+                               "ledger commits to" + (f" for {election}" if election else ""))
+        lines.append(f"roll file: hash {mine.roll_hash.hex()}, {mine.total_owners} owners, "
+                     f"{len(mine.classes)} weight classes — the ledger's roll {matching[0]}")
     for e in chosen:
         lines += election_summary(e)
     return lines
@@ -82,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--log-key")
     v.add_argument("--witness", action="append", default=[])
     v.add_argument("--quorum", type=int)
+    v.add_argument("--roll", type=Path, help="the roll CSV: check it is the committed roll")
     args = p.parse_args(argv)
     pinned = args.log_key is not None
     if args.export is not None and (not pinned or args.quorum is None):
@@ -97,9 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read the ledger: {exc}", file=sys.stderr)
         return 2
     try:
+        roll = roll_commitment(parse_roll_csv(args.roll.read_text(encoding="utf-8-sig"))) \
+            if args.roll else None
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the roll file: {exc}", file=sys.stderr)
+        return 2
+    try:
         if args.export is not None:
             export = decode_export(raw)  # a mangled copy fails here
-        lines = verify(export, *policy, election=args.election)
+        lines = verify(export, *policy, election=args.election, roll=roll)
     except CryptoError as exc:  # AuditFailure names the entry; a bad --election too
         print(f"VERIFICATION FAILED: {exc}", file=sys.stderr)
         return 1

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rules.roll import Roll, roll_hash
+
 from .ballot import Contest, ContestKind
 from .codec import (
     Reader,
@@ -60,6 +62,12 @@ class RollCommitment:
             raise DecodeError("the classes' owners do not add up to the total")
         if sum(w * n for w, n in self.classes) != self.total_area:
             raise DecodeError("the classes' areas do not add up to the total")
+
+
+def roll_commitment(roll: Roll) -> RollCommitment:
+    """What the ledger commits to of a roll: its hash (rules.roll.roll_hash), totals, classes."""
+    return RollCommitment(roll_hash(roll), roll.total_area, roll.total_owners,
+                          tuple((c.area, c.owners) for c in roll.weight_classes()))
 
 
 def encode_roll_commitment(r: RollCommitment) -> bytes:

@@ -42,10 +42,11 @@ from crypto.records import (
     encode_result,
     encode_roll_commitment,
     encode_transition,
+    roll_commitment,
 )
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
-from rules.roll import Roll, roll_hash
+from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
 from tests._crypto_support import DkgRun, run_dkg
 
@@ -53,11 +54,6 @@ SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").
 MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
 OPEN_AT, CLOSE_AT = 1_900_000_000, 1_900_086_400
 _ISSUER_KEYS: dict[int, object] = {}  # RSA keys are slow to make: shared by every build
-
-
-def roll_commitment(roll: Roll) -> RollCommitment:
-    return RollCommitment(roll_hash(roll), roll.total_area, roll.total_owners,
-                          tuple((c.area, c.owners) for c in roll.weight_classes()))
 
 
 @dataclass

@@ -4,6 +4,7 @@ from the server; a tampered copy and a ledger that breaks an election rule exit 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,14 @@ async def test_verify_an_export_and_the_server_then_refuse_a_tampered_copy(
         out = capsys.readouterr().out
         assert "VERIFIED" in out and "audited-election: PUBLISHED" in out
         assert "4 on the ledger" in out and "approve" in out
+        # the roll file the auditor holds is the committed roll; a changed one is not
+        roll = Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv"
+        assert auditor(["verify", "--export", str(path), *keys, "--roll", str(roll)]) == 0
+        assert "roll file: hash" in capsys.readouterr().out
+        changed = tmp_path / "changed.csv"
+        changed.write_text(roll.read_text().replace("89.50", "89.51", 1))
+        assert auditor(["verify", "--export", str(path), *keys, "--roll", str(changed)]) == 1
+        assert "is not the roll the ledger commits to" in capsys.readouterr().err
         # from the server, with the keys pinned and without (then the report says so)
         assert await asyncio.to_thread(auditor, ["verify", "--server", h.address, *keys,
                                                  "--election", "audited-election"]) == 0

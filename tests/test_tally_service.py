@@ -53,7 +53,6 @@ from tests.test_driver import (
     expected_outcome,
     kinds_in_order,
     make_world,
-    own_dsn,  # noqa: F401 (a fixture)
 )
 from tests.test_registration_service import attestation_pb
 

@@ -52,8 +52,9 @@ from crypto.records import (
     encode_issuer_keys,
     encode_roll_commitment,
     encode_transition,
+    roll_commitment,
 )
-from rules.roll import Roll, roll_hash
+from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
 
 from ..ledger.log import AppendResult, Ledger
@@ -154,11 +155,6 @@ class StoredElection:
                                decode_point(self.joint_public_key))
 
 
-def commitment_of(roll: Roll) -> RollCommitment:
-    return RollCommitment(roll_hash(roll), roll.total_area, roll.total_owners,
-                          tuple((c.area, c.owners) for c in roll.weight_classes()))
-
-
 class ElectionStore:
     def __init__(self, engine: AsyncEngine, ledger: Ledger, *,
                  receipt_timeout: float = 10.0) -> None:
@@ -213,7 +209,7 @@ class ElectionStore:
         except UnicodeDecodeError as exc:
             raise ValueError(f"the roll is not UTF-8: {exc}") from exc
         roll = parse_roll_csv(text)
-        commitment = commitment_of(roll)
+        commitment = roll_commitment(roll)
         roll_id = f"{community_id}/{commitment.roll_hash[:8].hex()}"
         stored = StoredRoll(roll_id, community_id, commitment.roll_hash, roll.total_area,
                             roll.total_owners)
