@@ -173,6 +173,13 @@ def decode_ballot(data: bytes) -> EncryptedBallot:
     return _decode_all(data, read_ballot)
 
 
+def _skip_disjunctive(r: Reader) -> None:
+    k = r.uint(1)
+    if not 1 <= k <= MAX_BRANCHES:
+        raise DecodeError("disjunctive proof must have 1..65 branches")
+    r.take(k * (2 * POINT_LEN + 2 * SCALAR_LEN))
+
+
 # --- credentials and cast ballots -----------------------------------------------------------
 
 MAX_RSA_BYTES = 1024  # 8192-bit moduli
@@ -210,6 +217,45 @@ def read_cast_ballot(r: Reader) -> CastBallot:
 
 def decode_cast_ballot(data: bytes) -> CastBallot:
     return _decode_all(data, read_cast_ballot)
+
+
+@dataclass(frozen=True)
+class TallyView:
+    """What the aggregation needs of a cast ballot already verified on the ledger."""
+
+    weight: int
+    token_public_key: bytes
+    ciphertexts: tuple[Ciphertext, ...]
+
+
+def decode_tally_view(data: bytes) -> TallyView:
+    """The weight, token key and ciphertexts of a cast ballot's canonical bytes, with the same
+    framing checks as :func:`decode_cast_ballot` but the proofs' points and scalars skipped (not
+    decoded, not checked): only for ballots whose every proof was verified before they went on
+    the ledger (the ballot box and the witnesses did), e.g. the server's tally. Auditors decode
+    and verify in full."""
+    def read(r: Reader) -> TallyView:
+        if r.uint(1) != BALLOT_VERSION:
+            raise DecodeError("unknown cast-ballot version")
+        b = Reader(r.lp(1 << 16))
+        if b.uint(1) != BALLOT_VERSION:
+            raise DecodeError("unknown ballot version")
+        b.text()
+        b.take(32)
+        token = b.take(32)
+        n = b.uint(1)
+        if not 1 <= n <= 64:
+            raise DecodeError("a ballot has 1..64 selections")
+        cts = []
+        for _ in range(n):
+            cts.append(read_ciphertext(b))
+            _skip_disjunctive(b)
+        _skip_disjunctive(b)
+        b.end()
+        cred = decode_credential(r.lp(1 << 12))
+        r.take(64)
+        return TallyView(cred.weight, token, tuple(cts))
+    return _decode_all(data, read)
 
 
 # --- key ceremony and tally -------------------------------------------------------------------

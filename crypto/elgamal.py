@@ -23,6 +23,12 @@ class Ciphertext:
     def __add__(self, other: Ciphertext) -> Ciphertext:
         return Ciphertext(self.alpha + other.alpha, self.beta + other.beta)
 
+    def __neg__(self) -> Ciphertext:
+        return Ciphertext(-self.alpha, -self.beta)
+
+    def __sub__(self, other: Ciphertext) -> Ciphertext:
+        return Ciphertext(self.alpha - other.alpha, self.beta - other.beta)
+
     def scale(self, w: int) -> Ciphertext:
         """The encryption of w·m (w a public integer, e.g. a weight class's area)."""
         return Ciphertext(mul(w, self.alpha), mul(w, self.beta))

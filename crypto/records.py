@@ -244,23 +244,28 @@ def decode_credentials_issued(data: bytes) -> CredentialsIssuedRecord:
 IDENTITY_ENCODING = bytes(POINT_LEN)  # only in aggregates: the sum of no ballots is (O, O)
 
 
-def _encode_total(ct: Ciphertext) -> bytes:
+def encode_total(ct: Ciphertext) -> bytes:
+    """An aggregate ciphertext: 66 bytes, the identity point as 33 zero bytes."""
     return b"".join(IDENTITY_ENCODING if p.is_infinite() else encode_point(p)
                     for p in (ct.alpha, ct.beta))
 
 
-def _read_total(rd: Reader) -> Ciphertext:
+def read_total(rd: Reader) -> Ciphertext:
     def point():
         raw = rd.take(POINT_LEN)
         return IDENTITY if raw == IDENTITY_ENCODING else decode_point(raw)
     return Ciphertext(point(), point())
 
 
+def decode_total(data: bytes) -> Ciphertext:
+    return _decode_all(data, read_total)
+
+
 def encode_aggregates(a: Aggregates) -> bytes:
     n = len(a.counts)
     if not 1 <= n <= 255 or len(a.areas) != n:
         raise DecodeError("aggregates: 1..255 options, one count and one area each")
-    return b"".join([bytes([n]), *map(_encode_total, a.counts), *map(_encode_total, a.areas),
+    return b"".join([bytes([n]), *map(encode_total, a.counts), *map(encode_total, a.areas),
                      a.participating_owners.to_bytes(8, "big"),
                      a.participating_area.to_bytes(8, "big")])
 
@@ -270,8 +275,8 @@ def decode_aggregates(data: bytes) -> Aggregates:
         n = rd.uint(1)
         if n == 0:
             raise DecodeError("aggregates of no option")
-        counts = tuple(_read_total(rd) for _ in range(n))
-        areas = tuple(_read_total(rd) for _ in range(n))
+        counts = tuple(read_total(rd) for _ in range(n))
+        areas = tuple(read_total(rd) for _ in range(n))
         owners, area = rd.uint(8), rd.uint(8)
         if area < owners:
             raise DecodeError("participating area below participating owners")

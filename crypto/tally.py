@@ -54,20 +54,48 @@ def latest_per_token(ballots: Iterable[tuple[int, EncryptedBallot]]
     return list(latest.values())
 
 
+ClassSums = dict[int, list[Ciphertext]]  # weight class -> per option, the sum of its ballots
+
+
+def class_sums(ballots: Iterable[tuple[int, Sequence[Ciphertext]]], n_options: int) -> ClassSums:
+    """Per weight class, per option, the sum of the given ballots' ciphertexts."""
+    sums: ClassSums = {}
+    for weight, cts in ballots:
+        if len(cts) != n_options:
+            raise ValueError("a ballot with the wrong number of selections")
+        acc = sums.setdefault(weight, [ZERO] * n_options)
+        for o, ct in enumerate(cts):
+            acc[o] = acc[o] + ct
+    return sums
+
+
+def combine_class_sums(parts: Iterable[ClassSums], n_options: int, *,
+                       minus: Iterable[ClassSums] = ()) -> ClassSums:
+    """Σ parts − Σ minus, per class and option (sums over chunks of a ledger, less the ballots
+    a later ballot of the same token replaced). The group is abelian: the result equals the sum
+    taken in any order, so its encoding equals :func:`aggregate`'s."""
+    out: ClassSums = {}
+    for part, sign in [(p, 1) for p in parts] + [(m, -1) for m in minus]:
+        for w, cts in part.items():
+            acc = out.setdefault(w, [ZERO] * n_options)
+            for o, ct in enumerate(cts):
+                acc[o] = acc[o] + ct if sign > 0 else acc[o] - ct
+    return out
+
+
+def aggregates_from_class_sums(sums: ClassSums, n_options: int, participating_owners: int,
+                               participating_area: int) -> Aggregates:
+    """Counts add the class sums; areas add each class sum scaled by its weight (§4.2)."""
+    counts = tuple(add_all(s[o] for s in sums.values()) for o in range(n_options))
+    areas = tuple(add_all(s[o].scale(w) for w, s in sums.items()) for o in range(n_options))
+    return Aggregates(counts, areas, participating_owners, participating_area)
+
+
 def aggregate(counted: Sequence[tuple[int, EncryptedBallot]], n_options: int) -> Aggregates:
     """Aggregate already verified, already de-duplicated (weight, ballot) pairs."""
-    class_sums: dict[int, list[Ciphertext]] = {}
-    area = 0
-    for weight, ballot in counted:
-        if len(ballot.selections) != n_options:
-            raise ValueError("a ballot with the wrong number of selections")
-        acc = class_sums.setdefault(weight, [ZERO] * n_options)
-        for o, sel in enumerate(ballot.selections):
-            acc[o] = acc[o] + sel.ciphertext
-        area += weight
-    counts = tuple(add_all(s[o] for s in class_sums.values()) for o in range(n_options))
-    areas = tuple(add_all(s[o].scale(w) for w, s in class_sums.items()) for o in range(n_options))
-    return Aggregates(counts, areas, len(counted), area)
+    sums = class_sums(((w, [s.ciphertext for s in b.selections]) for w, b in counted), n_options)
+    return aggregates_from_class_sums(sums, n_options, len(counted),
+                                      sum(w for w, _ in counted))
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,55 @@ def test_empty_election_decrypts_to_zero_without_guardians(setup):
     agg = aggregate([], 4)
     totals = decrypt_aggregates(EID, agg, {}, run.result.verification_keys, 3, 10**7)
     assert totals.counts == (0, 0, 0, 0) and totals.areas == (0, 0, 0, 0)
+
+
+def test_the_tally_view_reads_what_aggregation_needs_and_keeps_the_framing_checks():
+    from crypto.codec import decode_tally_view, encode_cast_ballot
+    from crypto.errors import DecodeError
+    from tests.election_ledger import open_election, vote
+
+    led = open_election("tally-view")
+    vote(led, [(0, [0]), (1, [2]), (2, [1])])
+    for c in led.ballots:
+        raw = encode_cast_ballot(c)
+        v = decode_tally_view(raw)
+        assert (v.weight, v.token_public_key) == (c.credential.weight, c.ballot.token_public_key)
+        assert v.ciphertexts == tuple(s.ciphertext for s in c.ballot.selections)
+        alpha = 1 + 4 + 1 + 4 + len("tally-view") + 32 + 32 + 1  # the first ciphertext's prefix
+        for bad in (raw[:-1], raw + b"\x00", raw[:alpha] + b"\x05" + raw[alpha + 1:]):
+            with pytest.raises(DecodeError):
+                decode_tally_view(bad)
+
+
+def test_page_wise_aggregation_equals_the_aggregate_of_the_latest_ballots():
+    """The server's chunked, parallel aggregation (sums per page, replaced ballots subtracted)
+    gives byte for byte the aggregates an auditor computes from the latest ballot per token."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from crypto.codec import Event, encode_cast_ballot, encode_event
+    from crypto.records import encode_aggregates
+    from crypto.tally import aggregate, latest_per_token
+    from server.election.tally import aggregate_pages
+    from tests.election_ledger import open_election, vote
+
+    led = open_election("paged-tally")
+    vote(led, [(i, [i % 3]) for i in range(7)])
+    for k in (1, 4, 1):  # revotes, one token twice, across pages
+        token, credential = led.voters[k]
+        cast, _, _ = led.cast(credential.weight, [2], token, credential)
+        led.ballots.append(cast)
+    other = open_election("another-tally")
+    vote(other, [(0, [1])])
+    entries = [encode_event(Event("ballot", "paged-tally", encode_cast_ballot(c)))
+               for c in led.ballots]
+    entries.insert(3, encode_event(Event("ballot", "another-tally",
+                                         encode_cast_ballot(other.ballots[0]))))
+    pages = [(s, entries[s:s + 4]) for s in range(0, len(entries), 4)]
+    expected = aggregate(latest_per_token((c.credential.weight, c.ballot) for c in led.ballots),
+                         3)
+    assert encode_aggregates(aggregate_pages("paged-tally", pages, 3)) == \
+        encode_aggregates(expected)
+    with ProcessPoolExecutor(2) as pool:
+        assert encode_aggregates(aggregate_pages("paged-tally", pages, 3, pool)) == \
+            encode_aggregates(expected)
+    assert expected.participating_owners == 7

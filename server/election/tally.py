@@ -31,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -52,8 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crypto.ballot import EncryptedBallot
-from crypto.codec import decode_cast_ballot, decode_event
+from crypto.codec import decode_event, decode_tally_view
 from crypto.dkg import DkgResult
 from crypto.errors import InvalidShare
 from crypto.outcome import result_of
@@ -65,12 +65,21 @@ from crypto.records import (
     decode_aggregates,
     decode_decryption_shares,
     decode_result,
+    decode_total,
     encode_aggregates,
     encode_credentials_issued,
     encode_decryption_shares,
     encode_result,
+    encode_total,
 )
-from crypto.tally import Aggregates, aggregate, decrypt_aggregates, latest_per_token
+from crypto.tally import (
+    Aggregates,
+    ClassSums,
+    aggregates_from_class_sums,
+    class_sums,
+    combine_class_sums,
+    decrypt_aggregates,
+)
 from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_share
 
 from .ceremony import CeremonyStore
@@ -129,16 +138,55 @@ class PublishedResult:
     ledger_index: int
 
 
-def _decode_ballots(election_id: str, entries: Sequence[tuple[bytes, bytes]]
-                    ) -> list[tuple[int, EncryptedBallot]]:
-    """(weight, ballot) of the election's ``ballot`` events among ledger entries (CPU-bound)."""
-    out = []
-    for data, _ in entries:
+def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options: int
+              ) -> tuple[dict[int, list[bytes]], list[tuple[bytes, int, int]]]:
+    """One page of the ledger (run in a worker process): the class sums of the election's
+    ballots in it, encoded, and (token key, weight, ledger index) of each ballot. Proofs are
+    skipped (crypto.codec.decode_tally_view): every ballot on the ledger was verified in full by
+    the ballot box before it was appended, and by the validating witnesses."""
+    views, seen = [], []
+    for k, data in enumerate(entries):
         ev = decode_event(data)
         if ev.kind == "ballot" and ev.election_id == election_id:
-            cast = decode_cast_ballot(ev.body)
-            out.append((cast.credential.weight, cast.ballot))
-    return out
+            v = decode_tally_view(ev.body)
+            views.append((v.weight, v.ciphertexts))
+            seen.append((v.token_public_key, v.weight, start + k))
+    sums = class_sums(views, n_options)
+    return {w: [encode_total(c) for c in cts] for w, cts in sums.items()}, seen
+
+
+def _decoded(sums: dict[int, list[bytes]]) -> ClassSums:
+    return {w: [decode_total(b) for b in cts] for w, cts in sums.items()}
+
+
+def aggregate_pages(election_id: str, pages: Iterable[tuple[int, Sequence[bytes]]],
+                    n_options: int, executor: Executor | None = None) -> Aggregates:
+    """The aggregates of the election's ballots in ``pages`` ((first index, entries), in ledger
+    order), counting the latest ballot of each token: the pages are summed in parallel on
+    ``executor`` (worker processes), then the ballots a later one of the same token replaced
+    are subtracted (a few; the group is abelian, so the result is exactly
+    ``crypto.tally.aggregate(latest_per_token(...))``)."""
+    pages = list(pages)
+    if executor is None:
+        results = [page_sums(election_id, start, entries, n_options) for start, entries in pages]
+    else:
+        futures = [executor.submit(page_sums, election_id, start, list(entries), n_options)
+                   for start, entries in pages]
+        results = [f.result() for f in futures]
+    latest: dict[bytes, tuple[int, int]] = {}  # token -> (weight, index) of its latest ballot
+    replaced: list[int] = []
+    for _, seen in results:
+        for token, weight, index in seen:
+            if token in latest:
+                replaced.append(latest[token][1])
+            latest[token] = (weight, index)
+    by_index = {start + k: e for start, entries in pages for k, e in enumerate(entries)} \
+        if replaced else {}
+    minus = class_sums(((v.weight, v.ciphertexts) for v in (
+        decode_tally_view(decode_event(by_index[i]).body) for i in replaced)), n_options)
+    sums = combine_class_sums([_decoded(s) for s, _ in results], n_options, minus=[minus])
+    return aggregates_from_class_sums(sums, n_options, len(latest),
+                                      sum(w for w, _ in latest.values()))
 
 
 def _verify_all(election_id: str, labelled: dict, verification_key,
@@ -154,7 +202,8 @@ def _verify_all(election_id: str, labelled: dict, verification_key,
 class TallyStore:
     def __init__(self, engine: AsyncEngine, elections: ElectionStore, ceremony: CeremonyStore,
                  registrar: Registrar, *, clock: Callable[[], float] = time.time,
-                 stale_after: float = 60.0) -> None:
+                 stale_after: float = 60.0, executor: Executor | None = None) -> None:
+        self.executor = executor  # worker processes for the aggregation (None: in-process)
         self.engine = engine
         self.elections = elections
         self.ceremony = ceremony
@@ -240,28 +289,26 @@ class TallyStore:
             if opened is None or closed is None:
                 raise TallyRefused("NO_VOTING_PERIOD",
                                    "the OPEN or CLOSED transition is not recorded")
-            counted = await self._counted(election_id, opened + 1, closed)
-            aggregates = await asyncio.to_thread(aggregate, counted,
-                                                 len(e.definition.contest.options))
+            aggregates = await self._aggregate(election_id, opened + 1, closed,
+                                               len(e.definition.contest.options))
             body = await self._claim(election_id, "aggregates", encode_aggregates(aggregates))
         if row.aggregates_index is None:
             index, _ = await self.elections.append_once("aggregates", election_id, bytes(body))
             await self._set(election_id, aggregates_index=index)
         return decode_aggregates(bytes(body))
 
-    async def _counted(self, election_id: str, start: int, end: int
-                       ) -> list[tuple[int, EncryptedBallot]]:
-        """The latest ballot of each token among the election's ballots in [start, end)."""
-        latest: dict[bytes, tuple[int, EncryptedBallot]] = {}
+    async def _aggregate(self, election_id: str, start: int, end: int,
+                         n_options: int) -> Aggregates:
+        """The aggregates of the latest ballot of each token among [start, end)."""
+        pages = []
         while start < end:
             page = await self.elections.ledger.store.entries(start, min(PAGE, end - start))
             if not page:
                 raise RuntimeError(f"ledger entries {start}..{end} are missing")
-            for weight, ballot in await asyncio.to_thread(_decode_ballots, election_id, page):
-                latest.pop(ballot.token_public_key, None)  # as latest_per_token: ledger order
-                latest[ballot.token_public_key] = (weight, ballot)
+            pages.append((start, [data for data, _ in page]))
             start += len(page)
-        return latest_per_token(latest.values())
+        return await asyncio.to_thread(aggregate_pages, election_id, pages, n_options,
+                                       self.executor)
 
     async def aggregates(self, election_id: str) -> Aggregates | None:
         row = await self._row(election_id)

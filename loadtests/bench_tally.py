@@ -1,0 +1,195 @@
+"""How the tally's cost grows with the election (part of ``make bench-e2e``), and the auditor's
+verification rate.
+
+* **Aggregation** as the server does it at the close (server/election/tally.py): pages of the
+  ledger summed per weight class in worker processes (only the ciphertexts decoded: every
+  ballot was verified before it was appended), the ballots a later one of the same token
+  replaced subtracted, the class sums scaled by the class weight — for 10,000 and 100,000
+  ballots (and 1,000,000 with ``--million``). The ballots are real cast ballots of a
+  referendum: a few hundred are made with the client library and then given distinct token
+  keys, so decoding and aggregation do exactly the work they do on an election's ledger.
+* **The tally ceremony** after aggregation: t = 3 of 5 guardians each compute a partial
+  decryption of the 6 aggregates with its proof; every share is verified, t combined per
+  aggregate, the discrete logs solved (areas up to the roll's total area) and the rule applied.
+* **The auditor**: full verification of real ballots (credential, token signature, every proof)
+  per second on one core, as crypto/election_audit.py does for every ballot.
+
+Prints figures and, with ``--plot FILE``, a PNG of tally time against ballots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.codec import Event, decode_cast_ballot, decode_event, encode_cast_ballot, encode_event
+from crypto.credential import (
+    IssuerKey,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    issue_credential,
+    request_credential,
+    token_public_bytes,
+)
+from crypto.dkg import (
+    DkgParameters,
+    combine_shares,
+    deal,
+    dkg_result,
+    generate_guardian_key,
+    receive_share,
+)
+from crypto.outcome import result_of
+from crypto.records import DefinitionRecord, RollCommitment, RuleRecord, encode_aggregates
+from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
+from crypto.threshold import is_trivial, partial_decrypt
+from server.election.tally import aggregate_pages
+
+EID = "bench-tally"
+WEIGHTS = [8950, 12025, 14300, 7580, 16845]
+
+
+def setup(samples: int):
+    params = DkgParameters(EID, 5, 3)
+    keys = [generate_guardian_key(params, i) for i in range(1, 6)]
+    publics = [k.public for k in keys]
+    dealings = [deal(params, i, publics)[0] for i in range(1, 6)]
+    dkg = dkg_result(params, dealings, [])
+    shares = {k.index: combine_shares(dkg, k.index, {d.dealer: receive_share(params, k, d)
+                                                     for d in dealings}) for k in keys}
+    context = ElectionContext(EID, Contest.referendum(), dkg.joint_public_key)
+    private = {w: generate_issuer_key() for w in WEIGHTS}
+    issuers = {w: IssuerKey(EID, w, k.public_key()) for w, k in private.items()}
+    rng = random.Random(1)
+    casts = []
+    for i in range(samples):
+        w = WEIGHTS[i % len(WEIGHTS)]
+        token = generate_token()
+        req = request_credential(issuers[w], token_public_bytes(token))
+        cred = finalize_credential(req, issue_credential(private[w], req.blinded_msg))
+        casts.append(sign_ballot(token, encrypt_ballot(context, cred.token_public_key,
+                                                       [rng.choice([0, 0, 1, 2])]), cred))
+    return dkg, shares, context, issuers, casts
+
+
+def ledger_of(casts: Sequence, n: int) -> list[bytes]:
+    """n ballot events: the sample ballots, each copy under a token key of its own."""
+    out = []
+    for i in range(n):
+        raw = bytearray(encode_cast_ballot(casts[i % len(casts)]))
+        out.append(raw)
+    # the token key: after the cast ballot's version and the ballot's length prefix, then the
+    # ballot's version, election id and election hash (crypto/codec.py)
+    offset = 1 + 4 + 1 + 4 + len(EID.encode()) + 32
+    events = []
+    for i, raw in enumerate(out):
+        raw[offset:offset + 8] = i.to_bytes(8, "big")
+        events.append(encode_event(Event("ballot", EID, bytes(raw))))
+    return events
+
+
+def full_decode_aggregation(entries: Sequence[bytes]):
+    """What an auditor's replay does for the aggregate: decode every ballot in full (every
+    proof point), keep the latest per token, aggregate."""
+    counted = []
+    for data in entries:
+        ev = decode_event(data)
+        cast = decode_cast_ballot(ev.body)
+        counted.append((cast.credential.weight, cast.ballot))
+    return aggregate(latest_per_token(counted), 3)
+
+
+def server_aggregation(entries: Sequence[bytes], executor) -> object:
+    """The close's work in server/election/tally.py: pages of 1,000 entries summed in worker
+    processes with the proofs skipped, replaced ballots subtracted."""
+    pages = [(s, entries[s:s + 1000]) for s in range(0, len(entries), 1000)]
+    return aggregate_pages(EID, pages, 3, executor)
+
+
+def ceremony(dkg, shares, aggs, total_area: int) -> float:
+    t0 = time.perf_counter()
+    labelled = {k: v for k, v in aggs.labelled().items() if not is_trivial(v)}
+    by_label = {label: [partial_decrypt(EID, label, shares[g], ct) for g in (1, 3, 5)]
+                for label, ct in labelled.items()}
+    totals = decrypt_aggregates(EID, aggs, by_label, dkg.verification_keys, 3, total_area)
+    owners = aggs.participating_owners + 10  # a roll with a few owners who did not vote
+    roll = RollCommitment(bytes(32), total_area, owners,
+                          ((1, owners - 1), (total_area - (owners - 1), 1)))
+    definition = DefinitionRecord(EID, "r", bytes(32), "m", Contest.referendum(),
+                                  RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False),
+                                  1, 2, 5, 3)
+    result_of(definition, roll, aggs, totals, (1, 3, 5))
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m loadtests.bench_tally",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10000,100000", help="ballot counts to measure")
+    p.add_argument("--million", action="store_true", help="also measure 1,000,000 ballots")
+    p.add_argument("--samples", type=int, default=300, help="real ballots made and verified")
+    p.add_argument("--plot", help="write a PNG of tally time against ballots")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args(argv)
+    dkg, shares, context, issuers, casts = setup(args.samples)
+    t0 = time.perf_counter()
+    for c in casts:
+        verify_cast_ballot(context, issuers, decode_cast_ballot(encode_cast_ballot(c)))
+    rate = len(casts) / (time.perf_counter() - t0)
+    print(f"\nauditor: full verification (decode + credential + token signature + every proof) "
+          f"{rate:,.0f} ballots/s on one core ({len(casts)} ballots)", flush=True)
+    sizes = [int(x) for x in args.sizes.split(",")] + ([1_000_000] if args.million else [])
+    rows = []
+    pool = ProcessPoolExecutor(args.workers)
+    list(pool.map(abs, range(args.workers)))  # start the workers before timing
+    entries = ledger_of(casts, 5000)
+    t0 = time.perf_counter()
+    reference = full_decode_aggregation(entries)
+    t_full = (time.perf_counter() - t0) / len(entries)
+    assert encode_aggregates(server_aggregation(entries, pool)) == encode_aggregates(reference)
+    print(f"aggregation with every ballot decoded in full (one core): {t_full * 1e6:,.0f} "
+          f"µs/ballot; the server's page-wise path gives the same bytes", flush=True)
+    for n in sizes:
+        entries = ledger_of(casts, n)
+        t0 = time.perf_counter()
+        aggs = server_aggregation(entries, pool)
+        t_agg = time.perf_counter() - t0
+        total_area = aggs.participating_area + 10 ** 6
+        t_cer = ceremony(dkg, shares, aggs, total_area)
+        rows.append((n, t_agg, t_cer))
+        print(f"tally of {n:>9,} ballots: aggregation {t_agg:7.1f} s "
+              f"({t_agg / n * 1e6:,.0f} µs/ballot), ceremony + result {t_cer:5.1f} s, "
+              f"total {t_agg + t_cer:7.1f} s  ({args.workers} worker processes)", flush=True)
+        del entries
+    if not args.million:
+        n, t_agg, t_cer = rows[-1]
+        print(f"1,000,000 ballots extrapolated linearly from {n:,}: aggregation ≈ "
+              f"{t_agg / n * 1e6:,.0f} s + ceremony ≈ {t_cer:.1f} s (run with --million)")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot([r[0] for r in rows], [r[1] + r[2] for r in rows], "o-", label="tally (total)")
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], "s--", label="aggregation")
+        ax.axhline(60, color="red", linestyle=":", label="target for 1M: 60 s")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("ballots")
+        ax.set_ylabel("seconds")
+        ax.set_title("Tally time against ballots (one process)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        print(f"plot written to {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
