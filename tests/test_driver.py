@@ -456,3 +456,24 @@ async def test_a_submission_interrupted_before_its_append_is_completed_by_the_dr
     kinds = kinds_in_order(await w.events(eid))
     assert kinds[-4:] == ["state:TALLYING", "decryption-shares", "result", "state:PUBLISHED"]
     await w.audit()
+
+
+async def test_the_close_waits_its_grace_for_ballots_of_other_processes(world):
+    w = world
+    w.driver.close_grace = 3.0
+    eid, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
+                                close_time=CLOSE)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, Guardians.new(eid, 2, 2))
+    w.clock.now += 10
+    await w.driver.step()
+    w.clock.now = OPEN
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.OPEN
+    w.clock.now = CLOSE + 2  # ballots are refused (by every process's clock), not yet closed
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.OPEN
+    w.clock.now = CLOSE + 3
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.PUBLISHED  # nobody voted
+    await w.audit()

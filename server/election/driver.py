@@ -8,7 +8,8 @@ what is due now (``run`` calls it every tick in ``python -m server``):
   → READY). With too few qualified dealers the election stays in KEY_CEREMONY for good (logged).
 * READY → OPEN at the opening time (lifecycle.next_state; a clock past the closing time too goes
   on at once).
-* OPEN → CLOSED at the closing time, in this order: seal the ballot box (no new ballot; those in
+* OPEN → CLOSED at the closing time (plus ``close_grace`` when several server processes take
+  ballots), in this order: seal the ballot box (no new ballot; those in
   flight are appended), the ``state`` event OPEN → CLOSED, ``credentials-issued``,
   ``aggregates`` (tally.py), the ``state`` event CLOSED → TALLYING.
 * TALLYING: publish the result once t guardians' shares are on the ledger (normally the last
@@ -42,7 +43,8 @@ S = ElectionState
 class LifecycleDriver:
     def __init__(self, elections: ElectionStore, ceremony: CeremonyStore, tally: TallyStore,
                  box: BallotBox, *, kek: bytes | None,
-                 clock: Callable[[], float] = time.time, complaint_window: float = 10.0) -> None:
+                 clock: Callable[[], float] = time.time, complaint_window: float = 10.0,
+                 close_grace: float = 0.0) -> None:
         if complaint_window < 0:
             raise ValueError("the complaint window cannot be negative")
         self.elections = elections
@@ -52,6 +54,10 @@ class LifecycleDriver:
         self.kek = kek or None
         self.clock = clock
         self.complaint_window = complaint_window
+        # Several server processes each refuse ballots from the closing time on (by their
+        # clocks); the close event waits this long after it, so that a ballot still being
+        # appended by another process lands before the close (the witnesses refuse any after).
+        self.close_grace = close_grace
         self._all_dealt: dict[str, float] = {}  # election -> when all n dealings were first seen
         self._stuck: set[str] = set()  # elections whose ceremony cannot finish (logged once)
         self._stop = asyncio.Event()
@@ -116,6 +122,8 @@ class LifecycleDriver:
                 if due is None:
                     return state
                 if due is S.CLOSED:
+                    if now < d.close_time + self.close_grace:
+                        return state
                     await self.box.seal(election_id)  # in-flight ballots land before the close
                 await self.elections.advance_state(election_id, due, int(now))
                 log.info("election %s", due.name.lower(), extra={"election_id": election_id})
