@@ -71,13 +71,16 @@ class LocalCluster:
     guardian_names: tuple[str, ...] = ()  # client certificate common names to issue
     lifecycle_tick: float = 0.2
     complaint_window: float = 1.0
+    servers: int = 1  # more than one needs PostgreSQL: one sequencer, the others forward
+    close_grace: float = 0.0
     origin: str = "demo.ownervote.example/log"
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     provider: DemoIdentityProvider = field(default_factory=lambda: DemoIdentityProvider(
         Ed25519PrivateKey.generate()))
     processes: list[Process] = field(default_factory=list)
-    address: str = ""  # the public port (plain gRPC here)
-    secure_address: str = ""  # the mutual-TLS port (guardians, administrators)
+    address: str = ""  # the public port (plain gRPC here) of the first server process
+    secure_address: str = ""  # its mutual-TLS port (guardians, administrators)
+    addresses: list[str] = field(default_factory=list)  # every server process's public port
     log_vkey: str = ""
     witness_vkeys: list[str] = field(default_factory=list)
 
@@ -129,24 +132,33 @@ class LocalCluster:
             self._spawn(name, args)
         for p in self.processes:
             p.wait_for(r"listening on port")
+        env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=self.admin_token,
+                   OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
+                   OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()
+                   .hex())
+        for k in range(self.servers):
+            address = self.address if k == 0 else f"127.0.0.1:{free_port()}"
+            secure = self.secure_address if k == 0 else f"127.0.0.1:{free_port()}"
+            name = "server" if k == 0 else f"server-{k + 1}"
+            self._spawn(name, ["-m", "server", "--config", str(self._config(
+                name, address, secure, endpoints))], env).wait_for(r"listening on port")
+            self.addresses.append(address)
+        return self
+
+    def _config(self, name: str, address: str, secure: str, endpoints: list[str]) -> Path:
+        d = self.directory
         cert, key = self.cert("server")
-        config = d / "server.toml"
         dsn = self.dsn or f"sqlite+aiosqlite:///{d / 'server.db'}"
+        config = d / f"{name}.toml"
         config.write_text("\n".join([
             f'dsn = "{dsn}"',
-            f'listen = "{self.address}"', f'guardian_listen = "{self.secure_address}"',
+            f'listen = "{address}"', f'guardian_listen = "{secure}"',
             f'origin = "{self.origin}"', f'log_key_file = "{d / "log.key"}"',
             f"quorum = {self.quorum}", f"witnesses = [{', '.join(endpoints)}]",
             f'tls_cert = "{cert}"', f'tls_key = "{key}"', f'client_ca = "{self.pki / "ca.pem"}"',
             f"lifecycle_tick = {self.lifecycle_tick}",
             f"complaint_window = {self.complaint_window}", ""]))
-        env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=self.admin_token,
-                   OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
-                   OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()
-                   .hex())
-        self._spawn("server", ["-m", "server", "--config", str(config)], env).wait_for(
-            r"listening on port")
-        return self
+        return config
 
     def stop(self, grace: float = 15.0) -> None:
         for p in reversed(self.processes):

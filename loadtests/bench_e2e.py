@@ -78,6 +78,8 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     await admin.follow(eid, "READY", poll=0.2, timeout=120)
     voter = VoterClient(public)
     election = await voter.election(eid)
+    channels = [grpc.aio.insecure_channel(a) for a in cluster.addresses]
+    voters = [VoterClient(c) for c in channels]  # requests alternate between server processes
     ids = [f"owner-{i:05d}" for i in range(owners)]
     attestations = [cluster.provider.attest(o, eid) for o in ids[:max(credentials, ballots)]]
     limit = asyncio.Semaphore(concurrency)
@@ -86,7 +88,8 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     async def credential(att, sig, out: list[float]) -> None:
         async with limit:
             t = time.perf_counter()
-            wallets.append(await voter.obtain_credential(election, att, sig))
+            client = voters[len(out) % len(voters)]
+            wallets.append(await client.obtain_credential(election, att, sig))
             out.append(time.perf_counter() - t)
 
     lat: list[float] = []
@@ -104,7 +107,7 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     async def cast(request, out: list[float]) -> None:
         async with limit:
             t = time.perf_counter()
-            await voter.ballot_box.CastBallot(request)
+            await voters[len(out) % len(voters)].ballot_box.CastBallot(request)
             out.append(time.perf_counter() - t)
 
     lat = []
@@ -114,6 +117,8 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     for g in guardians:
         await g.channel.close()
     await public.close()
+    for c in channels:
+        await c.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--credentials", type=int, default=600)
     p.add_argument("--ballots", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--servers", type=int, default=1,
+                   help="server processes over one database (more than one needs PostgreSQL)")
     p.add_argument("--plain-witnesses", action="store_true",
                    help="witnesses that check append-only growth but not the election rules")
     args = p.parse_args(argv)
@@ -130,12 +137,13 @@ def main(argv: list[str] | None = None) -> None:
     name = f"ownervote_bench_{secrets.token_hex(4)}"
     dsn = asyncio.run(create_database(base, name)) if base else None
     kind = "plain" if args.plain_witnesses else "validating"
-    print(f"\nend to end through gRPC on {'PostgreSQL' if dsn else 'SQLite'}: server + 3 {kind} "
+    print(f"\nend to end through gRPC on {'PostgreSQL' if dsn else 'SQLite'}: {args.servers} "
+          f"server process(es) + 3 {kind} "
           "witnesses (quorum 2), load generator on the same machine", flush=True)
     eid = f"bench-{secrets.token_hex(3)}"
     with tempfile.TemporaryDirectory(prefix="ownervote-bench-") as tmp:
         cluster = LocalCluster(Path(tmp), dsn=dsn, complaint_window=0.5, lifecycle_tick=0.2,
-                               validating=not args.plain_witnesses,
+                               validating=not args.plain_witnesses, servers=args.servers,
                                guardian_names=tuple(f"{eid}/guardian-{i}" for i in (1, 2, 3)))
         try:
             cluster.start()
