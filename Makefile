@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/ownervote/v1/*.proto)
 GENERATED := proto/ownervote/v1/.generated
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup test demo bench loadtest lint clean
 
 NODE_STAMP := node_modules/.installed
 
@@ -42,6 +42,11 @@ bench: setup
 	$(PY) -m loadtests.bench_crypto
 	$(BENCH_PG) $(PY) -m loadtests.bench_ledger
 	$(BENCH_PG) $(PY) -m loadtests.bench_e2e
+
+# Locust over gRPC against a local deployment (PostgreSQL as for bench, else SQLite), about a
+# minute; e.g. make loadtest LOADTEST_ARGS="--users 40 --duration 1m --csv load"
+loadtest: setup
+	$(PY) -m loadtests.loadtest $(LOADTEST_ARGS)
 
 lint: setup
 	$(PY) -m ruff check crypto rules server clients loadtests tests

@@ -1,0 +1,261 @@
+"""Preparing a load test: a scenario set up on a running deployment and a pool of requests made
+before the timed phase, so that the load generator (``loadtests/locustfile.py``) does no
+cryptography and the figures measure the server.
+
+Given a started :class:`clients.local_cluster.LocalCluster`, :func:`prepare`:
+
+1. imports the rolls of K communities (``loadtests/scenario.py``) over mutual TLS as the
+   administrator, defines one referendum per community (3 guardians, any 2 decrypt; it opens
+   ``lead`` seconds after scheduling and closes hours later) and schedules it;
+2. runs the key ceremonies of all elections at once (guardians over mutual TLS) and waits until
+   every election is READY;
+3. obtains a modest number of real credentials through the server (the phone's whole step);
+4. makes the pool:
+
+   * credential requests: for every other voting owner, a serialized
+     ``RequestCredentialRequest`` — a fresh identity attestation and the phone's blinded token
+     message for the owner's weight class (the token itself is thrown away: the load test does
+     not finalize the credential);
+   * cast requests: serialized ``CastBallotRequest`` s, each a fresh encryption of a random
+     choice signed by one of the real credentials' tokens — the server treats every one after a
+     token's first as a revote, with every check and a ledger append each;
+   * read targets: the election ids and the leaf hashes of ballots already on the ledger (one per
+     real credential, cast here once the elections are OPEN) for ``LedgerService.GetReceipt``;
+
+5. waits until the elections are OPEN, casts those first ballots, and returns the pool.
+
+:func:`write_pool` stores the pool as JSON (requests base64-encoded protobuf), the file the
+locustfile reads (path in env ``OWNERVOTE_LOAD_POOL``). The election ids must be chosen before
+the cluster starts (their guardians need client certificates): :func:`election_ids` and
+:func:`guardian_names`. Used by ``loadtests/loadtest.py`` (``make loadtest``); it is not a command
+of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import grpc
+from ownervote.v1 import election_pb2, wire
+
+from clients.admin import AdminClient
+from clients.channel import open_channel
+from clients.guardian_client import GuardianClient, new_guardian
+from clients.local_cluster import LocalCluster
+from clients.voter_sdk import PublicElection, VoterClient, Wallet, attestation_pb
+from crypto import merkle
+from crypto.ballot import encrypt_ballot
+from crypto.cast import sign_ballot
+from crypto.codec import Event, encode_cast_ballot, encode_event
+from crypto.credential import generate_token, request_credential, token_public_bytes
+from rules.roll import compute_weights
+
+from .scenario import Community
+
+GUARDIANS, THRESHOLD = 3, 2
+POOL_VERSION = 1
+
+
+def election_ids(communities: Sequence[Community], tag: str) -> list[str]:
+    """One election per community: ``load-<tag>-<community id>``."""
+    return [f"load-{tag}-{c.community_id}".lower() for c in communities]
+
+
+def guardian_names(eids: Sequence[str]) -> tuple[str, ...]:
+    """The client certificate common names the guardians of these elections need."""
+    return tuple(f"{eid}/guardian-{i}" for eid in eids for i in range(1, GUARDIANS + 1))
+
+
+@dataclass
+class Pool:
+    """What the load generator sends, prepared in advance (serialized protobuf)."""
+
+    elections: list[str]
+    credential_requests: list[bytes] = field(default_factory=list)
+    cast_requests: list[bytes] = field(default_factory=list)
+    receipt_leaves: list[bytes] = field(default_factory=list)  # RFC 9162 leaf hashes
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def write_pool(pool: Pool, path: Path) -> None:
+    path.write_text(json.dumps({
+        "version": POOL_VERSION,
+        "elections": pool.elections,
+        "credential_requests": [_b64(r) for r in pool.credential_requests],
+        "cast_requests": [_b64(r) for r in pool.cast_requests],
+        "receipt_leaves": [leaf.hex() for leaf in pool.receipt_leaves],
+    }))
+
+
+def read_pool(path: Path) -> Pool:
+    d = json.loads(Path(path).read_text())
+    if d.get("version") != POOL_VERSION:
+        raise ValueError(f"{path}: not a version {POOL_VERSION} load-test pool")
+    return Pool(d["elections"],
+                [base64.b64decode(r) for r in d["credential_requests"]],
+                [base64.b64decode(r) for r in d["cast_requests"]],
+                [bytes.fromhex(h) for h in d["receipt_leaves"]])
+
+
+def cast_request(election: PublicElection, wallet: Wallet, choice: int) -> tuple[bytes, bytes]:
+    """A serialized CastBallotRequest (a fresh encryption, signed by the wallet's token) and the
+    leaf hash its ledger entry will have."""
+    ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, [choice])
+    cast = sign_ballot(wallet.token, ballot, wallet.credential)
+    leaf = merkle.leaf_hash(encode_event(Event("ballot", election.election_id,
+                                               encode_cast_ballot(cast))))
+    request = election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(cast))
+    return request.SerializeToString(), leaf
+
+
+def _interleave(groups: Sequence[Sequence]) -> list:
+    """Round-robin over the groups, so that consecutive requests go to different elections."""
+    out, i = [], 0
+    while any(i < len(g) for g in groups):
+        out += [g[i] for g in groups if i < len(g)]
+        i += 1
+    return out
+
+
+async def prepare(cluster: LocalCluster, communities: Sequence[Community],
+                  eids: Sequence[str], *, credentials: int = 60, ballots: int = 1500,
+                  lead: float = 20.0, valid_for: int = 3600, seed: int = 7,
+                  concurrency: int = 8, say: Callable[[str], None] = print) -> Pool:
+    """Set the scenario up on the cluster and make the pool (see the module docstring).
+
+    ``credentials`` real credentials are obtained (spread over the elections) and cast
+    ``ballots`` prepared ballots between them; ``valid_for`` is the attestations' lifetime in
+    seconds (the timed phase must end before it)."""
+    if credentials < 1:
+        raise ValueError("at least one real credential is needed to cast ballots")
+    rng = random.Random(seed)
+    provider = replace(cluster.provider, lifetime=valid_for)
+    ca = cluster.pki / "ca.pem"
+    public = grpc.aio.insecure_channel(cluster.address)
+    admin_channel = open_channel(cluster.secure_address, ca, *cluster.cert("admin"))
+    channels = [public, admin_channel]
+    try:
+        admin = AdminClient(admin_channel)
+        voter = VoterClient(public)
+        t0 = time.perf_counter()
+        now = time.time()
+        for c, eid in zip(communities, eids, strict=True):
+            r = await admin.import_roll(c.community_id, c.csv)
+            d = election_pb2.ElectionDefinition(
+                election_id=eid, roll_id=r.roll_id, motion=f"Load test {c.community_id}",
+                guardians=GUARDIANS, threshold=THRESHOLD,
+                contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
+                rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_ORDINARY))
+            d.open_time.seconds = int(now + lead)
+            d.close_time.seconds = int(now + lead + max(6 * 3600, 2 * valid_for))
+            await admin.create_election(d)
+            await admin.schedule(eid)
+        owners = sum(len(c.voters) for c in communities)
+        say(f"   {len(communities)} communities, {sum(len(c.units) for c in communities)} units, "
+            f"{owners} voting owners: rolls imported, elections scheduled "
+            f"({time.perf_counter() - t0:.1f} s)")
+
+        t0 = time.perf_counter()
+        guardians = []
+        state_dir = cluster.directory / "guardians"
+        state_dir.mkdir(exist_ok=True)
+        for eid in eids:
+            for i in range(1, GUARDIANS + 1):
+                path = state_dir / f"{eid}-{i}.json"
+                state = new_guardian(eid, i, GUARDIANS, THRESHOLD)
+                state.save(path)
+                channel = open_channel(cluster.secure_address, ca,
+                                       *cluster.cert(f"{eid}/guardian-{i}"))
+                channels.append(channel)
+                guardians.append(GuardianClient(channel, state, path))
+        await asyncio.gather(*(g.run_ceremony() for g in guardians))
+        for eid in eids:
+            await admin.follow(eid, "READY", poll=0.2, timeout=120)
+        elections = {eid: await voter.election(eid) for eid in eids}
+        say(f"   key ceremonies done ({GUARDIANS} guardians each, any {THRESHOLD} decrypt), "
+            f"elections READY ({time.perf_counter() - t0:.1f} s)")
+
+        # real credentials: the first few owners of each community (shuffled), round-robin
+        t0 = time.perf_counter()
+        voters = []
+        for c in communities:
+            ids = list(c.voters)
+            rng.shuffle(ids)
+            voters.append(ids)
+        per, remaining, k = [0] * len(communities), min(credentials, owners), 0
+        while remaining:
+            if per[k % len(per)] < len(voters[k % len(per)]):
+                per[k % len(per)] += 1
+                remaining -= 1
+            k += 1
+        limit = asyncio.Semaphore(concurrency)
+        wallets: list[tuple[str, Wallet]] = []
+
+        async def obtain(eid: str, owner: str) -> None:
+            async with limit:
+                att, sig = provider.attest(owner, eid)
+                wallets.append((eid, await voter.obtain_credential(elections[eid], att, sig)))
+
+        await asyncio.gather(*(obtain(eid, owner)
+                               for eid, ids, n in zip(eids, voters, per, strict=True)
+                               for owner in ids[:n]))
+        wallets.sort(key=lambda w: (eids.index(w[0]), w[1].credential.token_public_key))
+        say(f"   {len(wallets)} credentials obtained through the server "
+            f"({time.perf_counter() - t0:.1f} s)")
+
+        t0 = time.perf_counter()
+        groups = []
+        for c, eid, ids, n in zip(communities, eids, voters, per, strict=True):
+            roll = compute_weights(c.units)
+            election = elections[eid]
+            group = []
+            for owner in ids[n:]:
+                weight = roll.weight_of(owner)
+                att, sig = provider.attest(owner, eid)
+                blinded = request_credential(election.issuers[weight],
+                                             token_public_bytes(generate_token()))
+                group.append(election_pb2.RequestCredentialRequest(
+                    attestation=attestation_pb(att, sig), weight=weight,
+                    blinded_msg=blinded.blinded_msg).SerializeToString())
+            groups.append(group)
+        pool = Pool(list(eids), credential_requests=_interleave(groups))
+        say(f"   {len(pool.credential_requests)} credential requests prepared (attestation + "
+            f"blinded token) ({time.perf_counter() - t0:.1f} s)")
+
+        t0 = time.perf_counter()
+        firsts = [cast_request(elections[eid], w, rng.choice([0, 0, 0, 1, 2]))
+                  for eid, w in wallets]
+        for k in range(ballots):
+            eid, w = wallets[k % len(wallets)]
+            pool.cast_requests.append(
+                cast_request(elections[eid], w, rng.choice([0, 0, 0, 1, 2]))[0])
+        say(f"   {len(pool.cast_requests)} ballots encrypted and signed by the "
+            f"{len(wallets)} tokens ({time.perf_counter() - t0:.1f} s)")
+
+        t0 = time.perf_counter()
+        for eid in eids:
+            await admin.follow(eid, "OPEN", poll=0.2, timeout=lead + 120)
+
+        async def cast(request: bytes, leaf: bytes) -> None:
+            async with limit:
+                await voter.ballot_box.CastBallot(
+                    election_pb2.CastBallotRequest.FromString(request))
+                pool.receipt_leaves.append(leaf)
+
+        await asyncio.gather(*(cast(rq, leaf) for rq, leaf in firsts))
+        say(f"   elections OPEN; each token's first ballot cast, {len(pool.receipt_leaves)} "
+            f"receipts to read ({time.perf_counter() - t0:.1f} s)")
+        return pool
+    finally:
+        for ch in channels:
+            await ch.close()
