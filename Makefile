@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard proto/ownervote/v1/*.proto)
 GENERATED := proto/ownervote/v1/.generated
 
-.PHONY: setup test demo bench loadtest lint clean
+.PHONY: setup test demo bench bench-e2e loadtest lint clean
 
 NODE_STAMP := node_modules/.installed
 
@@ -42,6 +42,13 @@ bench: setup
 	$(PY) -m loadtests.bench_crypto
 	$(BENCH_PG) $(PY) -m loadtests.bench_ledger
 	$(BENCH_PG) $(PY) -m loadtests.bench_e2e
+
+# Issue 5's end-to-end figures and plots (several minutes): an open-loop sweep of offered ballot
+# load against one and two server processes, and the tally's cost against ballots.
+bench-e2e: setup
+	$(BENCH_PG) $(PY) -m loadtests.bench_e2e --servers 1,2 --sweep 25,50,100,150,200 \
+		--plot docs/e2e-load.png
+	$(PY) -m loadtests.bench_tally --plot docs/tally-time.png
 
 # Locust over gRPC against a local deployment (PostgreSQL as for bench, else SQLite), about a
 # minute; e.g. make loadtest LOADTEST_ARGS="--users 40 --duration 1m --csv load"

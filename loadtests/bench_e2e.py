@@ -52,8 +52,36 @@ def summary(label: str, latencies: list[float], elapsed: float, concurrency: int
             f"p99 {q[98] * 1000:7.1f} ms   ({len(latencies)} requests, {concurrency} in flight)")
 
 
+async def offered_load(voters, requests, rate: float, seconds: float):
+    """Open loop: send at ``rate`` per second for ``seconds`` whatever the replies; the accepted
+    rate and the latency percentiles of the accepted ballots."""
+    loop = asyncio.get_running_loop()
+    n = int(rate * seconds)
+    lat: list[float] = []
+    failed = 0
+
+    async def one(k: int) -> None:
+        nonlocal failed
+        t = time.perf_counter()
+        try:
+            await voters[k % len(voters)].ballot_box.CastBallot(requests[k])
+            lat.append(time.perf_counter() - t)
+        except grpc.RpcError:
+            failed += 1
+
+    t0 = loop.time()
+    tasks = []
+    for k in range(n):
+        await asyncio.sleep(max(0.0, t0 + k / rate - loop.time()))
+        tasks.append(asyncio.create_task(one(k)))
+    await asyncio.gather(*tasks)
+    elapsed = loop.time() - t0
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
+    return len(lat) / elapsed, q[49], q[98], failed
+
+
 async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int, ballots: int,
-                  concurrency: int) -> None:
+                  concurrency: int, sweep: list[float], step: float) -> list[tuple]:
     rng = random.Random(7)
     public = grpc.aio.insecure_channel(cluster.address)
     ca = cluster.pki / "ca.pem"
@@ -114,11 +142,50 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     t0 = time.perf_counter()
     await asyncio.gather(*(cast(rq, lat) for rq in requests))
     print(summary("ballots accepted", lat, time.perf_counter() - t0, concurrency), flush=True)
+    points = []
+    for rate in sweep:  # each wallet casts again: every ballot is new, checked and appended
+        pool = [election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(sign_ballot(
+            w.token, encrypt_ballot(election.context, w.credential.token_public_key,
+                                    [rng.choice([0, 0, 0, 1, 2])]), w.credential)))
+            for w in (wallets[k % len(wallets)] for k in range(int(rate * step)))]
+        got, p50, p99, failed = await offered_load(voters, pool, rate, step)
+        points.append((rate, got, p50, p99, failed))
+        print(f"offered {rate:6.0f}/s → accepted {got:6.1f}/s   p50 {p50 * 1000:7.1f} ms   "
+              f"p99 {p99 * 1000:7.1f} ms   refused/failed {failed}", flush=True)
     for g in guardians:
         await g.channel.close()
     await public.close()
     for c in channels:
         await c.close()
+    return points
+
+
+def plot(results: dict[int, list[tuple]], path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for servers, points in results.items():
+        offered = [p[0] for p in points]
+        ax1.plot(offered, [p[1] for p in points], "o-", label=f"{servers} server process(es)")
+        ax2.plot(offered, [p[2] * 1000 for p in points], "o-", label=f"p50, {servers} proc.")
+        ax2.plot(offered, [p[3] * 1000 for p in points], "s--", label=f"p99, {servers} proc.")
+    top = max(p[0] for points in results.values() for p in points)
+    ax1.plot([0, top], [0, top], ":", color="grey", label="accepted = offered")
+    ax1.set_xlabel("offered ballots/s")
+    ax1.set_ylabel("accepted ballots/s")
+    ax1.set_title("Throughput against offered load")
+    ax1.legend()
+    ax2.axhline(500, color="red", linestyle=":", label="p99 target 500 ms")
+    ax2.set_xlabel("offered ballots/s")
+    ax2.set_ylabel("latency, ms")
+    ax2.set_yscale("log")
+    ax2.set_title("Latency against offered load")
+    ax2.legend(fontsize=7)
+    fig.suptitle("ownervote end to end on 2 cores: gRPC → PostgreSQL + ledger + 3 witnesses")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,27 +195,41 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--credentials", type=int, default=600)
     p.add_argument("--ballots", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--servers", type=int, default=1,
-                   help="server processes over one database (more than one needs PostgreSQL)")
+    p.add_argument("--servers", default="1",
+                   help="server process counts to measure, e.g. 1,2 (more than one needs "
+                        "PostgreSQL)")
+    p.add_argument("--sweep", default="",
+                   help="offered loads in ballots/s for an open-loop sweep, e.g. 25,50,100")
+    p.add_argument("--step", type=float, default=10.0, help="seconds per offered load")
+    p.add_argument("--plot", help="PNG of throughput and latency against offered load")
     p.add_argument("--plain-witnesses", action="store_true",
                    help="witnesses that check append-only growth but not the election rules")
     args = p.parse_args(argv)
     base = os.environ.get("OWNERVOTE_BENCH_PG_DSN", "")
+    sweep = [float(x) for x in args.sweep.split(",") if x]
+    results = {}
+    for servers in (int(x) for x in args.servers.split(",")):
+        results[servers] = run_once(args, base, servers, sweep)
+    if args.plot and sweep:
+        plot(results, args.plot)
+
+
+def run_once(args, base: str, servers: int, sweep: list[float]) -> list[tuple]:
     name = f"ownervote_bench_{secrets.token_hex(4)}"
     dsn = asyncio.run(create_database(base, name)) if base else None
     kind = "plain" if args.plain_witnesses else "validating"
-    print(f"\nend to end through gRPC on {'PostgreSQL' if dsn else 'SQLite'}: {args.servers} "
-          f"server process(es) + 3 {kind} "
-          "witnesses (quorum 2), load generator on the same machine", flush=True)
+    print(f"\nend to end through gRPC on {'PostgreSQL' if dsn else 'SQLite'}: {servers} "
+          f"server process(es) + 3 {kind} witnesses (quorum 2), load generator on the same "
+          "machine", flush=True)
     eid = f"bench-{secrets.token_hex(3)}"
     with tempfile.TemporaryDirectory(prefix="ownervote-bench-") as tmp:
         cluster = LocalCluster(Path(tmp), dsn=dsn, complaint_window=0.5, lifecycle_tick=0.2,
-                               validating=not args.plain_witnesses, servers=args.servers,
+                               validating=not args.plain_witnesses, servers=servers,
                                guardian_names=tuple(f"{eid}/guardian-{i}" for i in (1, 2, 3)))
         try:
             cluster.start()
-            asyncio.run(measure(cluster, eid, args.owners, args.credentials, args.ballots,
-                                args.concurrency))
+            return asyncio.run(measure(cluster, eid, args.owners, args.credentials,
+                                       args.ballots, args.concurrency, sweep, args.step))
         finally:
             cluster.stop()
             if dsn:
