@@ -1,8 +1,17 @@
 """RSA blind signatures: RFC 9474 (RSABSSA) over the RFC 8017 (PKCS #1 v2.2) primitives.
 
-Pure functions, no I/O. The RSA arithmetic uses Python ints; ``cryptography`` supplies only the
-key objects (``rsa.RSAPublicKey`` / ``rsa.RSAPrivateKey``, read through ``public_numbers()`` /
+Pure functions, no I/O. The RSA arithmetic works on Python ints; the modular exponentiations and
+inversions go through GMP (``gmpy2``) when it is installed (a pinned dependency of the project),
+else through Python's ``pow``, with identical results. ``cryptography`` supplies only the key
+objects (``rsa.RSAPublicKey`` / ``rsa.RSAPrivateKey``, read through ``public_numbers()`` /
 ``private_numbers()``). Hashing is ``hashlib``.
+
+The private operation (RSASP1, RFC 8017 §5.2.1) uses the Chinese Remainder Theorem (step 2b,
+two half-size exponentiations with dP and dQ) and GMP's side-channel-resistant ``powmod_sec``,
+releasing the GIL while it runs. Its output is checked before it leaves BlindSign (RFC 9474
+§4.3 steps 3-4: RSAVP1(pk, s) == m), which catches a faulty CRT half before it can leak a
+factor of n (RFC 9474 §7.1, fault attacks); the client-chosen message is RSA-blinded (RFC 9474
+§7.1, timing side channels) before the exponentiation.
 
 Protocol (RFC 9474 §4)::
 
@@ -34,6 +43,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+try:  # GMP: ~8x faster modular exponentiation than Python ints for 1024-bit CRT halves
+    import gmpy2
+except ImportError:  # pragma: no cover - gmpy2 is a pinned dependency; pow() gives equal results
+    gmpy2 = None
 
 from crypto.errors import (
     BlindingError,
@@ -83,6 +97,9 @@ Rng = Callable[[int], bytes]
 
 # RFC 9474 §4.1: the randomized preparation prefixes 32 random bytes.
 PREFIX_LEN = 32
+
+#: Whether the modular arithmetic runs on GMP (gmpy2) rather than Python ints.
+HAVE_GMPY2 = gmpy2 is not None
 
 # Give up sampling the blind r after this many out-of-range draws (each draw is accepted with
 # probability > 1/2, so an honest rng never gets here; a broken one does not loop forever).
@@ -249,6 +266,49 @@ def private_numbers(sk: rsa.RSAPrivateKey | PrivateNumbers) -> PrivateNumbers:
 
 
 # --------------------------------------------------------------------------------------------
+# Modular arithmetic: GMP when available, Python ints otherwise (same values, always int out)
+# --------------------------------------------------------------------------------------------
+
+
+def _py_powmod(x: int, y: int, m: int) -> int:
+    return pow(x, y, m)
+
+
+def _py_invert(x: int, m: int) -> int:
+    try:
+        return pow(x, -1, m)
+    except ValueError:
+        raise ZeroDivisionError("not invertible") from None
+
+
+def _gmp_powmod(x: int, y: int, m: int) -> int:
+    """x^y mod m for a public exponent y >= 0 (variable time)."""
+    return int(gmpy2.powmod(x, y, m))
+
+
+def _gmp_powmod_secret(x: int, y: int, m: int) -> int:
+    """x^y mod m for a secret exponent: GMP's mpz_powm_sec (time and memory accesses independent
+    of y; it needs y > 0 and an odd m, which an RSA key's dP, dQ, p, q are). The GIL is released
+    while it runs (gmpy2 >= 2.1, per-thread context), so a signature computed in a worker thread
+    does not stall the event loop's thread."""
+    if y <= 0 or not m & 1:  # not an RSA key's numbers: the generic routine, same value
+        return int(gmpy2.powmod(x, y, m))
+    with gmpy2.context(allow_release_gil=True):
+        return int(gmpy2.powmod_sec(x, y, m))
+
+
+def _gmp_invert(x: int, m: int) -> int:
+    """x^-1 mod m; raises ZeroDivisionError if gcd(x, m) != 1."""
+    return int(gmpy2.invert(x, m))
+
+
+if gmpy2 is not None:
+    _powmod, _powmod_secret, _invert = _gmp_powmod, _gmp_powmod_secret, _gmp_invert
+else:  # pragma: no cover - exercised only without gmpy2
+    _powmod, _powmod_secret, _invert = _py_powmod, _py_powmod, _py_invert
+
+
+# --------------------------------------------------------------------------------------------
 # RFC 8017 primitives
 # --------------------------------------------------------------------------------------------
 
@@ -277,19 +337,22 @@ def RSAVP1(pk: rsa.RSAPublicKey | PublicNumbers, s: int) -> int:
     pub = public_numbers(pk)
     if not 0 <= s < pub.n:
         raise InvalidSignature("signature representative out of range")
-    return pow(s, pub.e, pub.n)
+    return _powmod(s, pub.e, pub.n)  # 2.
 
 
 def RSASP1(sk: rsa.RSAPrivateKey | PrivateNumbers, m: int) -> int:
     """RFC 8017 §5.2.1: s = m^d mod n, computed with the CRT (step 2b, u = 2).
 
-    Raises :class:`MessageRepresentativeOutOfRange` unless 0 <= m < n (step 1).
+    Raises :class:`MessageRepresentativeOutOfRange` unless 0 <= m < n (step 1). The two
+    half-size exponentiations use the secret-exponent (constant-time) GMP routine. The result
+    is not checked here: a fault in one CRT half gives an s that leaks a factor of n, so every
+    caller that releases s must verify it first (RFC 9474 §7.1; BlindSign does, §4.3 steps 3-4).
     """
     priv = private_numbers(sk)
     if not 0 <= m < priv.public.n:
         raise MessageRepresentativeOutOfRange("message representative out of range")
-    s1 = pow(m, priv.dmp1, priv.p)  # 2b.i   s_1 = m^dP mod p
-    s2 = pow(m, priv.dmq1, priv.q)  #        s_2 = m^dQ mod q
+    s1 = _powmod_secret(m % priv.p, priv.dmp1, priv.p)  # 2b.i   s_1 = m^dP mod p
+    s2 = _powmod_secret(m % priv.q, priv.dmq1, priv.q)  #        s_2 = m^dQ mod q
     h = ((s1 - s2) * priv.iqmp) % priv.p  # 2b.iii h = (s_1 - s_2) * qInv mod p
     return s2 + priv.q * h  # 2b.iv  s = s_2 + q * h
 
@@ -449,7 +512,7 @@ def blind(
     r = _random_blind(rng, n)  # 6. r = random_integer_uniform(1, n)
     if math.gcd(r, n) != 1:  # 7.-8. inverse_mod(r, n) fails
         raise BlindingError("blinding error: r is not invertible mod n")
-    inv = pow(r, -1, n)
+    inv = _invert(r, n)
     x = RSAVP1(pub, r)  # 9.
     z = (m * x) % n  # 10.
     return I2OSP(z, k), inv  # 11.-12.
@@ -468,8 +531,8 @@ def _rsasp1_blinded(priv: PrivateNumbers, m: int) -> int:
         u = _random_blind(None, n)
         if math.gcd(u, n) == 1:
             break
-    s_blinded = RSASP1(priv, (m * pow(u, e, n)) % n)
-    return (s_blinded * pow(u, -1, n)) % n
+    s_blinded = RSASP1(priv, (m * _powmod(u, e, n)) % n)  # (m * u^e)^d = m^d * u
+    return (s_blinded * _invert(u, n)) % n
 
 
 def blind_sign(sk: rsa.RSAPrivateKey | PrivateNumbers, blinded_msg: bytes) -> bytes:

@@ -6,8 +6,9 @@ configured), with gRPC health checking and server reflection, and runs the lifec
 (server/election/driver.py) that moves every election along its schedule. With
 ``guardian_listen`` the same services are also served on a mutual-TLS port that requires a
 client certificate from ``client_ca`` (guardians; administrators with CN ``admin``).
-SIGTERM/SIGINT shut it down gracefully (driver stopped, health NOT_SERVING, in-flight calls
-finished, ledger closed).
+Cast ballots are checked in ``verify_workers`` worker processes, started before the server
+listens. SIGTERM/SIGINT shut it down gracefully (driver stopped, health NOT_SERVING, in-flight
+calls finished, verification workers stopped, ledger closed).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from crypto.note import Ed25519Signer
 
 from .config import Config, ConfigError, load_config
 from .db import make_engine
-from .election.ballot_box import BallotBox
+from .election.ballot_box import BallotBox, BallotVerifier
 from .election.ballot_service import BallotBoxService
 from .election.ceremony import CeremonyStore
 from .election.driver import LifecycleDriver
@@ -67,7 +68,9 @@ async def serve(cfg: Config) -> None:
     await ceremony.create()
     tally = TallyStore(engine, store, ceremony, registrar)
     await tally.create()
-    box = BallotBox(node.ledger)
+    verifier = BallotVerifier(cfg.verify_workers)  # ballot checks in worker processes
+    await verifier.start()
+    box = BallotBox(node.ledger, verifier=verifier)
     kek = cfg.key_encryption_key.encode() or None
     if kek is None:
         log.warning("key_encryption_key is not set: no key ceremony can finish")
@@ -113,6 +116,7 @@ async def serve(cfg: Config) -> None:
     await driver.stop()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=10)
+    await verifier.close()
     await node.ledger.close()
     await engine.dispose()
 

@@ -16,6 +16,7 @@
     listen_tls = true                             # OWNERVOTE_LISTEN_TLS (see below)
     lifecycle_tick = 1.0                          # OWNERVOTE_LIFECYCLE_TICK (seconds)
     complaint_window = 10.0                       # OWNERVOTE_COMPLAINT_WINDOW (seconds)
+    verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
 RegistrationService is served when both identity_provider_key and key_encryption_key are set;
 the key encryption key also protects the issuer keys the lifecycle driver creates when a key
 ceremony finishes (without it no ceremony can finish). ``guardian_listen`` opens a second,
@@ -26,7 +27,9 @@ serves TLS with ``tls_cert`` (server authentication only); unset, it does when `
 and ``guardian_listen`` is not (with a mutual-TLS port the public port stays plain unless told
 otherwise, e.g. behind a TLS-terminating proxy). The lifecycle driver steps every
 ``lifecycle_tick`` seconds; a ceremony finishes ``complaint_window`` seconds after its last
-dealing.
+dealing. ``verify_workers``: how many worker processes check cast ballots off the event loop
+(server/election/ballot_box.py); the default is the number of CPUs, 0 checks them in the server
+process itself.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class Config:
     listen_tls: bool | None = None
     lifecycle_tick: float = 1.0
     complaint_window: float = 10.0
+    verify_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
     def public_tls(self) -> bool:
@@ -99,6 +103,9 @@ class Config:
             raise ConfigError("lifecycle_tick must be positive")
         if not self.complaint_window >= 0:
             raise ConfigError("complaint_window cannot be negative")
+        if isinstance(self.verify_workers, bool) or not isinstance(self.verify_workers, int) \
+                or self.verify_workers < 0:
+            raise ConfigError("verify_workers is a number of processes, 0 or more")
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:
@@ -133,6 +140,11 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
         values["listen_tls"] = flag in ("true", "1", "yes")
     if "listen_tls" in values and not isinstance(values["listen_tls"], bool):
         raise ConfigError("listen_tls is true or false")
+    if isinstance(values.get("verify_workers"), str):
+        try:
+            values["verify_workers"] = int(values["verify_workers"])
+        except ValueError as exc:
+            raise ConfigError("verify_workers is a number of processes, 0 or more") from exc
     for name in ("lifecycle_tick", "complaint_window"):
         if name in values:
             try:

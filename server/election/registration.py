@@ -10,6 +10,8 @@ ALREADY_EXISTS.
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
@@ -48,14 +50,28 @@ class RegistrationService(election_pb2_grpc.RegistrationServiceServicer):
         self.identity = identity
         self.kek = kek
         self._keys: dict[str, dict] = {}  # decrypted issuer keys, per election (decrypt once)
+        self._loading: dict[str, asyncio.Task] = {}  # a decryption under way, per election
 
     async def _private_keys(self, election_id: str) -> dict:
+        """The election's decrypted issuer keys. Decrypting them (PKCS #8 under the key
+        encryption key, plus RSA key validation) is slow, so the requests that arrive together
+        when an election starts issuing share one decryption instead of each running its own
+        (a request that goes away does not cancel it for the others)."""
         keys = self._keys.get(election_id)
-        if not keys:
-            keys = await self.store.issuer_private_keys(election_id, self.kek)
-            if keys:
-                self._keys[election_id] = keys
-        return keys
+        if keys:
+            return keys
+        task = self._loading.get(election_id)
+        if task is None:
+            task = asyncio.ensure_future(self.store.issuer_private_keys(election_id, self.kek))
+            self._loading[election_id] = task
+
+            def done(t: asyncio.Task) -> None:
+                self._loading.pop(election_id, None)
+                if not t.cancelled() and t.exception() is None and t.result():
+                    self._keys[election_id] = t.result()  # none yet: ask again next time
+
+            task.add_done_callback(done)
+        return await asyncio.shield(task)
 
     async def _owner(self, request, context) -> tuple[str, int, object]:
         att, sig = attestation_from_pb(request.attestation)

@@ -1,0 +1,203 @@
+"""The ballot box with its checks in worker processes (BallotVerifier, ``verify_workers``): a
+valid ballot is accepted, every refusal names the same check as the in-process verification,
+the seal still holds, and a dead worker is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+from dataclasses import replace
+
+import grpc
+import pytest
+
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.codec import decode_cast_ballot, decode_event, encode_ballot, encode_cast_ballot
+from crypto.credential import (
+    IssuerKey,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    issue_credential,
+    request_credential,
+    token_public_bytes,
+)
+from crypto.errors import InvalidBallot
+from crypto.group import G, base_mul, random_scalar
+from crypto.receipt import verify_receipt
+from server.config import ConfigError, load_config
+from server.election import ballot_box
+from server.election.ballot_box import BallotBox, BallotRefused, BallotVerifier, OpenElection
+from tests.ledger_support import start_log
+
+W = 8950
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def election():
+    sk = generate_issuer_key()
+    ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
+    issuers = {W: IssuerKey("gate-2026", W, sk.public_key())}
+    return OpenElection(ctx, issuers, NOW - 10, NOW + 3600), sk
+
+
+@pytest.fixture(scope="module")
+def verifier():
+    v = BallotVerifier(2)  # the pool starts on first use, inside the first test's loop
+    yield v
+    asyncio.run(v.close())
+
+
+def voter(election, choice):
+    open_election, sk = election
+    token = generate_token()
+    req = request_credential(open_election.issuers[W], token_public_bytes(token))
+    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
+    ballot = encrypt_ballot(open_election.context, cred.token_public_key, [choice])
+    return token, cred, sign_ballot(token, ballot, cred)
+
+
+@pytest.fixture
+async def box(dsn, tmp_path, verifier):
+    h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
+    yield BallotBox(h.ledger, clock=lambda: NOW, verifier=verifier), h
+    await h.stop()
+
+
+def in_process_check(open_election: OpenElection, cast) -> str:
+    with pytest.raises(InvalidBallot) as exc:
+        verify_cast_ballot(open_election.context, open_election.issuers, cast)
+    return exc.value.check
+
+
+async def refused_as_in_process(bb, h, open_election, cast, expected: str) -> None:
+    assert in_process_check(open_election, cast) == expected
+    before = (await h.ledger.store.head()).size
+    with pytest.raises(BallotRefused) as exc:
+        await bb.cast(open_election, cast)
+    assert (exc.value.code, exc.value.check) == (grpc.StatusCode.INVALID_ARGUMENT, expected)
+    assert (await h.ledger.store.head()).size == before  # nothing stored
+
+
+async def test_valid_ballot_accepted_and_tampered_ones_refused_by_the_same_check(box, election):
+    bb, h = box
+    open_election, _ = election
+    token, cred, cast = voter(election, 1)
+    result = await bb.cast(open_election, cast)
+    assert bb.verifier._pool is not None  # it did run in the workers
+    wits = [w.signer.verifier() for w in h.witnesses]
+    entry = (await h.ledger.store.entries(result.receipt.index, 1))[0][0]
+    verify_receipt(result.receipt, h.node.signer.verifier(), wits, 2, entry)
+    assert decode_cast_ballot(decode_event(entry).body) == cast
+
+    sel = cast.ballot.selections[1]
+    bad_branch = replace(sel.proof.branches[0], response=sel.proof.branches[0].response + 1)
+    tampered = replace(cast.ballot, selections=(
+        cast.ballot.selections[0], replace(sel, proof=replace(sel.proof, branches=(
+            bad_branch, *sel.proof.branches[1:]))), cast.ballot.selections[2]))
+    await refused_as_in_process(bb, h, open_election, sign_ballot(token, tampered, cred),
+                                "selection[1].proof")
+    sel0 = cast.ballot.selections[0]
+    two = replace(sel0, ciphertext=replace(sel0.ciphertext, beta=sel0.ciphertext.beta + G))
+    doubled = replace(cast.ballot, selections=(two, *cast.ballot.selections[1:]))
+    await refused_as_in_process(bb, h, open_election, sign_ballot(token, doubled, cred),
+                                "selection[0].proof")
+    await refused_as_in_process(bb, h, open_election, replace(cast, signature=bytes(64)),
+                                "signature")
+    await refused_as_in_process(bb, h, open_election,
+                                replace(cast, credential=replace(cred, weight=14300)),
+                                "credential.weight")
+    forged = replace(cred, signature=bytes(len(cred.signature)))
+    await refused_as_in_process(bb, h, open_election, replace(cast, credential=forged),
+                                "credential.signature")
+    thief = generate_token()
+    stolen = sign_ballot(thief, encrypt_ballot(open_election.context, token_public_bytes(thief),
+                                               [0]), cred)
+    await refused_as_in_process(bb, h, open_election, stolen, "credential.token_public_key")
+    # a second election in the same workers (decoded and cached there separately)
+    other = OpenElection(ElectionContext("other-2026", Contest.referendum(),
+                                         open_election.context.public_key),
+                         open_election.issuers, open_election.opens_at, open_election.closes_at)
+    await refused_as_in_process(bb, h, other, cast, "credential.election_id")
+    # bytes a worker cannot decode (an over-long credential election id) are checked in-process
+    long_id = replace(cast, credential=replace(cred, election_id="x" * 200))
+    await refused_as_in_process(bb, h, open_election, long_id, "credential.election_id")
+    # the replay refusal is unchanged
+    with pytest.raises(BallotRefused) as exc:
+        await bb.cast(open_election, decode_cast_ballot(encode_cast_ballot(cast)))
+    assert exc.value.check == "replay"
+
+
+async def test_a_burst_is_checked_in_batches_each_ballot_getting_its_own_answer(box, election):
+    bb, h = box
+    valid = [voter(election, i % 3)[2] for i in range(10)]
+    forged = [replace(voter(election, 0)[2], signature=bytes(64)) for _ in range(4)]
+    burst = [*valid[:5], *forged, *valid[5:]]
+    results = await asyncio.gather(*(bb.cast(election[0], c) for c in burst),
+                                   return_exceptions=True)
+    for cast, result in zip(burst, results, strict=True):
+        if cast in forged:
+            assert isinstance(result, BallotRefused) and result.check == "signature"
+        else:
+            assert result.ballot_hash == hashlib.sha256(encode_ballot(cast.ballot)).digest()
+    assert (await h.ledger.store.head()).size >= len(valid)
+
+
+async def test_seal_with_ballots_in_the_workers(box, election):
+    bb, h = box
+    casts = [voter(election, i % 3)[2] for i in range(8)]
+    tasks = [asyncio.create_task(bb.cast(election[0], c)) for c in casts]
+    await asyncio.sleep(0)  # they are now being verified in the workers, not yet in flight
+    await bb.seal("gate-2026")
+    size_at_seal = (await h.ledger.store.head()).size
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for r in results:
+        if isinstance(r, Exception):
+            assert isinstance(r, BallotRefused) and r.check == "election_state"
+        else:
+            assert r.receipt.index < size_at_seal  # none after the seal
+    assert (await h.ledger.store.head()).size == size_at_seal
+
+
+async def test_a_dead_worker_is_replaced(box, election):
+    bb, h = box
+    await bb.verifier.start()
+    pool = bb.verifier._pool
+    await bb.cast(election[0], voter(election, 0)[2])
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    result = await bb.cast(election[0], voter(election, 2)[2])
+    assert result.receipt.index >= 0
+    assert bb.verifier._pool is not pool
+
+
+def test_worker_decodes_an_election_once(election):
+    open_election, _ = election
+    key, spec = ballot_box.election_spec(open_election)
+    _, _, cast = voter(election, 0)
+    raw = encode_cast_ballot(cast)
+    ballot_box._worker_elections.clear()
+    assert ballot_box.verify_in_worker(key, None, raw) == ballot_box._NEED_SPEC
+    assert ballot_box.verify_in_worker(key, spec, raw) is None
+    assert ballot_box.verify_in_worker(key, None, raw) is None  # cached
+    ctx, issuers = ballot_box._worker_elections[key]
+    assert ctx.hash == open_election.context.hash
+    assert issuers[W].key_id == open_election.issuers[W].key_id
+    assert ballot_box.verify_in_worker(key, None, raw[:-1]) == ballot_box._UNDECODABLE
+    bad = replace(cast, signature=bytes(64))
+    assert ballot_box.verify_in_worker(key, None, encode_cast_ballot(bad))[0] == "signature"
+    ballot_box._worker_elections.clear()
+
+
+def test_verify_workers_setting() -> None:
+    base = {"OWNERVOTE_ADMIN_TOKEN": "0123456789abcdef"}
+    assert load_config(env=base).verify_workers == (os.cpu_count() or 1)
+    assert load_config(env={**base, "OWNERVOTE_VERIFY_WORKERS": "0"}).verify_workers == 0
+    assert load_config(env={**base, "OWNERVOTE_VERIFY_WORKERS": "3"}).verify_workers == 3
+    for bad in ("-1", "two", "1.5"):
+        with pytest.raises(ConfigError):
+            load_config(env={**base, "OWNERVOTE_VERIFY_WORKERS": bad})
