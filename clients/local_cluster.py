@@ -72,7 +72,7 @@ class LocalCluster:
     lifecycle_tick: float = 0.2
     complaint_window: float = 1.0
     servers: int = 1  # more than one needs PostgreSQL: one sequencer, the others forward
-    close_grace: float = 0.0
+    close_grace: float = 1.0  # the close waits this long for other processes' appends
     origin: str = "demo.ownervote.example/log"
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     provider: DemoIdentityProvider = field(default_factory=lambda: DemoIdentityProvider(
@@ -157,7 +157,8 @@ class LocalCluster:
             f"quorum = {self.quorum}", f"witnesses = [{', '.join(endpoints)}]",
             f'tls_cert = "{cert}"', f'tls_key = "{key}"', f'client_ca = "{self.pki / "ca.pem"}"',
             f"lifecycle_tick = {self.lifecycle_tick}",
-            f"complaint_window = {self.complaint_window}", ""]))
+            f"complaint_window = {self.complaint_window}", f"close_grace = {self.close_grace}",
+            ""]))
         return config
 
     def stop(self, grace: float = 15.0) -> None:

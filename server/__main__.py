@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import grpc
@@ -66,7 +68,10 @@ async def serve(cfg: Config) -> None:
     await registrar.create()
     ceremony = CeremonyStore(engine, store)
     await ceremony.create()
-    tally = TallyStore(engine, store, ceremony, registrar)
+    # the close's aggregation sums pages of the ledger in worker processes
+    tally_pool = ProcessPoolExecutor(cfg.verify_workers, mp_context=get_context("spawn")) \
+        if cfg.verify_workers else None
+    tally = TallyStore(engine, store, ceremony, registrar, executor=tally_pool)
     await tally.create()
     verifier = BallotVerifier(cfg.verify_workers)  # ballot checks in worker processes
     await verifier.start()
@@ -75,7 +80,8 @@ async def serve(cfg: Config) -> None:
     if kek is None:
         log.warning("key_encryption_key is not set: no key ceremony can finish")
     driver = LifecycleDriver(store, ceremony, tally, box, kek=kek,
-                             complaint_window=cfg.complaint_window)
+                             complaint_window=cfg.complaint_window,
+                             close_grace=cfg.close_grace)
     server = grpc.aio.server()
     add_ledger_service(server, node)
     election_pb2_grpc.add_AdminServiceServicer_to_server(
@@ -117,6 +123,8 @@ async def serve(cfg: Config) -> None:
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=10)
     await verifier.close()
+    if tally_pool is not None:
+        tally_pool.shutdown(cancel_futures=True)
     await node.ledger.close()
     await engine.dispose()
 

@@ -17,6 +17,7 @@
     lifecycle_tick = 1.0                          # OWNERVOTE_LIFECYCLE_TICK (seconds)
     complaint_window = 10.0                       # OWNERVOTE_COMPLAINT_WINDOW (seconds)
     verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
+    close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
 RegistrationService is served when both identity_provider_key and key_encryption_key are set;
 the key encryption key also protects the issuer keys the lifecycle driver creates when a key
 ceremony finishes (without it no ceremony can finish). ``guardian_listen`` opens a second,
@@ -29,7 +30,9 @@ otherwise, e.g. behind a TLS-terminating proxy). The lifecycle driver steps ever
 ``lifecycle_tick`` seconds; a ceremony finishes ``complaint_window`` seconds after its last
 dealing. ``verify_workers``: how many worker processes check cast ballots off the event loop
 (server/election/ballot_box.py); the default is the number of CPUs, 0 checks them in the server
-process itself.
+process itself; as many processes sum the ledger's pages at the close. ``close_grace``: how long
+after the closing time the close event waits, so that a ballot another server process was still
+appending lands before it (every process refuses ballots from the closing time on).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Config:
     listen_tls: bool | None = None
     lifecycle_tick: float = 1.0
     complaint_window: float = 10.0
+    close_grace: float = 2.0
     verify_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
@@ -103,6 +107,8 @@ class Config:
             raise ConfigError("lifecycle_tick must be positive")
         if not self.complaint_window >= 0:
             raise ConfigError("complaint_window cannot be negative")
+        if not self.close_grace >= 0:
+            raise ConfigError("close_grace cannot be negative")
         if isinstance(self.verify_workers, bool) or not isinstance(self.verify_workers, int) \
                 or self.verify_workers < 0:
             raise ConfigError("verify_workers is a number of processes, 0 or more")
@@ -145,7 +151,7 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
             values["verify_workers"] = int(values["verify_workers"])
         except ValueError as exc:
             raise ConfigError("verify_workers is a number of processes, 0 or more") from exc
-    for name in ("lifecycle_tick", "complaint_window"):
+    for name in ("lifecycle_tick", "complaint_window", "close_grace"):
         if name in values:
             try:
                 values[name] = float(values[name])
