@@ -43,6 +43,18 @@ def make_engine(dsn: str = DEFAULT_DSN, *, pool_size: int = 10) -> AsyncEngine:
     raise ValueError(f"unsupported DSN {dsn!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
 
 
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for single-statement reads, sharing ``engine``'s pool: on PostgreSQL in
+    autocommit, so a read is one round trip (its statement) instead of three (BEGIN, the
+    statement, ROLLBACK at check-in); a single statement sees the same committed data either way
+    (READ COMMITTED). SQLite already runs a lone SELECT without BEGIN (pysqlite begins only
+    before a write), and switching its isolation level per checkout would cost a PRAGMA, so
+    there it is ``engine`` itself. Writes keep using ``engine.begin()``."""
+    if is_postgres(engine):
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def _admin_dsn(dsn: str) -> str:
     return dsn.replace("postgresql+asyncpg://", "postgresql://")
 

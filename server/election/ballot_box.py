@@ -249,23 +249,37 @@ class BallotVerifier:
         if self._pool is None:
             await self.start()
         try:
-            key, spec = self._spec(election)
             if cast_bytes is None:
                 cast_bytes = encode_cast_ballot(cast)
         except Exception:  # not encodable: the in-process check names what is wrong with it
             verify_cast_ballot(election.context, election.issuers, cast)
             return
+        if not await self.verify_encoded(election, cast_bytes):
+            verify_cast_ballot(election.context, election.issuers, cast)
+
+    async def verify_encoded(self, election: OpenElection, cast_bytes: bytes) -> bool:
+        """Every check of the ballot of these canonical bytes, in a worker (``workers`` > 0):
+        True if it passes; InvalidBallot naming the failed check; False, nothing checked, if the
+        worker cannot decode the bytes (the caller decodes and checks in-process)."""
+        if not self.workers:
+            raise RuntimeError("no worker processes")
+        if self._pool is None:
+            await self.start()
+        try:
+            key, spec = self._spec(election)
+        except Exception:  # never expected: the caller's in-process check says what it is
+            return False
         answer = await self._enqueue(key, None, cast_bytes)
         if answer == _NEED_SPEC:  # this worker has not seen the election yet
             answer = await self._enqueue(key, spec, cast_bytes)
         if answer == _UNDECODABLE:
-            verify_cast_ballot(election.context, election.issuers, cast)
-            return
+            return False
         if isinstance(answer, BaseException):
             raise answer
         if answer is not None:
             check, detail = answer
             raise InvalidBallot(check, detail)
+        return True
 
     def _enqueue(self, key: bytes, spec: ElectionSpec | None,
                  cast_bytes: bytes) -> asyncio.Future:
@@ -339,12 +353,15 @@ class BallotBox:
         self._drained: dict[str, asyncio.Event] = {}
         self._locks: dict[bytes, asyncio.Lock] = {}
 
-    async def cast(self, election: OpenElection, cast: CastBallot) -> CastResult:
-        eid = election.context.election_id
+    def _check_open(self, election: OpenElection) -> None:
         now = self.clock()
-        if eid in self._sealed or not election.opens_at <= now < election.closes_at:
+        if (election.context.election_id in self._sealed
+                or not election.opens_at <= now < election.closes_at):
             raise BallotRefused(grpc.StatusCode.FAILED_PRECONDITION, "election_state",
                                 "the election is not open for ballots")
+
+    async def cast(self, election: OpenElection, cast: CastBallot) -> CastResult:
+        self._check_open(election)
         try:
             cast_bytes = encode_cast_ballot(cast)
         except Exception:  # cannot be a valid ballot: the check below says why
@@ -356,6 +373,31 @@ class BallotBox:
                                 exc.detail or str(exc)) from exc
         if cast_bytes is None:  # verified but not encodable: never expected, as before
             cast_bytes = encode_cast_ballot(cast)
+        return await self._accept(election.context.election_id, cast_bytes)
+
+    async def cast_encoded(self, election: OpenElection, cast_bytes: bytes,
+                           decode: Callable[[], CastBallot]) -> CastResult:
+        """:meth:`cast` for a ballot given as its canonical bytes (crypto.codec), built by the
+        ballot service from the protobuf fields without decoding a point, so that only a worker
+        decodes it: the same checks in the same order. ``decode()`` returns the decoded ballot,
+        or raises the refusal naming the field that does not decode; it is called only if a
+        worker cannot decode the bytes (then the ballot is checked in-process, as in
+        :meth:`BallotVerifier.verify`), or with no worker processes."""
+        if not self.verifier.workers:
+            return await self.cast(election, decode())
+        self._check_open(election)
+        try:
+            if not await self.verifier.verify_encoded(election, cast_bytes):
+                cast = decode()
+                verify_cast_ballot(election.context, election.issuers, cast)
+                cast_bytes = encode_cast_ballot(cast)
+        except InvalidBallot as exc:
+            raise BallotRefused(grpc.StatusCode.INVALID_ARGUMENT, exc.check,
+                                exc.detail or str(exc)) from exc
+        return await self._accept(election.context.election_id, cast_bytes)
+
+    async def _accept(self, eid: str, cast_bytes: bytes) -> CastResult:
+        """Append a verified ballot unless sealed meanwhile or a replay; its receipt."""
         entry = encode_event(Event("ballot", eid, cast_bytes))
         leaf = merkle.leaf_hash(entry)
         # In flight from here, with no await before the count: a seal that came while the ballot

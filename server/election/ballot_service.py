@@ -37,14 +37,15 @@ class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
         self.store = store
         self.box = box
         # an open election's context and issuer keys never change: decode them once, not per
-        # ballot (the state is still read per ballot)
+        # ballot (the state comes from the store's short-lived snapshot, ElectionStore.
+        # election_snapshot; the ballot box checks the time window and its seal on every ballot)
         self._open_elections: dict[str, OpenElection] = {}
 
     async def _open(self, election_id: str) -> OpenElection:
         if not ELECTION_ID.fullmatch(election_id):
             raise invalid("cast_ballot.ballot.election_id", "1..128 of [a-z0-9-]")
         try:
-            stored = await self.store.get_election(election_id)
+            stored = await self.store.election_snapshot(election_id, (ElectionState.OPEN,))
         except NotFound as exc:
             raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
                            field="cast_ballot.ballot.election_id") from exc
@@ -62,11 +63,32 @@ class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
 
     async def CastBallot(self, request, context):  # noqa: N802
         try:
-            cast = pbmap.cast_ballot("cast_ballot", request.cast_ballot)
-            election = await self._open(cast.ballot.election_id)
+            pb = request.cast_ballot
+
+            def decode():  # protobuf → domain; a field that does not map is refused, named
+                return pbmap.cast_ballot("cast_ballot", pb)
+
+            # With worker processes, a well-shaped ballot goes to them as its canonical bytes,
+            # concatenated from the fields: its points are decoded once, in the worker, not on
+            # the event loop (then encoded again). A refusal that decoding would come after is
+            # preceded by decoding here, so a field that does not decode is refused first, as
+            # on the decoding path.
+            cast_bytes = pbmap.cast_ballot_bytes(pb) if self.box.verifier.workers else None
+            cast = decode() if cast_bytes is None else None
             try:
-                result = await self.box.cast(election, cast)
+                election = await self._open(pb.ballot.election_id)
+            except RpcError:
+                if cast is None:
+                    decode()
+                raise
+            try:
+                if cast is None:
+                    result = await self.box.cast_encoded(election, cast_bytes, decode)
+                else:
+                    result = await self.box.cast(election, cast)
             except BallotRefused as exc:
+                if cast is None and exc.check == "election_state":
+                    decode()
                 raise RpcError(exc.code, exc.message, reason=_reason(exc.check),
                                field=field_of_check(exc.check),
                                metadata={"check": exc.check}) from exc

@@ -27,6 +27,8 @@ def _refusing(decode: F) -> F:
 
 # protobuf → domain (requests): refusals become gRPC statuses
 cast_ballot = _refusing(wire.cast_ballot)
+# the canonical bytes of a well-shaped cast ballot, no point decoded (None: use cast_ballot)
+cast_ballot_bytes = wire.cast_ballot_bytes
 guardian_key = _refusing(wire.guardian_key)
 dealing = _refusing(wire.dealing)
 complaint = _refusing(wire.complaint)

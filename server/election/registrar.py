@@ -38,6 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crypto import blind_rsa
 from crypto.credential import issue_credential
 
+from ..db import read_engine
+
 metadata = MetaData()
 
 credentials_issued = Table(
@@ -68,6 +70,7 @@ async def _blind_sign(key: rsa.RSAPrivateKey, blinded_msg: bytes) -> bytes:
 class Registrar:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.reads = read_engine(engine)  # single-statement reads: no BEGIN/ROLLBACK
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
@@ -109,7 +112,7 @@ class Registrar:
         q = select(credentials_issued.c.request_hash, credentials_issued.c.blind_sig).where(
             and_(credentials_issued.c.election_id == election_id,
                  credentials_issued.c.owner_id == owner_id))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         return None if row is None else (bytes(row.request_hash), bytes(row.blind_sig))
 
@@ -118,5 +121,5 @@ class Registrar:
         q = (select(credentials_issued.c.weight, func.count())
              .where(credentials_issued.c.election_id == election_id)
              .group_by(credentials_issued.c.weight))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return {w: n for w, n in (await conn.execute(q)).all()}

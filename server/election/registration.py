@@ -76,7 +76,7 @@ class RegistrationService(election_pb2_grpc.RegistrationServiceServicer):
     async def _owner(self, request, context) -> tuple[str, int, object]:
         att, sig = attestation_from_pb(request.attestation)
         try:
-            election = await self.store.get_election(att.election_id)
+            election = await self.store.election_snapshot(att.election_id, ISSUING)
         except NotFound as exc:
             raise RpcError(grpc.StatusCode.NOT_FOUND, str(exc), reason="NO_SUCH_ELECTION",
                            field="attestation.election_id") from exc

@@ -15,6 +15,8 @@ between finds the intent on restart, recognises its event on the ledger by its l
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -57,6 +59,7 @@ from crypto.records import (
 from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
 
+from ..db import read_engine
 from ..ledger.log import AppendResult, Ledger
 from .lifecycle import ElectionState
 
@@ -155,13 +158,25 @@ class StoredElection:
                                decode_point(self.joint_public_key))
 
 
+#: How long a snapshot of an issuing election (READY or OPEN) may be served without reading the
+#: database again (:meth:`ElectionStore.election_snapshot`).
+SNAPSHOT_TTL = 1.0
+_SNAPSHOTS_MAX = 1024
+
+
 class ElectionStore:
     def __init__(self, engine: AsyncEngine, ledger: Ledger, *,
-                 receipt_timeout: float = 10.0) -> None:
+                 receipt_timeout: float = 10.0, snapshot_ttl: float = SNAPSHOT_TTL,
+                 wall_clock=time.time) -> None:
         self.engine = engine
+        self.reads = read_engine(engine)  # single-statement reads: no BEGIN/ROLLBACK
         self.ledger = ledger
         self.receipt_timeout = receipt_timeout
         self._locks: dict[str, asyncio.Lock] = {}
+        self.snapshot_ttl = snapshot_ttl
+        self._wall_clock = wall_clock
+        self._snapshots: dict[str, tuple[float, StoredElection]] = {}
+        self._generations: dict[str, int] = {}  # bumped by every change this store makes
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
@@ -234,7 +249,7 @@ class ElectionStore:
         return stored, roll, await self.receipt(appended)
 
     async def get_roll(self, roll_id: str) -> StoredRoll:
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(select(rolls).where(rolls.c.roll_id == roll_id))).first()
         if row is None:
             raise NotFound(f"no roll {roll_id}")
@@ -244,7 +259,7 @@ class ElectionStore:
     async def owner_weight(self, roll_id: str, owner_id: str) -> int:
         q = select(roll_owners.c.weight).where(and_(roll_owners.c.roll_id == roll_id,
                                                      roll_owners.c.owner_id == owner_id))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None:
             raise NotFound(f"{owner_id} is not a voting owner on roll {roll_id}")
@@ -254,7 +269,7 @@ class ElectionStore:
         """Weight → number of owners holding it."""
         q = (select(roll_owners.c.weight, func.count()).where(roll_owners.c.roll_id == roll_id)
              .group_by(roll_owners.c.weight))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return {w: n for w, n in (await conn.execute(q)).all()}
 
     async def create_election(self, definition: DefinitionRecord) -> Receipt:
@@ -297,6 +312,7 @@ class ElectionStore:
             raise ValueError("no transition leads to DRAFT")
         frm = ElectionState(to.value - 1)
         async with self.lock(election_id):
+            self._forget(election_id)
             current = (await self.get_election(election_id)).state
             if current is not frm:
                 raise WrongState(election_id, current, to)
@@ -310,6 +326,7 @@ class ElectionStore:
                 await conn.execute(update(elections).where(and_(
                     elections.c.election_id == election_id, elections.c.state == frm.value))
                     .values(state=to.value))
+            self._forget(election_id)
         return index, appended
 
     async def _intent(self, election_id: str, to: ElectionState, at: int) -> int:
@@ -329,7 +346,7 @@ class ElectionStore:
                 await conn.execute(insert(transitions).values(
                     election_id=election_id, to_state=to.value, at=at, ledger_index=None))
         except IntegrityError:  # another process wrote the intent first: use its time
-            async with self.engine.connect() as conn:
+            async with self.reads.connect() as conn:
                 return (await conn.execute(select(transitions.c.at).where(where))).scalar_one()
         return at
 
@@ -337,7 +354,7 @@ class ElectionStore:
         """The ledger index of the election's transition into ``to`` (None: not made)."""
         q = select(transitions.c.ledger_index).where(and_(
             transitions.c.election_id == election_id, transitions.c.to_state == to.value))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return (await conn.execute(q)).scalar()
 
     async def in_progress(self) -> list[tuple[str, ElectionState]]:
@@ -346,7 +363,7 @@ class ElectionStore:
              .where(elections.c.state.between(ElectionState.KEY_CEREMONY.value,
                                               ElectionState.TALLYING.value))
              .order_by(elections.c.election_id))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [(r.election_id, ElectionState(r.state)) for r in (await conn.execute(q)).all()]
 
     async def roll_commitment(self, roll_id: str) -> RollCommitment:
@@ -376,7 +393,7 @@ class ElectionStore:
     async def _publish_issuer_keys(self, election_id: str) -> tuple[int, AppendResult | None]:
         q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
             issuer_keys.c.election_id == election_id).order_by(issuer_keys.c.weight)
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             published = tuple((r.weight, bytes(r.spki)) for r in (await conn.execute(q)).all())
         return await self.append_once("issuer-keys", election_id,
                                       encode_issuer_keys(IssuerKeysRecord(published)))
@@ -385,9 +402,9 @@ class ElectionStore:
         election = await self.get_election(election_id)
         q = select(roll_owners.c.weight).where(
             roll_owners.c.roll_id == election.definition.roll_id).distinct()
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             weights = sorted(r.weight for r in (await conn.execute(q)).all())
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             if (await conn.execute(select(issuer_keys.c.weight).where(
                     issuer_keys.c.election_id == election_id).limit(1))).first() is not None:
                 raise Conflict(f"election {election_id} already has issuer keys")
@@ -408,7 +425,7 @@ class ElectionStore:
     async def issuer_keys(self, election_id: str) -> dict[int, IssuerKey]:
         q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
             issuer_keys.c.election_id == election_id)
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return {r.weight: IssuerKey(election_id, r.weight,
                                         serialization.load_der_public_key(bytes(r.spki)))
                     for r in (await conn.execute(q)).all()}
@@ -416,13 +433,13 @@ class ElectionStore:
     async def issuer_private_keys(self, election_id: str, kek: bytes) -> dict:
         q = select(issuer_keys.c.weight, issuer_keys.c.private_key).where(
             issuer_keys.c.election_id == election_id)
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return {r.weight: serialization.load_der_private_key(bytes(r.private_key), kek)
                     for r in (await conn.execute(q)).all()}
 
     async def get_election(self, election_id: str) -> StoredElection:
         q = select(elections).where(elections.c.election_id == election_id)
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None:
             raise NotFound(f"no election {election_id}")
@@ -433,9 +450,48 @@ class ElectionStore:
     async def set_joint_key(self, election_id: str, joint_public_key: bytes) -> None:
         """Record the key ceremony's joint key (its messages are on the ledger already)."""
         decode_point(joint_public_key)
+        self._forget(election_id)
         async with self.engine.begin() as conn:
             result = await conn.execute(update(elections).where(and_(
                 elections.c.election_id == election_id,
                 elections.c.joint_public_key.is_(None))).values(joint_public_key=joint_public_key))
+        self._forget(election_id)
         if result.rowcount != 1:
             raise Conflict(f"election {election_id} already has a joint key, or does not exist")
+
+    # --- a short-lived snapshot for the hot request paths ---------------------------------------
+
+    def _forget(self, election_id: str) -> None:
+        """Drop the election's snapshot; a read under way when this is called stores none."""
+        self._snapshots.pop(election_id, None)
+        self._generations[election_id] = self._generations.get(election_id, 0) + 1
+
+    async def election_snapshot(self, election_id: str,
+                                states: Collection[ElectionState]) -> StoredElection:
+        """:meth:`get_election`, served from memory when a snapshot of it in one of ``states``
+        was read less than ``snapshot_ttl`` seconds ago (the credential and ballot paths read
+        the election on every request; its definition, context and issuer keys do not change
+        once READY). Only READY and OPEN are ever kept, the two states an election leaves only
+        forward: READY → OPEN happens at the opening time (both issue credentials; the ballot
+        path asks for OPEN only, so a READY snapshot never refuses a ballot), OPEN → CLOSED at
+        the closing time, and an OPEN snapshot is not served at or after its closing time (wall
+        clock): a snapshot never lets anything through after the close. Every transition this
+        store makes drops the snapshot at once; one made by another server process is seen
+        within ``snapshot_ttl`` seconds. The ballot box still checks the time window and its
+        seal on every ballot."""
+        hit = self._snapshots.get(election_id)
+        now = time.monotonic()
+        if (hit is not None and now - hit[0] < self.snapshot_ttl and hit[1].state in states
+                and (hit[1].state is not ElectionState.OPEN
+                     or self._wall_clock() < hit[1].definition.close_time)):
+            return hit[1]
+        generation = self._generations.get(election_id, 0)
+        stored = await self.get_election(election_id)
+        if (stored.state in (ElectionState.READY, ElectionState.OPEN)
+                and self._generations.get(election_id, 0) == generation):
+            if len(self._snapshots) >= _SNAPSHOTS_MAX:
+                self._snapshots.clear()
+            self._snapshots[election_id] = (now, stored)  # aged from before the read
+        else:
+            self._snapshots.pop(election_id, None)
+        return stored

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crypto import merkle
 
-from ..db import is_postgres
+from ..db import is_postgres, read_engine
 from .schema import log_checkpoints, log_entries, log_heads, log_nodes, log_pending, metadata
 
 MAX_PAGE = 1000
@@ -70,6 +70,7 @@ class LogStore:
 
     def __init__(self, engine: AsyncEngine, log_id: str) -> None:
         self.engine = engine
+        self.reads = read_engine(engine)  # single-statement reads: no BEGIN/ROLLBACK
         self.log_id = log_id
         self._cache: dict[tuple[int, int], bytes] = {}
 
@@ -78,7 +79,7 @@ class LogStore:
     async def head(self, conn: AsyncConnection | None = None) -> Head:
         q = select(log_heads.c.size, log_heads.c.root).where(log_heads.c.log_id == self.log_id)
         if conn is None:
-            async with self.engine.connect() as c:
+            async with self.reads.connect() as c:
                 row = (await c.execute(q)).first()
         else:
             row = (await conn.execute(q)).first()
@@ -94,7 +95,7 @@ class LogStore:
     async def checkpoint(self, size: int) -> StoredCheckpoint | None:
         q = select(log_checkpoints).where(and_(log_checkpoints.c.log_id == self.log_id,
                                                log_checkpoints.c.size == size))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         return None if row is None else _checkpoint(row)
 
@@ -103,7 +104,7 @@ class LogStore:
         if cosigned:
             q = q.where(log_checkpoints.c.cosigned_note.is_not(None))
         q = q.order_by(log_checkpoints.c.size.desc()).limit(1)
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         return None if row is None else _checkpoint(row)
 
@@ -112,7 +113,7 @@ class LogStore:
              .where(and_(log_checkpoints.c.log_id == self.log_id,
                          log_checkpoints.c.size >= min_size))
              .order_by(log_checkpoints.c.size).limit(limit))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [_checkpoint(r) for r in (await conn.execute(q)).all()]
 
     async def set_cosigned(self, size: int, cosigned_note: bytes) -> None:
@@ -131,7 +132,7 @@ class LogStore:
              .where(and_(log_entries.c.log_id == self.log_id, log_entries.c.idx >= start,
                          log_entries.c.idx < start + count))
              .order_by(log_entries.c.idx))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [(bytes(r.data), bytes(r.leaf_hash)) for r in (await conn.execute(q)).all()]
 
     async def index_of_leaf(self, leaf_hash: bytes) -> int | None:
@@ -139,7 +140,7 @@ class LogStore:
              .where(and_(log_entries.c.log_id == self.log_id,
                          log_entries.c.leaf_hash == leaf_hash))
              .order_by(log_entries.c.idx).limit(1))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         return None if row is None else row.idx
 
@@ -158,7 +159,7 @@ class LogStore:
             q = select(log_nodes.c.node_id, log_nodes.c.hash).where(
                 and_(log_nodes.c.log_id == self.log_id,
                      log_nodes.c.node_id.in_(bindparam("ids", expanding=True))))
-            async with self.engine.connect() as conn:
+            async with self.reads.connect() as conn:
                 rows = (await conn.execute(q, {"ids": list(wanted)})).all()
             for r in rows:
                 addr = wanted[r.node_id]
@@ -208,7 +209,7 @@ class LogStore:
              .where(and_(log_checkpoints.c.log_id == self.log_id,
                          log_checkpoints.c.size > index))
              .order_by(log_checkpoints.c.size).limit(1))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None:
             raise LookupError(f"no checkpoint covers index {index}")
@@ -217,7 +218,7 @@ class LogStore:
     async def take_pending(self, limit: int) -> list[tuple[int, bytes]]:
         q = (select(log_pending.c.id, log_pending.c.data)
              .where(log_pending.c.log_id == self.log_id).order_by(log_pending.c.id).limit(limit))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return [(r.id, bytes(r.data)) for r in (await conn.execute(q)).all()]
 
     async def resolved_pending(self, pending_ids: Sequence[int]) -> dict[int, int]:
@@ -226,7 +227,7 @@ class LogStore:
         q = select(log_entries.c.pending_id, log_entries.c.idx).where(
             and_(log_entries.c.log_id == self.log_id,
                  log_entries.c.pending_id.in_(list(pending_ids))))
-        async with self.engine.connect() as conn:
+        async with self.reads.connect() as conn:
             return {r.pending_id: r.idx for r in (await conn.execute(q)).all()}
 
     # --- the sequencer's write ------------------------------------------------------------------

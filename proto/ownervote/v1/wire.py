@@ -14,11 +14,19 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from crypto.ballot import EncryptedBallot, EncryptedSelection
+from crypto.codec import BALLOT_VERSION
 from crypto.credential import CastBallot, Credential
 from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from crypto.elgamal import Ciphertext
 from crypto.errors import DecodeError
-from crypto.group import decode_point, decode_scalar, encode_point, encode_scalar
+from crypto.group import (
+    POINT_LEN,
+    SCALAR_LEN,
+    decode_point,
+    decode_scalar,
+    encode_point,
+    encode_scalar,
+)
 from crypto.proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
 from crypto.records import DecryptionSharesRecord
 from crypto.threshold import DecryptionShare
@@ -101,6 +109,56 @@ def cast_ballot(path: str, c: crypto_pb2.CastBallot) -> CastBallot:
         raise invalid(f"{path}.signature", "an Ed25519 signature is 64 bytes")
     return CastBallot(ballot(f"{path}.ballot", c.ballot),
                       credential(f"{path}.credential", c.credential), bytes(c.signature))
+
+
+def _disjunctive_bytes(p: crypto_pb2.DisjunctiveProof, out: list) -> bool:
+    if not 1 <= len(p.branches) <= MAX_BRANCHES:
+        return False
+    out.append(len(p.branches).to_bytes(1, "big"))
+    for b in p.branches:
+        if (len(b.a) != POINT_LEN or len(b.b) != POINT_LEN or len(b.challenge) != SCALAR_LEN
+                or len(b.response) != SCALAR_LEN):
+            return False
+        out += [b.a, b.b, b.challenge, b.response]
+    return True
+
+
+def _lp(b: bytes) -> bytes:
+    return len(b).to_bytes(4, "big") + b
+
+
+def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
+    """The canonical bytes (crypto.codec.encode_cast_ballot) of the cast ballot that
+    :func:`cast_ballot` maps ``c`` to, concatenated from the fields without decoding a point (a
+    point or scalar field is copied as it is; the strict decoding accepts exactly one encoding
+    of each). ``None`` unless every length and count :func:`cast_ballot` checks is right and
+    every point and scalar field has its exact length; then the bytes decode
+    (crypto.codec.decode_cast_ballot) exactly when every point and scalar does, i.e. when
+    :func:`cast_ballot` maps ``c`` (or an election id is over the codec's 128 bytes)."""
+    if not c.HasField("ballot") or not c.HasField("credential") or len(c.signature) != 64:
+        return None
+    b, cr = c.ballot, c.credential
+    if (len(b.election_hash) != 32 or len(b.token_public_key) != 32
+            or not 1 <= len(b.selections) <= 64):
+        return None
+    out = [BALLOT_VERSION.to_bytes(1, "big"), _lp(b.election_id.encode()), b.election_hash,
+           b.token_public_key, len(b.selections).to_bytes(1, "big")]
+    for s in b.selections:
+        ct = s.ciphertext
+        if len(ct.alpha) != POINT_LEN or len(ct.beta) != POINT_LEN:
+            return None
+        out += [ct.alpha, ct.beta]
+        if not _disjunctive_bytes(s.proof, out):
+            return None
+    if not _disjunctive_bytes(b.limit_proof, out):
+        return None
+    if (cr.weight == 0 or cr.weight >= 1 << 63 or len(cr.token_public_key) != 32
+            or len(cr.msg_prefix) != 32 or not 1 <= len(cr.signature) <= 1024):
+        return None
+    credential = (_lp(cr.election_id.encode()) + cr.weight.to_bytes(8, "big")
+                  + cr.token_public_key + cr.msg_prefix + _lp(cr.signature))
+    return (BALLOT_VERSION.to_bytes(1, "big") + _lp(b"".join(out)) + _lp(credential)
+            + c.signature)
 
 
 def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:

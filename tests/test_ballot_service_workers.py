@@ -1,0 +1,193 @@
+"""The ballot service with worker processes: a well-shaped ballot goes to the workers as its
+canonical bytes concatenated from the protobuf fields (no point decoded on the event loop), with
+exactly the refusals of the decoding path (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from ownervote.v1 import crypto_pb2, election_pb2, election_pb2_grpc
+
+from crypto.attestation import DemoIdentityProvider
+from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.cast import sign_ballot
+from crypto.codec import decode_cast_ballot, encode_cast_ballot
+from crypto.credential import (
+    IssuerKey,
+    finalize_credential,
+    generate_issuer_key,
+    generate_token,
+    issue_credential,
+    request_credential,
+    token_public_bytes,
+)
+from crypto.errors import DecodeError
+from crypto.group import base_mul, encode_point, random_scalar
+from server.election import pbmap
+from server.election.ballot_box import BallotBox, BallotVerifier
+from server.election.ballot_service import BallotBoxService
+from server.election.identity import AttestationVerifier, GuardedVerifier
+from server.election.lifecycle import ElectionState
+from server.election.pbmap import cast_ballot_pb
+from server.election.registrar import Registrar
+from server.election.registration import RegistrationService
+from server.election.service import ElectionService
+from server.election.store import ElectionStore
+from server.status import RpcError
+from tests._crypto_support import run_dkg
+from tests.election_support import new_election
+from tests.ledger_support import start_log
+from tests.test_admin_service import expect
+from tests.test_ballot_service import NOW, enrol
+from tests.test_ballot_service import test_vote_and_verify_the_receipt as vote_and_verify
+from tests.test_registration_service import KEK
+
+
+@pytest.fixture
+async def booth(dsn, tmp_path):
+    h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
+    store = ElectionStore(h.engine, h.ledger)
+    await store.create()
+    registrar = Registrar(h.engine)
+    await registrar.create()
+    provider = DemoIdentityProvider(clock=lambda: NOW)
+    eid, roll = await new_election(store, guardians=3, threshold=2, open_time=NOW - 60,
+                                   close_time=NOW + 3600)
+    dkg = run_dkg(eid, 3, 2)
+    await store.transition(eid, ElectionState.KEY_CEREMONY, NOW - 300)
+    await store.set_joint_key(eid, encode_point(dkg.result.joint_public_key))
+    await store.transition(eid, ElectionState.READY, NOW - 200)
+    await store.create_issuer_keys(eid, KEK)
+    await store.transition(eid, ElectionState.OPEN, NOW - 60)
+    verifier = BallotVerifier(1)
+    server = grpc.aio.server()
+    election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
+        store, registrar, GuardedVerifier(AttestationVerifier(provider.public_key,
+                                                              clock=lambda: NOW)), KEK), server)
+    election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
+        BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW, verifier=verifier)),
+        server)
+    election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    h.booth_address = f"127.0.0.1:{port}"
+    channel = grpc.aio.insecure_channel(h.booth_address)
+    yield (election_pb2_grpc.RegistrationServiceStub(channel),
+           election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
+           election_pb2_grpc.ElectionServiceStub(channel), verifier)
+    await channel.close()
+    await server.stop(None)
+    await verifier.close()
+    await h.stop()
+
+
+def _count_decodes(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    decode = pbmap.cast_ballot
+
+    def counted(*args):
+        calls.append(1)
+        return decode(*args)
+
+    monkeypatch.setattr(pbmap, "cast_ballot", counted)
+    return calls
+
+
+async def test_the_voter_path_and_its_refusals_with_workers(booth, monkeypatch):
+    decodes = _count_decodes(monkeypatch)
+    await vote_and_verify(booth[:8])  # every refusal and field path of the decoding path
+    assert booth[8]._pool is not None  # checked in the workers
+    # decoded on the loop only for the refusals that need it: the empty cast ballot, the two
+    # undecodable fields (after the worker could not decode them), the ballot after the close
+    assert 0 < len(decodes) <= 5
+
+
+async def test_a_valid_ballot_is_not_decoded_on_the_loop(booth, monkeypatch):
+    _, box, store, _, roll, eid, _, _, _ = booth
+    token, cred = await enrol(booth[:8], roll.owners[0])
+    context = (await store.get_election(eid)).context()
+    cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [1]), cred)
+    decodes = _count_decodes(monkeypatch)
+    resp = await box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast)))
+    assert resp.ballot_hash
+    assert decodes == []
+
+
+async def test_a_field_that_does_not_decode_is_refused_before_the_election_state(booth):
+    _, box, store, _, roll, eid, _, _, _ = booth
+    token, cred = await enrol(booth[:8], roll.owners[0])
+    context = (await store.get_election(eid)).context()
+    cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
+    pb = cast_ballot_pb(cast)
+    pb.ballot.selections[0].proof.branches[1].a = b"\x02" + b"\xff" * 32  # x >= p
+    pb.ballot.election_id = "no-such-election"
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
+                 grpc.StatusCode.INVALID_ARGUMENT,
+                 "cast_ballot.ballot.selections[0].proof.branches[1].a", "UNDECODABLE")
+    pb = cast_ballot_pb(cast)
+    pb.ballot.election_id = "no-such-election"
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
+                 grpc.StatusCode.NOT_FOUND, "cast_ballot.ballot.election_id",
+                 "NO_SUCH_ELECTION")
+    pb = cast_ballot_pb(cast)
+    pb.ballot.selections[1].ciphertext.beta = b"\x03" + b"\xff" * 32  # x >= p
+    await store.transition(eid, ElectionState.CLOSED, NOW)
+    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
+                 grpc.StatusCode.INVALID_ARGUMENT,
+                 "cast_ballot.ballot.selections[1].ciphertext.beta", "UNDECODABLE")
+
+
+def _sample_cast():
+    sk = generate_issuer_key()
+    ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
+    token = generate_token()
+    req = request_credential(IssuerKey("gate-2026", 7, sk.public_key()),
+                             token_public_bytes(token))
+    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
+    return sign_ballot(token, encrypt_ballot(ctx, cred.token_public_key, [2]), cred)
+
+
+def test_cast_ballot_bytes_are_the_canonical_encoding():
+    cast = _sample_cast()
+    pb = cast_ballot_pb(cast)
+    assert pbmap.cast_ballot_bytes(pb) == encode_cast_ballot(cast)
+    assert decode_cast_ballot(pbmap.cast_ballot_bytes(pb)) == cast
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda pb: pb.ClearField("credential"),
+    lambda pb: setattr(pb, "signature", bytes(63)),
+    lambda pb: setattr(pb.ballot, "election_hash", bytes(31)),
+    lambda pb: setattr(pb.ballot, "token_public_key", bytes(33)),
+    lambda pb: pb.ballot.ClearField("selections"),
+    lambda pb: setattr(pb.ballot.selections[0].ciphertext, "alpha", bytes(32)),
+    lambda pb: setattr(pb.ballot.selections[2].ciphertext, "beta", bytes(34)),
+    lambda pb: pb.ballot.selections[1].proof.ClearField("branches"),
+    lambda pb: setattr(pb.ballot.limit_proof.branches[0], "b", bytes(65)),
+    lambda pb: setattr(pb.ballot.limit_proof.branches[0], "challenge", bytes(31)),
+    lambda pb: setattr(pb.ballot.selections[0].proof.branches[1], "response", bytes(33)),
+    lambda pb: setattr(pb.credential, "weight", 0),
+    lambda pb: setattr(pb.credential, "weight", 1 << 63),
+    lambda pb: setattr(pb.credential, "msg_prefix", bytes(31)),
+    lambda pb: setattr(pb.credential, "token_public_key", bytes(31)),
+    lambda pb: setattr(pb.credential, "signature", b""),
+    lambda pb: setattr(pb.credential, "signature", bytes(1025)),
+])
+def test_a_ballot_not_well_shaped_takes_the_decoding_path(spoil):
+    pb = cast_ballot_pb(_sample_cast())
+    spoil(pb)
+    assert pbmap.cast_ballot_bytes(pb) is None
+    with pytest.raises(RpcError):  # the decoding path refuses it, naming the field
+        pbmap.cast_ballot("cast_ballot", pb)
+
+
+def test_a_well_shaped_ballot_decodes_in_the_worker_exactly_when_it_maps():
+    pb = cast_ballot_pb(_sample_cast())
+    pb.ballot.selections[1].proof.branches[0].challenge = b"\xff" * 32  # not reduced mod q
+    data = pbmap.cast_ballot_bytes(pb)
+    assert data is not None
+    with pytest.raises(DecodeError):
+        decode_cast_ballot(data)
+    with pytest.raises(RpcError):
+        pbmap.cast_ballot("cast_ballot", pb)
+    assert isinstance(pb, crypto_pb2.CastBallot)
