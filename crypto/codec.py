@@ -215,6 +215,18 @@ def read_cast_ballot(r: Reader) -> CastBallot:
     return CastBallot(ballot, credential, r.take(64))
 
 
+def decode_cast_ballot_bytes(data: bytes) -> tuple[CastBallot, bytes]:
+    """The cast ballot and its ballot's canonical bytes, as they stand inside ``data``."""
+    def read(r: Reader) -> tuple[CastBallot, bytes]:
+        if r.uint(1) != BALLOT_VERSION:
+            raise DecodeError("unknown cast-ballot version")
+        raw = r.lp(1 << 16)
+        ballot = decode_ballot(raw)
+        credential = decode_credential(r.lp(1 << 12))
+        return CastBallot(ballot, credential, r.take(64)), raw
+    return _decode_all(data, read)
+
+
 def decode_cast_ballot(data: bytes) -> CastBallot:
     return _decode_all(data, read_cast_ballot)
 

@@ -38,7 +38,7 @@ from .ballot import ElectionContext
 from .cast import verify_cast_ballot
 from .codec import (
     Event,
-    decode_cast_ballot,
+    decode_cast_ballot_bytes,
     decode_complaint,
     decode_dealing,
     decode_event,
@@ -254,8 +254,8 @@ class LedgerVerifier:
 
     def _ballot(self, e: ElectionAudit, body: bytes) -> None:
         _in_state(e, "ballot", OPEN)
-        cast = decode_cast_ballot(body)
-        verify_cast_ballot(e.context, e.issuers, cast)  # InvalidBallot names the check
+        cast, ballot_bytes = decode_cast_ballot_bytes(body)
+        verify_cast_ballot(e.context, e.issuers, cast, ballot_bytes=ballot_bytes)
         self.ballots_verified += 1
         e.ballots.append((cast.credential.weight, cast.ballot))
 

@@ -259,3 +259,17 @@ def test_an_election_nobody_voted_in_publishes_without_guardians():
 def test_a_definition_must_name_its_roll(honest):
     entries = list(honest.entries)
     fails_at(entries[1:], 0, "roll sample/roll is not on the ledger")
+
+
+def test_the_token_signature_is_checked_over_the_ballot_bytes_as_they_stand(honest):
+    from crypto.cast import verify_cast_ballot
+    from crypto.codec import decode_cast_ballot_bytes, encode_ballot
+    from crypto.errors import InvalidBallot
+
+    raw = encode_cast_ballot(honest.ballots[0])
+    cast, ballot_bytes = decode_cast_ballot_bytes(raw)
+    assert ballot_bytes == encode_ballot(cast.ballot)  # only canonical bytes decode
+    verify_cast_ballot(honest.context, honest.issuers, cast, ballot_bytes=ballot_bytes)
+    other = encode_ballot(honest.ballots[1].ballot)
+    with pytest.raises(InvalidBallot, match="signature"):
+        verify_cast_ballot(honest.context, honest.issuers, cast, ballot_bytes=other)

@@ -43,7 +43,13 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from crypto import merkle
 from crypto.ballot import Contest, ContestKind, ElectionContext
 from crypto.cast import verify_cast_ballot
-from crypto.codec import Event, Reader, decode_cast_ballot, encode_cast_ballot, encode_event
+from crypto.codec import (
+    Event,
+    Reader,
+    decode_cast_ballot_bytes,
+    encode_cast_ballot,
+    encode_event,
+)
 from crypto.credential import CastBallot, IssuerKey
 from crypto.errors import DecodeError, InvalidBallot
 from crypto.group import decode_point, encode_point
@@ -147,11 +153,11 @@ def verify_in_worker(key: bytes, spec: ElectionSpec | None,
     else:
         _worker_elections.move_to_end(key)
     try:
-        cast = decode_cast_ballot(cast_bytes)
+        cast, ballot_bytes = decode_cast_ballot_bytes(cast_bytes)
     except DecodeError:
         return _UNDECODABLE
     try:
-        verify_cast_ballot(election[0], election[1], cast)
+        verify_cast_ballot(election[0], election[1], cast, ballot_bytes=ballot_bytes)
     except InvalidBallot as exc:
         return exc.check, exc.detail
     return None
