@@ -3,6 +3,7 @@ the ballot box's refusals with their status, field and reason (SQLite and Postgr
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 import grpc
@@ -38,8 +39,10 @@ from tests.test_registration_service import KEK, attestation_pb
 NOW = 1_900_000_000
 
 
-@pytest.fixture
-async def booth(dsn, tmp_path):
+@contextlib.asynccontextmanager
+async def open_booth(dsn, tmp_path, verifier=None):
+    """An OPEN election served by the registration, ballot-box and election services (the
+    ballot box checking in ``verifier``'s worker processes when one is given)."""
     h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
     store = ElectionStore(h.engine, h.ledger)
     await store.create()
@@ -59,18 +62,27 @@ async def booth(dsn, tmp_path):
         store, registrar, GuardedVerifier(AttestationVerifier(provider.public_key,
                                                               clock=lambda: NOW)), KEK), server)
     election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
-        BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW)), server)
+        BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW, verifier=verifier)),
+        server)
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     h.booth_address = f"127.0.0.1:{port}"  # for clients that open their own channel
     channel = grpc.aio.insecure_channel(h.booth_address)
-    yield (election_pb2_grpc.RegistrationServiceStub(channel),
-           election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
-           election_pb2_grpc.ElectionServiceStub(channel))
-    await channel.close()
-    await server.stop(None)
-    await h.stop()
+    try:
+        yield (election_pb2_grpc.RegistrationServiceStub(channel),
+               election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
+               election_pb2_grpc.ElectionServiceStub(channel))
+    finally:
+        await channel.close()
+        await server.stop(None)
+        await h.stop()
+
+
+@pytest.fixture
+async def booth(dsn, tmp_path):
+    async with open_booth(dsn, tmp_path) as b:
+        yield b
 
 
 async def enrol(booth, owner):

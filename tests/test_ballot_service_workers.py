@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from ownervote.v1 import crypto_pb2, election_pb2, election_pb2_grpc
+from ownervote.v1 import crypto_pb2, election_pb2
 
-from crypto.attestation import DemoIdentityProvider
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.codec import decode_cast_ballot, encode_cast_ballot
@@ -22,63 +21,25 @@ from crypto.credential import (
     token_public_bytes,
 )
 from crypto.errors import DecodeError
-from crypto.group import base_mul, encode_point, random_scalar
+from crypto.group import base_mul, random_scalar
 from server.election import pbmap
-from server.election.ballot_box import BallotBox, BallotVerifier
-from server.election.ballot_service import BallotBoxService
-from server.election.identity import AttestationVerifier, GuardedVerifier
+from server.election.ballot_box import BallotVerifier
 from server.election.lifecycle import ElectionState
 from server.election.pbmap import cast_ballot_pb
-from server.election.registrar import Registrar
-from server.election.registration import RegistrationService
-from server.election.service import ElectionService
-from server.election.store import ElectionStore
 from server.status import RpcError
-from tests._crypto_support import run_dkg
-from tests.election_support import new_election
-from tests.ledger_support import start_log
 from tests.test_admin_service import expect
-from tests.test_ballot_service import NOW, enrol
+from tests.test_ballot_service import NOW, enrol, open_booth
 from tests.test_ballot_service import test_vote_and_verify_the_receipt as vote_and_verify
-from tests.test_registration_service import KEK
 
 
 @pytest.fixture
 async def booth(dsn, tmp_path):
-    h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
-    store = ElectionStore(h.engine, h.ledger)
-    await store.create()
-    registrar = Registrar(h.engine)
-    await registrar.create()
-    provider = DemoIdentityProvider(clock=lambda: NOW)
-    eid, roll = await new_election(store, guardians=3, threshold=2, open_time=NOW - 60,
-                                   close_time=NOW + 3600)
-    dkg = run_dkg(eid, 3, 2)
-    await store.transition(eid, ElectionState.KEY_CEREMONY, NOW - 300)
-    await store.set_joint_key(eid, encode_point(dkg.result.joint_public_key))
-    await store.transition(eid, ElectionState.READY, NOW - 200)
-    await store.create_issuer_keys(eid, KEK)
-    await store.transition(eid, ElectionState.OPEN, NOW - 60)
     verifier = BallotVerifier(1)
-    server = grpc.aio.server()
-    election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
-        store, registrar, GuardedVerifier(AttestationVerifier(provider.public_key,
-                                                              clock=lambda: NOW)), KEK), server)
-    election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
-        BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW, verifier=verifier)),
-        server)
-    election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    h.booth_address = f"127.0.0.1:{port}"
-    channel = grpc.aio.insecure_channel(h.booth_address)
-    yield (election_pb2_grpc.RegistrationServiceStub(channel),
-           election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
-           election_pb2_grpc.ElectionServiceStub(channel), verifier)
-    await channel.close()
-    await server.stop(None)
-    await verifier.close()
-    await h.stop()
+    try:
+        async with open_booth(dsn, tmp_path, verifier) as b:
+            yield (*b, verifier)
+    finally:
+        await verifier.close()
 
 
 def _count_decodes(monkeypatch) -> list[int]:
