@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
-from ..status import RpcError, abort, invalid
+from ..status import RpcError, abort
 from . import pbmap
 from .ballot_box import BallotBox, BallotRefused, OpenElection, ReceiptPending
 from .lifecycle import ElectionState
-from .service import ELECTION_ID, receipt_pb
+from .service import check_election_id, receipt_pb
 from .store import ElectionStore, NotFound
 
 
@@ -42,8 +42,7 @@ class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
         self._open_elections: dict[str, OpenElection] = {}
 
     async def _open(self, election_id: str) -> OpenElection:
-        if not ELECTION_ID.fullmatch(election_id):
-            raise invalid("cast_ballot.ballot.election_id", "1..128 of [a-z0-9-]")
+        check_election_id(election_id, "cast_ballot.ballot.election_id")
         try:
             stored = await self.store.election_snapshot(election_id, (ElectionState.OPEN,))
         except NotFound as exc:

@@ -20,7 +20,7 @@ from crypto.errors import CryptoError
 from ..status import RpcError, abort, invalid
 from . import pbmap
 from .ceremony import CeremonyRefused, CeremonyStore
-from .service import ELECTION_ID, cosigning_unavailable, receipt_pb
+from .service import check_election_id, cosigning_unavailable, receipt_pb, require_tally
 from .store import Conflict, CosigningTimeout, NotFound
 from .tally import BadShares, TallyRefused, TallyStore
 
@@ -48,8 +48,7 @@ class GuardianService(election_pb2_grpc.GuardianServiceServicer):
 
     async def _submit(self, context, election_id: str, index: int, action):
         try:
-            if not ELECTION_ID.fullmatch(election_id):
-                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            check_election_id(election_id)
             require_guardian(context, election_id, index)
             try:
                 receipt = await action()
@@ -105,12 +104,9 @@ class GuardianService(election_pb2_grpc.GuardianServiceServicer):
 
     async def SubmitDecryptionShares(self, request, context):  # noqa: N802
         try:
-            if self.tally is None:
-                raise RpcError(grpc.StatusCode.UNIMPLEMENTED, "this server does not tally",
-                               reason="NO_TALLY")
+            require_tally(self.tally)
             eid = request.election_id
-            if not ELECTION_ID.fullmatch(eid):
-                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            check_election_id(eid)
             if not 1 <= request.guardian <= 255:
                 raise invalid("guardian", "a guardian index is 1..255")
             require_guardian(context, eid, request.guardian)
@@ -137,8 +133,7 @@ class GuardianService(election_pb2_grpc.GuardianServiceServicer):
 
     async def GetCeremony(self, request, context):  # noqa: N802
         try:
-            if not ELECTION_ID.fullmatch(request.election_id):
-                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            check_election_id(request.election_id)
             try:
                 c = await self.ceremony.ceremony(request.election_id)
                 election = await self.ceremony.elections.get_election(request.election_id)

@@ -22,15 +22,14 @@ from ..status import RpcError, abort, invalid
 from .identity import GuardedVerifier, IdentityRefused, RateLimited
 from .lifecycle import ElectionState
 from .registrar import AlreadyIssued, Registrar, WrongWeightClass
-from .service import ELECTION_ID
+from .service import check_election_id
 from .store import ElectionStore, NotFound
 
 ISSUING = (ElectionState.READY, ElectionState.OPEN)
 
 
 def attestation_from_pb(a: election_pb2.IdentityAttestation) -> tuple[Attestation, bytes]:
-    if not ELECTION_ID.fullmatch(a.election_id):
-        raise invalid("attestation.election_id", "1..128 of [a-z0-9-]")
+    check_election_id(a.election_id, "attestation.election_id")
     if not a.HasField("expires_at"):
         raise invalid("attestation.expires_at", "required")
     try:

@@ -41,6 +41,20 @@ PRESETS = {
 }
 
 
+def check_election_id(value: str, field: str = "election_id") -> None:
+    """INVALID_ARGUMENT naming ``field`` unless ``value`` is an election id."""
+    if not ELECTION_ID.fullmatch(value):
+        raise invalid(field, "1..128 of [a-z0-9-]")
+
+
+def require_tally(tally):
+    """The tally store, or UNIMPLEMENTED on a server built without one."""
+    if tally is None:
+        raise RpcError(grpc.StatusCode.UNIMPLEMENTED, "this server does not tally",
+                       reason="NO_TALLY")
+    return tally
+
+
 def cosigning_unavailable(exc: CosigningTimeout) -> RpcError:
     return RpcError(grpc.StatusCode.UNAVAILABLE, str(exc), reason="COSIGNING_PENDING",
                     metadata={"index": str(exc.index)})
@@ -222,8 +236,7 @@ class AdminService(election_pb2_grpc.AdminServiceServicer):
         try:
             self.auth.check(context)
             eid = request.election_id
-            if not ELECTION_ID.fullmatch(eid):
-                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            check_election_id(eid)
             try:
                 receipt = await self.store.transition(eid, ElectionState.KEY_CEREMONY,
                                                       int(self.clock()))
@@ -276,8 +289,7 @@ class ElectionService(election_pb2_grpc.ElectionServiceServicer):
 
     async def GetElection(self, request, context):  # noqa: N802
         try:
-            if not ELECTION_ID.fullmatch(request.election_id):
-                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            check_election_id(request.election_id)
             election = await election_pb(self.store, request.election_id)
         except RpcError as err:
             await abort(context, err)
@@ -285,12 +297,9 @@ class ElectionService(election_pb2_grpc.ElectionServiceServicer):
 
     async def GetResult(self, request, context):  # noqa: N802
         try:
-            if self.tally is None:
-                raise RpcError(grpc.StatusCode.UNIMPLEMENTED, "this server does not tally",
-                               reason="NO_TALLY")
+            require_tally(self.tally)
             eid = request.election_id
-            if not ELECTION_ID.fullmatch(eid):
-                raise invalid("election_id", "1..128 of [a-z0-9-]")
+            check_election_id(eid)
             try:
                 published = await self.tally.result(eid)
                 definition = (await self.store.get_election(eid)).definition
