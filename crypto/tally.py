@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from petlib.ec import EcPt
 
+from .affine import Affine, sum_groups, to_point
 from .ballot import EncryptedBallot
 from .dlog import DlogTable, shared_table
 from .elgamal import ZERO, Ciphertext, add_all
@@ -67,6 +68,31 @@ def class_sums(ballots: Iterable[tuple[int, Sequence[Ciphertext]]], n_options: i
         for o, ct in enumerate(cts):
             acc[o] = acc[o] + ct
     return sums
+
+
+def class_sums_affine(ballots: Iterable[tuple[int, Sequence[tuple[Affine, Affine]]]],
+                      n_options: int) -> ClassSums:
+    """:func:`class_sums` of ciphertexts given as affine points ``(alpha, beta)``
+    (crypto.affine): the same sums, each class's, option's and component's points added as one
+    balanced tree with batched inversions (several times faster than petlib's additions)."""
+    lists: dict[int, list[list[Affine]]] = {}
+    for weight, cts in ballots:
+        if len(cts) != n_options:
+            raise ValueError("a ballot with the wrong number of selections")
+        acc = lists.get(weight)
+        if acc is None:
+            acc = lists[weight] = [[] for _ in range(2 * n_options)]
+        for o, (alpha, beta) in enumerate(cts):
+            acc[2 * o].append(alpha)
+            acc[2 * o + 1].append(beta)
+    weights = list(lists)
+    sums = sum_groups([g for w in weights for g in lists[w]])
+    out: ClassSums = {}
+    for k, w in enumerate(weights):
+        s = sums[2 * n_options * k: 2 * n_options * (k + 1)]
+        out[w] = [Ciphertext(to_point(s[2 * o]), to_point(s[2 * o + 1]))
+                  for o in range(n_options)]
+    return out
 
 
 def combine_class_sums(parts: Iterable[ClassSums], n_options: int, *,

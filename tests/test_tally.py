@@ -145,3 +145,94 @@ def test_page_wise_aggregation_equals_the_aggregate_of_the_latest_ballots():
         assert encode_aggregates(aggregate_pages("paged-tally", pages, 3, pool)) == \
             encode_aggregates(expected)
     assert expected.participating_owners == 7
+
+
+def test_kept_points_give_the_same_aggregates_and_a_wrong_copy_changes_nothing():
+    """The close adds the points the ballot box kept uncompressed (ballot_points.py) instead of
+    decompressing the ledger's; every copy is checked against the ledger, so a missing, negated,
+    foreign or truncated copy is decoded from the ledger instead and the aggregates are the
+    same, byte for byte."""
+    from crypto.affine import XY_LEN, encode_xy
+    from crypto.codec import Event, encode_cast_ballot, encode_event
+    from crypto.records import encode_aggregates
+    from crypto.tally import aggregate, latest_per_token
+    from server.election.ballot_points import points_of
+    from server.election.tally import aggregate_pages, page_sums
+    from tests.election_ledger import open_election, vote
+
+    led = open_election("kept-points")
+    vote(led, [(i, [i % 3]) for i in range(6)])
+    token, credential = led.voters[2]
+    led.ballots.append(led.cast(credential.weight, [0], token, credential)[0])  # a revote
+    entries = [encode_event(Event("ballot", "kept-points", encode_cast_ballot(c)))
+               for c in led.ballots]
+    pages = [(s, entries[s:s + 3]) for s in range(0, len(entries), 3)]
+    expected = encode_aggregates(aggregate(latest_per_token(
+        (c.credential.weight, c.ballot) for c in led.ballots), 3))
+    kept = {i: points_of(c) for i, c in enumerate(led.ballots)}
+    assert encode_aggregates(aggregate_pages("kept-points", pages, 3, points=kept)) == expected
+    assert page_sums("kept-points", 0, entries[:3], 3, kept)[2] == 0  # none decompressed
+
+    first = led.ballots[0].ballot.selections[0].ciphertext
+    other = led.ballots[1].ballot.selections[0].ciphertext
+    wrong = dict(kept)
+    wrong[0] = encode_xy(-first.alpha) + kept[0][XY_LEN:]  # same x, other y
+    wrong[1] = encode_xy(other.beta) + kept[1][XY_LEN:]  # another point
+    wrong[3] = kept[3][:-1]  # truncated
+    wrong[4] = kept[4][:XY_LEN] + bytes(XY_LEN) + kept[4][2 * XY_LEN:]  # off the curve
+    del wrong[5]  # missing
+    assert encode_aggregates(aggregate_pages("kept-points", pages, 3, points=wrong)) == expected
+    assert page_sums("kept-points", 0, entries[:3], 3, wrong)[2] == 2
+    assert page_sums("kept-points", 3, entries[3:6], 3, wrong)[2] == 3
+
+
+def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
+    """decode_tally_encodings reads by position for speed: at every byte of a cast ballot, a
+    changed or cut input is refused whenever the full decoder refuses its framing, never raises
+    anything but DecodeError, and when the full decoder accepts, reads the same fields."""
+    from crypto.codec import (
+        _lp,
+        decode_cast_ballot,
+        decode_tally_encodings,
+        encode_ballot,
+        encode_cast_ballot,
+        encode_credential,
+    )
+    from crypto.errors import DecodeError
+    from crypto.group import encode_point
+    from tests.election_ledger import open_election, vote
+
+    led = open_election("tally-encodings")
+    vote(led, [(0, [1])])
+    raw = encode_cast_ballot(led.ballots[0])
+    point_errors = ("point", "scalar", "SEC1", "x-coordinate", "non-zero", "reduced")
+    for i in range(len(raw)):
+        for bad in (raw[:i], raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1:],
+                    raw[:i] + bytes([(raw[i] - 1) % 256]) + raw[i + 1:],
+                    raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1:]):
+            try:
+                full = decode_cast_ballot(bad)
+            except DecodeError as exc:
+                full = exc
+            try:
+                fast = decode_tally_encodings(bad)
+            except DecodeError:
+                fast = None
+            if isinstance(full, DecodeError):
+                if not any(w in str(full) for w in point_errors):
+                    assert fast is None, (i, str(full))
+            else:
+                assert fast is not None, i
+                assert (fast.weight, fast.token_public_key) == \
+                    (full.credential.weight, full.ballot.token_public_key)
+                assert fast.ciphertexts == tuple(
+                    (encode_point(s.ciphertext.alpha), encode_point(s.ciphertext.beta))
+                    for s in full.ballot.selections)
+    # a byte too many inside the ballot's or the credential's length-prefixed field
+    ballot, credential = encode_ballot(led.ballots[0].ballot), \
+        encode_credential(led.ballots[0].credential)
+    for b, c in ((ballot + b"\0", credential), (ballot, credential + b"\0")):
+        bad = b"\x01" + _lp(b) + _lp(c) + led.ballots[0].signature
+        for decode in (decode_cast_ballot, decode_tally_encodings):
+            with pytest.raises(DecodeError, match="trailing"):
+                decode(bad)
