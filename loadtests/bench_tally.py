@@ -20,9 +20,12 @@ Prints figures and, with ``--plot FILE``, a PNG of tally time against ballots.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
+import secrets
 import time
+import types
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -57,7 +60,10 @@ from crypto.outcome import result_of
 from crypto.records import DefinitionRecord, RollCommitment, RuleRecord, encode_aggregates
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
-from server.election.tally import aggregate_pages
+from server.db import create_database, drop_database, make_engine
+from server.election.ballot_points import BallotPoints, points_of
+from server.election.tally import TallyStore, aggregate_pages
+from server.ledger.store import LogStore, create_schema
 
 EID = "bench-tally"
 WEIGHTS = [8950, 12025, 14300, 7580, 16845]
@@ -113,11 +119,53 @@ def full_decode_aggregation(entries: Sequence[bytes]):
     return aggregate(latest_per_token(counted), 3)
 
 
-def server_aggregation(entries: Sequence[bytes], executor) -> object:
+def server_aggregation(entries: Sequence[bytes], executor, points=None) -> object:
     """The close's work in server/election/tally.py: pages of 1,000 entries summed in worker
-    processes with the proofs skipped, replaced ballots subtracted."""
+    processes with the proofs skipped, from the ballot box's kept points when given, replaced
+    ballots subtracted."""
     pages = [(s, entries[s:s + 1000]) for s in range(0, len(entries), 1000)]
-    return aggregate_pages(EID, pages, 3, executor)
+    return aggregate_pages(EID, pages, 3, executor, points)
+
+
+def kept_points(casts: Sequence, n: int) -> dict[int, bytes]:
+    """What the ballot box keeps for the ledger of :func:`ledger_of` (the copies share their
+    sample's ciphertexts)."""
+    sample = [points_of(c) for c in casts]
+    return {i: sample[i % len(sample)] for i in range(n)}
+
+
+async def close_from_database(dsn: str, entries: Sequence[bytes], points: dict[int, bytes],
+                              executor) -> tuple[float, float, object]:
+    """The server's close as it runs (TallyStore.aggregate_range): pages of the ledger and of
+    the kept points read from the database while worker processes sum the pages read. Returns
+    (seconds to write the ledger and the points in bulk, seconds of the close's aggregation,
+    aggregates)."""
+    engine = make_engine(dsn)
+    await create_schema(engine)
+    kept = BallotPoints(engine)
+    await kept.create()
+    origin = "bench.example/tally"
+    t0 = time.perf_counter()
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        for k in range(0, len(entries), 50_000):
+            chunk = range(k, min(k + 50_000, len(entries)))
+            await raw.copy_records_to_table(
+                "log_entries", columns=["log_id", "idx", "data", "leaf_hash"],
+                records=[(origin, i, entries[i], bytes(32)) for i in chunk])
+            await raw.copy_records_to_table(
+                "ballot_points", columns=["election_id", "ledger_index", "points"],
+                records=[(EID, i, points[i]) for i in chunk])
+        await conn.commit()
+    t_write = time.perf_counter() - t0
+    ledger = types.SimpleNamespace(store=LogStore(engine, origin))
+    store = TallyStore(engine, types.SimpleNamespace(ledger=ledger), None, None,
+                       executor=executor, points=kept)
+    t0 = time.perf_counter()
+    aggs = await store.aggregate_range(EID, 0, len(entries), 3)
+    t_agg = time.perf_counter() - t0
+    await engine.dispose()
+    return t_write, t_agg, aggs
 
 
 def ceremony(dkg, shares, aggs, total_area: int) -> float:
@@ -164,23 +212,47 @@ def main(argv: list[str] | None = None) -> None:
     list(pool.map(abs, range(args.workers)))  # start the workers before timing
     entries = ledger_of(casts, 5000)
     t0 = time.perf_counter()
-    reference = full_decode_aggregation(entries)
+    reference = encode_aggregates(full_decode_aggregation(entries))
     t_full = (time.perf_counter() - t0) / len(entries)
-    assert encode_aggregates(server_aggregation(entries, pool)) == encode_aggregates(reference)
-    print(f"aggregation with every ballot decoded in full (one core): {t_full * 1e6:,.0f} "
-          f"µs/ballot; the server's page-wise path gives the same bytes", flush=True)
+    t0 = time.perf_counter()
+    assert encode_aggregates(server_aggregation(entries, pool)) == reference
+    t_decompress = (time.perf_counter() - t0) / len(entries)
+    t0 = time.perf_counter()
+    assert encode_aggregates(server_aggregation(entries, pool, kept_points(casts, 5000))) == \
+        reference
+    t_kept = (time.perf_counter() - t0) / len(entries)
+    print(f"aggregation of 5,000 ballots, µs/ballot: every ballot decoded in full (one core) "
+          f"{t_full * 1e6:,.0f}; the close's path ({args.workers} workers) decompressing the "
+          f"ledger's points {t_decompress * 1e6:,.0f}, from the kept points "
+          f"{t_kept * 1e6:,.0f} — the same bytes each way", flush=True)
+    pg = os.environ.get("OWNERVOTE_BENCH_PG_DSN", "")
     for n in sizes:
         entries = ledger_of(casts, n)
+        points = kept_points(casts, n)
         t0 = time.perf_counter()
-        aggs = server_aggregation(entries, pool)
-        t_agg = time.perf_counter() - t0
+        aggs = server_aggregation(entries, pool, points)
+        t_mem = time.perf_counter() - t0
+        where = f"in memory {t_mem:.1f} s"
+        t_agg = t_mem
+        if pg:
+            name = f"ownervote_bench_{secrets.token_hex(4)}"
+            dsn = asyncio.run(create_database(pg, name))
+            try:
+                t_write, t_agg, from_db = asyncio.run(close_from_database(dsn, entries, points,
+                                                                          pool))
+            finally:
+                asyncio.run(drop_database(pg, name))
+            assert encode_aggregates(from_db) == encode_aggregates(aggs)
+            where = (f"from PostgreSQL (read + sum) {t_agg:.1f} s; summed in memory "
+                     f"{t_mem:.1f} s; ledger written in bulk in {t_write:.0f} s")
         total_area = aggs.participating_area + 10 ** 6
         t_cer = ceremony(dkg, shares, aggs, total_area)
         rows.append((n, t_agg, t_cer))
         print(f"tally of {n:>9,} ballots: aggregation {t_agg:7.1f} s "
               f"({t_agg / n * 1e6:,.0f} µs/ballot), ceremony + result {t_cer:5.1f} s, "
-              f"total {t_agg + t_cer:7.1f} s  ({args.workers} worker processes)", flush=True)
-        del entries
+              f"total {t_agg + t_cer:7.1f} s  ({args.workers} worker processes; aggregation "
+              f"{where})", flush=True)
+        del entries, points
     if not args.million:
         n, t_agg, t_cer = rows[-1]
         print(f"1,000,000 ballots extrapolated linearly from {n:,}: aggregation ≈ "
@@ -197,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("ballots")
         ax.set_ylabel("seconds")
-        ax.set_title("Tally time against ballots (one process)")
+        ax.set_title("Tally time against ballots")
         ax.legend()
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)

@@ -29,6 +29,7 @@ from crypto.note import Ed25519Signer
 from .config import Config, ConfigError, load_config
 from .db import make_engine
 from .election.ballot_box import BallotBox, BallotVerifier
+from .election.ballot_points import BallotPoints
 from .election.ballot_service import BallotBoxService
 from .election.ceremony import CeremonyStore
 from .election.driver import LifecycleDriver
@@ -71,11 +72,13 @@ async def serve(cfg: Config) -> None:
     # the close's aggregation sums pages of the ledger in worker processes
     tally_pool = ProcessPoolExecutor(cfg.verify_workers, mp_context=get_context("spawn")) \
         if cfg.verify_workers else None
-    tally = TallyStore(engine, store, ceremony, registrar, executor=tally_pool)
+    points = BallotPoints(engine)  # accepted ballots' points, uncompressed, for the close
+    await points.create()
+    tally = TallyStore(engine, store, ceremony, registrar, executor=tally_pool, points=points)
     await tally.create()
     verifier = BallotVerifier(cfg.verify_workers)  # ballot checks in worker processes
     await verifier.start()
-    box = BallotBox(node.ledger, verifier=verifier)
+    box = BallotBox(node.ledger, verifier=verifier, points=points)
     kek = cfg.key_encryption_key.encode() or None
     if kek is None:
         log.warning("key_encryption_key is not set: no key ceremony can finish")
@@ -123,6 +126,7 @@ async def serve(cfg: Config) -> None:
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=10)
     await verifier.close()
+    await points.close()
     if tally_pool is not None:
         tally_pool.shutdown(cancel_futures=True)
     await node.ledger.close()

@@ -31,6 +31,7 @@ from crypto.receipt import verify_receipt
 from server.config import ConfigError, load_config
 from server.election import ballot_box
 from server.election.ballot_box import BallotBox, BallotRefused, BallotVerifier, OpenElection
+from server.election.ballot_points import points_of
 from tests.ledger_support import start_log
 
 W = 8950
@@ -182,8 +183,10 @@ def test_worker_decodes_an_election_once(election):
     raw = encode_cast_ballot(cast)
     ballot_box._worker_elections.clear()
     assert ballot_box.verify_in_worker(key, None, raw) == ballot_box._NEED_SPEC
-    assert ballot_box.verify_in_worker(key, spec, raw) is None
-    assert ballot_box.verify_in_worker(key, None, raw) is None  # cached
+    points = points_of(cast)  # a valid ballot's answer: its ciphertext points, uncompressed
+    assert len(points) == 3 * 128
+    assert ballot_box.verify_in_worker(key, spec, raw) == points
+    assert ballot_box.verify_in_worker(key, None, raw) == points  # cached
     ctx, issuers = ballot_box._worker_elections[key]
     assert ctx.hash == open_election.context.hash
     assert issuers[W].key_id == open_election.issuers[W].key_id

@@ -50,6 +50,7 @@ from crypto.tally import aggregate, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.art278 import OptionTotals, Outcome, Tally, evaluate
 from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
+from server.election.ballot_points import BallotPoints, points_of
 from server.election.ceremony import CeremonyStore
 from server.election.driver import LifecycleDriver
 from server.election.lifecycle import ElectionState
@@ -84,6 +85,7 @@ class World:
     box: BallotBox
     driver: LifecycleDriver
     clock: Clock
+    points: BallotPoints | None = None
 
     def restarted_driver(self) -> LifecycleDriver:
         """A new process's driver and stores over the same database and ledger."""
@@ -130,11 +132,13 @@ async def make_world(dsn, tmp_path, **log_kwargs) -> World:
     registrar = Registrar(h.engine)
     await registrar.create()
     clock = Clock(OPEN - 1000)
-    t = TallyStore(h.engine, store, ceremony, registrar, clock=clock)
+    points = BallotPoints(h.engine)
+    await points.create()
+    t = TallyStore(h.engine, store, ceremony, registrar, clock=clock, points=points)
     await t.create()
-    box = BallotBox(h.ledger, clock=clock)
+    box = BallotBox(h.ledger, clock=clock, points=points)
     driver = LifecycleDriver(store, ceremony, t, box, kek=KEK, clock=clock, complaint_window=10)
-    return World(h, store, ceremony, registrar, t, box, driver, clock)
+    return World(h, store, ceremony, registrar, t, box, driver, clock, points)
 
 
 @pytest.fixture
@@ -272,6 +276,10 @@ async def test_an_election_from_draft_to_published(world):
     counted = latest_per_token((c.credential.weight, c.ballot) for c in ballots)
     aggregates = next(decode_aggregates(ev.body) for _, ev in events if ev.kind == "aggregates")
     assert aggregates == aggregate(counted, 3)
+    # the close added the points the ballot box kept, one row per ballot, flushed by the seal
+    kept = await w.points.read(eid, 0, 1 << 40)
+    assert kept == {i: points_of(decode_cast_ballot(ev.body)) for i, ev in events
+                    if ev.kind == "ballot"}
     issued = next(decode_credentials_issued(ev.body) for _, ev in events
                   if ev.kind == "credentials-issued")
     assert sum(n for _, n in issued.counts) == len(voters)

@@ -19,6 +19,9 @@ cannot decode (nothing pbmap lets through should be one) is checked in-process, 
 answer. A ballot under verification is not yet in flight: after the check it takes the in-flight
 count and re-reads the seal under its leaf lock before the ledger append, so a seal that came
 during its check refuses it, and none lands after the close event.
+
+The check hands back the ballot's ciphertext points, uncompressed; after the append they are
+queued for the close's aggregation (ballot_points.py), off the acknowledgement's path.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from crypto.receipt import Receipt
 from crypto.transcript import lp
 
 from ..ledger.log import Ledger
+from .ballot_points import BallotPoints, points_of
 
 log = logging.getLogger("ownervote.ballot_box")
 
@@ -139,9 +143,10 @@ def decode_election_spec(spec: ElectionSpec) -> tuple[ElectionContext, dict[int,
 
 
 def verify_in_worker(key: bytes, spec: ElectionSpec | None,
-                     cast_bytes: bytes) -> tuple[str, str] | str | None:
-    """Runs in a worker process: ``None`` if the ballot passes every check, ``(check, detail)``
-    of the InvalidBallot it raised, or ``_NEED_SPEC`` / ``_UNDECODABLE``."""
+                     cast_bytes: bytes) -> tuple[str, str] | str | bytes:
+    """Runs in a worker process: the ballot's ciphertext points (ballot_points.points_of) if it
+    passes every check, ``(check, detail)`` of the InvalidBallot it raised, or ``_NEED_SPEC`` /
+    ``_UNDECODABLE``."""
     election = _worker_elections.get(key)
     if election is None:
         if spec is None:
@@ -160,7 +165,7 @@ def verify_in_worker(key: bytes, spec: ElectionSpec | None,
         verify_cast_ballot(election[0], election[1], cast, ballot_bytes=ballot_bytes)
     except InvalidBallot as exc:
         return exc.check, exc.detail
-    return None
+    return points_of(cast)
 
 
 def verify_batch_in_worker(items: list[tuple[bytes, ElectionSpec | None, bytes]]) -> list:
@@ -247,11 +252,12 @@ class BallotVerifier:
         return hit[1], hit[2]
 
     async def verify(self, election: OpenElection, cast: CastBallot,
-                     cast_bytes: bytes | None = None) -> None:
-        """Every check of the ballot; ``cast_bytes`` is its canonical encoding if known."""
+                     cast_bytes: bytes | None = None) -> bytes:
+        """Every check of the ballot; ``cast_bytes`` is its canonical encoding if known. Returns
+        its ciphertext points (ballot_points.points_of)."""
         if not self.workers:
             verify_cast_ballot(election.context, election.issuers, cast)
-            return
+            return points_of(cast)
         if self._pool is None:
             await self.start()
         try:
@@ -259,14 +265,18 @@ class BallotVerifier:
                 cast_bytes = encode_cast_ballot(cast)
         except Exception:  # not encodable: the in-process check names what is wrong with it
             verify_cast_ballot(election.context, election.issuers, cast)
-            return
-        if not await self.verify_encoded(election, cast_bytes):
+            return points_of(cast)
+        points = await self.verify_encoded(election, cast_bytes)
+        if points is None:
             verify_cast_ballot(election.context, election.issuers, cast)
+            points = points_of(cast)
+        return points
 
-    async def verify_encoded(self, election: OpenElection, cast_bytes: bytes) -> bool:
+    async def verify_encoded(self, election: OpenElection, cast_bytes: bytes) -> bytes | None:
         """Every check of the ballot of these canonical bytes, in a worker (``workers`` > 0):
-        True if it passes; InvalidBallot naming the failed check; False, nothing checked, if the
-        worker cannot decode the bytes (the caller decodes and checks in-process)."""
+        its ciphertext points if it passes; InvalidBallot naming the failed check; None, nothing
+        checked, if the worker cannot decode the bytes (the caller decodes and checks
+        in-process)."""
         if not self.workers:
             raise RuntimeError("no worker processes")
         if self._pool is None:
@@ -274,18 +284,18 @@ class BallotVerifier:
         try:
             key, spec = self._spec(election)
         except Exception:  # never expected: the caller's in-process check says what it is
-            return False
+            return None
         answer = await self._enqueue(key, None, cast_bytes)
         if answer == _NEED_SPEC:  # this worker has not seen the election yet
             answer = await self._enqueue(key, spec, cast_bytes)
         if answer == _UNDECODABLE:
-            return False
+            return None
         if isinstance(answer, BaseException):
             raise answer
-        if answer is not None:
+        if isinstance(answer, tuple):
             check, detail = answer
             raise InvalidBallot(check, detail)
-        return True
+        return answer
 
     def _enqueue(self, key: bytes, spec: ElectionSpec | None,
                  cast_bytes: bytes) -> asyncio.Future:
@@ -349,8 +359,10 @@ def _ballot_bytes(cast_bytes: bytes) -> bytes:
 
 class BallotBox:
     def __init__(self, ledger: Ledger, *, clock: Callable[[], float] = time.time,
-                 receipt_timeout: float = 10.0, verifier: BallotVerifier | None = None) -> None:
+                 receipt_timeout: float = 10.0, verifier: BallotVerifier | None = None,
+                 points: BallotPoints | None = None) -> None:
         self.ledger = ledger
+        self.points = points  # where the accepted ballots' points are kept for the tally
         self.clock = clock
         self.receipt_timeout = receipt_timeout
         self.verifier = verifier or BallotVerifier(0)
@@ -373,13 +385,13 @@ class BallotBox:
         except Exception:  # cannot be a valid ballot: the check below says why
             cast_bytes = None
         try:
-            await self.verifier.verify(election, cast, cast_bytes)
+            points = await self.verifier.verify(election, cast, cast_bytes)
         except InvalidBallot as exc:
             raise BallotRefused(grpc.StatusCode.INVALID_ARGUMENT, exc.check,
                                 exc.detail or str(exc)) from exc
         if cast_bytes is None:  # verified but not encodable: never expected, as before
             cast_bytes = encode_cast_ballot(cast)
-        return await self._accept(election.context.election_id, cast_bytes)
+        return await self._accept(election.context.election_id, cast_bytes, points)
 
     async def cast_encoded(self, election: OpenElection, cast_bytes: bytes,
                            decode: Callable[[], CastBallot]) -> CastResult:
@@ -393,16 +405,18 @@ class BallotBox:
             return await self.cast(election, decode())
         self._check_open(election)
         try:
-            if not await self.verifier.verify_encoded(election, cast_bytes):
+            points = await self.verifier.verify_encoded(election, cast_bytes)
+            if points is None:
                 cast = decode()
                 verify_cast_ballot(election.context, election.issuers, cast)
                 cast_bytes = encode_cast_ballot(cast)
+                points = points_of(cast)
         except InvalidBallot as exc:
             raise BallotRefused(grpc.StatusCode.INVALID_ARGUMENT, exc.check,
                                 exc.detail or str(exc)) from exc
-        return await self._accept(election.context.election_id, cast_bytes)
+        return await self._accept(election.context.election_id, cast_bytes, points)
 
-    async def _accept(self, eid: str, cast_bytes: bytes) -> CastResult:
+    async def _accept(self, eid: str, cast_bytes: bytes, points: bytes) -> CastResult:
         """Append a verified ballot unless sealed meanwhile or a replay; its receipt."""
         entry = encode_event(Event("ballot", eid, cast_bytes))
         leaf = merkle.leaf_hash(entry)
@@ -424,6 +438,8 @@ class BallotBox:
             self._inflight[eid] -= 1
             if self._inflight[eid] == 0 and eid in self._drained:
                 self._drained[eid].set()
+        if self.points is not None:
+            self.points.add(eid, appended.index, points)
         ballot_hash = hashlib.sha256(_ballot_bytes(cast_bytes)).digest()
         try:
             receipt = await self.ledger.receipt(appended.index, appended,
@@ -438,3 +454,5 @@ class BallotBox:
         if self._inflight.get(election_id, 0):
             ev = self._drained.setdefault(election_id, asyncio.Event())
             await ev.wait()
+        if self.points is not None:  # so that the close finds this process's rows
+            await self.points.flush()

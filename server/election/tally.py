@@ -6,7 +6,10 @@ After the OPEN → CLOSED transition the lifecycle driver (driver.py) publishes,
    (classes with none left out), so that anyone can check no class cast more ballots than it
    received credentials;
 2. ``aggregates``: the homomorphic sums (crypto.tally.aggregate) over the latest ballot of each
-   token among the election's ``ballot`` events between its OPEN and its CLOSED event;
+   token among the election's ``ballot`` events between its OPEN and its CLOSED event, summed
+   page by page in worker processes from the points the ballot box kept uncompressed
+   (ballot_points.py; each checked against the ledger's compressed point, and decompressed from
+   the ledger when missing or wrong) with batched affine additions (crypto.affine);
 
 and then moves to TALLYING. Each guardian recomputes the aggregates from the ledger and submits
 one decryption share per non-trivial aggregate (:meth:`TallyStore.submit_shares`): every share
@@ -53,9 +56,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crypto.codec import decode_event, decode_tally_view
+from crypto.affine import XY_LEN, decode_xy, from_point
+from crypto.codec import decode_event, decode_tally_encodings, decode_tally_view
 from crypto.dkg import DkgResult
-from crypto.errors import InvalidShare
+from crypto.errors import DecodeError, InvalidShare
+from crypto.group import decode_point
 from crypto.outcome import result_of
 from crypto.receipt import Receipt
 from crypto.records import (
@@ -77,11 +82,13 @@ from crypto.tally import (
     ClassSums,
     aggregates_from_class_sums,
     class_sums,
+    class_sums_affine,
     combine_class_sums,
     decrypt_aggregates,
 )
 from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_share
 
+from .ballot_points import BallotPoints
 from .ceremony import CeremonyStore
 from .lifecycle import ElectionState
 from .registrar import Registrar
@@ -138,55 +145,108 @@ class PublishedResult:
     ledger_index: int
 
 
-def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options: int
-              ) -> tuple[dict[int, list[bytes]], list[tuple[bytes, int, int]]]:
+def _affine_ciphertexts(encodings: Sequence[tuple[bytes, bytes]], kept: bytes | None):
+    """The ciphertexts as affine points: from the copy the ballot box kept (ballot_points.py) if
+    it is there and is exactly these points, else decompressed from the ledger's encodings.
+    None for the copy's part means it was missing or wrong."""
+    if kept is not None and len(kept) == 2 * XY_LEN * len(encodings):
+        try:
+            return [(decode_xy(kept[2 * XY_LEN * i: 2 * XY_LEN * i + XY_LEN], a),
+                     decode_xy(kept[2 * XY_LEN * i + XY_LEN: 2 * XY_LEN * (i + 1)], b))
+                    for i, (a, b) in enumerate(encodings)], True
+        except DecodeError:
+            pass
+    return [(from_point(decode_point(a)), from_point(decode_point(b)))
+            for a, b in encodings], False
+
+
+def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options: int,
+              points: dict[int, bytes] | None = None
+              ) -> tuple[dict[int, list[bytes]], list[tuple[bytes, int, int]], int]:
     """One page of the ledger (run in a worker process): the class sums of the election's
-    ballots in it, encoded, and (token key, weight, ledger index) of each ballot. Proofs are
-    skipped (crypto.codec.decode_tally_view): every ballot on the ledger was verified in full by
-    the ballot box before it was appended, and by the validating witnesses."""
-    views, seen = [], []
+    ballots in it, encoded; (token key, weight, ledger index) of each ballot; and how many
+    ballots had no usable kept points (``points``: ledger index -> ballot_points row) and were
+    decompressed from the ledger. Proofs are skipped (crypto.codec.decode_tally_encodings):
+    every ballot on the ledger was verified in full by the ballot box before it was appended,
+    and by the validating witnesses."""
+    views, seen, decoded = [], [], 0
+    points = points or {}
     for k, data in enumerate(entries):
         ev = decode_event(data)
         if ev.kind == "ballot" and ev.election_id == election_id:
-            v = decode_tally_view(ev.body)
-            views.append((v.weight, v.ciphertexts))
-            seen.append((v.token_public_key, v.weight, start + k))
-    sums = class_sums(views, n_options)
-    return {w: [encode_total(c) for c in cts] for w, cts in sums.items()}, seen
+            e = decode_tally_encodings(ev.body)
+            cts, kept = _affine_ciphertexts(e.ciphertexts, points.get(start + k))
+            decoded += not kept
+            views.append((e.weight, cts))
+            seen.append((e.token_public_key, e.weight, start + k))
+    sums = class_sums_affine(views, n_options)
+    return {w: [encode_total(c) for c in cts] for w, cts in sums.items()}, seen, decoded
 
 
 def _decoded(sums: dict[int, list[bytes]]) -> ClassSums:
     return {w: [decode_total(b) for b in cts] for w, cts in sums.items()}
 
 
-def aggregate_pages(election_id: str, pages: Iterable[tuple[int, Sequence[bytes]]],
-                    n_options: int, executor: Executor | None = None) -> Aggregates:
-    """The aggregates of the election's ballots in ``pages`` ((first index, entries), in ledger
-    order), counting the latest ballot of each token: the pages are summed in parallel on
-    ``executor`` (worker processes), then the ballots a later one of the same token replaced
-    are subtracted (a few; the group is abelian, so the result is exactly
-    ``crypto.tally.aggregate(latest_per_token(...))``)."""
-    pages = list(pages)
-    if executor is None:
-        results = [page_sums(election_id, start, entries, n_options) for start, entries in pages]
-    else:
-        futures = [executor.submit(page_sums, election_id, start, list(entries), n_options)
-                   for start, entries in pages]
-        results = [f.result() for f in futures]
-    latest: dict[bytes, tuple[int, int]] = {}  # token -> (weight, index) of its latest ballot
+PageSums = tuple[dict[int, list[bytes]], list[tuple[bytes, int, int]], int]  # page_sums' answer
+
+
+def replaced_ballots(results: Iterable[PageSums]) -> tuple[dict[bytes, tuple[int, int]],
+                                                             list[int]]:
+    """From the pages' answers in ledger order: token -> (weight, index) of each token's latest
+    ballot, and the ledger indexes of the ballots a later one of the same token replaced."""
+    latest: dict[bytes, tuple[int, int]] = {}
     replaced: list[int] = []
-    for _, seen in results:
+    for _, seen, _ in results:
         for token, weight, index in seen:
             if token in latest:
                 replaced.append(latest[token][1])
             latest[token] = (weight, index)
-    by_index = {start + k: e for start, entries in pages for k, e in enumerate(entries)} \
-        if replaced else {}
+    return latest, replaced
+
+
+def combine_pages(election_id: str, results: Sequence[PageSums], n_options: int,
+                  replaced_entries: Iterable[bytes]) -> Aggregates:
+    """The aggregates: the pages' class sums less those of the replaced ballots (a few; the
+    group is abelian, so the result is exactly ``crypto.tally.aggregate(latest_per_token(...))``),
+    each class sum scaled by its weight."""
+    latest, _ = replaced_ballots(results)
+    decoded = sum(d for _, _, d in results)
+    if decoded:
+        log.info("aggregation of %s: %d ballots decompressed from the ledger (no kept points)",
+                 election_id, decoded)
     minus = class_sums(((v.weight, v.ciphertexts) for v in (
-        decode_tally_view(decode_event(by_index[i]).body) for i in replaced)), n_options)
-    sums = combine_class_sums([_decoded(s) for s, _ in results], n_options, minus=[minus])
+        decode_tally_view(decode_event(e).body) for e in replaced_entries)), n_options)
+    sums = combine_class_sums([_decoded(s) for s, _, _ in results], n_options, minus=[minus])
     return aggregates_from_class_sums(sums, n_options, len(latest),
                                       sum(w for w, _ in latest.values()))
+
+
+def aggregate_pages(election_id: str, pages: Iterable[tuple[int, Sequence[bytes]]],
+                    n_options: int, executor: Executor | None = None,
+                    points: dict[int, bytes] | None = None) -> Aggregates:
+    """The aggregates of the election's ballots in ``pages`` ((first index, entries), in ledger
+    order), counting the latest ballot of each token: the pages summed in parallel on
+    ``executor`` (worker processes), then :func:`combine_pages`. ``points`` are the ballot box's
+    kept points by ledger index (ballot_points.py); each is checked against the ledger before
+    use. (The server's close does the same, streaming pages from the database:
+    :meth:`TallyStore.aggregate_range`.)"""
+    pages = list(pages)
+    points = points or {}
+
+    def kept(start: int, n: int) -> dict[int, bytes]:
+        return {i: points[i] for i in range(start, start + n) if i in points}
+
+    if executor is None:
+        results = [page_sums(election_id, start, entries, n_options, kept(start, len(entries)))
+                   for start, entries in pages]
+    else:
+        futures = [executor.submit(page_sums, election_id, start, list(entries), n_options,
+                                   kept(start, len(entries)))
+                   for start, entries in pages]
+        results = [f.result() for f in futures]
+    _, replaced = replaced_ballots(results)
+    by_index = {start + k: e for start, entries in pages for k, e in enumerate(entries)}
+    return combine_pages(election_id, results, n_options, [by_index[i] for i in replaced])
 
 
 def _verify_all(election_id: str, labelled: dict, verification_key,
@@ -202,8 +262,10 @@ def _verify_all(election_id: str, labelled: dict, verification_key,
 class TallyStore:
     def __init__(self, engine: AsyncEngine, elections: ElectionStore, ceremony: CeremonyStore,
                  registrar: Registrar, *, clock: Callable[[], float] = time.time,
-                 stale_after: float = 60.0, executor: Executor | None = None) -> None:
+                 stale_after: float = 60.0, executor: Executor | None = None,
+                 points: BallotPoints | None = None) -> None:
         self.executor = executor  # worker processes for the aggregation (None: in-process)
+        self.points = points  # the ballot box's kept points (None: decompress every ballot)
         self.engine = engine
         self.elections = elections
         self.ceremony = ceremony
@@ -289,26 +351,57 @@ class TallyStore:
             if opened is None or closed is None:
                 raise TallyRefused("NO_VOTING_PERIOD",
                                    "the OPEN or CLOSED transition is not recorded")
-            aggregates = await self._aggregate(election_id, opened + 1, closed,
-                                               len(e.definition.contest.options))
+            aggregates = await self.aggregate_range(election_id, opened + 1, closed,
+                                                    len(e.definition.contest.options))
             body = await self._claim(election_id, "aggregates", encode_aggregates(aggregates))
         if row.aggregates_index is None:
             index, _ = await self.elections.append_once("aggregates", election_id, bytes(body))
             await self._set(election_id, aggregates_index=index)
         return decode_aggregates(bytes(body))
 
-    async def _aggregate(self, election_id: str, start: int, end: int,
-                         n_options: int) -> Aggregates:
-        """The aggregates of the latest ballot of each token among [start, end)."""
-        pages = []
-        while start < end:
-            page = await self.elections.ledger.store.entries(start, min(PAGE, end - start))
-            if not page:
-                raise RuntimeError(f"ledger entries {start}..{end} are missing")
-            pages.append((start, [data for data, _ in page]))
-            start += len(page)
-        return await asyncio.to_thread(aggregate_pages, election_id, pages, n_options,
-                                       self.executor)
+    async def aggregate_range(self, election_id: str, start: int, end: int,
+                              n_options: int) -> Aggregates:
+        """The aggregates of the latest ballot of each token among ledger entries [start, end):
+        pages of the ledger and of the kept points are read one after the other while worker
+        processes sum the pages already read (at most ``2 × workers`` pages in flight, so memory
+        stays bounded whatever the election's size); then the replaced ballots are read back
+        and subtracted (:func:`combine_pages`)."""
+        store = self.elections.ledger.store
+        loop = asyncio.get_running_loop()
+        workers = getattr(self.executor, "_max_workers", 1) or 1
+        slots = asyncio.Semaphore(2 * workers)
+
+        async def summed(first: int, entries: list[bytes], kept: dict[int, bytes]) -> PageSums:
+            try:
+                if self.executor is None:
+                    return await asyncio.to_thread(page_sums, election_id, first, entries,
+                                                   n_options, kept)
+                return await loop.run_in_executor(self.executor, page_sums, election_id,
+                                                  first, entries, n_options, kept)
+            finally:
+                slots.release()
+
+        tasks: list[asyncio.Task] = []
+        try:
+            while start < end:
+                await slots.acquire()
+                page = await store.entries(start, min(PAGE, end - start))
+                if not page:
+                    slots.release()
+                    raise RuntimeError(f"ledger entries {start}..{end} are missing")
+                kept = await self.points.read(election_id, start, start + len(page)) \
+                    if self.points else {}
+                tasks.append(asyncio.create_task(summed(start, [d for d, _ in page], kept)))
+                start += len(page)
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+        _, replaced = replaced_ballots(results)
+        replaced_entries = [(await store.entries(i, 1))[0][0] for i in replaced]
+        return await asyncio.to_thread(combine_pages, election_id, results, n_options,
+                                       replaced_entries)
 
     async def aggregates(self, election_id: str) -> Aggregates | None:
         row = await self._row(election_id)

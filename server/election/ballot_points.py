@@ -1,0 +1,112 @@
+"""The ciphertext points of accepted ballots, kept uncompressed for the close's aggregation.
+
+A ballot on the ledger holds its points SEC1-compressed (docs/protocol.md §2): to add them, the
+tally must first decompress each one, a square root mod p (~30 µs, six per referendum ballot).
+The ballot box's check decodes every point anyway, so it hands the ciphertexts' coordinates
+(``x || y`` of alpha and beta per selection, crypto.affine) to this store, which writes them in
+batches, keyed by the ballot's ledger index. At the close, server/election/tally.py reads them
+with the ledger entries and adds them without a square root.
+
+This is a cache, not a record: nothing here is signed, witnessed or needed.
+* The tally checks every copy against the ledger entry (crypto.affine.decode_xy: on the curve,
+  same x, same parity of y as the compressed point on the ledger). x and the parity of y
+  determine the point, so a wrong row cannot change a sum: it is decoded from the ledger instead.
+* Rows are written after the ballot's acknowledgement, in the background, in one multi-row
+  insert per batch; rows of a process that dies before its flush are simply missing, and those
+  ballots are decompressed from the ledger at the close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crypto.affine import encode_xy
+from crypto.credential import CastBallot
+
+from ..db import is_postgres, read_engine
+
+log = logging.getLogger("ownervote.ballot_points")
+metadata = MetaData()
+
+ballot_points = Table(
+    "ballot_points", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("ledger_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("points", LargeBinary, nullable=False),  # per selection: x||y of alpha, of beta
+)
+
+
+def points_of(cast: CastBallot) -> bytes:
+    """``x || y`` of each selection's alpha and beta, in order (128 bytes per selection)."""
+    return b"".join(encode_xy(p) for s in cast.ballot.selections
+                    for p in (s.ciphertext.alpha, s.ciphertext.beta))
+
+
+class BallotPoints:
+    """Buffered writes (flushed every ``interval`` seconds or ``batch`` rows) and range reads."""
+
+    def __init__(self, engine: AsyncEngine, *, interval: float = 0.05, batch: int = 1000) -> None:
+        self.engine = engine
+        self.reads = read_engine(engine)
+        self.interval = interval
+        self.batch = batch
+        self._buffer: list[dict] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.dropped = 0  # rows lost to a failed write (those ballots are decoded at the close)
+
+    async def create(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    def add(self, election_id: str, ledger_index: int, points: bytes) -> None:
+        """Queue a row (never blocks the caller, never fails it)."""
+        self._buffer.append({"election_id": election_id, "ledger_index": ledger_index,
+                             "points": points})
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                                name="ballot-points")
+        if len(self._buffer) >= self.batch:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while self._buffer:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every queued row now (idempotent: a row already there is kept)."""
+        while self._buffer:
+            rows, self._buffer = self._buffer[:self.batch], self._buffer[self.batch:]
+            dialect = postgresql if is_postgres(self.engine) else sqlite
+            stmt = dialect.insert(ballot_points).on_conflict_do_nothing()
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(stmt, rows)
+            except Exception:
+                self.dropped += len(rows)
+                log.exception("could not keep the points of %d ballots; the close decodes them "
+                              "from the ledger", len(rows))
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def read(self, election_id: str, start: int, end: int) -> dict[int, bytes]:
+        """The rows of the election for ledger indexes [start, end)."""
+        q = select(ballot_points.c.ledger_index, ballot_points.c.points).where(and_(
+            ballot_points.c.election_id == election_id,
+            ballot_points.c.ledger_index >= start, ballot_points.c.ledger_index < end))
+        async with self.reads.connect() as conn:
+            return {r.ledger_index: bytes(r.points) for r in (await conn.execute(q)).all()}
