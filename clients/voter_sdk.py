@@ -232,9 +232,12 @@ class VoterClient:
         return resp.weight
 
     async def obtain_credential(self, election: PublicElection, att: Attestation,
-                                signature: bytes) -> Wallet:
-        """Token generated and credential blinded here; the registrar signs blind."""
-        weight = await self.eligibility(att, signature)
+                                signature: bytes, weight: int | None = None) -> Wallet:
+        """Token generated and credential blinded here; the registrar signs blind. ``weight``
+        is the owner's weight class if the app already asked (:meth:`eligibility`, e.g. when
+        the owner first opened it); otherwise it asks now. A wrong one is refused (weight)."""
+        if weight is None:
+            weight = await self.eligibility(att, signature)
         issuer = election.issuers.get(weight)
         if issuer is None:
             raise InvalidProof("issuer_keys", f"the election publishes no key for class {weight}")

@@ -8,6 +8,8 @@ before the reply); PostgreSQL's default ``synchronous_commit=on`` gives the same
 
 from __future__ import annotations
 
+import weakref
+
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -43,6 +45,9 @@ def make_engine(dsn: str = DEFAULT_DSN, *, pool_size: int = 10) -> AsyncEngine:
     raise ValueError(f"unsupported DSN {dsn!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
 
 
+_autocommit: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
 def read_engine(engine: AsyncEngine) -> AsyncEngine:
     """The engine for single-statement reads, sharing ``engine``'s pool: on PostgreSQL in
     autocommit, so a read is one round trip (its statement) instead of three (BEGIN, the
@@ -50,9 +55,23 @@ def read_engine(engine: AsyncEngine) -> AsyncEngine:
     (READ COMMITTED). SQLite already runs a lone SELECT without BEGIN (pysqlite begins only
     before a write), and switching its isolation level per checkout would cost a PRAGMA, so
     there it is ``engine`` itself. Writes keep using ``engine.begin()``."""
+    if not is_postgres(engine):
+        return engine
+    autocommit = _autocommit.get(engine)
+    if autocommit is None:  # made once per engine: execution_options builds a new engine
+        autocommit = _autocommit[engine] = engine.execution_options(
+            isolation_level="AUTOCOMMIT")
+    return autocommit
+
+
+def write_once(engine: AsyncEngine):
+    """A connection for ONE writing statement: on PostgreSQL in autocommit, where the statement
+    is its own transaction (atomic, and durable when it answers with ``synchronous_commit=on``)
+    and costs one round trip instead of three (BEGIN, the statement, COMMIT); on SQLite a
+    transaction (``engine.begin()``), as pysqlite needs one to commit a write."""
     if is_postgres(engine):
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine
+        return read_engine(engine).connect()
+    return engine.begin()
 
 
 def _admin_dsn(dsn: str) -> str:

@@ -197,3 +197,35 @@ async def test_a_read_overtaken_by_a_change_is_not_kept(engine):
     assert (await store.election_snapshot(eid, (S.OPEN,))).state is S.OPEN
     store.get_election = read  # type: ignore[method-assign]
     assert (await store.election_snapshot(eid, (S.OPEN,))).state is S.CLOSED
+
+
+async def test_owner_weights_are_read_once_per_roll(engine):
+    """Both credential RPCs ask the owner's weight: the roll's owners are read in one query and
+    kept (a roll never changes once imported); an unknown owner is NotFound, and an unknown
+    roll is not kept (it may be imported later)."""
+    from server.election.store import roll_owners
+
+    store = await _store(engine, Clock(OPEN_AT))
+    roll_id = f"roll-{secrets.token_hex(4)}"
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_):
+        if "roll_owners" in statement:
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        with pytest.raises(NotFound):
+            await store.owner_weight(roll_id, "a")
+        async with engine.begin() as conn:
+            await conn.execute(insert(roll_owners), [
+                {"roll_id": roll_id, "owner_id": o, "weight": w}
+                for o, w in (("a", 8950), ("b", 12025))])
+        assert len(statements) == 2  # the unknown roll was read, not kept; then the insert
+        assert await store.owner_weight(roll_id, "a") == 8950
+        assert await store.owner_weight(roll_id, "b") == 12025
+        with pytest.raises(NotFound):
+            await store.owner_weight(roll_id, "c")
+        assert len(statements) == 3  # one read for the whole roll
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)

@@ -132,3 +132,37 @@ def test_attestations_and_rate_limits():
     now[0] += provider.lifetime + 120
     with pytest.raises(IdentityRefused):  # expired
         inner.verify(att, sig, "e1")
+
+
+def test_a_remembered_attestation_still_checks_election_expiry_and_exact_bytes(monkeypatch):
+    """The second presentation of an attestation skips the Ed25519 check, nothing else: another
+    election, an expired one, or any other bytes or signature are refused as before."""
+    import crypto.attestation as attestation_module
+    from server.election import identity
+
+    provider = DemoIdentityProvider(lifetime=100)
+    now = [1_000.0]
+    provider.clock = lambda: now[0]
+    verifier = AttestationVerifier(provider.public_key, clock=lambda: now[0], remember=2)
+    att, sig = provider.attest("owner-1", "e1")
+    calls = []
+    real = attestation_module.verify_attestation
+    monkeypatch.setattr(identity, "verify_attestation",
+                        lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    assert verifier.verify(att, sig, "e1") == "owner-1"
+    assert verifier.verify(att, sig, "e1") == "owner-1"
+    assert len(calls) == 1  # remembered
+    with pytest.raises(IdentityRefused, match="another election"):
+        verifier.verify(att, sig, "e2")
+    forged = bytes([sig[0] ^ 1]) + sig[1:]
+    with pytest.raises(IdentityRefused):
+        verifier.verify(att, forged, "e1")  # not the remembered signature: checked, refused
+    with pytest.raises(IdentityRefused):
+        verifier.verify(replace(att, owner_id="owner-2"), sig, "e1")
+    for k in range(3):  # the memory is bounded: the first one is forgotten and checked again
+        verifier.verify(*provider.attest(f"other-{k}", "e1"), "e1")
+    n = len(calls)
+    assert verifier.verify(att, sig, "e1") == "owner-1" and len(calls) == n + 1
+    now[0] += 100
+    with pytest.raises(IdentityRefused, match="expired"):
+        verifier.verify(att, sig, "e1")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crypto.affine import encode_xy
 from crypto.credential import CastBallot
 
-from ..db import is_postgres, read_engine
+from ..db import is_postgres, read_engine, write_once
 
 log = logging.getLogger("ownervote.ballot_points")
 metadata = MetaData()
@@ -89,7 +89,7 @@ class BallotPoints:
             dialect = postgresql if is_postgres(self.engine) else sqlite
             stmt = dialect.insert(ballot_points).on_conflict_do_nothing()
             try:
-                async with self.engine.begin() as conn:
+                async with write_once(self.engine) as conn:  # one statement
                     await conn.execute(stmt, rows)
             except Exception:
                 self.dropped += len(rows)

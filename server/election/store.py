@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -161,6 +162,7 @@ class StoredElection:
 #: How long a snapshot of an issuing election (READY or OPEN) may be served without reading the
 #: database again (:meth:`ElectionStore.election_snapshot`).
 SNAPSHOT_TTL = 1.0
+ROLL_CACHE = 64  # rolls whose owners' weights are kept in memory (owner_weight)
 _SNAPSHOTS_MAX = 1024
 
 
@@ -177,6 +179,8 @@ class ElectionStore:
         self._wall_clock = wall_clock
         self._snapshots: dict[str, tuple[float, StoredElection]] = {}
         self._generations: dict[str, int] = {}  # bumped by every change this store makes
+        self._roll_weights: OrderedDict[str, dict[str, int]] = OrderedDict()
+        self._roll_loading: dict[str, asyncio.Task] = {}
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
@@ -257,13 +261,38 @@ class ElectionStore:
                           row.total_owners)
 
     async def owner_weight(self, roll_id: str, owner_id: str) -> int:
-        q = select(roll_owners.c.weight).where(and_(roll_owners.c.roll_id == roll_id,
-                                                     roll_owners.c.owner_id == owner_id))
-        async with self.reads.connect() as conn:
-            row = (await conn.execute(q)).first()
-        if row is None:
+        """The owner's weight (area) on the roll; NotFound if not a voting owner on it.
+
+        Every credential request asks this twice (eligibility, then the request), so the
+        owners of a roll are read once, in one query, and kept (the last ROLL_CACHE rolls). A
+        roll never changes once imported: its id names its hash (import_roll), and a second
+        import of the same id is refused. Requests arriving together share one read."""
+        weight = (await self._weights(roll_id)).get(owner_id)
+        if weight is None:
             raise NotFound(f"{owner_id} is not a voting owner on roll {roll_id}")
-        return row.weight
+        return weight
+
+    async def _weights(self, roll_id: str) -> dict[str, int]:
+        weights = self._roll_weights.get(roll_id)
+        if weights is not None:
+            self._roll_weights.move_to_end(roll_id)
+            return weights
+        task = self._roll_loading.get(roll_id)
+        if task is None:
+            task = self._roll_loading[roll_id] = asyncio.ensure_future(self._read_weights(roll_id))
+            task.add_done_callback(lambda _: self._roll_loading.pop(roll_id, None))
+        weights = await asyncio.shield(task)
+        if weights:  # an unknown roll is not kept: it may be imported later
+            self._roll_weights[roll_id] = weights
+            while len(self._roll_weights) > ROLL_CACHE:
+                self._roll_weights.popitem(last=False)
+        return weights
+
+    async def _read_weights(self, roll_id: str) -> dict[str, int]:
+        q = select(roll_owners.c.owner_id, roll_owners.c.weight).where(
+            roll_owners.c.roll_id == roll_id)
+        async with self.reads.connect() as conn:
+            return {r.owner_id: r.weight for r in (await conn.execute(q)).all()}
 
     async def weight_classes(self, roll_id: str) -> dict[int, int]:
         """Weight → number of owners holding it."""
