@@ -29,7 +29,7 @@ import gmpy2
 from petlib.ec import POINT_CONVERSION_UNCOMPRESSED, EcPt
 
 from .errors import DecodeError
-from .group import CURVE, FIELD_PRIME, IDENTITY, POINT_LEN
+from .group import CURVE, FIELD_PRIME, IDENTITY, POINT_LEN, is_identity
 
 Affine = tuple[int, int] | None  # (x, y) with 0 <= x, y < p; None is the identity
 
@@ -68,7 +68,7 @@ def encode_xy(p: EcPt) -> bytes:
 
 
 def from_point(p: EcPt) -> Affine:
-    if p.is_infinite():
+    if is_identity(p):
         return None
     raw = encode_xy(p)
     return gmpy2.mpz(int.from_bytes(raw[:32], "big")), gmpy2.mpz(int.from_bytes(raw[32:], "big"))

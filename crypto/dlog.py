@@ -24,7 +24,7 @@ from petlib.ec import EcPt
 
 from .errors import DiscreteLogNotFound
 from .group import FIELD_PRIME as P
-from .group import base_mul, mul
+from .group import base_mul, is_identity, mul
 
 _MASK = (1 << 64) - 1
 _LANES = 256
@@ -134,7 +134,7 @@ class DlogTable:
     def log(self, point: EcPt, bound: int | None = None) -> int:
         """The v in [0, bound] with point = v·G; raises DiscreteLogNotFound otherwise."""
         bound = self.bound if bound is None else bound
-        if point.is_infinite():
+        if is_identity(point):
             return 0
         target = point
         lanes = max(1, min(_LANES, bound // self.stride + 1))
@@ -142,7 +142,7 @@ class DlogTable:
         starts: list[tuple[int, int] | None] = []
         cur = target
         for lane in range(lanes):
-            if cur.is_infinite():
+            if is_identity(cur):
                 return self._check(target, lane * self.stride, bound)
             starts.append(_affine(cur))
             cur = cur + self._neg_stride_pt

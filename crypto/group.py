@@ -18,7 +18,8 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
 
-from petlib.bn import Bn
+from petlib.bindings import _C
+from petlib.bn import Bn, get_ctx
 from petlib.ec import EcGroup, EcPt
 
 from .errors import DecodeError
@@ -64,6 +65,13 @@ def msm(scalars: Sequence[int], points: Sequence[EcPt]) -> EcPt:
     return CURVE.wsum([_bn(s) for s in scalars], list(points))
 
 
+def is_identity(p: EcPt) -> bool:
+    """Whether p is the identity: OpenSSL's EC_POINT_is_at_infinity. (petlib's ``is_infinite``
+    compares with a fresh identity through ``__eq__``, which also compares the groups: ~8 µs,
+    called dozens of times per ballot.)"""
+    return _C.EC_POINT_is_at_infinity(CURVE.ecg, p.pt) == 1
+
+
 def point_sum(points: Iterable[EcPt]) -> EcPt:
     acc = IDENTITY
     for p in points:
@@ -78,26 +86,39 @@ def random_scalar() -> int:
 
 # --- encodings (docs/protocol.md §2) ----------------------------------------------------------
 
+class DecodedPoint(EcPt):
+    """A point decoded from its canonical encoding, which it keeps: encode_point returns it
+    instead of encoding the point again (a ballot's verification hashes every point it
+    decoded). Arithmetic on it returns plain points; nothing in this project changes a point in
+    place (petlib's ``*_inplace`` methods are never used), so the kept bytes stay its encoding."""
+
+    __slots__ = ("encoding",)
+
+
 def encode_point(p: EcPt) -> bytes:
-    if p.is_infinite():
+    if type(p) is DecodedPoint:
+        return p.encoding
+    if is_identity(p):
         raise DecodeError("the identity point has no encoding")
     return p.export()  # POINT_CONVERSION_COMPRESSED
 
 
 def decode_point(data: bytes) -> EcPt:
-    """Decode a compressed SEC1 point; reject wrong length, bad prefix, x >= p, off-curve."""
+    """Decode a compressed SEC1 point (SEC1 §2.3.4); reject wrong length, bad prefix, x >= p,
+    x with no square root (not on the curve)."""
     if not isinstance(data, (bytes, bytearray)) or len(data) != POINT_LEN:
         raise DecodeError(f"a point is {POINT_LEN} bytes")
     if data[0] not in (2, 3):
         raise DecodeError("a point must be SEC1-compressed (prefix 0x02 or 0x03)")
     if int.from_bytes(data[1:], "big") >= FIELD_PRIME:
         raise DecodeError("point x-coordinate is not reduced modulo p")
-    try:
-        p = EcPt.from_binary(bytes(data), CURVE)
-    except Exception as exc:  # petlib raises a bare Exception for x with no square root
-        raise DecodeError("not a point on P-256") from exc
-    if p.is_infinite() or not CURVE.check_point(p):
+    data = bytes(data)
+    p = DecodedPoint(CURVE)
+    # EC_POINT_oct2point: OpenSSL decompresses (a square root mod p) and fails off the curve
+    if not _C.EC_POINT_oct2point(CURVE.ecg, p.pt, data, POINT_LEN, get_ctx().bnctx) \
+            or is_identity(p) or not CURVE.check_point(p):
         raise DecodeError("not a point on P-256")
+    p.encoding = data
     return p
 
 

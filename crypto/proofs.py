@@ -24,7 +24,7 @@ from petlib.ec import EcPt
 
 from .elgamal import Ciphertext
 from .errors import InvalidProof
-from .group import IDENTITY, ORDER, G, base_mul, msm, mul, random_scalar
+from .group import IDENTITY, ORDER, G, base_mul, is_identity, msm, mul, random_scalar
 from .transcript import Context, Transcript
 
 ScalarSource = Callable[[], int]
@@ -66,7 +66,7 @@ class EquationBatch:
     def verify(self) -> None:
         scalars = [s for s, _ in self._terms.values()]
         points = [p for _, p in self._terms.values()]
-        if not msm(scalars, points).is_infinite():
+        if not is_identity(msm(scalars, points)):
             raise InvalidProof("batch", "the combined proof equations do not hold")
 
 
@@ -199,7 +199,7 @@ def prove_disjunctive(public_key: EcPt, ct: Ciphertext, nonce: int, values: Sequ
 
 def _no_identity(what: str, *points: EcPt) -> None:
     """Statements never contain the identity (it has no encoding, §2): refuse, don't crash."""
-    if any(p.is_infinite() for p in points):
+    if any(is_identity(p) for p in points):
         raise InvalidProof(what, "the statement contains the identity point")
 
 

@@ -38,7 +38,7 @@ from .codec import (
 )
 from .elgamal import Ciphertext
 from .errors import DecodeError
-from .group import IDENTITY, POINT_LEN, decode_point, encode_point
+from .group import IDENTITY, POINT_LEN, decode_point, encode_point, is_identity
 from .tally import Aggregates
 from .threshold import DecryptionShare
 
@@ -246,7 +246,7 @@ IDENTITY_ENCODING = bytes(POINT_LEN)  # only in aggregates: the sum of no ballot
 
 def encode_total(ct: Ciphertext) -> bytes:
     """An aggregate ciphertext: 66 bytes, the identity point as 33 zero bytes."""
-    return b"".join(IDENTITY_ENCODING if p.is_infinite() else encode_point(p)
+    return b"".join(IDENTITY_ENCODING if is_identity(p) else encode_point(p)
                     for p in (ct.alpha, ct.beta))
 
 

@@ -16,7 +16,7 @@ from petlib.ec import EcPt
 from .dkg import GuardianShare
 from .elgamal import Ciphertext
 from .errors import InsufficientShares, InvalidProof, InvalidShare
-from .group import ORDER, encode_point, msm
+from .group import ORDER, encode_point, is_identity, msm
 from .proofs import DleqProof, EquationBatch, ScalarSource, prove_dleq, random_scalar, verify_dleq
 from .transcript import Context
 
@@ -37,7 +37,7 @@ def _context(election_id: str, label: str, ct: Ciphertext, guardian: int) -> Con
 def is_trivial(ct: Ciphertext) -> bool:
     """alpha = O: the ciphertext is the public encryption ``(O, m·G)`` of ``m`` (e.g. the sum of
     no ballots); its plaintext point is ``beta`` and it needs no guardian."""
-    return ct.alpha.is_infinite()
+    return is_identity(ct.alpha)
 
 
 def partial_decrypt(election_id: str, label: str, share: GuardianShare, ct: Ciphertext,

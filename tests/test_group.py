@@ -354,3 +354,23 @@ def test_hash_to_scalar_message_sensitive(m1, m2):
     if m1 == m2:
         return
     assert hash_to_scalar(m1, b"dst") != hash_to_scalar(m2, b"dst")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=1, max_value=ORDER - 1))
+def test_a_decoded_point_keeps_its_encoding_and_arithmetic_gives_plain_points(k):
+    from petlib.ec import EcPt
+
+    from crypto.group import DecodedPoint, is_identity
+
+    p = base_mul(k)
+    data = encode_point(p)
+    q = decode_point(data)
+    assert type(q) is DecodedPoint and q == p and q.encoding == data
+    assert encode_point(q) == data == q.export()  # the kept bytes are its encoding
+    for r in (q + q, -q, mul(3, q), q - q):
+        assert type(r) is EcPt
+    assert encode_point(q + q) == encode_point(p + p)
+    assert is_identity(q - q) and not is_identity(q) and is_identity(IDENTITY)
+    with pytest.raises(DecodeError):
+        encode_point(q - q)
