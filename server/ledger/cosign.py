@@ -5,7 +5,16 @@ witness named by the log's policy, concurrently, with a consistency proof from t
 witness last co-signed (learned from its OLD_SIZE_MISMATCH answer when unknown), merges the
 cosignature lines it gets back, and once a quorum of distinct witnesses co-signed, stores the
 co-signed note beside the checkpoint and wakes whoever waits for a receipt. Intermediate
-checkpoints produced while a round is in flight are skipped: the next round covers them.
+checkpoints produced while a round is in flight are skipped: the next round covers them. Rounds
+start at most every ``min_interval`` (50 ms): a receipt waits up to that much longer, and the
+witnesses co-sign at most 20 checkpoints a second however fast batches commit.
+
+The collector also keeps the latest co-signed checkpoint in memory (``cosigned``: loaded from
+the store at start, replaced right after each ``set_cosigned``), so the sequencer answers
+receipts without reading it back. It is built from the checkpoint row the round read and the note
+it stored, so it is exactly the row ``latest_checkpoint(cosigned=True)`` returns; and it stays
+correct because, while this process is the sequencer, only its collector co-signs newer
+checkpoints (a stale value would still be a valid co-signed checkpoint, just not the newest).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grpc
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
@@ -25,7 +34,7 @@ from crypto.note import Verifier, parse_signature_lines
 
 from ..status import details_of
 from ..tls import open_channel
-from .store import LogStore
+from .store import LogStore, StoredCheckpoint
 
 log = logging.getLogger("ownervote.cosign")
 
@@ -57,20 +66,25 @@ class WitnessEndpoint:
 
 class CosignCollector:
     def __init__(self, store: LogStore, log_verifier: Verifier, policy: WitnessPolicy,
-                 endpoints: Sequence[WitnessEndpoint], *, timeout: float = 5.0) -> None:
+                 endpoints: Sequence[WitnessEndpoint], *, timeout: float = 5.0,
+                 min_interval: float = 0.05) -> None:
         self.store = store
         self.log_verifier = log_verifier
         self.policy = policy
         self.endpoints = list(endpoints)
         self.timeout = timeout
-        self.cosigned_size = 0
+        self.min_interval = min_interval  # seconds between the starts of two rounds, at least
+        self.cosigned: StoredCheckpoint | None = None  # the latest co-signed checkpoint stored
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
 
+    @property
+    def cosigned_size(self) -> int:
+        return self.cosigned.size if self.cosigned is not None else 0
+
     async def start(self) -> None:
-        latest = await self.store.latest_checkpoint(cosigned=True)
-        self.cosigned_size = latest.size if latest else 0
+        self.cosigned = await self.store.latest_checkpoint(cosigned=True)
         for ep in self.endpoints:
             ep.channel = open_channel(ep.address, ep.credentials)
             ep.stub = witness_pb2_grpc.WitnessServiceStub(ep.channel)
@@ -104,19 +118,27 @@ class CosignCollector:
             latest = await self.store.latest_checkpoint(cosigned=False)
             if latest is None or latest.size <= self.cosigned_size:
                 continue
+            started = asyncio.get_running_loop().time()
             try:
-                ok = await self._round(latest.size, latest.signed_note)
+                ok = await self._round(latest)
             except Exception:
                 log.exception("cosigning round failed")
                 ok = False
             if ok:
                 backoff = 0.05
+                # at most one round per min_interval: under load every round costs each
+                # witness a signature check, a consistency proof and a signature, and the
+                # batches that commit meanwhile are covered by the next round anyway
+                rest = self.min_interval - (asyncio.get_running_loop().time() - started)
+                if rest > 0:
+                    await asyncio.sleep(rest)
             else:  # quorum not reached: try again later (the log keeps running)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 self._wake.set()
 
-    async def _round(self, size: int, signed_note: bytes) -> bool:
+    async def _round(self, checkpoint: StoredCheckpoint) -> bool:
+        size, signed_note = checkpoint.size, checkpoint.signed_note
         results = await asyncio.gather(*(self._submit(ep, size, signed_note)
                                          for ep in self.endpoints))
         lines = b"".join(line for res in results for line in res)
@@ -138,9 +160,13 @@ class CosignCollector:
         except CryptoError as exc:
             log.warning("checkpoint %d not co-signed by a quorum: %s", size, exc)
             return False
-        await self.store.set_cosigned(size, encoded)
+        if not await self.store.set_cosigned(size, encoded):
+            log.warning("checkpoint %d vanished from the store; not co-signed", size)
+            return False
         async with self._changed:
-            self.cosigned_size = max(self.cosigned_size, size)
+            if size > self.cosigned_size:
+                # the row as stored: the round's checkpoint row with the note just written
+                self.cosigned = replace(checkpoint, cosigned_note=encoded)
             self._changed.notify_all()
         return True
 

@@ -12,6 +12,12 @@ and are woken by NOTIFY when a batch commits. When the sequencer dies its sessio
 is released, and another process takes over, resuming from the committed head. The batch
 transaction locks the head row and checks it, so a sequencer that lost its lock unnoticed
 cannot write (fencing). With SQLite the log is single-process.
+
+On the sequencer a receipt for a recent entry needs no database read: the co-signed checkpoint
+comes from the collector's memory (it is the row the collector just stored), and the inclusion
+proof and leaf hash from the store's recent-nodes map, which the sequencer fills with the nodes of
+each batch once ``commit_batch`` has returned (and with the frontier it resumed from). Committed
+tree nodes never change, so memory and database always agree; other processes read the database.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from crypto.receipt import Receipt
 
 from ..db import is_postgres
 from .cosign import CosignCollector
-from .store import Batch, LogStore, StoreConflict, StoredCheckpoint
+from .store import RECENT_MAX, Batch, LogStore, StoreConflict, StoredCheckpoint
 
 log = logging.getLogger("ownervote.ledger")
 
@@ -62,10 +68,11 @@ def advisory_key(origin: str) -> int:
 class Ledger:
     def __init__(self, engine: AsyncEngine, origin: str, sign_checkpoint: SignCheckpoint, *,
                  max_batch: int = 1000,
-                 collector: CosignCollector | None = None) -> None:
+                 collector: CosignCollector | None = None,
+                 recent_nodes: int = RECENT_MAX) -> None:
         self.engine = engine
         self.origin = origin
-        self.store = LogStore(engine, origin)
+        self.store = LogStore(engine, origin, recent_max=recent_nodes)
         self._sign = sign_checkpoint
         self.max_batch = max_batch
         self.collector = collector
@@ -114,6 +121,9 @@ class Ledger:
         for fut in self._waiting.values():
             if not fut.done():
                 fut.set_exception(LedgerUnavailable("ledger stopped"))
+        if self._lock_conn is not None:  # its session must end to release the advisory lock
+            with contextlib.suppress(Exception):
+                await self._lock_conn.invalidate()
         for conn in (self._lock_conn, getattr(self, "_listen_conn", None)):
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -153,16 +163,23 @@ class Ledger:
                         fut.set_exception(LedgerUnavailable("sequencer restarting; retry"))
                 await asyncio.sleep(0.5)
 
-    async def _sequence(self) -> None:
+    async def _resume(self) -> merkle.CompactRange:
+        """The compact range at the committed head, read from the store. Its nodes are committed,
+        and every proof for a later entry needs some of them: they go to the recent-nodes map."""
         head = await self.store.head()
         tree = merkle.CompactRange(head.size, await self.store.frontier(head.size))
         if tree.root() != head.root:
             raise RuntimeError(f"log {self.origin}: stored nodes disagree with the head")
+        self.store.remember(zip(tree.addresses(), tree.nodes, strict=True))
         self._size = head.size
+        return tree
+
+    async def _sequence(self) -> None:
+        tree = await self._resume()
         if self.collector is not None:
             await self.collector.start()
         self._sequencer_ready.set()
-        log.info("sequencer of %s at size %d", self.origin, head.size)
+        log.info("sequencer of %s at size %d", self.origin, tree.size)
         try:
             await self._sequence_loop(tree)
         finally:
@@ -188,9 +205,7 @@ class Ledger:
                 for _, fut in items:
                     if not fut.done():
                         fut.set_exception(LedgerUnavailable(f"store error: {exc}"))
-                head = await self.store.head()
-                tree = merkle.CompactRange(head.size, await self.store.frontier(head.size))
-                self._size = head.size
+                tree = await self._resume()
 
     async def _collect(self) -> list[tuple[bytes, asyncio.Future]]:
         items: list[tuple[bytes, asyncio.Future]] = []
@@ -231,6 +246,8 @@ class Ledger:
                                             quorum_free=self.collector is None),
                                       notify_channel=CHANNEL_BATCH
                                       if is_postgres(self.engine) else None)
+        # committed (never before: a failed batch's positions are reused by the next batch)
+        self.store.remember(new_nodes)
         self._size = new_size
         known.update(new_nodes)
         for i, (_, fut) in enumerate(items):
@@ -257,17 +274,24 @@ class Ledger:
 
     async def receipt(self, index: int, appended: AppendResult | None = None, *,
                       timeout: float = 10.0) -> Receipt:
+        """The entry's inclusion proof against the latest co-signed checkpoint covering it. For a
+        recent entry on the sequencer every piece comes from memory (see the module docstring)."""
         cp = await self.wait_cosigned(index, timeout)
         if appended is not None and appended.tree_size == cp.size:
             proof = list(appended.inclusion_proof)
             leaf = appended.leaf_hash
-        else:
-            proof = await self.store.inclusion_proof(index, cp.size)
-            leaf = (await self.store.nodes([(0, index)]))[(0, index)]
+        else:  # proof nodes and leaf hash in one lookup (one query at most)
+            ranges = merkle.inclusion_path_ranges(index, cp.size)
+            got = await self.store.nodes(merkle.nodes_needed(ranges) | {(0, index)})
+            proof = merkle.assemble(ranges, got)
+            leaf = got[(0, index)]
         return Receipt(index, leaf, tuple(proof), cp.cosigned_note)
 
     async def wait_cosigned(self, index: int, timeout: float) -> StoredCheckpoint:
-        """The latest co-signed checkpoint once one covers ``index`` (TimeoutError otherwise)."""
+        """The latest co-signed checkpoint once one covers ``index`` (TimeoutError otherwise).
+
+        On the sequencer with a collector it is the collector's in-memory copy of the row it
+        stored (no read); the store is read only if that does not cover ``index`` yet."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -277,6 +301,9 @@ class Ledger:
                     raise TimeoutError(f"no co-signed checkpoint covers entry {index} yet")
                 with contextlib.suppress(TimeoutError):
                     await self.collector.wait_covering(index, min(remaining, 0.5))
+                cp = self.collector.cosigned
+                if cp is not None and cp.size > index:
+                    return cp
             cp = await self.store.latest_checkpoint(cosigned=True)
             if cp is not None and cp.size > index:
                 return cp
@@ -320,6 +347,10 @@ class Ledger:
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await t
+                with contextlib.suppress(Exception):
+                    # invalidate, not just close: a closed connection goes back to the pool
+                    # with the session, and so the advisory lock, still held
+                    await conn.invalidate()
                 with contextlib.suppress(Exception):
                     await conn.close()
                 self._lock_conn = None

@@ -15,7 +15,7 @@ from crypto.note import Ed25519Signer
 from .cosign import CosignCollector, WitnessEndpoint, WitnessPolicy
 from .log import Ledger
 from .service import LedgerService
-from .store import LogStore, create_schema
+from .store import create_schema
 
 
 def parse_witness(spec: str) -> WitnessEndpoint:
@@ -41,15 +41,14 @@ async def build_log(engine: AsyncEngine, signer: Ed25519Signer,
         await create_schema(engine)
     origin = signer.name
     policy = WitnessPolicy(tuple(w.verifier for w in witnesses), quorum)
-    collector = None
 
     def sign(size: int, root: bytes) -> bytes:
         return SignedCheckpoint.sign(Checkpoint(origin, size, root), signer).encode()
 
-    if witnesses:
-        collector = CosignCollector(LogStore(engine, origin), signer.verifier(), policy,
-                                    list(witnesses))
-    ledger = Ledger(engine, origin, sign, max_batch=max_batch, collector=collector)
+    ledger = Ledger(engine, origin, sign, max_batch=max_batch)
+    if witnesses:  # the collector shares the ledger's store: its proofs read recent nodes there
+        ledger.collector = CosignCollector(ledger.store, signer.verifier(), policy,
+                                           list(witnesses))
     service = LedgerService(ledger.store, signer.verifier(), policy)
     return LogNode(ledger, service, signer)
 

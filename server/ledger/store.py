@@ -1,11 +1,27 @@
-"""Reads and the one write of the Merkle log, over SQLAlchemy Core (SQLite or PostgreSQL)."""
+"""Reads and the one write of the Merkle log, over SQLAlchemy Core (SQLite or PostgreSQL).
+
+Two memories in front of ``log_nodes`` let ``nodes()`` (proofs, leaf hashes) skip the database:
+
+* the recent-nodes map: the sequencer hands over (``remember``) every node of each batch it has
+  committed and the frontier it resumed from, and the map keeps the last ``recent_max`` of them
+  (oldest evicted first). A receipt's inclusion proof is against a co-signed checkpoint a few
+  batches later than its entry, so its nodes are almost always here.
+* the upper-level cache: subtrees of >= 64 leaves read from the database, shared by many proofs.
+
+Both are safe because a complete subtree's hash never changes once committed: entries are
+append-only, and the batch transaction checks the head, so index ``i`` of this log is the same
+entry forever. Only committed data may enter them: ``remember`` is called after
+``commit_batch`` returned, never before, so a rolled-back batch (whose positions the next batch
+reuses with other entries) leaves nothing behind.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, insert, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crypto import merkle
@@ -63,16 +79,22 @@ def node_id(level: int, idx: int) -> int:
 
 CACHE_MIN_LEVEL = 6  # subtrees of >= 64 leaves: few, and shared by many proofs
 CACHE_MAX = 1 << 18
+# node entries of recently committed batches: 2^18 (~2^17 leaves, ~60 MB) covers a co-signing
+# lag of many seconds at full load, while a receipt needs only the last few batches
+RECENT_MAX = 1 << 18
 
 
 class LogStore:
     """All SQL of one log (``log_id`` = the checkpoint origin)."""
 
-    def __init__(self, engine: AsyncEngine, log_id: str) -> None:
+    def __init__(self, engine: AsyncEngine, log_id: str, *,
+                 recent_max: int = RECENT_MAX) -> None:
         self.engine = engine
         self.reads = read_engine(engine)  # single-statement reads: no BEGIN/ROLLBACK
         self.log_id = log_id
         self._cache: dict[tuple[int, int], bytes] = {}
+        self.recent_max = recent_max
+        self._recent: OrderedDict[tuple[int, int], bytes] = OrderedDict()  # oldest first
 
     # --- head and checkpoints -----------------------------------------------------------------
 
@@ -116,12 +138,15 @@ class LogStore:
         async with self.reads.connect() as conn:
             return [_checkpoint(r) for r in (await conn.execute(q)).all()]
 
-    async def set_cosigned(self, size: int, cosigned_note: bytes) -> None:
+    async def set_cosigned(self, size: int, cosigned_note: bytes) -> bool:
+        """Store the co-signed note beside checkpoint ``size``; False if there is no such
+        checkpoint (nothing was stored)."""
         async with self.engine.begin() as conn:
-            await conn.execute(update(log_checkpoints)
-                               .where(and_(log_checkpoints.c.log_id == self.log_id,
-                                           log_checkpoints.c.size == size))
-                               .values(cosigned_note=cosigned_note))
+            result = await conn.execute(update(log_checkpoints)
+                                        .where(and_(log_checkpoints.c.log_id == self.log_id,
+                                                    log_checkpoints.c.size == size))
+                                        .values(cosigned_note=cosigned_note))
+            return result.rowcount == 1
 
     # --- entries and nodes --------------------------------------------------------------------
 
@@ -144,13 +169,41 @@ class LogStore:
             row = (await conn.execute(q)).first()
         return None if row is None else row.idx
 
+    async def indexes_of_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        """The first ledger index of each of these leaf hashes that is on the log: one query
+        for many (the ballot box's replay checks, coalesced)."""
+        if not leaf_hashes:
+            return {}
+        q = (select(log_entries.c.leaf_hash, func.min(log_entries.c.idx).label("idx"))
+             .where(and_(log_entries.c.log_id == self.log_id,
+                         log_entries.c.leaf_hash.in_(bindparam("leaves", expanding=True))))
+             .group_by(log_entries.c.leaf_hash))
+        async with self.reads.connect() as conn:
+            rows = (await conn.execute(q, {"leaves": list(leaf_hashes)})).all()
+        return {bytes(r.leaf_hash): r.idx for r in rows}
+
+    def remember(self, nodes: Iterable[tuple[tuple[int, int], bytes]]) -> None:
+        """Keep ``((level, idx), hash)`` of COMMITTED nodes in the recent-nodes map, evicting the
+        oldest beyond ``recent_max``. The caller guarantees the nodes are committed (a batch
+        after ``commit_batch`` returned, or a frontier read back from the store): a node of a
+        rolled-back batch would be served for a position that later holds another entry."""
+        recent = self._recent
+        for addr, h in nodes:
+            recent[addr] = h
+            recent.move_to_end(addr)  # a re-remembered frontier node is recent again
+        while len(recent) > self.recent_max:
+            recent.popitem(last=False)
+
     async def nodes(self, addresses: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """Hashes of complete subtrees, one indexed query; upper levels are cached in memory
-        (a complete subtree's hash never changes once committed)."""
+        """Hashes of complete subtrees: from the recent-nodes map or the upper-level cache when
+        there, the rest in one indexed query (a complete subtree's hash never changes once
+        committed, so memory never disagrees with the database)."""
         out: dict[tuple[int, int], bytes] = {}
         wanted: dict[int, tuple[int, int]] = {}
         for addr in set(addresses):
-            hit = self._cache.get(addr)
+            hit = self._recent.get(addr)
+            if hit is None:
+                hit = self._cache.get(addr)
             if hit is not None:
                 out[addr] = hit
             else:
