@@ -132,3 +132,31 @@ async def test_seal_waits_for_ballots_in_flight_then_refuses(box, election):
     _, _, late = voter(election, 0)
     await refused(bb, h, election[0], late, grpc.StatusCode.FAILED_PRECONDITION,
                   "election_state")
+
+
+async def test_replay_checks_of_one_turn_are_one_query():
+    """LeafLookups: the checks asked for together are one lookup; answers go to each asker
+    (None for a leaf not on the ledger); a failed lookup fails every asker of that batch."""
+    from server.election.ballot_box import LeafLookups
+
+    class Store:
+        def __init__(self) -> None:
+            self.calls: list[list[bytes]] = []
+            self.fail = False
+
+        async def indexes_of_leaves(self, leaves):
+            self.calls.append(sorted(leaves))
+            if self.fail:
+                raise OSError("database down")
+            return {b"a": 3, b"b": 7}
+
+    store = Store()
+    lookups = LeafLookups(store)
+    got = await asyncio.gather(*(lookups.index_of(x) for x in (b"a", b"b", b"c", b"a")))
+    assert got == [3, 7, None, 3]
+    assert store.calls == [[b"a", b"b", b"c"]]
+    assert await lookups.index_of(b"b") == 7 and len(store.calls) == 2
+    store.fail = True
+    results = await asyncio.gather(lookups.index_of(b"a"), lookups.index_of(b"c"),
+                                   return_exceptions=True)
+    assert all(isinstance(r, OSError) for r in results)

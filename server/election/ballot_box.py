@@ -357,6 +357,49 @@ def _ballot_bytes(cast_bytes: bytes) -> bytes:
     return r.lp(1 << 16)
 
 
+class LeafLookups:
+    """Replay checks, coalesced: the leaf hashes asked for in one turn of the event loop are
+    looked up in one query (LogStore.indexes_of_leaves) instead of one query each. Under load
+    the workers answer batches of ballots, whose checks then arrive in the same turn."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._pending: dict[bytes, list[asyncio.Future]] = {}
+        self._running: set[asyncio.Task] = set()
+
+    def index_of(self, leaf_hash: bytes) -> asyncio.Future:
+        """A future of the leaf's ledger index, or None if it is not on the ledger."""
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        future = loop.create_future()
+        self._pending.setdefault(leaf_hash, []).append(future)
+        return future
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        task = asyncio.ensure_future(self._lookup(pending))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _lookup(self, pending: dict[bytes, list[asyncio.Future]]) -> None:
+        try:
+            found = await self.store.indexes_of_leaves(list(pending))
+        except BaseException as exc:
+            for futures in pending.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_exception(exc if isinstance(exc, Exception)
+                                        else RuntimeError("lookup cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for leaf, futures in pending.items():
+            for f in futures:
+                if not f.done():
+                    f.set_result(found.get(leaf))
+
+
 class BallotBox:
     def __init__(self, ledger: Ledger, *, clock: Callable[[], float] = time.time,
                  receipt_timeout: float = 10.0, verifier: BallotVerifier | None = None,
@@ -370,6 +413,7 @@ class BallotBox:
         self._inflight: dict[str, int] = {}
         self._drained: dict[str, asyncio.Event] = {}
         self._locks: dict[bytes, asyncio.Lock] = {}
+        self._replays = LeafLookups(ledger.store)
 
     def _check_open(self, election: OpenElection) -> None:
         now = self.clock()
@@ -429,7 +473,7 @@ class BallotBox:
                 if eid in self._sealed:
                     raise BallotRefused(grpc.StatusCode.FAILED_PRECONDITION, "election_state",
                                         "the election closed")
-                if await self.ledger.store.index_of_leaf(leaf) is not None:
+                if await self._replays.index_of(leaf) is not None:
                     raise BallotRefused(grpc.StatusCode.ALREADY_EXISTS, "replay",
                                         "this exact ballot is already on the ledger")
                 appended = await self.ledger.append(entry)
