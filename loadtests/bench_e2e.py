@@ -184,7 +184,7 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     return points
 
 
-def plot(results: dict[int, list[tuple]], path: str) -> None:
+def plot(results: dict[int, list[tuple]], path: str, witnesses: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -206,7 +206,8 @@ def plot(results: dict[int, list[tuple]], path: str) -> None:
     ax2.set_yscale("log")
     ax2.set_title("Latency against offered load")
     ax2.legend(fontsize=7)
-    fig.suptitle("ownervote end to end on 2 cores: gRPC → PostgreSQL + ledger + 3 witnesses")
+    fig.suptitle(f"ownervote end to end on 2 cores: gRPC → PostgreSQL + ledger + 3 {witnesses} "
+                 "witnesses, load generator included")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"plot written to {path}")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     for servers in (int(x) for x in args.servers.split(",")):
         results[servers] = run_once(args, base, servers, sweep)
     if args.plot and sweep:
-        plot(results, args.plot)
+        plot(results, args.plot, "plain" if args.plain_witnesses else "validating")
 
 
 def run_once(args, base: str, servers: int, sweep: list[float]) -> list[tuple]:
