@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m loadtests.bench_e2e",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--owners", type=int, default=3000)
-    p.add_argument("--credentials", type=int, default=600)
+    p.add_argument("--credentials", type=int, default=2000)
     p.add_argument("--ballots", type=int, default=1000)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--servers", default="1",

@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
               f"total {t_agg + t_cer:7.1f} s  ({args.workers} worker processes; aggregation "
               f"{where})", flush=True)
         del entries, points
-    if not args.million:
+    if rows and rows[-1][0] < 1_000_000:
         n, t_agg, t_cer = rows[-1]
         print(f"1,000,000 ballots extrapolated linearly from {n:,}: aggregation ≈ "
               f"{t_agg / n * 1e6:,.0f} s + ceremony ≈ {t_cer:.1f} s (run with --million)")

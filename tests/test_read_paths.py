@@ -229,3 +229,21 @@ async def test_owner_weights_are_read_once_per_roll(engine):
         assert len(statements) == 3  # one read for the whole roll
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
+async def test_entry_data_reads_the_entries_as_entries_does(dsn, tmp_path):
+    """LogStore.entry_data (the close's fast page read: asyncpg directly on PostgreSQL) gives
+    the same bytes as LogStore.entries, for a full page, a partial page and past the end."""
+    from tests.ledger_support import start_log
+
+    h = await start_log(dsn, tmp_path, n_witnesses=0, quorum=0)
+    try:
+        for i in range(7):
+            await h.ledger.append(b"entry-%d" % i + bytes([i]) * i)
+        store = h.ledger.store
+        for start, count in ((0, 7), (2, 3), (5, 10), (7, 4)):
+            assert await store.entry_data(start, count) == \
+                [d for d, _ in await store.entries(start, count)]
+        assert await store.entry_data(3, 1) == [b"entry-3\x03\x03\x03"]
+    finally:
+        await h.stop()

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crypto.affine import encode_xy
 from crypto.credential import CastBallot
 
-from ..db import is_postgres, read_engine, write_once
+from ..db import fetch_rows, is_postgres, write_once
 
 log = logging.getLogger("ownervote.ballot_points")
 metadata = MetaData()
@@ -53,7 +53,6 @@ class BallotPoints:
 
     def __init__(self, engine: AsyncEngine, *, interval: float = 0.05, batch: int = 1000) -> None:
         self.engine = engine
-        self.reads = read_engine(engine)
         self.interval = interval
         self.batch = batch
         self._buffer: list[dict] = []
@@ -108,5 +107,4 @@ class BallotPoints:
         q = select(ballot_points.c.ledger_index, ballot_points.c.points).where(and_(
             ballot_points.c.election_id == election_id,
             ballot_points.c.ledger_index >= start, ballot_points.c.ledger_index < end))
-        async with self.reads.connect() as conn:
-            return {r.ledger_index: bytes(r.points) for r in (await conn.execute(q)).all()}
+        return {index: bytes(points) for index, points in await fetch_rows(self.engine, q)}

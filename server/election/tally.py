@@ -385,13 +385,13 @@ class TallyStore:
         try:
             while start < end:
                 await slots.acquire()
-                page = await store.entries(start, min(PAGE, end - start))
+                page = await store.entry_data(start, min(PAGE, end - start))
                 if not page:
                     slots.release()
                     raise RuntimeError(f"ledger entries {start}..{end} are missing")
                 kept = await self.points.read(election_id, start, start + len(page)) \
                     if self.points else {}
-                tasks.append(asyncio.create_task(summed(start, [d for d, _ in page], kept)))
+                tasks.append(asyncio.create_task(summed(start, page, kept)))
                 start += len(page)
             results = await asyncio.gather(*tasks)
         except BaseException:
