@@ -80,6 +80,13 @@ async def fetch_rows(engine: AsyncEngine, stmt) -> list:
         return [tuple(r) for r in await raw.fetch(compiled.string, *params)]
 
 
+def insert_skipping_conflicts(engine: AsyncEngine, table):
+    """``INSERT … ON CONFLICT DO NOTHING`` for the engine's dialect (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if is_postgres(engine) else sqlite).insert(table).on_conflict_do_nothing()
+
+
 def write_once(engine: AsyncEngine):
     """A connection for ONE writing statement: on PostgreSQL in autocommit, where the statement
     is its own transaction (atomic, and durable when it answers with ``synchronous_commit=on``)

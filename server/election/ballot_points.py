@@ -23,13 +23,12 @@ import contextlib
 import logging
 
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.affine import encode_xy
 from crypto.credential import CastBallot
 
-from ..db import fetch_rows, is_postgres, write_once
+from ..db import fetch_rows, insert_skipping_conflicts, write_once
 
 log = logging.getLogger("ownervote.ballot_points")
 metadata = MetaData()
@@ -53,6 +52,7 @@ class BallotPoints:
 
     def __init__(self, engine: AsyncEngine, *, interval: float = 0.05, batch: int = 1000) -> None:
         self.engine = engine
+        self._insert = insert_skipping_conflicts(engine, ballot_points)
         self.interval = interval
         self.batch = batch
         self._buffer: list[dict] = []
@@ -85,11 +85,9 @@ class BallotPoints:
         """Write every queued row now (idempotent: a row already there is kept)."""
         while self._buffer:
             rows, self._buffer = self._buffer[:self.batch], self._buffer[self.batch:]
-            dialect = postgresql if is_postgres(self.engine) else sqlite
-            stmt = dialect.insert(ballot_points).on_conflict_do_nothing()
             try:
                 async with write_once(self.engine) as conn:  # one statement
-                    await conn.execute(stmt, rows)
+                    await conn.execute(self._insert, rows)
             except Exception:
                 self.dropped += len(rows)
                 log.exception("could not keep the points of %d ballots; the close decodes them "

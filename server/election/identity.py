@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crypto.attestation import Attestation, ExpiredAttestation, verify_attestation
+from crypto.attestation import Attestation, verify_attestation
 from crypto.errors import InvalidSignature
 
 Clock = Callable[[], float]
@@ -54,23 +54,17 @@ class AttestationVerifier:
     _verified: OrderedDict[tuple[bytes, bytes], None] = field(default_factory=OrderedDict)
 
     def verify(self, attestation: Attestation, signature: bytes, election_id: str) -> str:
-        now = int(self.clock())
         key = (attestation.canonical_bytes(), bytes(signature))
+        remembered = key in self._verified
         try:
-            if key in self._verified:
-                if attestation.election_id != election_id:
-                    raise InvalidSignature("the attestation is for another election")
-                if now >= attestation.expires_at:
-                    raise ExpiredAttestation("the attestation has expired")
-                self._verified.move_to_end(key)
-            else:
-                verify_attestation(self.provider_key, attestation, signature, now=now,
-                                   election_id=election_id)
-                self._verified[key] = None
-                while len(self._verified) > self.remember:
-                    self._verified.popitem(last=False)
+            verify_attestation(self.provider_key, attestation, signature, now=int(self.clock()),
+                               election_id=election_id, signature_checked=remembered)
         except InvalidSignature as exc:
             raise IdentityRefused(str(exc)) from exc
+        self._verified[key] = None
+        self._verified.move_to_end(key)
+        while len(self._verified) > self.remember:
+            self._verified.popitem(last=False)
         return attestation.owner_id
 
 

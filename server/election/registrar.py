@@ -38,13 +38,12 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto import blind_rsa
 from crypto.credential import issue_credential
 
-from ..db import is_postgres, read_engine, write_once
+from ..db import insert_skipping_conflicts, read_engine, write_once
 
 metadata = MetaData()
 
@@ -77,8 +76,7 @@ class Registrar:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.reads = read_engine(engine)  # single-statement reads: no BEGIN/ROLLBACK
-        dialect = postgresql if is_postgres(engine) else sqlite
-        self._insert = (dialect.insert(credentials_issued).on_conflict_do_nothing()  # built once
+        self._insert = (insert_skipping_conflicts(engine, credentials_issued)  # built once
                         .returning(credentials_issued.c.owner_id))
 
     async def create(self) -> None:

@@ -10,14 +10,13 @@ ALREADY_EXISTS.
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from crypto.attestation import Attestation
 from crypto.errors import BlindRsaError, DecodeError
 
+from ..shared_load import SharedLoads
 from ..status import RpcError, abort, invalid
 from .identity import GuardedVerifier, IdentityRefused, RateLimited
 from .lifecycle import ElectionState
@@ -48,29 +47,16 @@ class RegistrationService(election_pb2_grpc.RegistrationServiceServicer):
         self.registrar = registrar
         self.identity = identity
         self.kek = kek
-        self._keys: dict[str, dict] = {}  # decrypted issuer keys, per election (decrypt once)
-        self._loading: dict[str, asyncio.Task] = {}  # a decryption under way, per election
+        # decrypted issuer keys, per election: decrypted once, shared by concurrent requests
+        self._keys: SharedLoads[str, dict] = SharedLoads(
+            lambda eid: self.store.issuer_private_keys(eid, self.kek))
 
     async def _private_keys(self, election_id: str) -> dict:
         """The election's decrypted issuer keys. Decrypting them (PKCS #8 under the key
         encryption key, plus RSA key validation) is slow, so the requests that arrive together
         when an election starts issuing share one decryption instead of each running its own
         (a request that goes away does not cancel it for the others)."""
-        keys = self._keys.get(election_id)
-        if keys:
-            return keys
-        task = self._loading.get(election_id)
-        if task is None:
-            task = asyncio.ensure_future(self.store.issuer_private_keys(election_id, self.kek))
-            self._loading[election_id] = task
-
-            def done(t: asyncio.Task) -> None:
-                self._loading.pop(election_id, None)
-                if not t.cancelled() and t.exception() is None and t.result():
-                    self._keys[election_id] = t.result()  # none yet: ask again next time
-
-            task.add_done_callback(done)
-        return await asyncio.shield(task)
+        return await self._keys.get(election_id)
 
     async def _owner(self, request, context) -> tuple[str, int, object]:
         att, sig = attestation_from_pb(request.attestation)

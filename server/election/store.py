@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -62,6 +61,7 @@ from rules.roll_csv import parse_roll_csv
 
 from ..db import read_engine
 from ..ledger.log import AppendResult, Ledger
+from ..shared_load import SharedLoads
 from .lifecycle import ElectionState
 
 metadata = MetaData()
@@ -179,8 +179,8 @@ class ElectionStore:
         self._wall_clock = wall_clock
         self._snapshots: dict[str, tuple[float, StoredElection]] = {}
         self._generations: dict[str, int] = {}  # bumped by every change this store makes
-        self._roll_weights: OrderedDict[str, dict[str, int]] = OrderedDict()
-        self._roll_loading: dict[str, asyncio.Task] = {}
+        self._roll_weights: SharedLoads[str, dict[str, int]] = SharedLoads(
+            self._read_weights, keep=ROLL_CACHE)
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
@@ -267,26 +267,10 @@ class ElectionStore:
         owners of a roll are read once, in one query, and kept (the last ROLL_CACHE rolls). A
         roll never changes once imported: its id names its hash (import_roll), and a second
         import of the same id is refused. Requests arriving together share one read."""
-        weight = (await self._weights(roll_id)).get(owner_id)
+        weight = (await self._roll_weights.get(roll_id)).get(owner_id)
         if weight is None:
             raise NotFound(f"{owner_id} is not a voting owner on roll {roll_id}")
         return weight
-
-    async def _weights(self, roll_id: str) -> dict[str, int]:
-        weights = self._roll_weights.get(roll_id)
-        if weights is not None:
-            self._roll_weights.move_to_end(roll_id)
-            return weights
-        task = self._roll_loading.get(roll_id)
-        if task is None:
-            task = self._roll_loading[roll_id] = asyncio.ensure_future(self._read_weights(roll_id))
-            task.add_done_callback(lambda _: self._roll_loading.pop(roll_id, None))
-        weights = await asyncio.shield(task)
-        if weights:  # an unknown roll is not kept: it may be imported later
-            self._roll_weights[roll_id] = weights
-            while len(self._roll_weights) > ROLL_CACHE:
-                self._roll_weights.popitem(last=False)
-        return weights
 
     async def _read_weights(self, roll_id: str) -> dict[str, int]:
         q = select(roll_owners.c.owner_id, roll_owners.c.weight).where(
