@@ -23,3 +23,25 @@ async def new_election(store, *, guardians: int = 5, threshold: int = 3,
         eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(), MAJOR,
         open_time, close_time, guardians, threshold))
     return eid, roll
+
+
+def voter(election, choice: int):
+    """A voter of a one-class ``(OpenElection, issuer private key)`` (the ballot-box tests'
+    election fixture): token, credential, and a signed ballot for ``choice``."""
+    from crypto.ballot import encrypt_ballot
+    from crypto.cast import sign_ballot
+    from crypto.credential import (
+        finalize_credential,
+        generate_token,
+        issue_credential,
+        request_credential,
+        token_public_bytes,
+    )
+
+    open_election, sk = election
+    (issuer,) = open_election.issuers.values()
+    token = generate_token()
+    req = request_credential(issuer, token_public_bytes(token))
+    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
+    ballot = encrypt_ballot(open_election.context, cred.token_public_key, [choice])
+    return token, cred, sign_ballot(token, ballot, cred)

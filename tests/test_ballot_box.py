@@ -14,16 +14,14 @@ from crypto.cast import sign_ballot
 from crypto.codec import decode_cast_ballot, decode_event, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
-    finalize_credential,
     generate_issuer_key,
     generate_token,
-    issue_credential,
-    request_credential,
     token_public_bytes,
 )
 from crypto.group import G, base_mul, random_scalar
 from crypto.receipt import verify_receipt
 from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
+from tests.election_support import voter
 from tests.ledger_support import start_log
 
 W = 8950
@@ -36,15 +34,6 @@ def election():
     ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
     issuers = {W: IssuerKey("gate-2026", W, sk.public_key())}
     return OpenElection(ctx, issuers, NOW[0] - 10, NOW[0] + 3600), sk
-
-
-def voter(election, choice):
-    open_election, sk = election
-    token = generate_token()
-    req = request_credential(open_election.issuers[W], token_public_bytes(token))
-    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
-    ballot = encrypt_ballot(open_election.context, cred.token_public_key, [choice])
-    return token, cred, sign_ballot(token, ballot, cred)
 
 
 @pytest.fixture

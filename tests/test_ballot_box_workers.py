@@ -18,11 +18,8 @@ from crypto.cast import sign_ballot, verify_cast_ballot
 from crypto.codec import decode_cast_ballot, decode_event, encode_ballot, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
-    finalize_credential,
     generate_issuer_key,
     generate_token,
-    issue_credential,
-    request_credential,
     token_public_bytes,
 )
 from crypto.errors import InvalidBallot
@@ -32,6 +29,7 @@ from server.config import ConfigError, load_config
 from server.election import ballot_box
 from server.election.ballot_box import BallotBox, BallotRefused, BallotVerifier, OpenElection
 from server.election.ballot_points import points_of
+from tests.election_support import voter
 from tests.ledger_support import start_log
 
 W = 8950
@@ -51,15 +49,6 @@ def verifier():
     v = BallotVerifier(2)  # the pool starts on first use, inside the first test's loop
     yield v
     asyncio.run(v.close())
-
-
-def voter(election, choice):
-    open_election, sk = election
-    token = generate_token()
-    req = request_credential(open_election.issuers[W], token_public_bytes(token))
-    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
-    ballot = encrypt_ballot(open_election.context, cred.token_public_key, [choice])
-    return token, cred, sign_ballot(token, ballot, cred)
 
 
 @pytest.fixture
