@@ -7,7 +7,7 @@
 
 It downloads the ledger (or reads an export made with ``python -m clients.ledger export``),
 checks every checkpoint's signatures and the witness quorum against the Merkle tree it
-recomputes, then replays every entry through the ledger verifier (crypto/election_audit.py):
+recomputes, then replays every entry through the ledger verifier (crypto/audit.py):
 roll hash and definition, the key ceremony (proofs, complaints, QUAL, the joint key), the issuer
 keys (one per weight class), every credential and token signature and every proof of every
 ballot, one counted ballot per token, the credential counts, the aggregates recomputed, every
@@ -28,12 +28,12 @@ from pathlib import Path
 import grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
-from crypto.checkpoint import CosignatureVerifier
-from crypto.election_audit import LedgerVerifier
+from crypto.audit import LedgerVerifier
 from crypto.errors import CryptoError
-from crypto.ledger_audit import AuditFailure, audit
-from crypto.ledger_export import LedgerExport, decode_export
-from crypto.note import Ed25519Verifier
+from crypto.log.audit import AuditFailure, audit
+from crypto.log.checkpoint import CosignatureVerifier
+from crypto.log.export import LedgerExport, decode_export
+from crypto.log.note import Ed25519Verifier
 from crypto.records import RollCommitment, roll_commitment
 from rules.roll_csv import parse_roll_csv
 
@@ -63,12 +63,14 @@ def verify(export: LedgerExport, log_key: str, witness_keys: list[str], quorum: 
     lines = [f"ledger {ledger.origin}: {ledger.entries} entries, {ledger.checkpoints} "
              f"checkpoints, the last co-signed by {', '.join(n for n, _ in ledger.cosigners)}; "
              f"every entry in the tree, every signature valid",
-             f"{len(verifier.rolls)} roll(s), {len(verifier.elections)} election(s), "
-             f"{verifier.ballots_verified} ballots verified"]
-    chosen = [verifier.election(election)] if election else list(verifier.elections.values())
+             f"{len(verifier.election_family.rolls)} roll(s), "
+             f"{len(verifier.election_family.elections)} election(s), "
+             f"{verifier.election_family.ballots_verified} ballots verified"]
+    chosen = [verifier.election(election)] if election else \
+        list(verifier.election_family.elections.values())
     if roll is not None:
         mine = roll
-        matching = [rid for rid, c in verifier.rolls.items() if c == mine]
+        matching = [rid for rid, c in verifier.election_family.rolls.items() if c == mine]
         if not matching or (election and chosen[0].definition.roll_id not in matching):
             raise AuditFailure(f"the roll file (hash {mine.roll_hash.hex()}) is not the roll the "
                                "ledger commits to" + (f" for {election}" if election else ""))

@@ -31,7 +31,7 @@ from ownervote.v1 import election_pb2, wire
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.group import G
-from crypto.ledger_export import encode_export
+from crypto.log.export import encode_export
 from crypto.records import ResultRecord
 from rules.area import format_area
 from rules.roll import DEVELOPER_OWNER_ID, Unit, compute_weights

@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
+from crypto.audit import LedgerVerifier
 from crypto.codec import (
     decode_decryption_share,
     decode_guardian_key,
@@ -43,10 +44,10 @@ from crypto.dkg import (
     make_complaint,
     receive_share,
 )
-from crypto.election_audit import CLOSED, TALLYING, LedgerVerifier
 from crypto.errors import InvalidShare
 from crypto.group import base_mul, encode_point
-from crypto.ledger_audit import audit
+from crypto.log.audit import audit
+from crypto.records import ElectionState
 from crypto.threshold import is_trivial, partial_decrypt
 
 from .ledger_export import fetch_export
@@ -214,10 +215,10 @@ class GuardianClient:
         for i, entry in enumerate(export.entries):
             verifier.apply(i, entry)  # AuditFailure names the first broken rule
         e = verifier.election(s.election_id)
-        if e.state < CLOSED:
+        if e.state < ElectionState.CLOSED:
             raise GuardianRefusal(f"the close is not on the ledger (the election is "
                                   f"{e.state_name}): nothing to decrypt")
-        if e.state != TALLYING:
+        if e.state is not ElectionState.TALLYING:
             raise GuardianRefusal(f"the election is {e.state_name}, not TALLYING")
         if encode_point(e.dkg.joint_public_key) != s.joint_public_key or \
                 base_mul(s.share) != e.dkg.verification_keys[s.index]:

@@ -17,11 +17,11 @@ from pathlib import Path
 import grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
-from crypto.checkpoint import CosignatureVerifier
 from crypto.errors import DecodeError
-from crypto.ledger_audit import AuditFailure, audit
-from crypto.ledger_export import decode_export, encode_export
-from crypto.note import Ed25519Verifier
+from crypto.log.audit import AuditFailure, audit
+from crypto.log.checkpoint import CosignatureVerifier
+from crypto.log.export import decode_export, encode_export
+from crypto.log.note import Ed25519Verifier
 
 from .ledger_export import fetch_export
 

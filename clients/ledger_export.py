@@ -1,11 +1,11 @@
-"""Downloading a ledger export through LedgerService (the format is crypto/ledger_export.py)."""
+"""Downloading a ledger export through LedgerService (the format is crypto/log/export.py)."""
 
 from __future__ import annotations
 
 import grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
-from crypto.ledger_export import LedgerExport
+from crypto.log.export import LedgerExport
 
 
 async def fetch_export(channel: grpc.aio.Channel) -> LedgerExport:

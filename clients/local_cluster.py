@@ -25,8 +25,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.attestation import DemoIdentityProvider
-from crypto.checkpoint import CosignatureSigner
-from crypto.note import Ed25519Signer
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.note import Ed25519Signer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,11 +9,12 @@ from collections import Counter
 from fractions import Fraction
 
 from crypto.election_audit import ElectionAudit
-from crypto.records import NO_QUORUM, PASSED, ResultRecord
+from crypto.records import ResultOutcome, ResultRecord, RulePreset
 from crypto.tally import latest_per_token
 from rules.area import format_area
 
-OUTCOME_NAMES = {NO_QUORUM: "NO QUORUM", PASSED: "PASSED", 3: "REJECTED"}
+OUTCOME_NAMES = {ResultOutcome.NO_QUORUM: "NO QUORUM", ResultOutcome.PASSED: "PASSED",
+                 ResultOutcome.REJECTED: "REJECTED"}
 
 
 def _pct(part: int, whole: int) -> str:
@@ -40,7 +41,8 @@ def result_table(options, result: ResultRecord, total_area: int, total_owners: i
 
 
 def rule_text(e: ElectionAudit) -> str:
-    names = {1: "ordinary matter", 2: "major matter", 3: "explicit rule"}
+    names = {RulePreset.ORDINARY: "ordinary matter", RulePreset.MAJOR: "major matter",
+             RulePreset.EXPLICIT: "explicit rule"}
     (qa, qh, aa, ah), strict = e.definition.rule.fractions, e.definition.rule.strict
     f = [f"{n}/{d}" for n, d in (qa, qh, aa, ah)]
     return (f"{names[e.definition.rule.preset]}: quorum {f[0]} area + {f[1]} owners; approval "

@@ -27,10 +27,10 @@ import os
 import sys
 from pathlib import Path
 
-from crypto.checkpoint import CosignatureVerifier
 from crypto.errors import CryptoError
-from crypto.note import Ed25519Verifier
-from crypto.receipt import Receipt
+from crypto.log.checkpoint import CosignatureVerifier
+from crypto.log.note import Ed25519Verifier
+from crypto.log.receipt import Receipt
 
 from .channel import add_connection_arguments, channel_from
 from .identity_provider import attestation_from_json

@@ -33,18 +33,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, ledger_pb2_grpc, wire
 
-from crypto import merkle
 from crypto.attestation import Attestation
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.checkpoint import CosignatureVerifier
 from crypto.codec import (
-    Event,
     decode_credential,
     encode_ballot,
     encode_cast_ballot,
     encode_credential,
-    encode_event,
 )
 from crypto.credential import (
     Credential,
@@ -54,10 +50,14 @@ from crypto.credential import (
     request_credential,
     token_public_bytes,
 )
+from crypto.encoding import Event, encode_event
 from crypto.errors import InvalidProof
 from crypto.group import decode_point
-from crypto.note import Ed25519Verifier
-from crypto.receipt import Receipt, verify_receipt
+from crypto.log import merkle
+from crypto.log.checkpoint import CosignatureVerifier
+from crypto.log.note import Ed25519Verifier
+from crypto.log.receipt import Receipt, verify_receipt
+from crypto.records import ElectionEvent
 
 STATES = {v.number: v.name.removeprefix("ELECTION_STATE_")
           for v in election_pb2.ElectionState.DESCRIPTOR.values}
@@ -262,7 +262,8 @@ class VoterClient:
             raise ValueError("the election has no joint key yet")
         ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, choices)
         cast = sign_ballot(wallet.token, ballot, wallet.credential)
-        entry = encode_event(Event("ballot", election.election_id, encode_cast_ballot(cast)))
+        entry = encode_event(Event(ElectionEvent.BALLOT, election.election_id,
+                                   encode_cast_ballot(cast)))
         request = election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(cast))
         try:
             resp = await self.ballot_box.CastBallot(request)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .encoding import lp
 from .errors import DecodeError, InvalidSignature
-from .transcript import lp
 
 NONCE_MIN, NONCE_MAX = 16, 64
 

@@ -18,6 +18,7 @@ from functools import cached_property
 from petlib.ec import EcPt
 
 from .elgamal import Ciphertext, add_all, encrypt
+from .encoding import lp
 from .errors import InvalidBallot, InvalidProof
 from .group import encode_point, random_scalar
 from .proofs import (
@@ -27,7 +28,7 @@ from .proofs import (
     prove_disjunctive,
     verify_disjunctive,
 )
-from .transcript import Context, lp
+from .transcript import Context
 
 TOKEN_KEY_LEN = 32  # raw Ed25519 public key
 MAX_OPTIONS = 64

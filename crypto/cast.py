@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .ballot import ElectionContext, EncryptedBallot, verify_ballot
 from .codec import encode_ballot
 from .credential import CastBallot, Credential, IssuerKey, verify_credential
+from .encoding import lp
 from .errors import InvalidBallot, InvalidSignature
-from .transcript import lp
 
 
 def ballot_signing_message(ballot: EncryptedBallot, ballot_bytes: bytes | None = None) -> bytes:

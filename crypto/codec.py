@@ -1,8 +1,10 @@
-"""Canonical binary encoding of the cryptographic objects (docs/protocol.md §8).
+"""Canonical binary encoding of the cryptographic objects (docs/protocol.md §8 and §9).
 
-One place for the format: every object has exactly one encoding, decoding accepts only that
-encoding (wrong lengths, trailing bytes, off-curve points, unreduced scalars are
-:class:`DecodeError`), so ``encode(decode(b)) == b`` for every accepted ``b``. These bytes are what
+The framing (``lp``, :class:`crypto.encoding.Reader`) and the ledger's event envelope are in
+crypto/encoding.py; here are the objects. One place for the format: every object has exactly
+one encoding, decoding accepts only that encoding (wrong lengths, trailing bytes, off-curve
+points, unreduced scalars are :class:`DecodeError`), so ``encode(decode(b)) == b`` for every
+accepted ``b``. These bytes are what
 signatures cover, what ballot hashes are taken over and what the test vectors pin; the protobuf
 wire format is mapped to these objects at the edges, outside :mod:`crypto`.
 """
@@ -15,6 +17,7 @@ from .ballot import EncryptedBallot, EncryptedSelection
 from .credential import CastBallot, Credential
 from .dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from .elgamal import Ciphertext
+from .encoding import Reader, decode_all, lp
 from .errors import DecodeError
 from .group import (
     POINT_LEN,
@@ -31,60 +34,12 @@ BALLOT_VERSION = 1
 MAX_BRANCHES = 65
 
 
-class Reader:
-    """A cursor over bytes that fails with DecodeError instead of reading short."""
-
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise DecodeError("expected bytes")
-        self._data = bytes(data)
-        self._pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self._pos + n > len(self._data):
-            raise DecodeError("truncated input")
-        out = self._data[self._pos:self._pos + n]
-        self._pos += n
-        return out
-
-    def uint(self, width: int) -> int:
-        return int.from_bytes(self.take(width), "big")
-
-    def lp(self, max_len: int = 1 << 20) -> bytes:
-        n = self.uint(4)
-        if n > max_len:
-            raise DecodeError("length prefix too large")
-        return self.take(n)
-
-    def point(self):
-        return decode_point(self.take(POINT_LEN))
-
-    def scalar(self) -> int:
-        return decode_scalar(self.take(SCALAR_LEN))
-
-    def text(self, max_len: int = 128) -> str:
-        raw = self.lp(max_len)
-        try:
-            return raw.decode("utf-8", errors="strict")
-        except UnicodeDecodeError as exc:
-            raise DecodeError("invalid UTF-8") from exc
-
-    def end(self) -> None:
-        if self._pos != len(self._data):
-            raise DecodeError("trailing bytes")
+def _point(r: Reader):
+    return decode_point(r.take(POINT_LEN))
 
 
-def _lp(b: bytes) -> bytes:
-    return len(b).to_bytes(4, "big") + b
-
-
-def _decode_all(data: bytes, read):
-    r = Reader(data)
-    out = read(r)
-    r.end()
-    return out
+def _scalar(r: Reader) -> int:
+    return decode_scalar(r.take(SCALAR_LEN))
 
 
 # --- ciphertexts and proofs --------------------------------------------------------------------
@@ -94,11 +49,11 @@ def encode_ciphertext(ct: Ciphertext) -> bytes:
 
 
 def read_ciphertext(r: Reader) -> Ciphertext:
-    return Ciphertext(r.point(), r.point())
+    return Ciphertext(_point(r), _point(r))
 
 
 def decode_ciphertext(data: bytes) -> Ciphertext:
-    return _decode_all(data, read_ciphertext)
+    return decode_all(data, read_ciphertext)
 
 
 def encode_schnorr(p: SchnorrProof) -> bytes:
@@ -106,11 +61,11 @@ def encode_schnorr(p: SchnorrProof) -> bytes:
 
 
 def read_schnorr(r: Reader) -> SchnorrProof:
-    return SchnorrProof(r.point(), r.scalar())
+    return SchnorrProof(_point(r), _scalar(r))
 
 
 def decode_schnorr(data: bytes) -> SchnorrProof:
-    return _decode_all(data, read_schnorr)
+    return decode_all(data, read_schnorr)
 
 
 def encode_dleq(p: DleqProof) -> bytes:
@@ -118,11 +73,11 @@ def encode_dleq(p: DleqProof) -> bytes:
 
 
 def read_dleq(r: Reader) -> DleqProof:
-    return DleqProof(r.point(), r.point(), r.scalar())
+    return DleqProof(_point(r), _point(r), _scalar(r))
 
 
 def decode_dleq(data: bytes) -> DleqProof:
-    return _decode_all(data, read_dleq)
+    return decode_all(data, read_dleq)
 
 
 def encode_disjunctive(p: DisjunctiveProof) -> bytes:
@@ -137,18 +92,18 @@ def read_disjunctive(r: Reader) -> DisjunctiveProof:
     k = r.uint(1)
     if not 1 <= k <= MAX_BRANCHES:
         raise DecodeError("disjunctive proof must have 1..65 branches")
-    return DisjunctiveProof(tuple(DisjunctiveBranch(r.point(), r.point(), r.scalar(), r.scalar())
+    return DisjunctiveProof(tuple(DisjunctiveBranch(_point(r), _point(r), _scalar(r), _scalar(r))
                                   for _ in range(k)))
 
 
 def decode_disjunctive(data: bytes) -> DisjunctiveProof:
-    return _decode_all(data, read_disjunctive)
+    return decode_all(data, read_disjunctive)
 
 
 # --- ballots -----------------------------------------------------------------------------------
 
 def encode_ballot(b: EncryptedBallot) -> bytes:
-    out = [BALLOT_VERSION.to_bytes(1, "big"), _lp(b.election_id.encode()), b.election_hash,
+    out = [BALLOT_VERSION.to_bytes(1, "big"), lp(b.election_id.encode()), b.election_hash,
            b.token_public_key, len(b.selections).to_bytes(1, "big")]
     for sel in b.selections:
         out += [encode_ciphertext(sel.ciphertext), encode_disjunctive(sel.proof)]
@@ -170,7 +125,7 @@ def read_ballot(r: Reader) -> EncryptedBallot:
 
 
 def decode_ballot(data: bytes) -> EncryptedBallot:
-    return _decode_all(data, read_ballot)
+    return decode_all(data, read_ballot)
 
 
 def _skip_disjunctive(r: Reader) -> None:
@@ -186,8 +141,8 @@ MAX_RSA_BYTES = 1024  # 8192-bit moduli
 
 
 def encode_credential(c: Credential) -> bytes:
-    return (_lp(c.election_id.encode()) + c.weight.to_bytes(8, "big") + c.token_public_key
-            + c.msg_prefix + _lp(c.signature))
+    return (lp(c.election_id.encode()) + c.weight.to_bytes(8, "big") + c.token_public_key
+            + c.msg_prefix + lp(c.signature))
 
 
 def read_credential(r: Reader) -> Credential:
@@ -199,12 +154,12 @@ def read_credential(r: Reader) -> Credential:
 
 
 def decode_credential(data: bytes) -> Credential:
-    return _decode_all(data, read_credential)
+    return decode_all(data, read_credential)
 
 
 def encode_cast_ballot(c: CastBallot) -> bytes:
-    return (BALLOT_VERSION.to_bytes(1, "big") + _lp(encode_ballot(c.ballot))
-            + _lp(encode_credential(c.credential)) + c.signature)
+    return (BALLOT_VERSION.to_bytes(1, "big") + lp(encode_ballot(c.ballot))
+            + lp(encode_credential(c.credential)) + c.signature)
 
 
 def read_cast_ballot(r: Reader) -> CastBallot:
@@ -224,11 +179,11 @@ def decode_cast_ballot_bytes(data: bytes) -> tuple[CastBallot, bytes]:
         ballot = decode_ballot(raw)
         credential = decode_credential(r.lp(1 << 12))
         return CastBallot(ballot, credential, r.take(64)), raw
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 def decode_cast_ballot(data: bytes) -> CastBallot:
-    return _decode_all(data, read_cast_ballot)
+    return decode_all(data, read_cast_ballot)
 
 
 @dataclass(frozen=True)
@@ -340,8 +295,8 @@ def encode_guardian_key(k: GuardianPublicKey) -> bytes:
 
 def decode_guardian_key(data: bytes) -> GuardianPublicKey:
     def read(r: Reader) -> GuardianPublicKey:
-        return GuardianPublicKey(_index(r), r.point(), read_schnorr(r))
-    return _decode_all(data, read)
+        return GuardianPublicKey(_index(r), _point(r), read_schnorr(r))
+    return decode_all(data, read)
 
 
 def encode_dealing(d: Dealing) -> bytes:
@@ -359,12 +314,12 @@ def encode_dealing(d: Dealing) -> bytes:
 def decode_dealing(data: bytes) -> Dealing:
     def read(r: Reader) -> Dealing:
         dealer = _index(r)
-        commitments = tuple(r.point() for _ in range(_count(r)))
+        commitments = tuple(_point(r) for _ in range(_count(r)))
         proof = read_schnorr(r)
-        shares = tuple(EncryptedShare(_index(r), r.point(), r.take(SHARE_CIPHERTEXT_LEN))
+        shares = tuple(EncryptedShare(_index(r), _point(r), r.take(SHARE_CIPHERTEXT_LEN))
                        for _ in range(_count(r)))
         return Dealing(dealer, commitments, proof, shares)
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 def encode_complaint(c: Complaint) -> bytes:
@@ -374,8 +329,8 @@ def encode_complaint(c: Complaint) -> bytes:
 
 def decode_complaint(data: bytes) -> Complaint:
     def read(r: Reader) -> Complaint:
-        return Complaint(_index(r), _index(r), r.point(), read_dleq(r))
-    return _decode_all(data, read)
+        return Complaint(_index(r), _index(r), _point(r), read_dleq(r))
+    return decode_all(data, read)
 
 
 def encode_decryption_share(s: DecryptionShare) -> bytes:
@@ -384,8 +339,8 @@ def encode_decryption_share(s: DecryptionShare) -> bytes:
 
 def decode_decryption_share(data: bytes) -> DecryptionShare:
     def read(r: Reader) -> DecryptionShare:
-        return DecryptionShare(_index(r), r.point(), read_dleq(r))
-    return _decode_all(data, read)
+        return DecryptionShare(_index(r), _point(r), read_dleq(r))
+    return decode_all(data, read)
 
 
 SHARE_CIPHERTEXT_LEN = 48
@@ -403,53 +358,3 @@ def _count(r: Reader) -> int:
     if n == 0:
         raise DecodeError("an empty list")
     return n
-
-
-# --- ledger events ------------------------------------------------------------------------------
-
-EVENT_MAGIC = b"ownervote/v1/event"
-EVENT_KINDS = frozenset({
-    "roll",  # roll commitment: roll hash, totals, weight classes
-    "election",  # the election definition
-    "state",  # a lifecycle transition
-    "guardian-key", "dealing", "complaint",  # the key ceremony (encodings above)
-    "issuer-keys",  # the issuer key of every weight class
-    "credentials-issued",  # issuance counts per weight class
-    "ballot",  # a cast ballot (encode_cast_ballot)
-    "aggregates",  # the encrypted totals at close
-    "decryption-shares",  # one guardian's shares of every aggregate
-    "result",  # the decrypted totals and the outcome
-})
-
-
-@dataclass(frozen=True)
-class Event:
-    """One ledger entry of an election: ``LP(magic) || LP(kind) || LP(election_id) || LP(body)``;
-    the body is the canonical encoding of the kind's object."""
-
-    kind: str
-    election_id: str
-    body: bytes
-
-
-def encode_event(e: Event) -> bytes:
-    if e.kind not in EVENT_KINDS:
-        raise DecodeError(f"unknown event kind {e.kind!r}")
-    if not e.election_id or len(e.election_id.encode()) > 128:
-        raise DecodeError("election id must be 1..128 bytes")
-    return (_lp(EVENT_MAGIC) + _lp(e.kind.encode()) + _lp(e.election_id.encode())
-            + _lp(bytes(e.body)))
-
-
-def decode_event(data: bytes) -> Event:
-    def read(r: Reader) -> Event:
-        if r.lp(64) != EVENT_MAGIC:
-            raise DecodeError("not an ownervote event")
-        kind = r.text(64)
-        if kind not in EVENT_KINDS:
-            raise DecodeError(f"unknown event kind {kind!r}")
-        election_id = r.text(128)
-        if not election_id:
-            raise DecodeError("empty election id")
-        return Event(kind, election_id, r.lp(1 << 24))
-    return _decode_all(data, read)

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import blind_rsa
 from .ballot import TOKEN_KEY_LEN, EncryptedBallot
+from .encoding import lp
 from .errors import InvalidSignature
-from .transcript import lp
 
 VARIANT = blind_rsa.RSABSSA_SHA384_PSS_RANDOMIZED
 ISSUER_KEY_BITS = 2048

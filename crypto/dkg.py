@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from petlib.ec import EcPt
 
+from .encoding import lp
 from .errors import DecodeError, DkgError, InvalidProof, InvalidShare
 from .group import (
     ORDER,
@@ -50,7 +51,7 @@ from .proofs import (
     verify_dleq,
     verify_schnorr,
 )
-from .transcript import Context, lp
+from .transcript import Context
 
 MAX_GUARDIANS = 255
 

@@ -1,11 +1,13 @@
-"""Replaying the ledger: every election rule, checked from the public entries alone.
+"""The election family's verifier: every election rule, checked from the public entries alone.
 
-:class:`LedgerVerifier` takes the ledger's entries in order (``apply(index, entry)``) and keeps,
-per roll and per election, what the entries so far establish. It is the auditor's core, and a
-validating witness runs the same object on every entry before co-signing (so a witness refuses
-a ballot after the close, a bad proof, a wrong aggregate or a wrong result). The first violation
-raises :class:`crypto.ledger_audit.AuditFailure` naming the entry. docs/protocol.md §12 lists the
-events and the checks:
+:class:`ElectionVerifier` takes the election family's events in ledger order (from the ledger
+verifier, crypto/audit.py, which routes every entry by its kind's family) and keeps, per roll and
+per election, what the entries so far establish. It is the auditor's core, and a validating
+witness runs the same objects on every entry before co-signing (so a witness refuses a ballot
+after the close, a bad proof, a wrong aggregate or a wrong result). A broken rule raises
+:class:`ElectionViolation`, which the ledger verifier reports as
+:class:`crypto.log.audit.AuditFailure` naming the entry. Each kind has one method, listed in an
+explicit table. docs/protocol.md §12 lists the events and the checks:
 
 * ``roll``: a roll commitment, once per roll id.
 * ``election``: a definition naming a committed roll with its hash, once per election; DRAFT.
@@ -37,11 +39,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .ballot import ElectionContext
 from .cast import verify_cast_ballot
 from .codec import (
-    Event,
     decode_cast_ballot_bytes,
     decode_complaint,
     decode_dealing,
-    decode_event,
     decode_guardian_key,
 )
 from .credential import IssuerKey
@@ -57,13 +57,16 @@ from .dkg import (
     verify_dealing,
     verify_guardian_key,
 )
+from .encoding import Event
 from .errors import CryptoError
-from .ledger_audit import AuditFailure
 from .outcome import result_of
 from .records import (
+    ELECTION_FAMILY,
     CredentialsIssuedRecord,
     DecryptionSharesRecord,
     DefinitionRecord,
+    ElectionEvent,
+    ElectionState,
     ResultRecord,
     RollCommitment,
     decode_aggregates,
@@ -80,9 +83,7 @@ from .records import (
 from .tally import Aggregates, aggregate, decrypt_aggregates, latest_per_token
 from .threshold import is_trivial, verify_decryption_share
 
-DRAFT, KEY_CEREMONY, READY, OPEN, CLOSED, TALLYING, PUBLISHED = range(1, 8)
-STATE_NAMES = {1: "DRAFT", 2: "KEY_CEREMONY", 3: "READY", 4: "OPEN", 5: "CLOSED",
-               6: "TALLYING", 7: "PUBLISHED"}
+S = ElectionState
 
 
 class ElectionViolation(CryptoError):
@@ -95,7 +96,7 @@ class ElectionAudit:
 
     definition: DefinitionRecord
     roll: RollCommitment
-    state: int = DRAFT
+    state: ElectionState = ElectionState.DRAFT
     last_at: int = 0
     keys: dict[int, GuardianPublicKey] = field(default_factory=dict)
     dealings: dict[int, Dealing] = field(default_factory=dict)
@@ -117,7 +118,7 @@ class ElectionAudit:
 
     @property
     def state_name(self) -> str:
-        return STATE_NAMES[self.state]
+        return self.state.name
 
 
 def _need(condition: bool, message: str) -> None:
@@ -125,28 +126,42 @@ def _need(condition: bool, message: str) -> None:
         raise ElectionViolation(message)
 
 
-def _in_state(e: ElectionAudit, kind: str, *states: int) -> None:
+def _in_state(e: ElectionAudit, kind: str, *states: ElectionState) -> None:
     _need(e.state in states, f"a {kind} event while the election is {e.state_name}")
 
 
-class LedgerVerifier:
-    """Feed it every entry of a ledger, in order, from index 0."""
+class ElectionVerifier:
+    """The election family's rules; :meth:`apply` takes its events in ledger order."""
+
+    family = ELECTION_FAMILY
 
     def __init__(self) -> None:
         self.rolls: dict[str, RollCommitment] = {}
         self.elections: dict[str, ElectionAudit] = {}
-        self.next_index = 0
         self.ballots_verified = 0
+        E = ElectionEvent
+        self._per_election = {  # kind -> the rule of that kind, for a defined election
+            E.STATE: self._state, E.GUARDIAN_KEY: self._guardian_key, E.DEALING: self._dealing,
+            E.COMPLAINT: self._complaint, E.ISSUER_KEYS: self._issuer_keys,
+            E.BALLOT: self._ballot, E.CREDENTIALS_ISSUED: self._credentials_issued,
+            E.AGGREGATES: self._aggregates, E.DECRYPTION_SHARES: self._decryption_shares,
+            E.RESULT: self._result,
+        }
+        self._rules = {E.ROLL: self._roll, E.ELECTION: self._define, **{
+            kind: self._for_election(rule) for kind, rule in self._per_election.items()}}
 
-    def apply(self, index: int, entry: bytes) -> None:
-        if index != self.next_index:
-            raise AuditFailure(f"expected entry {self.next_index} next, got {index}",
-                               entry=index)
-        try:
-            self._apply(decode_event(entry))
-        except (CryptoError, ValueError) as exc:
-            raise AuditFailure(str(exc), entry=index) from exc
-        self.next_index += 1
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds this verifier has a rule for (every kind of the family)."""
+        return frozenset(self._rules)
+
+    def apply(self, ev: Event) -> None:
+        """Check one event of the family; ElectionViolation (or a CryptoError of the record's
+        decoding) if it breaks a rule."""
+        rule = self._rules.get(ev.kind)
+        if rule is None:
+            raise ElectionViolation(f"the election family has no {ev.kind!r} event")
+        rule(ev)
 
     def election(self, election_id: str) -> ElectionAudit:
         e = self.elections.get(election_id)
@@ -154,23 +169,20 @@ class LedgerVerifier:
             raise ElectionViolation(f"no election {election_id!r} on the ledger")
         return e
 
-    # --- dispatch ------------------------------------------------------------------------------
+    def _for_election(self, rule):
+        def apply(ev: Event) -> None:
+            rule(self.election(ev.subject), ev.body)
+        return apply
 
-    def _apply(self, ev: Event) -> None:
-        if ev.kind == "roll":
-            _need(ev.election_id not in self.rolls, f"roll {ev.election_id} committed twice")
-            self.rolls[ev.election_id] = decode_roll_commitment(ev.body)
-            return
-        if ev.kind == "election":
-            self._define(ev)
-            return
-        e = self.election(ev.election_id)
-        handler = getattr(self, "_" + ev.kind.replace("-", "_"))
-        handler(e, ev.body)
+    # --- rolls and definitions -----------------------------------------------------------------
+
+    def _roll(self, ev: Event) -> None:
+        _need(ev.subject not in self.rolls, f"roll {ev.subject} committed twice")
+        self.rolls[ev.subject] = decode_roll_commitment(ev.body)
 
     def _define(self, ev: Event) -> None:
         d = decode_definition(ev.body)
-        _need(d.election_id == ev.election_id, "the definition names another election")
+        _need(d.election_id == ev.subject, "the definition names another election")
         _need(d.election_id not in self.elections, f"election {d.election_id} defined twice")
         roll = self.rolls.get(d.roll_id)
         _need(roll is not None, f"the election's roll {d.roll_id} is not on the ledger")
@@ -181,20 +193,20 @@ class LedgerVerifier:
 
     def _state(self, e: ElectionAudit, body: bytes) -> None:
         t = decode_transition(body)
-        _need(t.from_state == e.state, f"a transition from {STATE_NAMES.get(t.from_state)} "
+        _need(t.from_state == e.state, f"a transition from {t.from_state.name} "
                                        f"while the election is {e.state_name}")
         _need(t.at >= e.last_at, "a transition dated before the previous one")
         d = e.definition
-        if t.to_state == READY:
+        if t.to_state == S.READY:
             self._finish_ceremony(e)
-        elif t.to_state == OPEN:
+        elif t.to_state == S.OPEN:
             _need(t.at >= d.open_time, "opened before the opening time")
-        elif t.to_state == CLOSED:
+        elif t.to_state == S.CLOSED:
             _need(t.at >= d.close_time, "closed before the closing time")
-        elif t.to_state == TALLYING:
+        elif t.to_state == S.TALLYING:
             _need(e.issued is not None and e.aggregates is not None,
                   "tallying before the credential counts and the aggregates are published")
-        elif t.to_state == PUBLISHED:
+        elif t.to_state == S.PUBLISHED:
             _need(e.result is not None, "published without a result")
         e.state, e.last_at = t.to_state, t.at
 
@@ -210,14 +222,14 @@ class LedgerVerifier:
     # --- the key ceremony ----------------------------------------------------------------------
 
     def _guardian_key(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "guardian-key", KEY_CEREMONY)
+        _in_state(e, "guardian-key", S.KEY_CEREMONY)
         key = decode_guardian_key(body)
         verify_guardian_key(e.params, key)
         _need(key.index not in e.keys, f"guardian {key.index} registered twice")
         e.keys[key.index] = key
 
     def _dealing(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "dealing", KEY_CEREMONY)
+        _in_state(e, "dealing", S.KEY_CEREMONY)
         _need(len(e.keys) == e.params.n, "a dealing before all guardian keys")
         dealing = decode_dealing(body)
         verify_dealing(e.params, dealing)
@@ -225,7 +237,7 @@ class LedgerVerifier:
         e.dealings[dealing.dealer] = dealing
 
     def _complaint(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "complaint", KEY_CEREMONY)
+        _in_state(e, "complaint", S.KEY_CEREMONY)
         c = decode_complaint(body)
         dealing = e.dealings.get(c.dealer)
         _need(dealing is not None, f"a complaint about guardian {c.dealer}, who has not dealt")
@@ -234,7 +246,7 @@ class LedgerVerifier:
         e.complaints[(c.complainer, c.dealer)] = (c, verdict)
 
     def _issuer_keys(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "issuer-keys", KEY_CEREMONY)
+        _in_state(e, "issuer-keys", S.KEY_CEREMONY)
         _need(not e.issuers, "issuer keys published twice")
         record = decode_issuer_keys(body)
         _need([w for w, _ in record.keys] == [w for w, _ in e.roll.classes],
@@ -253,14 +265,14 @@ class LedgerVerifier:
     # --- voting and the tally ------------------------------------------------------------------
 
     def _ballot(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "ballot", OPEN)
+        _in_state(e, "ballot", S.OPEN)
         cast, ballot_bytes = decode_cast_ballot_bytes(body)
         verify_cast_ballot(e.context, e.issuers, cast, ballot_bytes=ballot_bytes)
         self.ballots_verified += 1
         e.ballots.append((cast.credential.weight, cast.ballot))
 
     def _credentials_issued(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "credentials-issued", CLOSED)
+        _in_state(e, "credentials-issued", S.CLOSED)
         _need(e.issued is None, "credential counts published twice")
         record = decode_credentials_issued(body)
         owners = dict(e.roll.classes)
@@ -270,7 +282,7 @@ class LedgerVerifier:
         e.issued = record
 
     def _aggregates(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "aggregates", CLOSED)
+        _in_state(e, "aggregates", S.CLOSED)
         _need(e.issued is not None, "aggregates before the credential counts")
         _need(e.aggregates is None, "aggregates published twice")
         counted = latest_per_token(e.ballots)
@@ -286,7 +298,7 @@ class LedgerVerifier:
         e.counted_per_class = dict(per_class)
 
     def _decryption_shares(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "decryption-shares", TALLYING)
+        _in_state(e, "decryption-shares", S.TALLYING)
         record = decode_decryption_shares(body)
         g = record.guardian
         _need(1 <= g <= e.params.n, f"no guardian {g}")
@@ -301,7 +313,7 @@ class LedgerVerifier:
         e.shares[g] = record
 
     def _result(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "result", TALLYING)
+        _in_state(e, "result", S.TALLYING)
         _need(e.result is None, "a second result")
         published = decode_result(body)
         t = e.definition.threshold

@@ -19,6 +19,25 @@ class DecodeError(CryptoError, ValueError):
     """
 
 
+class UnknownEventKind(DecodeError):
+    """A ledger event of a kind that no record family registered (crypto/encoding.py)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(f"unknown event kind {kind!r}")
+
+
+class UnknownFamily(CryptoError):
+    """A ledger event of a record family the verifier has no rules for (crypto/audit.py): it is
+    refused, never passed over."""
+
+    def __init__(self, family: str, kind: str) -> None:
+        self.family = family
+        self.kind = kind
+        super().__init__(f"a {kind!r} event of the {family} family, which this verifier does "
+                         "not check")
+
+
 class InvalidProof(CryptoError):
     """A zero-knowledge proof did not verify. ``what`` names the proof."""
 
@@ -91,7 +110,7 @@ class SigningFailure(BlindRsaError):
     """RFC 9474 §4.3: "signing failure" (the computed signature does not verify)."""
 
 
-# C2SP signed notes and transparency-log checkpoints (crypto/note.py, crypto/checkpoint.py).
+# C2SP signed notes and transparency-log checkpoints (crypto/log/note.py, crypto/log/checkpoint.py).
 class MalformedNote(DecodeError):
     """c2sp.org/signed-note: bytes that are not a well-formed signed note (or note text)."""
 

@@ -1,6 +1,7 @@
-"""Canonical encodings of the election records that go on the ledger besides the cryptographic
-objects of crypto.codec: the roll commitment, the election definition, lifecycle transitions
-(docs/protocol.md §12, "Election events"). Pure data: the rules themselves live in rules/.
+"""The election's record family: the events it puts on the ledger and their canonical bodies
+besides the cryptographic objects of crypto.codec (docs/protocol.md §12, "Election events"),
+and the numbers the records carry (states, rule presets, outcomes) as named enums. Pure data:
+the rules themselves live in rules/ (the Art. 278 presets come from rules.art278).
 
     roll       = roll_hash (32) || u64(total_area) || u32(total_owners)
                  || u32(k) || (u64(weight) || u32(owners))^k          weights strictly increasing
@@ -24,23 +25,82 @@ objects of crypto.codec: the roll commitment, the election definition, lifecycle
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from fractions import Fraction
 
+from rules import art278
 from rules.roll import Roll, roll_hash
 
 from .ballot import Contest, ContestKind
-from .codec import (
-    Reader,
-    _decode_all,
-    _lp,
-    decode_decryption_share,
-    encode_decryption_share,
-)
+from .codec import decode_decryption_share, encode_decryption_share
 from .elgamal import Ciphertext
+from .encoding import Reader, decode_all, lp, register_event_kinds
 from .errors import DecodeError
 from .group import IDENTITY, POINT_LEN, decode_point, encode_point, is_identity
 from .tally import Aggregates
 from .threshold import DecryptionShare
+
+# --- the family's event kinds ------------------------------------------------------------------
+
+ELECTION_FAMILY = "election"
+
+
+class ElectionEvent(enum.StrEnum):
+    """The kinds of the election family's ledger events (crypto.encoding.Event.kind)."""
+
+    ROLL = "roll"  # roll commitment (subject: the roll id)
+    ELECTION = "election"  # the definition
+    STATE = "state"  # a lifecycle transition
+    GUARDIAN_KEY = "guardian-key"  # the key ceremony (crypto.codec)
+    DEALING = "dealing"
+    COMPLAINT = "complaint"
+    ISSUER_KEYS = "issuer-keys"  # the issuer key of every weight class
+    CREDENTIALS_ISSUED = "credentials-issued"  # issuance counts per weight class
+    BALLOT = "ballot"  # a cast ballot (crypto.codec.encode_cast_ballot)
+    AGGREGATES = "aggregates"  # the encrypted totals at close
+    DECRYPTION_SHARES = "decryption-shares"  # one guardian's shares of every aggregate
+    RESULT = "result"  # the decrypted totals and the outcome
+
+
+ELECTION_EVENT_KINDS = register_event_kinds(ELECTION_FAMILY, (k.value for k in ElectionEvent))
+
+
+# --- the numbers the records carry (equal to the ownervote.v1 enums; mapped in wire.py) --------
+
+class ElectionState(enum.IntEnum):
+    """The lifecycle of an election (server/election/lifecycle.py); a ``state`` event moves it
+    one step forward."""
+
+    DRAFT = 1
+    KEY_CEREMONY = 2
+    READY = 3
+    OPEN = 4
+    CLOSED = 5
+    TALLYING = 6
+    PUBLISHED = 7
+
+
+class RulePreset(enum.IntEnum):
+    """How a definition names its rule: an Art. 278 preset (rules.art278) or explicit
+    fractions."""
+
+    ORDINARY = 1
+    MAJOR = 2
+    EXPLICIT = 3
+
+
+class ResultOutcome(enum.IntEnum):
+    """An option's outcome in the result record (rules.art278.Outcome as a number)."""
+
+    NO_QUORUM = 1
+    PASSED = 2
+    REJECTED = 3
+
+
+OUTCOME_OF = {art278.Outcome.NO_QUORUM: ResultOutcome.NO_QUORUM,
+              art278.Outcome.PASSED: ResultOutcome.PASSED,
+              art278.Outcome.REJECTED: ResultOutcome.REJECTED}
 
 MAX_TEXT = 4096
 
@@ -83,21 +143,58 @@ def decode_roll_commitment(data: bytes) -> RollCommitment:
         if k > 1 << 20:
             raise DecodeError("too many weight classes")
         return RollCommitment(h, area, owners, tuple((rd.uint(8), rd.uint(4)) for _ in range(k)))
-    return _decode_all(data, read)
+    return decode_all(data, read)
+
+
+def _pair(f: Fraction) -> tuple[int, int]:
+    return f.numerator, f.denominator
 
 
 @dataclass(frozen=True)
 class RuleRecord:
-    preset: int  # 1 ordinary, 2 major, 3 explicit
-    # (numerator, denominator) of quorum area, quorum headcount, approval area, approval headcount
+    """The rule as the definition records it: a preset and its four fractions
+    ``(numerator, denominator)`` of quorum area, quorum headcount, approval area, approval
+    headcount, and ``strict``. A preset's fractions are exactly those of rules.art278."""
+
+    preset: RulePreset
     fractions: tuple[tuple[int, int], ...]
     strict: bool
 
     def __post_init__(self) -> None:
-        if self.preset not in (1, 2, 3) or len(self.fractions) != 4:
+        if self.preset not in set(RulePreset) or len(self.fractions) != 4:
             raise DecodeError("a rule is a preset and four fractions")
+        object.__setattr__(self, "preset", RulePreset(self.preset))
         if any(d == 0 or not 0 <= n <= d for n, d in self.fractions):
             raise DecodeError("rule fractions must be in [0, 1] with a positive denominator")
+        if self.preset is not RulePreset.EXPLICIT:
+            preset = PRESET_RULES[self.preset]
+            if (self.fractions, self.strict) != (_fractions(preset), preset.strict):
+                raise DecodeError(f"the {self.preset.name.lower()} preset is not these "
+                                  "fractions (rules.art278)")
+
+    def rule(self) -> art278.Rule:
+        """The fractions as rules.art278 evaluates them (RuleError if they cannot decide)."""
+        qa, qh, aa, ah = (Fraction(n, d) for n, d in self.fractions)
+        return art278.Rule(qa, qh, aa, ah, self.strict)
+
+
+#: The Art. 278 presets (rules.art278 is the one source of their fractions).
+PRESET_RULES = {RulePreset.ORDINARY: art278.ORDINARY, RulePreset.MAJOR: art278.MAJOR}
+
+
+def _fractions(rule: art278.Rule) -> tuple[tuple[int, int], ...]:
+    return tuple(_pair(f) for f in (rule.quorum_area, rule.quorum_headcount,
+                                    rule.approval_area, rule.approval_headcount))
+
+
+def rule_record(rule: art278.Rule, preset: RulePreset = RulePreset.EXPLICIT) -> RuleRecord:
+    """The record of ``rule`` (fractions in lowest terms)."""
+    return RuleRecord(preset, _fractions(rule), rule.strict)
+
+
+def preset_rule(preset: RulePreset) -> RuleRecord:
+    """The record of an Art. 278 preset (ORDINARY or MAJOR)."""
+    return rule_record(PRESET_RULES[RulePreset(preset)], RulePreset(preset))
 
 
 @dataclass(frozen=True)
@@ -126,8 +223,8 @@ def encode_definition(d: DefinitionRecord) -> bytes:
     rule = [d.rule.preset.to_bytes(1, "big")]
     rule += [n.to_bytes(8, "big") + den.to_bytes(8, "big") for n, den in d.rule.fractions]
     rule.append(b"\x01" if d.rule.strict else b"\x00")
-    return b"".join([b"\x01", _lp(d.election_id.encode()), _lp(d.roll_id.encode()), d.roll_hash,
-                     _lp(d.motion.encode()), _lp(d.contest.canonical_bytes()), *rule,
+    return b"".join([b"\x01", lp(d.election_id.encode()), lp(d.roll_id.encode()), d.roll_hash,
+                     lp(d.motion.encode()), lp(d.contest.canonical_bytes()), *rule,
                      d.open_time.to_bytes(8, "big"), d.close_time.to_bytes(8, "big"),
                      d.guardians.to_bytes(1, "big"), d.threshold.to_bytes(1, "big")])
 
@@ -144,7 +241,7 @@ def _read_contest(data: bytes) -> Contest:
             return Contest(ContestKind(kind), options, lo, hi)
         except ValueError as exc:
             raise DecodeError(f"invalid contest: {exc}") from exc
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 def decode_definition(data: bytes) -> DefinitionRecord:
@@ -154,6 +251,8 @@ def decode_definition(data: bytes) -> DefinitionRecord:
         eid, rid, rh, motion = rd.text(128), rd.text(255), rd.take(32), rd.text(MAX_TEXT)
         contest = _read_contest(rd.lp(1 << 16))
         preset = rd.uint(1)
+        if preset not in set(RulePreset):
+            raise DecodeError("unknown rule preset")
         fractions = tuple((rd.uint(8), rd.uint(8)) for _ in range(4))
         strict = rd.uint(1)
         if strict not in (0, 1):
@@ -161,18 +260,20 @@ def decode_definition(data: bytes) -> DefinitionRecord:
         rule = RuleRecord(preset, fractions, bool(strict))
         return DefinitionRecord(eid, rid, rh, motion, contest, rule, rd.uint(8), rd.uint(8),
                                 rd.uint(1), rd.uint(1))
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 @dataclass(frozen=True)
 class Transition:
-    from_state: int
-    to_state: int
+    from_state: ElectionState
+    to_state: ElectionState
     at: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.from_state <= 7 or self.to_state != self.from_state + 1:
+        if not 1 <= self.from_state <= 6 or self.to_state != self.from_state + 1:
             raise DecodeError("a transition moves one state forward")
+        object.__setattr__(self, "from_state", ElectionState(self.from_state))
+        object.__setattr__(self, "to_state", ElectionState(self.to_state))
 
 
 def encode_transition(t: Transition) -> bytes:
@@ -180,7 +281,7 @@ def encode_transition(t: Transition) -> bytes:
 
 
 def decode_transition(data: bytes) -> Transition:
-    return _decode_all(data, lambda rd: Transition(rd.uint(1), rd.uint(1), rd.uint(8)))
+    return decode_all(data, lambda rd: Transition(rd.uint(1), rd.uint(1), rd.uint(8)))
 
 
 @dataclass(frozen=True)
@@ -198,7 +299,7 @@ class IssuerKeysRecord:
 
 def encode_issuer_keys(r: IssuerKeysRecord) -> bytes:
     return len(r.keys).to_bytes(4, "big") + b"".join(
-        w.to_bytes(8, "big") + _lp(spki) for w, spki in r.keys)
+        w.to_bytes(8, "big") + lp(spki) for w, spki in r.keys)
 
 
 def decode_issuer_keys(data: bytes) -> IssuerKeysRecord:
@@ -207,7 +308,7 @@ def decode_issuer_keys(data: bytes) -> IssuerKeysRecord:
         if k > 1 << 20:
             raise DecodeError("too many issuer keys")
         return IssuerKeysRecord(tuple((rd.uint(8), rd.lp(4096)) for _ in range(k)))
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 def _weight_counts(pairs: tuple[tuple[int, int], ...], what: str) -> None:
@@ -238,7 +339,7 @@ def decode_credentials_issued(data: bytes) -> CredentialsIssuedRecord:
         if k > 1 << 20:
             raise DecodeError("too many weight classes")
         return CredentialsIssuedRecord(tuple((rd.uint(8), rd.uint(4)) for _ in range(k)))
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 IDENTITY_ENCODING = bytes(POINT_LEN)  # only in aggregates: the sum of no ballots is (O, O)
@@ -258,7 +359,7 @@ def read_total(rd: Reader) -> Ciphertext:
 
 
 def decode_total(data: bytes) -> Ciphertext:
-    return _decode_all(data, read_total)
+    return decode_all(data, read_total)
 
 
 def encode_aggregates(a: Aggregates) -> bytes:
@@ -281,7 +382,7 @@ def decode_aggregates(data: bytes) -> Aggregates:
         if area < owners:
             raise DecodeError("participating area below participating owners")
         return Aggregates(counts, areas, owners, area)
-    return _decode_all(data, read)
+    return decode_all(data, read)
 
 
 SHARE_LEN = 1 + 33 + 2 * 33 + 32  # guardian, D, DLEQ proof (two commitments and a response)
@@ -309,7 +410,7 @@ class DecryptionSharesRecord:
 
 def encode_decryption_shares(r: DecryptionSharesRecord) -> bytes:
     return bytes([r.guardian]) + len(r.shares).to_bytes(2, "big") + b"".join(
-        _lp(label.encode()) + encode_decryption_share(s) for label, s in r.shares)
+        lp(label.encode()) + encode_decryption_share(s) for label, s in r.shares)
 
 
 def decode_decryption_shares(data: bytes) -> DecryptionSharesRecord:
@@ -320,10 +421,7 @@ def decode_decryption_shares(data: bytes) -> DecryptionSharesRecord:
             label = rd.text(64)
             shares.append((label, decode_decryption_share(rd.take(SHARE_LEN))))
         return DecryptionSharesRecord(guardian, tuple(shares))
-    return _decode_all(data, read)
-
-#: outcome numbers of the result record (equal to ownervote.v1.Outcome)
-NO_QUORUM, PASSED, REJECTED = 1, 2, 3
+    return decode_all(data, read)
 
 
 @dataclass(frozen=True)
@@ -335,7 +433,7 @@ class ResultRecord:
     participating_owners: int
     participating_area: int
     quorum_met: bool
-    outcomes: tuple[int, ...]  # per option: NO_QUORUM, PASSED or REJECTED
+    outcomes: tuple[ResultOutcome, ...]  # per option
     # whose shares were combined, increasing; empty when every aggregate is trivial (nobody
     # voted, so every total is the public (O, 0·G) and nothing needs decrypting)
     guardians: tuple[int, ...]
@@ -344,8 +442,9 @@ class ResultRecord:
         n = len(self.counts)
         if not 1 <= n <= 255 or len(self.areas) != n or len(self.outcomes) != n:
             raise DecodeError("result: 1..255 options with a count, an area and an outcome")
-        if any(o not in (NO_QUORUM, PASSED, REJECTED) for o in self.outcomes):
+        if any(o not in set(ResultOutcome) for o in self.outcomes):
             raise DecodeError("result: unknown outcome")
+        object.__setattr__(self, "outcomes", tuple(ResultOutcome(o) for o in self.outcomes))
         if list(self.guardians) != sorted(set(self.guardians)) or \
                 any(not 1 <= g <= 255 for g in self.guardians):
             raise DecodeError("result: guardians 1..255, strictly increasing")
@@ -372,4 +471,4 @@ def decode_result(data: bytes) -> ResultRecord:
         guardians = tuple(rd.take(rd.uint(1)))
         return ResultRecord(tuple(c for c, _ in pairs), tuple(a for _, a in pairs), owners, area,
                             bool(quorum), outcomes, guardians)
-    return _decode_all(data, read)
+    return decode_all(data, read)

@@ -16,17 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .encoding import lp
 from .group import encode_point, encode_scalar, hash_to_scalar
 
 DST_CHALLENGE = b"ownervote-v1-fiat-shamir-challenge"
 _PREFIX = b"ownervote/v1/transcript"
 
 Context = tuple[tuple[str, bytes], ...]
-
-
-def lp(data: bytes) -> bytes:
-    """4-byte big-endian length prefix."""
-    return len(data).to_bytes(4, "big") + data
 
 
 class Transcript:

@@ -15,9 +15,9 @@ import statistics
 import tempfile
 import time
 
-from crypto import merkle
-from crypto.checkpoint import Checkpoint, SignedCheckpoint
-from crypto.note import Ed25519Signer
+from crypto.log import merkle
+from crypto.log.checkpoint import Checkpoint, SignedCheckpoint
+from crypto.log.note import Ed25519Signer
 from server.db import create_database, drop_database, is_postgres, make_engine
 from server.ledger.log import Ledger
 from server.ledger.schema import log_heads, log_nodes

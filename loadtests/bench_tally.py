@@ -31,14 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot, verify_cast_ballot
-from crypto.codec import (
-    Event,
-    decode_cast_ballot,
-    decode_cast_ballot_bytes,
-    decode_event,
-    encode_cast_ballot,
-    encode_event,
-)
+from crypto.codec import decode_cast_ballot, decode_cast_ballot_bytes, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
     finalize_credential,
@@ -56,8 +49,15 @@ from crypto.dkg import (
     generate_guardian_key,
     receive_share,
 )
+from crypto.encoding import Event, decode_event, encode_event
 from crypto.outcome import result_of
-from crypto.records import DefinitionRecord, RollCommitment, RuleRecord, encode_aggregates
+from crypto.records import (
+    DefinitionRecord,
+    ElectionEvent,
+    RollCommitment,
+    RuleRecord,
+    encode_aggregates,
+)
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from server.db import create_database, drop_database, make_engine
@@ -104,7 +104,7 @@ def ledger_of(casts: Sequence, n: int) -> list[bytes]:
     events = []
     for i, raw in enumerate(out):
         raw[offset:offset + 8] = i.to_bytes(8, "big")
-        events.append(encode_event(Event("ballot", EID, bytes(raw))))
+        events.append(encode_event(Event(ElectionEvent.BALLOT, EID, bytes(raw))))
     return events
 
 

@@ -50,11 +50,13 @@ from clients.channel import open_channel
 from clients.guardian_client import GuardianClient, new_guardian
 from clients.local_cluster import LocalCluster
 from clients.voter_sdk import PublicElection, VoterClient, Wallet, attestation_pb
-from crypto import merkle
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.codec import Event, encode_cast_ballot, encode_event
+from crypto.codec import encode_cast_ballot
 from crypto.credential import generate_token, request_credential, token_public_bytes
+from crypto.encoding import Event, encode_event
+from crypto.log import merkle
+from crypto.records import ElectionEvent
 from rules.roll import compute_weights
 
 from .scenario import Community
@@ -112,7 +114,7 @@ def cast_request(election: PublicElection, wallet: Wallet, choice: int) -> tuple
     leaf hash its ledger entry will have."""
     ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, [choice])
     cast = sign_ballot(wallet.token, ballot, wallet.credential)
-    leaf = merkle.leaf_hash(encode_event(Event("ballot", election.election_id,
+    leaf = merkle.leaf_hash(encode_event(Event(ElectionEvent.BALLOT, election.election_id,
                                                encode_cast_ballot(cast))))
     request = election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(cast))
     return request.SerializeToString(), leaf

@@ -24,7 +24,7 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ownervote.v1 import election_pb2_grpc
 
-from crypto.note import Ed25519Signer
+from crypto.log.note import Ed25519Signer
 
 from .config import Config, ConfigError, load_config
 from .db import make_engine

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import TypeVar
 
-from crypto.checkpoint import CosignatureSigner
-from crypto.note import Ed25519Signer
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.note import Ed25519Signer
 
 S = TypeVar("S", Ed25519Signer, CosignatureSigner)
 

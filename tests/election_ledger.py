@@ -9,13 +9,7 @@ from pathlib import Path
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.codec import (
-    Event,
-    encode_cast_ballot,
-    encode_dealing,
-    encode_event,
-    encode_guardian_key,
-)
+from crypto.codec import encode_cast_ballot, encode_dealing, encode_guardian_key
 from crypto.credential import (
     IssuerKey,
     finalize_credential,
@@ -25,6 +19,7 @@ from crypto.credential import (
     request_credential,
     token_public_bytes,
 )
+from crypto.encoding import Event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
     CredentialsIssuedRecord,

@@ -9,8 +9,8 @@ from pathlib import Path
 import grpc
 from ownervote.v1 import ledger_pb2_grpc, witness_pb2_grpc
 
-from crypto.checkpoint import CosignatureSigner
-from crypto.note import Ed25519Signer
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.note import Ed25519Signer
 from server.db import make_engine
 from server.ledger.cosign import WitnessEndpoint
 from server.ledger.node import LogNode, add_ledger_service, build_log

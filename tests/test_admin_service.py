@@ -10,8 +10,8 @@ import grpc
 import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
-from crypto.codec import decode_event
-from crypto.receipt import Receipt, verify_receipt
+from crypto.encoding import decode_event
+from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import decode_roll_commitment, decode_transition
 from server.election.service import AdminAuth, AdminService, ElectionService
 from server.election.store import ElectionStore
@@ -184,7 +184,7 @@ async def test_schedule_an_election(admin):
     verify_receipt(receipt, h.node.signer.verifier(), [w.signer.verifier() for w in h.witnesses],
                    2, entry)
     event = decode_event(entry)
-    assert (event.kind, event.election_id) == ("state", eid)
+    assert (event.kind, event.subject) == ("state", eid)
     t = decode_transition(event.body)
     assert (t.from_state, t.to_state) == (1, 2)
     got = await public.GetElection(election_pb2.GetElectionRequest(election_id=eid))

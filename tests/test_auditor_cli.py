@@ -10,9 +10,9 @@ import pytest
 
 from clients.auditor import main as auditor
 from clients.ledger_export import fetch_export
-from crypto.codec import Event, decode_event, encode_event
-from crypto.ledger_export import encode_export
-from crypto.records import decode_result, encode_result
+from crypto.encoding import Event, decode_event, encode_event
+from crypto.log.export import encode_export
+from crypto.records import ElectionEvent, decode_result, encode_result
 from tests.election_ledger import close_and_tally, open_election, vote
 from tests.ledger_support import start_log
 
@@ -83,7 +83,7 @@ async def test_a_well_signed_ledger_with_a_wrong_result_fails(dsn, tmp_path, ele
     r = decode_result(ev.body)
     forged = r.__class__(tuple(reversed(r.counts)), r.areas, r.participating_owners,
                          r.participating_area, r.quorum_met, r.outcomes, r.guardians)
-    entries[i] = encode_event(Event("result", ev.election_id, encode_result(forged)))
+    entries[i] = encode_event(Event(ElectionEvent.RESULT, ev.subject, encode_result(forged)))
     h, export, keys = await _export(dsn, tmp_path, entries)
     try:
         path = tmp_path / "ledger.bin"

@@ -36,10 +36,10 @@ from crypto.codec import (
     encode_schnorr,
 )
 from crypto.elgamal import add_all, decrypt_to_point, encrypt
+from crypto.encoding import lp
 from crypto.errors import DecodeError, InvalidBallot
 from crypto.group import ORDER, base_mul, encode_point, random_scalar
 from crypto.proofs import DisjunctiveProof, prove_disjunctive, prove_dleq, prove_schnorr
-from crypto.transcript import lp
 from tests._crypto_support import off_curve_encoding, order_bytes
 
 FAST = settings(max_examples=20, deadline=None)

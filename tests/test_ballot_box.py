@@ -11,15 +11,16 @@ import pytest
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.codec import decode_cast_ballot, decode_event, encode_cast_ballot
+from crypto.codec import decode_cast_ballot, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
     generate_issuer_key,
     generate_token,
     token_public_bytes,
 )
+from crypto.encoding import decode_event
 from crypto.group import G, base_mul, random_scalar
-from crypto.receipt import verify_receipt
+from crypto.log.receipt import verify_receipt
 from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
 from tests.election_support import voter
 from tests.ledger_support import start_log

@@ -15,16 +15,17 @@ import pytest
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot, verify_cast_ballot
-from crypto.codec import decode_cast_ballot, decode_event, encode_ballot, encode_cast_ballot
+from crypto.codec import decode_cast_ballot, encode_ballot, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
     generate_issuer_key,
     generate_token,
     token_public_bytes,
 )
+from crypto.encoding import decode_event
 from crypto.errors import InvalidBallot
 from crypto.group import G, base_mul, random_scalar
-from crypto.receipt import verify_receipt
+from crypto.log.receipt import verify_receipt
 from server.config import ConfigError, load_config
 from server.election import ballot_box
 from server.election.ballot_box import BallotBox, BallotRefused, BallotVerifier, OpenElection

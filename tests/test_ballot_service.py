@@ -20,11 +20,11 @@ from crypto.credential import (
     token_public_bytes,
 )
 from crypto.group import G, encode_point
-from crypto.receipt import Receipt, verify_receipt
+from crypto.log.receipt import Receipt, verify_receipt
+from crypto.records import ElectionState
 from server.election.ballot_box import BallotBox
 from server.election.ballot_service import BallotBoxService
 from server.election.identity import AttestationVerifier, GuardedVerifier
-from server.election.lifecycle import ElectionState
 from server.election.pbmap import cast_ballot_pb
 from server.election.registrar import Registrar
 from server.election.registration import RegistrationService

@@ -22,9 +22,9 @@ from crypto.credential import (
 )
 from crypto.errors import DecodeError
 from crypto.group import base_mul, random_scalar
+from crypto.records import ElectionState
 from server.election import pbmap
 from server.election.ballot_box import BallotVerifier
-from server.election.lifecycle import ElectionState
 from server.election.pbmap import cast_ballot_pb
 from server.status import RpcError
 from tests.test_admin_service import expect

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from crypto.codec import decode_event
 from crypto.dkg import (
     DkgParameters,
     Verdict,
@@ -17,10 +16,11 @@ from crypto.dkg import (
     make_complaint,
     receive_share,
 )
+from crypto.encoding import decode_event
 from crypto.errors import CryptoError, InvalidShare
 from crypto.group import encode_point, point_sum
+from crypto.records import ElectionState
 from server.election.ceremony import CeremonyRefused, CeremonyStore
-from server.election.lifecycle import ElectionState
 from server.election.store import Conflict, ElectionStore
 from tests.election_support import new_election
 from tests.ledger_support import start_log

@@ -1,10 +1,10 @@
-"""C2SP tlog-checkpoint and tlog-cosignature ``cosignature/v1`` (crypto/checkpoint.py).
+"""C2SP tlog-checkpoint and tlog-cosignature ``cosignature/v1`` (crypto/log/checkpoint.py).
 
 Two vector files:
 
 * ``tests/vectors/note/cosignature_v1.json`` — ours, from fixed seeds, a fixed RFC 6962 root and
   fixed timestamps (make_cosignature_vectors.py). Regeneration must be byte-identical, and every
-  signature is re-checked here with raw SHA-256 / Ed25519 calls, not through crypto.checkpoint.
+  signature is re-checked here with raw SHA-256 / Ed25519 calls, not through crypto.log.checkpoint.
 * ``tests/vectors/note/published_cosignature.json`` — the values C2SP and transparency-dev/formats
   publish (no witness public key is published with a cosigned checkpoint, so these pin key IDs,
   syntax and payload layout, not a third-party signature).
@@ -19,17 +19,6 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from crypto.checkpoint import (
-    MAX_TIMESTAMP,
-    Checkpoint,
-    CosignatureSigner,
-    CosignatureVerifier,
-    SignedCheckpoint,
-    cosignature_message,
-    cosignature_timestamp,
-    parse_checkpoint,
-    verify_checkpoint,
-)
 from crypto.errors import (
     AmbiguousKey,
     DecodeError,
@@ -40,7 +29,18 @@ from crypto.errors import (
     QuorumNotMet,
     UnverifiedNote,
 )
-from crypto.note import (
+from crypto.log.checkpoint import (
+    MAX_TIMESTAMP,
+    Checkpoint,
+    CosignatureSigner,
+    CosignatureVerifier,
+    SignedCheckpoint,
+    cosignature_message,
+    cosignature_timestamp,
+    parse_checkpoint,
+    verify_checkpoint,
+)
+from crypto.log.note import (
     Ed25519Signer,
     Ed25519Verifier,
     b64decode_canonical,

@@ -23,7 +23,12 @@ from crypto.credential import (
     token_public_bytes,
     verify_credential,
 )
-from crypto.errors import DecodeError, InvalidBallot, InvalidSignature
+from crypto.errors import (
+    DecodeError,
+    InvalidBallot,
+    InvalidSignature,
+    MessageRepresentativeOutOfRange,
+)
 from crypto.group import base_mul, random_scalar
 
 W_SMALL, W_LARGE = 8950, 14300
@@ -115,8 +120,15 @@ def test_refusals(setup):
 def test_credential_from_the_wrong_class_key(setup):
     keys, issuers, election = setup
     token = generate_token()
-    # the registrar signs with the large class key, the phone claims the small class
+    # the registrar signs with the large class key, the phone claims the small class (a
+    # blinded message at or above the large key's modulus cannot be signed with it at all: RFC
+    # 9474 §4.3 refuses it, so draw one below it)
+    n_large = keys[W_LARGE].public_key().public_numbers().n
     req = request_credential(issuers[W_SMALL], token_public_bytes(token))
+    while int.from_bytes(req.blinded_msg, "big") >= n_large:
+        with pytest.raises(MessageRepresentativeOutOfRange):
+            issue_credential(keys[W_LARGE], req.blinded_msg)
+        req = request_credential(issuers[W_SMALL], token_public_bytes(token))
     wrong = issue_credential(keys[W_LARGE], req.blinded_msg)
     with pytest.raises(InvalidSignature):
         finalize_credential(req, wrong)

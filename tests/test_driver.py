@@ -13,9 +13,10 @@ import grpc
 import pytest
 from sqlalchemy import insert
 
+from crypto.audit import LedgerVerifier
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.codec import decode_cast_ballot, decode_event
+from crypto.codec import decode_cast_ballot
 from crypto.credential import (
     finalize_credential,
     generate_token,
@@ -32,13 +33,13 @@ from crypto.dkg import (
     make_complaint,
     receive_share,
 )
-from crypto.election_audit import LedgerVerifier
+from crypto.encoding import decode_event
 from crypto.group import encode_point
-from crypto.outcome import rule_of
 from crypto.records import (
-    NO_QUORUM,
     CredentialsIssuedRecord,
     DecryptionSharesRecord,
+    ElectionState,
+    ResultOutcome,
     decode_aggregates,
     decode_credentials_issued,
     decode_result,
@@ -53,7 +54,6 @@ from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
 from server.election.ballot_points import BallotPoints, points_of
 from server.election.ceremony import CeremonyStore
 from server.election.driver import LifecycleDriver
-from server.election.lifecycle import ElectionState
 from server.election.registrar import Registrar
 from server.election.store import ElectionStore
 from server.election.tally import TallyStore, decryption_shares
@@ -103,7 +103,7 @@ class World:
             page = await self.h.ledger.store.entries(start, size - start)
             for i, (data, _) in enumerate(page):
                 ev = decode_event(data)
-                if ev.election_id == eid:
+                if ev.subject == eid:
                     out.append((start + i, ev))
             start += len(page)
         return out
@@ -209,8 +209,8 @@ def expected_outcome(definition, roll, counted_choices: dict[str, tuple[int, int
     totals = tuple(OptionTotals(name, sum(wt for wt, o in counted_choices.values() if o == i),
                                 sum(1 for _, o in counted_choices.values() if o == i))
                    for i, name in enumerate(options))
-    return evaluate(rule_of(definition), Tally(roll.total_area, roll.total_owners, area,
-                                               len(counted_choices), totals))
+    return evaluate(definition.rule.rule(), Tally(roll.total_area, roll.total_owners, area,
+                                                 len(counted_choices), totals))
 
 
 def kinds_in_order(events) -> list[str]:
@@ -305,7 +305,7 @@ async def test_an_election_from_draft_to_published(world):
         "state:CLOSED", "credentials-issued", "aggregates", "state:TALLYING",
         "decryption-shares", "decryption-shares", "result", "state:PUBLISHED"]
     assert decode_result(events[-2][1].body) == result and events[-2][0] == published.ledger_index
-    assert (await w.audit()).elections[eid].result == result
+    assert (await w.audit()).election(eid).result == result
     await w.driver.step()  # nothing more happens
     assert len(await w.events(eid)) == len(events)
 
@@ -325,7 +325,7 @@ async def test_nobody_voted_publishes_without_guardians(world):
     result = (await w.tally.result(eid)).result
     assert result.guardians == () and result.participating_owners == 0
     assert result.counts == (0, 0, 0) and not result.quorum_met
-    assert result.outcomes == (NO_QUORUM,) * 3
+    assert result.outcomes == (ResultOutcome.NO_QUORUM,) * 3
     kinds = kinds_in_order(await w.events(eid))
     assert kinds[-7:] == ["state:OPEN", "state:CLOSED", "credentials-issued", "aggregates",
                           "state:TALLYING", "result", "state:PUBLISHED"]

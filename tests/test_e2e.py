@@ -22,10 +22,10 @@ from clients.guardian_client import GuardianClient, GuardianRefusal, new_guardia
 from clients.ledger_export import fetch_export
 from clients.local_cluster import LocalCluster
 from clients.voter_sdk import Refused, VoterClient
+from crypto.audit import LedgerVerifier
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.dkg import GuardianShare
-from crypto.election_audit import LedgerVerifier
 from crypto.group import G
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll_csv import parse_roll_csv

@@ -7,12 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from crypto.codec import Event, decode_event, encode_cast_ballot, encode_event
-from crypto.election_audit import LedgerVerifier
-from crypto.ledger_audit import AuditFailure
+from crypto.audit import LedgerVerifier
+from crypto.codec import encode_cast_ballot
+from crypto.encoding import Event, decode_event, encode_event
+from crypto.log.audit import AuditFailure
 from crypto.records import (
     CredentialsIssuedRecord,
     DecryptionSharesRecord,
+    ElectionEvent,
     Transition,
     decode_aggregates,
     decode_credentials_issued,
@@ -48,7 +50,7 @@ def fails_at(entries, index: int, text: str) -> None:
 
 def rebody(entry: bytes, body: bytes, subject: str | None = None) -> bytes:
     ev = decode_event(entry)
-    return encode_event(Event(ev.kind, subject or ev.election_id, body))
+    return encode_event(Event(ev.kind, subject or ev.subject, body))
 
 
 def body(entry: bytes) -> bytes:
@@ -72,7 +74,7 @@ def test_honest_election_verifies_and_counts_the_latest_ballot(honest):
     v = replay(honest.entries)
     e = v.election(honest.election_id)
     assert e.state_name == "PUBLISHED"
-    assert v.ballots_verified == len(VOTES) + 1
+    assert v.election_family.ballots_verified == len(VOTES) + 1
     result = e.result
     # approve: owners 0, 3, 5 (owner 1 revoted to oppose); oppose: 1, 2; abstain: 4
     assert result.counts == (3, 2, 1)
@@ -91,7 +93,7 @@ def test_entries_must_come_in_order(honest):
 
 def test_a_non_event_entry_is_refused(honest):
     fails_at([b"not an event", *honest.entries], 0, "length prefix too large")
-    fails_at([encode_event(Event("roll", "x", b"")).replace(b"ownervote", b"ownerv0te"),
+    fails_at([encode_event(Event(ElectionEvent.ROLL, "x", b"")).replace(b"ownervote", b"ownerv0te"),
               *honest.entries], 0, "not an ownervote event")
 
 

@@ -9,9 +9,9 @@ from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.group import encode_point
+from crypto.records import ElectionState
 from server.election.ceremony import CeremonyStore
 from server.election.guardian_service import GuardianService
-from server.election.lifecycle import ElectionState
 from server.election.pbmap import dealing_pb, guardian_key_pb
 from server.election.store import ElectionStore
 from server.pki import DevCA

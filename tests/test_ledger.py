@@ -9,8 +9,8 @@ import grpc
 import pytest
 from ownervote.v1 import ledger_pb2
 
-from crypto import merkle
-from crypto.checkpoint import SignedCheckpoint, verify_checkpoint
+from crypto.log import merkle
+from crypto.log.checkpoint import SignedCheckpoint, verify_checkpoint
 from server.status import details_of
 from tests.ledger_support import start_log
 
@@ -105,7 +105,7 @@ async def test_log_restarts_from_its_store(dsn, tmp_path):
     origin_signer = h.node.signer
     first = await asyncio.gather(*(h.ledger.append(b"a%d" % i) for i in range(37)))
     await h.stop()
-    from crypto.checkpoint import Checkpoint
+    from crypto.log.checkpoint import Checkpoint
     from server.db import make_engine
     from server.ledger.log import Ledger
 

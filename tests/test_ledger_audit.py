@@ -9,8 +9,8 @@ import pytest
 from clients.ledger import main as ledger_cli
 from clients.ledger_export import fetch_export
 from crypto.errors import DecodeError
-from crypto.ledger_audit import AuditFailure, audit
-from crypto.ledger_export import decode_export, encode_export
+from crypto.log.audit import AuditFailure, audit
+from crypto.log.export import decode_export, encode_export
 from tests.ledger_support import start_log
 
 
@@ -55,7 +55,7 @@ async def test_audit_refuses_a_policy_it_cannot_meet_and_other_keys(exported):
     h, export, (log_v, wits, quorum) = exported
     with pytest.raises(AuditFailure):
         audit(export, log_v, wits, 4)  # more witnesses than co-signed
-    from crypto.note import Ed25519Signer
+    from crypto.log.note import Ed25519Signer
 
     with pytest.raises(AuditFailure):
         audit(export, Ed25519Signer.generate(export.origin).verifier(), wits, quorum)

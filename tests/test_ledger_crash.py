@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from crypto.ledger_audit import audit
-from crypto.note import Ed25519Signer
+from crypto.log.audit import audit
+from crypto.log.note import Ed25519Signer
 from server.db import make_engine
 from server.ledger.export import export_from_store
 from server.ledger.store import LogStore

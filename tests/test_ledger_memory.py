@@ -14,10 +14,10 @@ from contextvars import ContextVar
 import pytest
 from sqlalchemy import event
 
-from crypto import merkle
-from crypto.checkpoint import Checkpoint, SignedCheckpoint
-from crypto.note import Ed25519Signer
-from crypto.receipt import verify_receipt
+from crypto.log import merkle
+from crypto.log.checkpoint import Checkpoint, SignedCheckpoint
+from crypto.log.note import Ed25519Signer
+from crypto.log.receipt import verify_receipt
 from server.db import make_engine
 from server.ledger.cosign import CosignCollector, WitnessPolicy
 from server.ledger.log import Ledger, LedgerUnavailable
@@ -295,8 +295,8 @@ async def test_a_closed_sequencer_releases_its_lock_on_a_shared_engine(pg_dsn):
     import asyncio
     import secrets
 
-    from crypto.checkpoint import Checkpoint, SignedCheckpoint
-    from crypto.note import Ed25519Signer
+    from crypto.log.checkpoint import Checkpoint, SignedCheckpoint
+    from crypto.log.note import Ed25519Signer
     from server.db import make_engine
     from server.ledger.log import Ledger
     from server.ledger.store import create_schema

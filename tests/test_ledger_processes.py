@@ -16,11 +16,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
-from crypto import merkle
-from crypto.checkpoint import CosignatureSigner, CosignatureVerifier
 from crypto.errors import InvalidProof
-from crypto.note import Ed25519Signer, Ed25519Verifier
-from crypto.receipt import Receipt, verify_receipt
+from crypto.log import merkle
+from crypto.log.checkpoint import CosignatureSigner, CosignatureVerifier
+from crypto.log.note import Ed25519Signer, Ed25519Verifier
+from crypto.log.receipt import Receipt, verify_receipt
 from server.status import details_of
 
 ROOT = Path(__file__).resolve().parent.parent

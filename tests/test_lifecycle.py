@@ -3,14 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.election.lifecycle import (
-    ElectionState,
-    Facts,
-    Schedule,
-    accepts_ballots,
-    advance,
-    next_state,
-)
+from crypto.records import ElectionState
+from server.election.lifecycle import Facts, Schedule, accepts_ballots, advance, next_state
 
 S = ElectionState
 SCHED = Schedule(open_time=1000, close_time=2000)

@@ -1,4 +1,4 @@
-"""Tests of crypto.merkle: RFC 9162 §2.1 Merkle trees, proofs and their verification.
+"""Tests of crypto.log.merkle: RFC 9162 §2.1 Merkle trees, proofs and their verification.
 
 Vectors (tests/vectors/merkle/): the transparency-dev/merkle JSON probes (transparency-dev/, see its
 SOURCE.md) and the RFC 6962 reference tree of eight leaves (rfc6962_reference.json). Generated
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import DecodeError, InvalidProof
-from crypto.merkle import (
+from crypto.log.merkle import (
     EMPTY_ROOT,
     HASH_LEN,
     MAX_TREE_SIZE,

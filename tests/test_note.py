@@ -1,4 +1,4 @@
-"""C2SP signed notes (crypto/note.py) against the Go reference's own known answers.
+"""C2SP signed notes (crypto/log/note.py) against the Go reference's own known answers.
 
 ``tests/vectors/note/go_sumdb_note.json`` transcribes golang.org/x/mod/sumdb/note's
 note_test.go: the PeterNeumann signer/verifier keys, the EnochRoot verifier key, the signed
@@ -21,7 +21,7 @@ from crypto.errors import (
     MalformedNote,
     UnverifiedNote,
 )
-from crypto.note import (
+from crypto.log.note import (
     MAX_SIGNATURES,
     Ed25519Signer,
     Ed25519Verifier,

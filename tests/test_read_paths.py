@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy import event, insert, update
 
 from crypto.ballot import Contest
-from crypto.records import DefinitionRecord, encode_definition
+from crypto.records import DefinitionRecord, ElectionState, encode_definition
 from server.db import is_postgres, make_engine, read_engine
-from server.election.lifecycle import ElectionState
 from server.election.registrar import Registrar
 from server.election.store import ElectionStore, NotFound, elections
 from server.ledger.store import LogStore, create_schema

@@ -17,12 +17,12 @@ from crypto.credential import (
     token_public_bytes,
     verify_credential,
 )
+from crypto.records import ElectionState
 from server.election.identity import (
     AttestationVerifier,
     FailureLimiter,
     GuardedVerifier,
 )
-from server.election.lifecycle import ElectionState
 from server.election.registrar import Registrar
 from server.election.registration import RegistrationService
 from server.election.store import ElectionStore

@@ -6,6 +6,7 @@ import pytest
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.errors import InsufficientShares, InvalidShare
+from crypto.records import ElectionEvent
 from crypto.tally import (
     aggregate,
     area_label,
@@ -118,7 +119,8 @@ def test_page_wise_aggregation_equals_the_aggregate_of_the_latest_ballots():
     gives byte for byte the aggregates an auditor computes from the latest ballot per token."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from crypto.codec import Event, encode_cast_ballot, encode_event
+    from crypto.codec import encode_cast_ballot
+    from crypto.encoding import Event, encode_event
     from crypto.records import encode_aggregates
     from crypto.tally import aggregate, latest_per_token
     from server.election.tally import aggregate_pages
@@ -132,9 +134,9 @@ def test_page_wise_aggregation_equals_the_aggregate_of_the_latest_ballots():
         led.ballots.append(cast)
     other = open_election("another-tally")
     vote(other, [(0, [1])])
-    entries = [encode_event(Event("ballot", "paged-tally", encode_cast_ballot(c)))
+    entries = [encode_event(Event(ElectionEvent.BALLOT, "paged-tally", encode_cast_ballot(c)))
                for c in led.ballots]
-    entries.insert(3, encode_event(Event("ballot", "another-tally",
+    entries.insert(3, encode_event(Event(ElectionEvent.BALLOT, "another-tally",
                                          encode_cast_ballot(other.ballots[0]))))
     pages = [(s, entries[s:s + 4]) for s in range(0, len(entries), 4)]
     expected = aggregate(latest_per_token((c.credential.weight, c.ballot) for c in led.ballots),
@@ -153,7 +155,8 @@ def test_kept_points_give_the_same_aggregates_and_a_wrong_copy_changes_nothing()
     foreign or truncated copy is decoded from the ledger instead and the aggregates are the
     same, byte for byte."""
     from crypto.affine import XY_LEN, encode_xy
-    from crypto.codec import Event, encode_cast_ballot, encode_event
+    from crypto.codec import encode_cast_ballot
+    from crypto.encoding import Event, encode_event
     from crypto.records import encode_aggregates
     from crypto.tally import aggregate, latest_per_token
     from server.election.ballot_points import points_of
@@ -164,7 +167,7 @@ def test_kept_points_give_the_same_aggregates_and_a_wrong_copy_changes_nothing()
     vote(led, [(i, [i % 3]) for i in range(6)])
     token, credential = led.voters[2]
     led.ballots.append(led.cast(credential.weight, [0], token, credential)[0])  # a revote
-    entries = [encode_event(Event("ballot", "kept-points", encode_cast_ballot(c)))
+    entries = [encode_event(Event(ElectionEvent.BALLOT, "kept-points", encode_cast_ballot(c)))
                for c in led.ballots]
     pages = [(s, entries[s:s + 3]) for s in range(0, len(entries), 3)]
     expected = encode_aggregates(aggregate(latest_per_token(
@@ -191,13 +194,13 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
     changed or cut input is refused whenever the full decoder refuses its framing, never raises
     anything but DecodeError, and when the full decoder accepts, reads the same fields."""
     from crypto.codec import (
-        _lp,
         decode_cast_ballot,
         decode_tally_encodings,
         encode_ballot,
         encode_cast_ballot,
         encode_credential,
     )
+    from crypto.encoding import lp
     from crypto.errors import DecodeError
     from crypto.group import encode_point
     from tests.election_ledger import open_election, vote
@@ -232,7 +235,7 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
     ballot, credential = encode_ballot(led.ballots[0].ballot), \
         encode_credential(led.ballots[0].credential)
     for b, c in ((ballot + b"\0", credential), (ballot, credential + b"\0")):
-        bad = b"\x01" + _lp(b) + _lp(c) + led.ballots[0].signature
+        bad = b"\x01" + lp(b) + lp(c) + led.ballots[0].signature
         for decode in (decode_cast_ballot, decode_tally_encodings):
             with pytest.raises(DecodeError, match="trailing"):
                 decode(bad)

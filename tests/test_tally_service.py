@@ -25,12 +25,11 @@ from crypto.credential import (
     token_public_bytes,
 )
 from crypto.group import G, encode_point
-from crypto.records import decode_aggregates, decode_transition
+from crypto.records import ElectionState, decode_aggregates, decode_transition
 from crypto.threshold import partial_decrypt
 from server.election.ballot_service import BallotBoxService
 from server.election.guardian_service import GuardianService
 from server.election.identity import AttestationVerifier, GuardedVerifier
-from server.election.lifecycle import ElectionState
 from server.election.pbmap import (
     cast_ballot_pb,
     dealing_pb,
@@ -281,7 +280,7 @@ async def test_decryption_shares_refusals_and_the_published_result(svc):
         "state:READY", "state:OPEN", "ballot", "state:CLOSED", "credentials-issued",
         "aggregates", "state:TALLYING", "decryption-shares", "decryption-shares", "result",
         "state:PUBLISHED"]
-    assert (await w.audit()).elections[eid].result is not None
+    assert (await w.audit()).election(eid).result is not None
     await expect(s.public.GetResult(election_pb2.GetResultRequest(election_id="nope")),
                  grpc.StatusCode.NOT_FOUND, "election_id")
     await expect(s.public.GetResult(election_pb2.GetResultRequest(election_id="BAD ID")),

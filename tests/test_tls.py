@@ -10,8 +10,8 @@ import grpc
 import pytest
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_grpc
 
-from crypto.checkpoint import CosignatureSigner
-from crypto.note import Ed25519Signer
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.note import Ed25519Signer
 from server.pki import DevCA
 from server.tls import TlsConfig, server_only_channel_credentials
 from tests.test_ledger_processes import start

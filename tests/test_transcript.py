@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.encoding import lp
 from crypto.errors import DecodeError
 from crypto.group import IDENTITY, ORDER, G, base_mul, encode_point, expand_message_xmd
-from crypto.transcript import DST_CHALLENGE, Transcript, lp
+from crypto.transcript import DST_CHALLENGE, Transcript
 
 FAST = settings(max_examples=25, deadline=None)
 

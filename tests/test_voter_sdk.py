@@ -9,7 +9,7 @@ import pytest
 from clients.voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
 from crypto.credential import generate_token
 from crypto.errors import InvalidProof
-from crypto.receipt import Receipt
+from crypto.log.receipt import Receipt
 from tests.test_ballot_service import booth  # noqa: F401  (the fixture)
 
 

@@ -8,9 +8,9 @@ import grpc
 import pytest
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
-from crypto import merkle
-from crypto.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
-from crypto.note import Ed25519Signer, open_note
+from crypto.log import merkle
+from crypto.log.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
+from crypto.log.note import Ed25519Signer, open_note
 from server.status import details_of
 from server.witness.service import FollowedLog
 from tests.ledger_support import start_witness
@@ -151,7 +151,7 @@ async def test_check_and_store_is_atomic_under_concurrency(setup):
 
 
 async def test_validating_witness(dsn, tmp_path):
-    from crypto.checkpoint import verify_checkpoint
+    from crypto.log.checkpoint import verify_checkpoint
     from tests.ledger_support import start_log
 
     def validator(index: int, entry: bytes) -> None:
@@ -205,8 +205,10 @@ async def test_election_validating_witnesses_replay_every_rule(dsn, tmp_path):
             await h.ledger.append(e)
         r = await h.ledger.append_with_receipt(led.entries[-1], timeout=20)
         assert r.tree_size == len(led.entries)
-        from crypto.codec import Event, encode_cast_ballot, encode_event
-        bad = await h.ledger.append(encode_event(Event("ballot", led.election_id,
+        from crypto.codec import encode_cast_ballot
+        from crypto.encoding import Event, encode_event
+        from crypto.records import ElectionEvent
+        bad = await h.ledger.append(encode_event(Event(ElectionEvent.BALLOT, led.election_id,
                                                        encode_cast_ballot(late))))
         with pytest.raises(TimeoutError):
             await h.ledger.receipt(bad.index, timeout=1.5)

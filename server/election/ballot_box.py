@@ -43,21 +43,21 @@ from dataclasses import dataclass
 import grpc
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from crypto import merkle
 from crypto.ballot import Contest, ContestKind, ElectionContext
 from crypto.cast import verify_cast_ballot
-from crypto.codec import (
+from crypto.codec import decode_cast_ballot_bytes, encode_cast_ballot
+from crypto.credential import CastBallot, IssuerKey
+from crypto.encoding import (
     Event,
     Reader,
-    decode_cast_ballot_bytes,
-    encode_cast_ballot,
     encode_event,
+    lp,
 )
-from crypto.credential import CastBallot, IssuerKey
 from crypto.errors import DecodeError, InvalidBallot
 from crypto.group import decode_point, encode_point
-from crypto.receipt import Receipt
-from crypto.transcript import lp
+from crypto.log import merkle
+from crypto.log.receipt import Receipt
+from crypto.records import ElectionEvent
 
 from ..ledger.log import Ledger
 from .ballot_points import BallotPoints, points_of
@@ -462,7 +462,7 @@ class BallotBox:
 
     async def _accept(self, eid: str, cast_bytes: bytes, points: bytes) -> CastResult:
         """Append a verified ballot unless sealed meanwhile or a replay; its receipt."""
-        entry = encode_event(Event("ballot", eid, cast_bytes))
+        entry = encode_event(Event(ElectionEvent.BALLOT, eid, cast_bytes))
         leaf = merkle.leaf_hash(entry)
         # In flight from here, with no await before the count: a seal that came while the ballot
         # was being verified either is seen below (under the leaf lock) or waits for it.

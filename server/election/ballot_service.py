@@ -5,10 +5,11 @@ from __future__ import annotations
 import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc
 
+from crypto.records import ElectionState
+
 from ..status import RpcError, abort
 from . import pbmap
 from .ballot_box import BallotBox, BallotRefused, OpenElection, ReceiptPending
-from .lifecycle import ElectionState
 from .service import check_election_id, receipt_pb
 from .store import ElectionStore, NotFound
 

@@ -53,9 +53,9 @@ from crypto.dkg import (
 )
 from crypto.errors import CryptoError
 from crypto.group import encode_point
-from crypto.receipt import Receipt
+from crypto.log.receipt import Receipt
+from crypto.records import ElectionEvent, ElectionState
 
-from .lifecycle import ElectionState
 from .store import Conflict, ElectionStore
 
 metadata = MetaData()
@@ -162,7 +162,7 @@ class CeremonyStore:
         params = await self._params(election_id)
         verify_guardian_key(params, key)  # CryptoError: bad index or proof
         return await self._store(election_id, "key", key.index, 0, encode_guardian_key(key),
-                                 "guardian-key")
+                                 ElectionEvent.GUARDIAN_KEY)
 
     async def submit_dealing(self, election_id: str, dealing: Dealing) -> Receipt:
         params = await self._params(election_id)
@@ -171,7 +171,7 @@ class CeremonyStore:
             raise CeremonyRefused("KEYS_MISSING", f"{len(c.keys)} of {params.n} guardian keys")
         verify_dealing(params, dealing)
         return await self._store(election_id, "dealing", dealing.dealer, 0,
-                                 encode_dealing(dealing), "dealing")
+                                 encode_dealing(dealing), ElectionEvent.DEALING)
 
     async def submit_complaint(self, election_id: str, complaint: Complaint) -> Receipt:
         params = await self._params(election_id)
@@ -181,7 +181,8 @@ class CeremonyStore:
             raise CeremonyRefused("NO_SUCH_DEALING", f"no dealing from {complaint.dealer}")
         judge_complaint(params, complaint, dealing, list(c.keys))  # a malformed one raises
         return await self._store(election_id, "complaint", complaint.complainer,
-                                 complaint.dealer, encode_complaint(complaint), "complaint")
+                                 complaint.dealer, encode_complaint(complaint),
+                                 ElectionEvent.COMPLAINT)
 
     async def finish(self, election_id: str, kek: bytes, at: int) -> DkgResult:
         """Fix QUAL and the joint key, create and publish the issuer keys (``issuer-keys``

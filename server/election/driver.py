@@ -30,9 +30,11 @@ import logging
 import time
 from collections.abc import Callable
 
+from crypto.records import ElectionState
+
 from .ballot_box import BallotBox
 from .ceremony import CeremonyRefused, CeremonyStore
-from .lifecycle import ElectionState, Facts, Schedule, next_state
+from .lifecycle import Facts, Schedule, next_state
 from .store import ElectionStore, StoredElection
 from .tally import TallyStore
 

@@ -14,20 +14,9 @@ each state that :func:`advance` returns, in order).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class ElectionState(enum.Enum):
-    """Values equal the ``ownervote.v1.ElectionState`` numbers."""
-
-    DRAFT = 1
-    KEY_CEREMONY = 2
-    READY = 3
-    OPEN = 4
-    CLOSED = 5
-    TALLYING = 6
-    PUBLISHED = 7
+from crypto.records import ElectionState
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from ownervote.v1 import election_pb2, election_pb2_grpc
 
 from crypto.attestation import Attestation
 from crypto.errors import BlindRsaError, DecodeError
+from crypto.records import ElectionState
 
 from ..shared_load import SharedLoads
 from ..status import RpcError, abort, invalid
 from .identity import GuardedVerifier, IdentityRefused, RateLimited
-from .lifecycle import ElectionState
 from .registrar import AlreadyIssued, Registrar, WrongWeightClass
 from .service import check_election_id
 from .store import ElectionStore, NotFound

@@ -23,12 +23,11 @@ from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2
 
 from crypto.ballot import Contest, ContestKind
 from crypto.errors import DecodeError
-from crypto.receipt import Receipt
-from crypto.records import DefinitionRecord, RuleRecord
+from crypto.log.receipt import Receipt
+from crypto.records import DefinitionRecord, ElectionState, RuleRecord
 from rules.roll_csv import RollImportError
 
 from ..status import RpcError, abort, invalid
-from .lifecycle import ElectionState
 from .store import Conflict, CosigningTimeout, ElectionStore, NotFound, WrongState
 from .tally import TallyRefused, TallyStore
 

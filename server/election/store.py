@@ -38,14 +38,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crypto import merkle
 from crypto.ballot import ElectionContext
-from crypto.codec import Event, encode_event
 from crypto.credential import IssuerKey, generate_issuer_key
+from crypto.encoding import Event, encode_event
 from crypto.group import decode_point
-from crypto.receipt import Receipt
+from crypto.log import merkle
+from crypto.log.receipt import Receipt
 from crypto.records import (
     DefinitionRecord,
+    ElectionEvent,
+    ElectionState,
     IssuerKeysRecord,
     RollCommitment,
     Transition,
@@ -62,7 +64,6 @@ from rules.roll_csv import parse_roll_csv
 from ..db import read_engine
 from ..ledger.log import AppendResult, Ledger
 from ..shared_load import SharedLoads
-from .lifecycle import ElectionState
 
 metadata = MetaData()
 
@@ -243,7 +244,7 @@ class ElectionStore:
         except IntegrityError as exc:
             raise Conflict(f"roll {roll_id} was already imported") from exc
         try:
-            appended = await self._append_event("roll", roll_id,
+            appended = await self._append_event(ElectionEvent.ROLL, roll_id,
                                                 encode_roll_commitment(commitment))
         except Exception:
             async with self.engine.begin() as conn:  # no roll without its commitment
@@ -298,7 +299,7 @@ class ElectionStore:
         except IntegrityError as exc:
             raise Conflict(f"election {definition.election_id} already exists") from exc
         try:
-            appended = await self._append_event("election", definition.election_id,
+            appended = await self._append_event(ElectionEvent.ELECTION, definition.election_id,
                                                 encode_definition(definition))
         except Exception:
             async with self.engine.begin() as conn:  # no election without its commitment
@@ -331,7 +332,7 @@ class ElectionStore:
                 raise WrongState(election_id, current, to)
             at = await self._intent(election_id, to, at)
             body = encode_transition(Transition(frm.value, to.value, at))
-            index, appended = await self.append_once("state", election_id, body)
+            index, appended = await self.append_once(ElectionEvent.STATE, election_id, body)
             async with self.engine.begin() as conn:
                 await conn.execute(update(transitions).where(and_(
                     transitions.c.election_id == election_id,
@@ -408,7 +409,7 @@ class ElectionStore:
             issuer_keys.c.election_id == election_id).order_by(issuer_keys.c.weight)
         async with self.reads.connect() as conn:
             published = tuple((r.weight, bytes(r.spki)) for r in (await conn.execute(q)).all())
-        return await self.append_once("issuer-keys", election_id,
+        return await self.append_once(ElectionEvent.ISSUER_KEYS, election_id,
                                       encode_issuer_keys(IssuerKeysRecord(published)))
 
     async def _insert_issuer_keys(self, election_id: str, kek: bytes) -> None:

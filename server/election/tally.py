@@ -57,15 +57,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.affine import XY_LEN, decode_xy, from_point
-from crypto.codec import decode_event, decode_tally_encodings, decode_tally_view
+from crypto.codec import decode_tally_encodings, decode_tally_view
 from crypto.dkg import DkgResult
+from crypto.encoding import decode_event
 from crypto.errors import DecodeError, InvalidShare
 from crypto.group import decode_point
+from crypto.log.receipt import Receipt
 from crypto.outcome import result_of
-from crypto.receipt import Receipt
 from crypto.records import (
     CredentialsIssuedRecord,
     DecryptionSharesRecord,
+    ElectionEvent,
+    ElectionState,
     ResultRecord,
     decode_aggregates,
     decode_decryption_shares,
@@ -90,7 +93,6 @@ from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_shar
 
 from .ballot_points import BallotPoints
 from .ceremony import CeremonyStore
-from .lifecycle import ElectionState
 from .registrar import Registrar
 from .store import Conflict, ElectionStore, WrongState
 
@@ -173,7 +175,7 @@ def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options:
     points = points or {}
     for k, data in enumerate(entries):
         ev = decode_event(data)
-        if ev.kind == "ballot" and ev.election_id == election_id:
+        if ev.kind == ElectionEvent.BALLOT and ev.subject == election_id:
             e = decode_tally_encodings(ev.body)
             cts, kept = _affine_ciphertexts(e.ciphertexts, points.get(start + k))
             decoded += not kept
@@ -331,7 +333,7 @@ class TallyStore:
                                                           if n > 0)))
             body = await self._claim(election_id, "credentials",
                                      encode_credentials_issued(record))
-        index, _ = await self.elections.append_once("credentials-issued", election_id,
+        index, _ = await self.elections.append_once(ElectionEvent.CREDENTIALS_ISSUED, election_id,
                                                     bytes(body))
         await self._set(election_id, credentials_index=index)
         return index
@@ -355,7 +357,8 @@ class TallyStore:
                                                     len(e.definition.contest.options))
             body = await self._claim(election_id, "aggregates", encode_aggregates(aggregates))
         if row.aggregates_index is None:
-            index, _ = await self.elections.append_once("aggregates", election_id, bytes(body))
+            index, _ = await self.elections.append_once(ElectionEvent.AGGREGATES, election_id,
+                                                        bytes(body))
             await self._set(election_id, aggregates_index=index)
         return decode_aggregates(bytes(body))
 
@@ -459,10 +462,10 @@ class TallyStore:
             except IntegrityError as exc:
                 raise Conflict(f"guardian {g} already submitted its decryption shares") from exc
             try:
-                index, appended = await self.elections.append_once("decryption-shares",
+                index, appended = await self.elections.append_once(ElectionEvent.DECRYPTION_SHARES,
                                                                    election_id, body)
             except BaseException:
-                if await self.elections.on_ledger("decryption-shares", election_id,
+                if await self.elections.on_ledger(ElectionEvent.DECRYPTION_SHARES, election_id,
                                                   body) is None:
                     async with self.engine.begin() as conn:  # not appended: release the claim
                         await conn.execute(delete(decryption_shares).where(and_(
@@ -501,7 +504,7 @@ class TallyStore:
             rows = (await conn.execute(q)).all()
         for r in rows:
             async with self.elections.lock(election_id):
-                index = await self.elections.on_ledger("decryption-shares", election_id,
+                index = await self.elections.on_ledger(ElectionEvent.DECRYPTION_SHARES, election_id,
                                                        bytes(r.body))
                 state = (await self.elections.get_election(election_id)).state
                 if index is None and state is ElectionState.TALLYING:
@@ -538,10 +541,10 @@ class TallyStore:
                 return False  # another process claimed it just now and is appending it
             if row.result_index is None:
                 try:
-                    index, _ = await self.elections.append_once("result", election_id,
+                    index, _ = await self.elections.append_once(ElectionEvent.RESULT, election_id,
                                                                 bytes(body))
                 except BaseException:
-                    if await self.elections.on_ledger("result", election_id,
+                    if await self.elections.on_ledger(ElectionEvent.RESULT, election_id,
                                                       bytes(body)) is None:
                         await self._set(election_id, result=None, result_claimed_at=None)
                     raise

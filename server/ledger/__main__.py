@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 from ownervote.v1 import ledger_pb2
 
-from crypto.note import Ed25519Signer
+from crypto.log.note import Ed25519Signer
 
 from ..db import make_engine
 from ..keys import load_or_create_key

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field, replace
 import grpc
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
-from crypto.checkpoint import CosignatureVerifier, SignedCheckpoint, verify_checkpoint
 from crypto.errors import CryptoError
-from crypto.note import Verifier, parse_signature_lines
+from crypto.log.checkpoint import CosignatureVerifier, SignedCheckpoint, verify_checkpoint
+from crypto.log.note import Verifier, parse_signature_lines
 
 from ..status import details_of
 from ..tls import open_channel

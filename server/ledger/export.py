@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crypto.ledger_export import LedgerExport
+from crypto.log.export import LedgerExport
 
 from .store import LogStore
 

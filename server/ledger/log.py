@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crypto import merkle
-from crypto.receipt import Receipt
+from crypto.log import merkle
+from crypto.log.receipt import Receipt
 
 from ..db import is_postgres
 from .cosign import CosignCollector

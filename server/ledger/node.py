@@ -9,8 +9,8 @@ import grpc
 from ownervote.v1 import ledger_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crypto.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
-from crypto.note import Ed25519Signer
+from crypto.log.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
+from crypto.log.note import Ed25519Signer
 
 from .cosign import CosignCollector, WitnessEndpoint, WitnessPolicy
 from .log import Ledger

@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
-from crypto import merkle
-from crypto.checkpoint import CosignatureVerifier
-from crypto.note import Verifier
+from crypto.log import merkle
+from crypto.log.checkpoint import CosignatureVerifier
+from crypto.log.note import Verifier
 
 from ..status import RpcError, abort, invalid
 from .cosign import WitnessPolicy

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crypto import merkle
+from crypto.log import merkle
 
 from ..db import fetch_rows, is_postgres, read_engine
 from .schema import log_checkpoints, log_entries, log_heads, log_nodes, log_pending, metadata

@@ -19,9 +19,9 @@ from pathlib import Path
 import grpc
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
-from crypto.checkpoint import CosignatureSigner
-from crypto.election_audit import LedgerVerifier
-from crypto.note import Ed25519Verifier
+from crypto.audit import LedgerVerifier
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.note import Ed25519Verifier
 
 from ..db import make_engine
 from ..keys import load_or_create_key

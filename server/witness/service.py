@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import grpc
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_grpc
 
-from crypto import merkle
-from crypto.checkpoint import CosignatureSigner, parse_checkpoint
 from crypto.errors import CryptoError, DecodeError, InvalidProof, InvalidSignature
-from crypto.note import Ed25519Verifier, open_note, parse_note
+from crypto.log import merkle
+from crypto.log.checkpoint import CosignatureSigner, parse_checkpoint
+from crypto.log.note import Ed25519Verifier, open_note, parse_note
 
 from ..status import RpcError, abort, invalid
 from ..tls import open_channel

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crypto import merkle
+from crypto.log import merkle
 
 metadata = MetaData()
 

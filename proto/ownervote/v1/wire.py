@@ -18,6 +18,7 @@ from crypto.codec import BALLOT_VERSION
 from crypto.credential import CastBallot, Credential
 from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from crypto.elgamal import Ciphertext
+from crypto.encoding import lp
 from crypto.errors import DecodeError
 from crypto.group import (
     POINT_LEN,
@@ -123,10 +124,6 @@ def _disjunctive_bytes(p: crypto_pb2.DisjunctiveProof, out: list) -> bool:
     return True
 
 
-def _lp(b: bytes) -> bytes:
-    return len(b).to_bytes(4, "big") + b
-
-
 def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
     """The canonical bytes (crypto.codec.encode_cast_ballot) of the cast ballot that
     :func:`cast_ballot` maps ``c`` to, concatenated from the fields without decoding a point (a
@@ -141,7 +138,7 @@ def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
     if (len(b.election_hash) != 32 or len(b.token_public_key) != 32
             or not 1 <= len(b.selections) <= 64):
         return None
-    out = [BALLOT_VERSION.to_bytes(1, "big"), _lp(b.election_id.encode()), b.election_hash,
+    out = [BALLOT_VERSION.to_bytes(1, "big"), lp(b.election_id.encode()), b.election_hash,
            b.token_public_key, len(b.selections).to_bytes(1, "big")]
     for s in b.selections:
         ct = s.ciphertext
@@ -155,9 +152,9 @@ def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
     if (cr.weight == 0 or cr.weight >= 1 << 63 or len(cr.token_public_key) != 32
             or len(cr.msg_prefix) != 32 or not 1 <= len(cr.signature) <= 1024):
         return None
-    credential = (_lp(cr.election_id.encode()) + cr.weight.to_bytes(8, "big")
-                  + cr.token_public_key + cr.msg_prefix + _lp(cr.signature))
-    return (BALLOT_VERSION.to_bytes(1, "big") + _lp(b"".join(out)) + _lp(credential)
+    credential = (lp(cr.election_id.encode()) + cr.weight.to_bytes(8, "big")
+                  + cr.token_public_key + cr.msg_prefix + lp(cr.signature))
+    return (BALLOT_VERSION.to_bytes(1, "big") + lp(b"".join(out)) + lp(credential)
             + c.signature)
 
 

@@ -14,13 +14,13 @@ import hashlib
 import json
 import sys
 
-from crypto.checkpoint import (
+from crypto.log.checkpoint import (
     Checkpoint,
     CosignatureSigner,
     SignedCheckpoint,
     cosignature_message,
 )
-from crypto.note import Ed25519Signer
+from crypto.log.note import Ed25519Signer
 
 LOG_NAME = "ownervote.example/test-log"
 LOG_SEED_LABEL = b"ownervote test log"

@@ -28,7 +28,7 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import DecodeError, InvalidProof
+from ..errors import DecodeError, InvalidProof
 
 HASH_LEN = 32
 EMPTY_ROOT: bytes = hashlib.sha256(b"").digest()

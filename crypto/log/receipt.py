@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import InvalidProof
 from . import merkle
 from .checkpoint import Checkpoint, CosignatureVerifier, parse_checkpoint, verify_checkpoint
-from .errors import InvalidProof
 from .note import Verifier, parse_note
 
 

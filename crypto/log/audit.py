@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import CryptoError
 from . import merkle
 from .checkpoint import CosignatureVerifier, cosignature_timestamp, parse_checkpoint
-from .errors import CryptoError
-from .ledger_export import LedgerExport
+from .export import LedgerExport
 from .note import Verifier, open_note, parse_note
 
 

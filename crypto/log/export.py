@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crypto.codec import Reader
-from crypto.errors import DecodeError
+from ..encoding import Reader, lp
+from ..errors import DecodeError
 
 MAGIC = b"ownervote-ledger-export/v1\n"
 MAX_ENTRY = 1 << 24
@@ -30,11 +30,11 @@ class LedgerExport:
 
 
 def encode_export(x: LedgerExport) -> bytes:
-    out = [MAGIC, _lp(x.origin.encode()), len(x.entries).to_bytes(8, "big")]
+    out = [MAGIC, lp(x.origin.encode()), len(x.entries).to_bytes(8, "big")]
     for e, h in zip(x.entries, x.leaf_hashes, strict=True):
-        out += [_lp(e), h]
+        out += [lp(e), h]
     out.append(len(x.checkpoints).to_bytes(4, "big"))
-    out += [_lp(c) for c in x.checkpoints]
+    out += [lp(c) for c in x.checkpoints]
     return b"".join(out)
 
 
@@ -52,7 +52,3 @@ def decode_export(data: bytes) -> LedgerExport:
     cps = tuple(r.lp(1 << 16) for _ in range(k))
     r.end()
     return LedgerExport(origin, tuple(entries), tuple(hashes), cps)
-
-
-def _lp(b: bytes) -> bytes:
-    return len(b).to_bytes(4, "big") + b

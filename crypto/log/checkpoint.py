@@ -1,5 +1,5 @@
 """Transparency-log checkpoints (C2SP tlog-checkpoint) and Ed25519 witness cosignatures (C2SP
-tlog-cosignature ``cosignature/v1``), on top of :mod:`crypto.note`.
+tlog-cosignature ``cosignature/v1``), on top of :mod:`crypto.log.note`.
 
 A checkpoint is a signed note whose text is these newline-terminated lines
 (https://c2sp.org/tlog-checkpoint §Note text)::
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from .errors import (
+from ..errors import (
     DecodeError,
     InvalidSignature,
     MalformedCheckpoint,

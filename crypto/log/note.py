@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidSignature as _OpenSSLInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from .errors import AmbiguousKey, InvalidSignature, MalformedKey, MalformedNote, UnverifiedNote
+from ..errors import AmbiguousKey, InvalidSignature, MalformedKey, MalformedNote, UnverifiedNote
 
 SIG_TYPE_ED25519 = 0x01  # signed-note §Signature types
 KEY_ID_LEN = 4
