@@ -8,7 +8,9 @@ from crypto.ballot import Contest
 from crypto.errors import DecodeError
 from crypto.records import (
     DefinitionRecord,
+    ElectionState,
     RollCommitment,
+    RulePreset,
     RuleRecord,
     Transition,
     decode_definition,
@@ -17,10 +19,13 @@ from crypto.records import (
     encode_definition,
     encode_roll_commitment,
     encode_transition,
+    preset_rule,
+    rule_record,
 )
+from rules import art278
 
 ROLL = RollCommitment(bytes(range(32)), 3 * 8950 + 12025, 4, ((8950, 3), (12025, 1)))
-MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
+MAJOR = preset_rule(RulePreset.MAJOR)
 DEF = DefinitionRecord("gate-2026", "sunrise:0011", bytes(32), "Repair the north gate",
                        Contest.referendum(), MAJOR, 1_800_000_000, 1_800_086_400, 5, 3)
 
@@ -39,7 +44,7 @@ def test_round_trips():
 def test_committee_definitions_round_trip():
     d = DefinitionRecord("committee-2026", "r", bytes(32), "Elect the owners' committee",
                          Contest.committee(["Li", "Wang", "Zhang", "Zhao"], 1, 3),
-                         RuleRecord(1, ((2, 3), (2, 3), (1, 2), (1, 2)), True), 10, 20, 3, 2)
+                         preset_rule(RulePreset.ORDINARY), 10, 20, 3, 2)
     assert decode_definition(encode_definition(d)) == d
 
 
@@ -51,6 +56,10 @@ def test_committee_definitions_round_trip():
     lambda: RuleRecord(2, ((3, 2),) * 4, False),  # > 1
     lambda: RuleRecord(2, ((1, 0),) * 4, False),
     lambda: Transition(4, 6, 0),  # skips a state
+    lambda: Transition(7, 8, 0),  # nothing comes after PUBLISHED
+    lambda: RuleRecord(RulePreset.MAJOR, ((2, 3), (2, 3), (1, 2), (1, 2)), False),  # not MAJOR
+    lambda: RuleRecord(RulePreset.ORDINARY, ((4, 6), (2, 3), (1, 2), (1, 2)), True),  # 4/6
+    lambda: RuleRecord(RulePreset.ORDINARY, preset_rule(RulePreset.ORDINARY).fractions, False),
     lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 20, 10, 5, 3),
     lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 10, 20, 3, 5),
 ])
@@ -141,3 +150,22 @@ def test_tally_records_round_trip_and_refuse_bad_bytes():
     raw[1] = 0x05  # a bad point prefix where alpha starts
     with pytest.raises(DecodeError):
         decode_aggregates(bytes(raw))
+
+
+def test_the_presets_are_the_art278_rules_and_their_numbers_are_the_protocols():
+    """A preset's record carries exactly rules.art278's fractions (docs/protocol.md §12: 2/3,
+    2/3, 1/2, 1/2 strict; 2/3, 2/3, 3/4, 3/4 at least), and the records' enums have the
+    protocol's numbers."""
+    assert preset_rule(RulePreset.ORDINARY) == RuleRecord(1, ((2, 3), (2, 3), (1, 2), (1, 2)), True)
+    assert preset_rule(RulePreset.MAJOR) == RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
+    assert preset_rule(RulePreset.MAJOR).rule() == art278.MAJOR
+    assert preset_rule(RulePreset.ORDINARY).rule() == art278.ORDINARY
+    explicit = rule_record(art278.rule_from_fractions("1/2", "1/2", "3/5", "3/5", strict=True))
+    assert explicit.preset is RulePreset.EXPLICIT and explicit.fractions[2] == (3, 5)
+    assert decode_definition(encode_definition(DEF)).rule.preset is RulePreset.MAJOR
+    assert [s.value for s in ElectionState] == list(range(1, 8))
+    assert decode_transition(encode_transition(Transition(3, 4, 5))).to_state is ElectionState.OPEN
+    with pytest.raises(DecodeError, match="preset"):
+        decode_definition(encode_definition(DEF).replace(
+            b"\x02" + (2).to_bytes(8, "big") + (3).to_bytes(8, "big"),
+            b"\x07" + (2).to_bytes(8, "big") + (3).to_bytes(8, "big")))
