@@ -21,7 +21,8 @@ from crypto.log.note import Ed25519Signer
 from server.db import create_database, drop_database, is_postgres, make_engine
 from server.ledger.log import Ledger
 from server.ledger.schema import log_heads, log_nodes
-from server.ledger.store import LogStore, create_schema, node_id
+from server.ledger.store import LogStore, node_id
+from server.schema import create_schema
 
 
 async def bench_appends(dsn: str, label: str, n: int = 20_000, concurrency: int = 2_000) -> None:

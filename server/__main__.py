@@ -44,6 +44,7 @@ from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
 from .process import add_health_and_reflection, stop_on_signals
+from .schema import create_schema
 from .tls import TlsConfig
 
 log = logging.getLogger("ownervote.server")
@@ -54,6 +55,7 @@ SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
 
 async def serve(cfg: Config) -> None:
     engine = make_engine(cfg.dsn)
+    await create_schema(engine)
     signer = load_or_create_key(Path(cfg.log_key_file), cfg.origin, Ed25519Signer)
     witnesses = [parse_witness(w) for w in cfg.witnesses]
     if cfg.witness_ca:
@@ -64,18 +66,13 @@ async def serve(cfg: Config) -> None:
     node = await build_log(engine, signer, witnesses, cfg.quorum)
     await node.ledger.start()
     store = ElectionStore(engine, node.ledger)
-    await store.create()
     registrar = Registrar(engine)
-    await registrar.create()
     ceremony = CeremonyStore(engine, store)
-    await ceremony.create()
     # the close's aggregation sums pages of the ledger in worker processes
     tally_pool = ProcessPoolExecutor(cfg.verify_workers, mp_context=get_context("spawn")) \
         if cfg.verify_workers else None
     points = BallotPoints(engine)  # accepted ballots' points, uncompressed, for the close
-    await points.create()
     tally = TallyStore(engine, store, ceremony, registrar, executor=tally_pool, points=points)
-    await tally.create()
     verifier = BallotVerifier(cfg.verify_workers)  # ballot checks in worker processes
     await verifier.start()
     box = BallotBox(node.ledger, verifier=verifier, points=points)

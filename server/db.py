@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import weakref
 
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 DEFAULT_DSN = "sqlite+aiosqlite:///ownervote.db"
+
+#: The one MetaData every table of every package is defined on (server/schema.py gathers them;
+#: the migrations point at it). Constraint names follow one convention, as Alembic advises, so
+#: that a migration can name any constraint it alters.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

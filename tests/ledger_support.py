@@ -14,6 +14,7 @@ from crypto.log.note import Ed25519Signer
 from server.db import make_engine
 from server.ledger.cosign import WitnessEndpoint
 from server.ledger.node import LogNode, add_ledger_service, build_log
+from server.schema import create_schema
 from server.witness.service import FollowedLog, Witness
 from server.witness.store import WitnessStore
 
@@ -37,7 +38,7 @@ async def start_witness(tmp: Path, name: str, follows: list[FollowedLog], *,
                         validator=None, validator_factory=None) -> RunningWitness:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp / (name + '.db')}")
     store = WitnessStore(engine)
-    await store.create()
+    await create_schema(engine)
     signer = CosignatureSigner.generate(name)
     validating = validator is not None or validator_factory is not None
     vsigner = CosignatureSigner.generate(name + "/validated") if validating else None
@@ -97,6 +98,7 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
     # a validating witness is trusted for its validated cosignature
     endpoints = [WitnessEndpoint((w.validating_signer or w.signer).verifier(), w.address)
                  for w in witnesses]
+    await create_schema(engine)
     node = await build_log(engine, signer, endpoints, quorum, max_batch=max_batch)
     add_ledger_service(server, node)
     await server.start()

@@ -27,7 +27,6 @@ BAD = (Path(__file__).parent / "vectors" / "rolls" / "bad_roll.csv").read_bytes(
 async def admin(dsn, tmp_path):
     h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
     store = ElectionStore(h.engine, h.ledger)
-    await store.create()
     server = grpc.aio.server()
     election_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(store, AdminAuth(TOKEN)),
                                                          server)
@@ -202,7 +201,6 @@ async def test_witnesses_down_gives_unavailable_and_keeps_the_commitment(dsn, tm
     h = await start_log(dsn, tmp_path, n_witnesses=1, quorum=1)
     await h.witnesses[0].server.stop(None)  # the only witness is down
     store = ElectionStore(h.engine, h.ledger, receipt_timeout=0.5)
-    await store.create()
     server = grpc.aio.server()
     election_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(store, AdminAuth(TOKEN)),
                                                          server)

@@ -45,9 +45,7 @@ async def open_booth(dsn, tmp_path, verifier=None):
     ballot box checking in ``verifier``'s worker processes when one is given)."""
     h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
     store = ElectionStore(h.engine, h.ledger)
-    await store.create()
     registrar = Registrar(h.engine)
-    await registrar.create()
     provider = DemoIdentityProvider(clock=lambda: NOW)
     eid, roll = await new_election(store, guardians=3, threshold=2, open_time=NOW - 60,
                                    close_time=NOW + 3600)

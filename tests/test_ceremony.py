@@ -32,9 +32,7 @@ KEK = b"ceremony-test-kek-0123"
 async def ceremony(dsn, tmp_path):
     h = await start_log(dsn, tmp_path, n_witnesses=0, quorum=0)
     store = ElectionStore(h.engine, h.ledger)
-    await store.create()
     cs = CeremonyStore(h.engine, store)
-    await cs.create()
     eid, _ = await new_election(store)
     yield cs, store, eid, h
     await h.stop()

@@ -27,9 +27,7 @@ KEK = b"guardian-service-kek-01"
 async def setup(dsn, tmp_path):
     h = await start_log(dsn, tmp_path, n_witnesses=0, quorum=0)
     store = ElectionStore(h.engine, h.ledger)
-    await store.create()
     cs = CeremonyStore(h.engine, store)
-    await cs.create()
     eid, _ = await new_election(store, guardians=3, threshold=2)
     await store.transition(eid, ElectionState.KEY_CEREMONY, 1)
     ca = DevCA(tmp_path / "pki")

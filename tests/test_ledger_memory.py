@@ -21,7 +21,8 @@ from crypto.log.receipt import verify_receipt
 from server.db import make_engine
 from server.ledger.cosign import CosignCollector, WitnessPolicy
 from server.ledger.log import Ledger, LedgerUnavailable
-from server.ledger.store import LogStore, create_schema
+from server.ledger.store import LogStore
+from server.schema import create_schema
 from tests.ledger_support import start_log
 
 _sink: ContextVar[list[str] | None] = ContextVar("ledger_memory_sink", default=None)
@@ -299,7 +300,6 @@ async def test_a_closed_sequencer_releases_its_lock_on_a_shared_engine(pg_dsn):
     from crypto.log.note import Ed25519Signer
     from server.db import make_engine
     from server.ledger.log import Ledger
-    from server.ledger.store import create_schema
 
     engine = make_engine(pg_dsn)
     try:

@@ -15,7 +15,8 @@ from crypto.records import DefinitionRecord, ElectionState, encode_definition
 from server.db import is_postgres, make_engine, read_engine
 from server.election.registrar import Registrar
 from server.election.store import ElectionStore, NotFound, elections
-from server.ledger.store import LogStore, create_schema
+from server.ledger.store import LogStore
+from server.schema import create_schema
 from tests.election_support import MAJOR
 
 OPEN_AT = 1_900_000_000
@@ -40,7 +41,7 @@ async def engine(dsn):
 
 async def _store(engine, clock: Clock, ttl: float = 60.0) -> ElectionStore:
     store = ElectionStore(engine, None, snapshot_ttl=ttl, wall_clock=clock)  # type: ignore[arg-type]
-    await store.create()
+    await create_schema(engine)
     return store
 
 
@@ -78,11 +79,9 @@ async def test_reads_run_outside_a_transaction_on_postgres(pg_dsn):
     engine = make_engine(pg_dsn)
     try:
         assert read_engine(engine) is not engine and is_postgres(engine)
-        store = ElectionStore(engine, None)  # type: ignore[arg-type]
-        await store.create()
-        registrar = Registrar(engine)
-        await registrar.create()
         await create_schema(engine)
+        store = ElectionStore(engine, None)  # type: ignore[arg-type]
+        registrar = Registrar(engine)
         log = LogStore(engine, f"log-{secrets.token_hex(4)}")
         await log.ensure_head()
         eid = await _election(engine, S.OPEN)

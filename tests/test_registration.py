@@ -34,6 +34,7 @@ from server.election.registrar import (
     WrongWeightClass,
     credentials_issued,
 )
+from server.schema import create_schema
 
 W = 8950
 
@@ -47,7 +48,7 @@ def keys():
 async def registrar(dsn):
     engine = make_engine(dsn)
     reg = Registrar(engine)
-    await reg.create()
+    await create_schema(engine)
     yield reg
     await engine.dispose()
 

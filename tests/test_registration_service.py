@@ -44,9 +44,7 @@ def attestation_pb(att, sig):
 async def reg(dsn, tmp_path):
     h = await start_log(dsn, tmp_path, n_witnesses=0, quorum=0)
     store = ElectionStore(h.engine, h.ledger)
-    await store.create()
     registrar = Registrar(h.engine)
-    await registrar.create()
     provider = DemoIdentityProvider()
     guarded = GuardedVerifier(AttestationVerifier(provider.public_key),
                               FailureLimiter(3, 60), FailureLimiter(100, 60))

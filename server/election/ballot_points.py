@@ -22,23 +22,16 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, and_, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.affine import encode_xy
 from crypto.credential import CastBallot
 
 from ..db import fetch_rows, insert_skipping_conflicts, write_once
+from .schema import ballot_points
 
 log = logging.getLogger("ownervote.ballot_points")
-metadata = MetaData()
-
-ballot_points = Table(
-    "ballot_points", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("ledger_index", BigInteger, primary_key=True, autoincrement=False),
-    Column("points", LargeBinary, nullable=False),  # per selection: x||y of alpha, of beta
-)
 
 
 def points_of(cast: CastBallot) -> bytes:
@@ -59,10 +52,6 @@ class BallotPoints:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.dropped = 0  # rows lost to a failed write (those ballots are decoded at the close)
-
-    async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     def add(self, election_id: str, ledger_index: int, points: bytes) -> None:
         """Queue a row (never blocks the caller, never fails it)."""

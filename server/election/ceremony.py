@@ -18,12 +18,6 @@ import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    Column,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     func,
     insert,
     select,
@@ -56,19 +50,8 @@ from crypto.group import encode_point
 from crypto.log.receipt import Receipt
 from crypto.records import ElectionEvent, ElectionState
 
+from .schema import ceremony_messages
 from .store import Conflict, ElectionStore
-
-metadata = MetaData()
-
-ceremony_messages = Table(
-    "ceremony_messages", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("kind", String(16), primary_key=True),  # key | dealing | complaint
-    Column("sender", Integer, primary_key=True),  # guardian index (complaint: complainer)
-    Column("about", Integer, primary_key=True),  # complaint: the dealer; else 0
-    Column("data", LargeBinary, nullable=False),  # canonical encoding (crypto.codec)
-    Column("ledger_index", Integer, nullable=False),
-)
 
 
 class CeremonyRefused(Exception):
@@ -88,10 +71,6 @@ class CeremonyStore:
     def __init__(self, engine: AsyncEngine, elections: ElectionStore) -> None:
         self.engine = engine
         self.elections = elections
-
-    async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     async def _params(self, election_id: str) -> DkgParameters:
         e = await self.elections.get_election(election_id)

@@ -28,12 +28,6 @@ from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     and_,
     func,
     select,
@@ -44,17 +38,7 @@ from crypto import blind_rsa
 from crypto.credential import issue_credential
 
 from ..db import insert_skipping_conflicts, read_engine, write_once
-
-metadata = MetaData()
-
-credentials_issued = Table(
-    "credentials_issued", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("owner_id", String(255), primary_key=True),
-    Column("weight", BigInteger, nullable=False),
-    Column("request_hash", LargeBinary, nullable=False),  # SHA-256(blinded_msg)
-    Column("blind_sig", LargeBinary, nullable=False),
-)
+from .schema import credentials_issued
 
 
 class AlreadyIssued(Exception):
@@ -78,10 +62,6 @@ class Registrar:
         self.reads = read_engine(engine)  # single-statement reads: no BEGIN/ROLLBACK
         self._insert = (insert_skipping_conflicts(engine, credentials_issued)  # built once
                         .returning(credentials_issued.c.owner_id))
-
-    async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     async def issue(self, election_id: str, owner_id: str, owner_weight: int,
                     requested_weight: int, blinded_msg: bytes,

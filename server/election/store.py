@@ -21,13 +21,6 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     and_,
     delete,
     func,
@@ -64,51 +57,7 @@ from rules.roll_csv import parse_roll_csv
 from ..db import read_engine
 from ..ledger.log import AppendResult, Ledger
 from ..shared_load import SharedLoads
-
-metadata = MetaData()
-
-rolls = Table(
-    "rolls", metadata,
-    Column("roll_id", String(255), primary_key=True),
-    Column("community_id", String(128), nullable=False),
-    Column("roll_hash", LargeBinary, nullable=False),
-    Column("total_area", BigInteger, nullable=False),
-    Column("total_owners", Integer, nullable=False),
-    Column("csv", LargeBinary, nullable=False),
-)
-
-roll_owners = Table(
-    "roll_owners", metadata,
-    Column("roll_id", String(255), primary_key=True),
-    Column("owner_id", String(255), primary_key=True),
-    Column("weight", BigInteger, nullable=False),
-)
-
-elections = Table(
-    "elections", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("roll_id", String(255), nullable=False),
-    Column("definition", LargeBinary, nullable=False),
-    Column("state", Integer, nullable=False),
-    Column("joint_public_key", LargeBinary, nullable=True),  # set when the ceremony ends
-)
-
-
-transitions = Table(
-    "transitions", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("to_state", Integer, primary_key=True),
-    Column("at", BigInteger, nullable=False),  # the time in the state event, POSIX seconds
-    Column("ledger_index", BigInteger, nullable=True),  # None: intent, not yet on the ledger
-)
-
-issuer_keys = Table(
-    "issuer_keys", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("weight", BigInteger, primary_key=True),
-    Column("spki", LargeBinary, nullable=False),
-    Column("private_key", LargeBinary, nullable=False),  # PKCS#8, encrypted with the server KEK
-)
+from .schema import elections, issuer_keys, roll_owners, rolls, transitions
 
 
 class Conflict(Exception):
@@ -182,10 +131,6 @@ class ElectionStore:
         self._generations: dict[str, int] = {}  # bumped by every change this store makes
         self._roll_weights: SharedLoads[str, dict[str, int]] = SharedLoads(
             self._read_weights, keep=ROLL_CACHE)
-
-    async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     def lock(self, election_id: str) -> asyncio.Lock:
         """The in-process lock that serialises one election's lifecycle and tally appends."""

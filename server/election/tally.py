@@ -39,14 +39,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Float,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     and_,
     delete,
     insert,
@@ -94,31 +86,11 @@ from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_shar
 from .ballot_points import BallotPoints
 from .ceremony import CeremonyStore
 from .registrar import Registrar
+from .schema import decryption_shares, tally
 from .store import Conflict, ElectionStore, WrongState
 
 log = logging.getLogger("ownervote.tally")
-metadata = MetaData()
 
-tally = Table(
-    "tally", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("credentials", LargeBinary, nullable=True),  # credentials-issued body
-    Column("credentials_index", BigInteger, nullable=True),
-    Column("aggregates", LargeBinary, nullable=True),  # aggregates body
-    Column("aggregates_index", BigInteger, nullable=True),
-    Column("result", LargeBinary, nullable=True),  # result body (set once: the claim)
-    Column("result_claimed_at", Float, nullable=True),
-    Column("result_index", BigInteger, nullable=True),
-)
-
-decryption_shares = Table(
-    "decryption_shares", metadata,
-    Column("election_id", String(128), primary_key=True),
-    Column("guardian", Integer, primary_key=True),
-    Column("body", LargeBinary, nullable=False),  # decryption-shares body
-    Column("submitted_at", Float, nullable=False),
-    Column("ledger_index", BigInteger, nullable=True),  # None: claimed, not yet on the ledger
-)
 
 PAGE = 1000
 
@@ -275,10 +247,6 @@ class TallyStore:
         self.clock = clock
         self.stale_after = stale_after  # an unfinished claim older than this is taken over
         self._dkg: dict[str, DkgResult] = {}
-
-    async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     async def _row(self, election_id: str):
         async with self.engine.connect() as conn:

@@ -23,6 +23,7 @@ from crypto.log.note import Ed25519Signer
 from ..db import make_engine
 from ..keys import load_or_create_key
 from ..process import add_health_and_reflection, stop_on_signals
+from ..schema import create_schema
 from ..tls import TlsConfig
 from .node import add_ledger_service, build_log, parse_witness
 
@@ -58,6 +59,7 @@ async def report_role(ledger) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     engine = make_engine(args.dsn)
+    await create_schema(engine)
     signer = load_or_create_key(Path(args.key_file), args.origin, Ed25519Signer)
     witnesses = [parse_witness(w) for w in args.witness]
     if args.witness_ca:  # mutual TLS to the witnesses with the log's client certificate

@@ -15,7 +15,6 @@ from crypto.log.note import Ed25519Signer
 from .cosign import CosignCollector, WitnessEndpoint, WitnessPolicy
 from .log import Ledger
 from .service import LedgerService
-from .store import create_schema
 
 
 def parse_witness(spec: str) -> WitnessEndpoint:
@@ -35,10 +34,9 @@ class LogNode:
 
 async def build_log(engine: AsyncEngine, signer: Ed25519Signer,
                     witnesses: Sequence[WitnessEndpoint], quorum: int, *,
-                    max_batch: int = 1000, create: bool = True) -> LogNode:
-    """The log of origin ``signer.name`` (C2SP: the log's key name is its origin)."""
-    if create:
-        await create_schema(engine)
+                    max_batch: int = 1000) -> LogNode:
+    """The log of origin ``signer.name`` (C2SP: the log's key name is its origin), over a
+    database whose schema exists (server.schema.create_schema)."""
     origin = signer.name
     policy = WitnessPolicy(tuple(w.verifier for w in witnesses), quorum)
 

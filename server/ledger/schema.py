@@ -1,4 +1,5 @@
-"""Tables of the Merkle log. Several logs may share a database; each row names its log.
+"""Tables of the Merkle log (gathered with every other package's in server/schema.py). Several
+logs may share a database; each row names its log.
 
 * ``log_entries`` — each entry exactly as hashed (never re-encoded), by index.
 * ``log_nodes`` — the hash of every complete, aligned subtree ``(level, idx)`` covering leaves
@@ -21,12 +22,11 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
 )
 
-metadata = MetaData()
+from ..db import metadata
 
 log_heads = Table(
     "log_heads", metadata,

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crypto.log import merkle
 
 from ..db import fetch_rows, is_postgres, read_engine
-from .schema import log_checkpoints, log_entries, log_heads, log_nodes, log_pending, metadata
+from .schema import log_checkpoints, log_entries, log_heads, log_nodes, log_pending
 
 MAX_PAGE = 1000
 
@@ -65,11 +65,6 @@ class Batch:
     # a log whose policy names no witness (quorum 0): its signed checkpoint is already
     # "co-signed by the quorum", and is stored as such in the same transaction
     quorum_free: bool = False
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
 
 
 def node_id(level: int, idx: int) -> int:

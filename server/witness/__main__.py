@@ -26,6 +26,7 @@ from crypto.log.note import Ed25519Verifier
 from ..db import make_engine
 from ..keys import load_or_create_key
 from ..process import add_health_and_reflection, stop_on_signals
+from ..schema import create_schema
 from ..tls import TlsConfig
 from .service import FollowedLog, Witness
 from .store import WitnessStore
@@ -51,8 +52,8 @@ def election_validator(origin: str):
 
 async def serve(args: argparse.Namespace) -> None:
     engine = make_engine(args.db)
+    await create_schema(engine)
     store = WitnessStore(engine)
-    await store.create()
     signer = load_or_create_key(Path(args.key_file), args.name, CosignatureSigner)
     vsigner = validator = factory = None
     if args.validate:

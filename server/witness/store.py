@@ -10,12 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
     insert,
     select,
     update,
@@ -25,15 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.log import merkle
 
-metadata = MetaData()
-
-witness_logs = Table(
-    "witness_logs", metadata,
-    Column("origin", String(255), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("root", LargeBinary, nullable=False),
-    Column("frontier", LargeBinary, nullable=False),  # complete_subtrees(0, size) hashes, joined
-)
+from .schema import witness_logs
 
 
 @dataclass(frozen=True)
@@ -50,10 +36,6 @@ class WitnessedState:
 class WitnessStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-
-    async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
 
     async def get(self, origin: str) -> WitnessedState:
         async with self.engine.connect() as conn:
