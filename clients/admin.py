@@ -26,19 +26,20 @@ import datetime
 import os
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import grpc
-from ownervote.v1 import election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
+from crypto.ballot import Contest
+from crypto.records import ElectionState, RulePreset, RuleRecord, preset_rule, rule_record
 from rules.area import format_area
+from rules.art278 import rule_from_fractions
 
 from .channel import add_connection_arguments, channel_from
-from .voter_sdk import STATES, Refused
+from .voter_sdk import Refused
 
-PRESETS = {"ordinary": election_pb2.RULE_PRESET_ORDINARY, "major": election_pb2.RULE_PRESET_MAJOR,
-           "explicit": election_pb2.RULE_PRESET_EXPLICIT}
+PRESETS = {p.name.lower(): p for p in RulePreset}
 
 
 def parse_when(text: str, now: float | None = None) -> int:
@@ -50,32 +51,29 @@ def parse_when(text: str, now: float | None = None) -> int:
     return int(when.timestamp())
 
 
-def _fraction(text: str) -> election_pb2.Fraction:
-    f = Fraction(text)
-    return election_pb2.Fraction(numerator=f.numerator, denominator=f.denominator)
+def contest_of(args: argparse.Namespace) -> Contest:
+    if args.committee:
+        return Contest.committee([c.strip() for c in args.committee.split(",")], args.min,
+                                 args.max)
+    return Contest.referendum()
+
+
+def rule_of(args: argparse.Namespace) -> RuleRecord:
+    preset = PRESETS[args.rule]
+    if preset is not RulePreset.EXPLICIT:
+        return preset_rule(preset)
+    names = ("quorum_area", "quorum_headcount", "approval_area", "approval_headcount")
+    missing = [n for n in names if getattr(args, n) is None]
+    if missing:
+        raise SystemExit(f"--rule explicit needs --{missing[0].replace('_', '-')}")
+    return rule_record(rule_from_fractions(*(getattr(args, n) for n in names),
+                                           strict=args.strict))
 
 
 def definition(args: argparse.Namespace) -> election_pb2.ElectionDefinition:
-    if args.committee:
-        contest = election_pb2.Contest(kind=election_pb2.CONTEST_KIND_COMMITTEE,
-                                       options=[c.strip() for c in args.committee.split(",")],
-                                       min_selections=args.min, max_selections=args.max)
-    else:
-        contest = election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM)
-    rule = election_pb2.Rule(preset=PRESETS[args.rule])
-    if args.rule == "explicit":
-        for name in ("quorum_area", "quorum_headcount", "approval_area", "approval_headcount"):
-            value = getattr(args, name)
-            if value is None:
-                raise SystemExit(f"--rule explicit needs --{name.replace('_', '-')}")
-            getattr(rule, name).CopyFrom(_fraction(value))
-        rule.strict = args.strict
-    d = election_pb2.ElectionDefinition(
-        election_id=args.id, roll_id=args.roll, motion=args.motion, contest=contest, rule=rule,
-        guardians=args.guardians, threshold=args.threshold)
-    d.open_time.seconds = parse_when(args.open)
-    d.close_time.seconds = parse_when(args.close)
-    return d
+    return wire.new_definition_pb(args.id, args.roll, args.motion, contest_of(args),
+                                  rule_of(args), parse_when(args.open), parse_when(args.close),
+                                  args.guardians, args.threshold)
 
 
 class AdminClient:
@@ -103,25 +101,25 @@ class AdminClient:
                                  election_pb2.ScheduleElectionRequest(
                                      election_id=election_id))).election
 
-    async def state(self, election_id: str) -> str:
+    async def state(self, election_id: str) -> ElectionState:
         e = await self._call(self.public.GetElection,
                              election_pb2.GetElectionRequest(election_id=election_id), admin=False)
-        return STATES[e.election.state]
+        return wire.state("election.state", e.election.state)
 
-    async def follow(self, election_id: str, until: str = "PUBLISHED", poll: float = 0.5,
-                     timeout: float = 3600.0, echo=None) -> str:
-        order = list(STATES.values())
+    async def follow(self, election_id: str, until: ElectionState = ElectionState.PUBLISHED,
+                     poll: float = 0.5, timeout: float = 3600.0, echo=None) -> ElectionState:
+        """Poll until the election reaches ``until`` (or a later state)."""
         deadline = time.monotonic() + timeout
         last = None
         while True:
             state = await self.state(election_id)
             if state != last and echo:
-                echo(f"{time.strftime('%H:%M:%S')} {election_id}: {state}")
+                echo(f"{time.strftime('%H:%M:%S')} {election_id}: {state.name}")
             last = state
-            if order.index(state) >= order.index(until):
+            if state >= until:
                 return state
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{election_id} is still {state}")
+                raise TimeoutError(f"{election_id} is still {state.name}")
             await asyncio.sleep(poll)
 
 
@@ -135,14 +133,15 @@ async def run(args: argparse.Namespace) -> None:
                   f"{r.receipt.index}")
         elif args.cmd == "create-election":
             e = await client.create_election(definition(args))
-            print(f"election {e.definition.election_id}: {STATES[e.state]}")
+            print(f"election {e.definition.election_id}: "
+                  f"{wire.state('election.state', e.state).name}")
         elif args.cmd == "schedule":
             e = await client.schedule(args.id)
-            print(f"election {args.id}: {STATES[e.state]}")
+            print(f"election {args.id}: {wire.state('election.state', e.state).name}")
         elif args.follow:
-            await client.follow(args.id, args.until, echo=print)
+            await client.follow(args.id, ElectionState[args.until], echo=print)
         else:
-            print(f"election {args.id}: {await client.state(args.id)}")
+            print(f"election {args.id}: {(await client.state(args.id)).name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("status")
     st.add_argument("id")
     st.add_argument("--follow", action="store_true")
-    st.add_argument("--until", default="PUBLISHED", choices=list(STATES.values())[1:])
+    st.add_argument("--until", default="PUBLISHED", choices=[s.name for s in ElectionState][1:])
     args = p.parse_args(argv)
     try:
         asyncio.run(run(args))
@@ -183,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
               file=sys.stderr)
         return 1
+    except (ValueError, OSError, argparse.ArgumentTypeError) as exc:  # the user's input
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

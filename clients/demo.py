@@ -32,7 +32,7 @@ from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.group import G
 from crypto.log.export import encode_export
-from crypto.records import ResultRecord
+from crypto.records import ElectionState
 from rules.area import format_area
 from rules.roll import DEVELOPER_OWNER_ID, Unit, compute_weights
 from rules.roll_csv import roll_to_csv
@@ -140,7 +140,7 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
     print(f"   every guardian checked every share addressed to it and the joint key "
           f"{guardians[0].state.joint_public_key.hex()[:16]}… recomputed from the public "
           "messages; no joint secret exists anywhere")
-    await admin.follow(ELECTION_ID, "READY", poll=0.2, timeout=60)
+    await admin.follow(ELECTION_ID, ElectionState.READY, poll=0.2, timeout=60)
     election = await voter.election(ELECTION_ID)
     print(f"   READY: issuer keys for {len(election.issuers)} weight classes on the ledger; "
           f"the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
@@ -161,7 +161,7 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
     await asyncio.gather(*(register(o) for o in voting))
     t_cred = time.perf_counter() - t0
     print(f"   {len(wallets)} credentials in {t_cred:.1f} s")
-    await admin.follow(ELECTION_ID, "OPEN", poll=0.2, timeout=60)
+    await admin.follow(ELECTION_ID, ElectionState.OPEN, poll=0.2, timeout=60)
 
     async def cast(owner, choice: int) -> None:
         async with limit:
@@ -209,7 +209,7 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
                   guardians[1].decrypt())
 
     step("6. The close: the server seals the ballot box and publishes the aggregates")
-    await admin.follow(ELECTION_ID, "TALLYING", poll=0.3, timeout=window + 60)
+    await admin.follow(ELECTION_ID, ElectionState.TALLYING, poll=0.3, timeout=window + 60)
     await refused("a ballot after the close", voter.cast(election, wallet, [0]))
     print("   the ledger holds the credential counts per class and the encrypted totals per "
           "option: headcount, and area (class sums × class weight)")
@@ -219,21 +219,16 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
     for i in PRESENT:
         n = await guardians[i - 1].decrypt()
         print(f"   guardian {i}: ledger verified, {n} decryption shares with proofs submitted")
-    await admin.follow(ELECTION_ID, "PUBLISHED", poll=0.2, timeout=60)
+    await admin.follow(ELECTION_ID, ElectionState.PUBLISHED, poll=0.2, timeout=60)
     result = await voter.result(ELECTION_ID)
-    record = ResultRecord(tuple(o.headcount for o in result.options),
-                          tuple(o.area for o in result.options), result.participating_owners,
-                          result.participating_area, result.quorum_met,
-                          tuple({"NO_QUORUM": 1, "PASSED": 2, "REJECTED": 3}[o.outcome]
-                                for o in result.options), result.guardians)
     print("\n".join("   " + x for x in result_table(
-        [o.name for o in result.options], record, election.total_area, election.total_owners,
+        result.option_names, result.record, election.total_area, election.total_owners,
         "major matter: quorum 2/3 area + 2/3 owners; approval ≥ 3/4 area + 3/4 owners")))
     expected = Counter(choices.values())
     area = {i: sum(roll.owner(o).area for o, c in choices.items() if c == i) for i in range(3)}
     assert all(o.headcount == expected[i] and o.area == area[i]
                for i, o in enumerate(result.options)), "the tally does not match the votes"
-    print(f"\n   OUTCOME: the motion is {result.options[0].outcome} "
+    print(f"\n   OUTCOME: the motion is {result.options[0].outcome.name} "
           f"(the published result's receipt is at ledger index {result.receipt.index}); "
           "the totals equal the votes the demo cast")
 

@@ -47,7 +47,7 @@ from crypto.dkg import (
 from crypto.errors import InvalidShare
 from crypto.group import base_mul, encode_point
 from crypto.log.audit import audit
-from crypto.records import ElectionState
+from crypto.records import DecryptionSharesRecord, ElectionState
 from crypto.threshold import is_trivial, partial_decrypt
 
 from .ledger_export import fetch_export
@@ -163,7 +163,7 @@ class GuardianClient:
                 election_id=s.election_id, key=wire.guardian_key_pb(me.public)),
                 tolerate_exists=True)
         c = await self._until(lambda c: len(c.keys) == s.n, "every guardian's key")
-        keys = [wire.guardian_key(k) for k in c.keys]
+        keys, _, _ = wire.ceremony(c)
         if next(k for k in keys if k.index == s.index).encryption_key != \
                 me.public.encryption_key:
             raise GuardianRefusal("the ceremony holds another key for this guardian")
@@ -173,7 +173,7 @@ class GuardianClient:
                 election_id=s.election_id, dealing=wire.dealing_pb(dealing)),
                 tolerate_exists=True)
         c = await self._until(lambda c: len(c.dealings) == s.n, "every dealing")
-        for d in map(wire.dealing, c.dealings):
+        for d in wire.ceremony(c)[1]:
             if d.dealer in s.received:
                 continue
             try:
@@ -196,9 +196,10 @@ class GuardianClient:
     def _recompute(self, c: election_pb2.GetCeremonyResponse):
         """QUAL and the joint key from the public messages, complaints judged here."""
         params = self.state.params
-        keys = sorted(map(wire.guardian_key, c.keys), key=lambda k: k.index)
-        dealings = {d.dealer: d for d in map(wire.dealing, c.dealings)}
-        upheld = [x for x in map(wire.complaint, c.complaints)
+        keys, dealt, complaints = wire.ceremony(c)
+        keys = sorted(keys, key=lambda k: k.index)
+        dealings = {d.dealer: d for d in dealt}
+        upheld = [x for x in complaints
                   if judge_complaint(params, x, dealings[x.dealer], keys) is Verdict.UPHELD]
         return dkg_result(params, [dealings[i] for i in sorted(dealings)], upheld)
 
@@ -235,10 +236,9 @@ class GuardianClient:
             raise GuardianRefusal("this guardian already decrypted other aggregates")
         if not s.decryption_shares:
             return 0  # nobody voted: every total is public, the server publishes without us
-        request = election_pb2.SubmitDecryptionSharesRequest(
-            election_id=s.election_id, guardian=s.index,
-            shares=[wire.decryption_share_pb(label, decode_decryption_share(raw))
-                    for label, raw in s.decryption_shares])
+        request = wire.decryption_shares_request_pb(s.election_id, DecryptionSharesRecord(
+            s.index, tuple((label, decode_decryption_share(raw))
+                           for label, raw in s.decryption_shares)))
         await self._call(self.stub.SubmitDecryptionShares, request, tolerate_exists=True)
         return len(s.decryption_shares)
 

@@ -69,7 +69,7 @@ async def run(args) -> None:
         voter = VoterClient(channel, policy_from(args))
         if args.cmd == "election":
             e = await voter.election(args.id)
-            print(f"{e.election_id}: {e.state}\nmotion: {e.motion}\noptions: "
+            print(f"{e.election_id}: {e.state.name}\nmotion: {e.motion}\noptions: "
                   f"{', '.join(e.contest.options)} (choose {e.contest.min_selections}.."
                   f"{e.contest.max_selections})")
         elif args.cmd == "register":
@@ -102,7 +102,7 @@ async def run(args) -> None:
                   f"{'met' if r.quorum_met else 'NOT met'}")
             for o in r.options:
                 print(f"  {o.name:<16} {o.area / 100:>12.2f} m² {o.headcount:>7} owners  "
-                      f"{o.outcome}")
+                      f"{o.outcome.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

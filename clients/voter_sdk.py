@@ -9,10 +9,11 @@ What a phone does, in order (docs/protocol.md §8–§12):
    owner's weight class (RFC 9474 Blind), let the registrar blind-sign it, unblind (Finalize,
    which verifies the signature). The registrar never sees the token. The :class:`Wallet`
    (token + credential) stays on the phone.
-3. :meth:`VoterClient.cast` — encrypt the choices with their proofs, sign with the token, cast;
-   the reply is a receipt, checked here against the exact ledger entry the ballot became and a
-   checkpoint co-signed by the witness quorum. Casting again with the same wallet replaces the
-   earlier ballot (the latest counts).
+3. :meth:`VoterClient.cast` — :meth:`VoterClient.prepare_cast` encrypts the choices with their
+   proofs and signs with the token, :meth:`VoterClient.send` casts; the reply is a receipt,
+   checked here against the exact ledger entry the ballot became and a checkpoint co-signed by
+   the witness quorum. Casting again with the same wallet replaces the earlier ballot (the
+   latest counts).
 4. :meth:`VoterClient.result` — the published result.
 
 Every refusal by the server is a :class:`Refused` carrying the gRPC code, the reason and the
@@ -34,17 +35,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, ledger_pb2_grpc, wire
 
 from crypto.attestation import Attestation
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.codec import (
-    decode_credential,
-    encode_ballot,
-    encode_cast_ballot,
-    encode_credential,
-)
+from crypto.codec import decode_credential, encode_ballot, encode_cast_ballot, encode_credential
 from crypto.credential import (
+    CastBallot,
     Credential,
-    IssuerKey,
     finalize_credential,
     generate_token,
     request_credential,
@@ -52,17 +48,12 @@ from crypto.credential import (
 )
 from crypto.encoding import Event, encode_event
 from crypto.errors import InvalidProof
-from crypto.group import decode_point
 from crypto.log import merkle
 from crypto.log.checkpoint import CosignatureVerifier
 from crypto.log.note import Ed25519Verifier
 from crypto.log.receipt import Receipt, verify_receipt
-from crypto.records import ElectionEvent
-
-STATES = {v.number: v.name.removeprefix("ELECTION_STATE_")
-          for v in election_pb2.ElectionState.DESCRIPTOR.values}
-OUTCOMES = {v.number: v.name.removeprefix("OUTCOME_")
-            for v in election_pb2.Outcome.DESCRIPTOR.values}
+from crypto.public_election import PublicElection
+from crypto.records import ElectionEvent, ResultOutcome, ResultRecord
 
 
 class Refused(Exception):
@@ -87,22 +78,6 @@ class TrustPolicy:
     log_verifier: Ed25519Verifier
     witnesses: tuple[CosignatureVerifier, ...]
     quorum: int
-
-
-@dataclass(frozen=True)
-class PublicElection:
-    election_id: str
-    state: str  # DRAFT, KEY_CEREMONY, READY, OPEN, CLOSED, TALLYING, PUBLISHED
-    motion: str
-    contest: Contest
-    context: ElectionContext | None  # from READY on
-    issuers: dict[int, IssuerKey]  # weight class → issuer key, from READY on
-    open_time: int
-    close_time: int
-    total_area: int
-    total_owners: int
-    guardians: int
-    threshold: int
 
 
 @dataclass(frozen=True)
@@ -134,6 +109,31 @@ class Wallet:
 
 
 @dataclass(frozen=True)
+class PreparedCast:
+    """A signed ballot ready to send: the request, and the ledger entry it becomes once the
+    ballot box accepts it (what the receipt must prove)."""
+
+    cast: CastBallot
+    request: election_pb2.CastBallotRequest
+    entry: bytes
+
+    @classmethod
+    def of(cls, cast: CastBallot) -> PreparedCast:
+        entry = encode_event(Event(ElectionEvent.BALLOT, cast.ballot.election_id,
+                                   encode_cast_ballot(cast)))
+        return cls(cast, wire.cast_ballot_request_pb(cast), entry)
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return merkle.leaf_hash(self.entry)
+
+    @property
+    def ballot_hash(self) -> bytes:
+        """SHA-256 of the ballot's canonical bytes (what the ballot box answers)."""
+        return hashlib.sha256(encode_ballot(self.cast.ballot)).digest()
+
+
+@dataclass(frozen=True)
 class CastReceipt:
     ballot_hash: bytes  # SHA-256 of the ballot's canonical bytes
     receipt: Receipt  # verified: the ledger entry is in a checkpoint the quorum co-signed
@@ -147,40 +147,39 @@ class OptionResult:
     headcount: int
     area_fraction: Fraction
     headcount_fraction: Fraction
-    outcome: str  # NO_QUORUM, PASSED or REJECTED
+    outcome: ResultOutcome
 
 
 @dataclass(frozen=True)
 class ElectionResult:
     election_id: str
-    participating_area: int
-    participating_owners: int
-    quorum_met: bool
-    options: tuple[OptionResult, ...]
-    guardians: tuple[int, ...]
-    receipt: Receipt
+    record: ResultRecord  # the published result record
+    option_names: tuple[str, ...]
+    receipt: Receipt  # verified against a co-signed checkpoint
 
+    @property
+    def participating_area(self) -> int:
+        return self.record.participating_area
 
-def attestation_pb(att: Attestation, signature: bytes) -> election_pb2.IdentityAttestation:
-    a = election_pb2.IdentityAttestation(owner_id=att.owner_id, election_id=att.election_id,
-                                         nonce=att.nonce, signature=signature)
-    a.expires_at.seconds = att.expires_at
-    return a
+    @property
+    def participating_owners(self) -> int:
+        return self.record.participating_owners
 
+    @property
+    def quorum_met(self) -> bool:
+        return self.record.quorum_met
 
-def receipt_from_pb(r: ledger_pb2.Receipt) -> Receipt:
-    return Receipt(r.index, bytes(r.leaf_hash), tuple(bytes(h) for h in r.inclusion_proof),
-                   bytes(r.signed_note))
+    @property
+    def guardians(self) -> tuple[int, ...]:
+        return self.record.guardians
 
-
-def contest_from_pb(c: election_pb2.Contest) -> Contest:
-    if c.kind == election_pb2.CONTEST_KIND_REFERENDUM:
-        return Contest.referendum()
-    return Contest.committee(list(c.options), c.min_selections, c.max_selections)
-
-
-def _fraction(f: election_pb2.Fraction) -> Fraction:
-    return Fraction(f.numerator, f.denominator)
+    @property
+    def options(self) -> tuple[OptionResult, ...]:
+        r = self.record
+        return tuple(OptionResult(name, r.areas[i], r.counts[i],
+                                  wire.share_of(r.areas[i], r.participating_area),
+                                  wire.share_of(r.counts[i], r.participating_owners),
+                                  r.outcomes[i]) for i, name in enumerate(self.option_names))
 
 
 class VoterClient:
@@ -202,33 +201,19 @@ class VoterClient:
     async def trust_policy(self) -> TrustPolicy:
         if self.policy is None:
             info = await self._call(self.ledger.GetLogInfo, ledger_pb2.GetLogInfoRequest())
-            self.policy = TrustPolicy(
-                Ed25519Verifier.from_vkey(info.log_verifier_key),
-                tuple(CosignatureVerifier.from_vkey(w.verifier_key) for w in info.witnesses),
-                info.quorum)
+            self.policy = TrustPolicy(*wire.log_info(info))
         return self.policy
 
     async def election(self, election_id: str) -> PublicElection:
+        """The election, its election hash recomputed from the joint key and the contest
+        (InvalidProof if the server's differs)."""
         e = (await self._call(self.elections.GetElection,
                               election_pb2.GetElectionRequest(election_id=election_id))).election
-        d = e.definition
-        contest = contest_from_pb(d.contest)
-        context = None
-        if e.joint_public_key:
-            context = ElectionContext(election_id, contest, decode_point(e.joint_public_key))
-            if context.hash != e.election_hash:
-                raise InvalidProof("election_hash", "the server's election hash is not the one "
-                                   "recomputed from the joint key and the contest")
-        issuers = {k.weight: IssuerKey(election_id, k.weight,
-                                       serialization.load_der_public_key(k.spki))
-                   for k in e.issuer_keys}
-        return PublicElection(election_id, STATES[e.state], d.motion, contest, context, issuers,
-                              d.open_time.seconds, d.close_time.seconds, e.total_area,
-                              e.total_owners, d.guardians, d.threshold)
+        return wire.election(e)
 
     async def eligibility(self, att: Attestation, signature: bytes) -> int:
-        resp = await self._call(self.registration.GetEligibility, election_pb2.
-                                GetEligibilityRequest(attestation=attestation_pb(att, signature)))
+        resp = await self._call(self.registration.GetEligibility,
+                                wire.eligibility_request_pb(att, signature))
         return resp.weight
 
     async def obtain_credential(self, election: PublicElection, att: Attestation,
@@ -243,9 +228,7 @@ class VoterClient:
             raise InvalidProof("issuer_keys", f"the election publishes no key for class {weight}")
         token = generate_token()
         request = request_credential(issuer, token_public_bytes(token))
-        msg = election_pb2.RequestCredentialRequest(attestation=attestation_pb(att, signature),
-                                                    weight=weight,
-                                                    blinded_msg=request.blinded_msg)
+        msg = wire.credential_request_pb(att, signature, weight, request.blinded_msg)
         for attempt in range(5):  # the identical request again is answered identically
             try:
                 resp = await self.registration.RequestCredential(msg)
@@ -256,26 +239,35 @@ class VoterClient:
                 await asyncio.sleep(0.2 * 2 ** attempt)
         return Wallet(token, finalize_credential(request, resp.blind_sig))
 
-    async def cast(self, election: PublicElection, wallet: Wallet,
-                   choices: Sequence[int]) -> CastReceipt:
+    @staticmethod
+    def prepare_cast(election: PublicElection, wallet: Wallet,
+                     choices: Sequence[int]) -> PreparedCast:
+        """Encrypt the choices with their proofs and sign with the token: the request to send
+        and the ledger entry it will be (no network)."""
         if election.context is None:
             raise ValueError("the election has no joint key yet")
         ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, choices)
-        cast = sign_ballot(wallet.token, ballot, wallet.credential)
-        entry = encode_event(Event(ElectionEvent.BALLOT, election.election_id,
-                                   encode_cast_ballot(cast)))
-        request = election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(cast))
+        return PreparedCast.of(sign_ballot(wallet.token, ballot, wallet.credential))
+
+    async def send(self, prepared: PreparedCast) -> CastReceipt:
+        """Cast a prepared ballot; the receipt is checked against exactly its ledger entry and a
+        checkpoint the witness quorum co-signed. Refused if the ballot box refuses it."""
         try:
-            resp = await self.ballot_box.CastBallot(request)
-            receipt = receipt_from_pb(resp.receipt)
+            resp = await self.ballot_box.CastBallot(prepared.request)
+            receipt = wire.receipt(resp.receipt)
         except grpc.RpcError as exc:
             refusal = Refused(exc)
             if refusal.reason != "COSIGNING_PENDING":
                 raise refusal from exc
-            receipt = await self._await_receipt(entry)  # accepted; the witnesses are slow
-        checkpoint = verify_receipt(receipt, *await self._policy_args(), entry=entry)
-        return CastReceipt(hashlib.sha256(encode_ballot(ballot)).digest(), receipt,
-                           checkpoint.size)
+            receipt = await self._await_receipt(prepared.entry)  # accepted; witnesses are slow
+        checkpoint = verify_receipt(receipt, *await self._policy_args(), entry=prepared.entry)
+        return CastReceipt(prepared.ballot_hash, receipt, checkpoint.size)
+
+    async def cast(self, election: PublicElection, wallet: Wallet,
+                   choices: Sequence[int]) -> CastReceipt:
+        """:meth:`prepare_cast` then :meth:`send`. Casting again with the same wallet replaces
+        the earlier ballot (the latest counts)."""
+        return await self.send(self.prepare_cast(election, wallet, choices))
 
     async def _policy_args(self):
         p = await self.trust_policy()
@@ -286,7 +278,7 @@ class VoterClient:
         deadline = asyncio.get_running_loop().time() + self.receipt_wait
         while True:
             try:
-                return receipt_from_pb((await self.ledger.GetReceipt(request)).receipt)
+                return wire.receipt((await self.ledger.GetReceipt(request)).receipt)
             except grpc.RpcError as exc:
                 if asyncio.get_running_loop().time() > deadline or exc.code() not in (
                         grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION):
@@ -300,10 +292,6 @@ class VoterClient:
     async def result(self, election_id: str) -> ElectionResult:
         r = await self._call(self.elections.GetResult,
                              election_pb2.GetResultRequest(election_id=election_id))
-        receipt = receipt_from_pb(r.receipt)
+        record, names, receipt = wire.result(r)
         verify_receipt(receipt, *await self._policy_args())
-        return ElectionResult(
-            r.election_id, r.participating_area, r.participating_owners, r.quorum_met,
-            tuple(OptionResult(o.name, o.area, o.headcount, _fraction(o.area_fraction),
-                               _fraction(o.headcount_fraction), OUTCOMES[o.outcome])
-                  for o in r.options), tuple(r.guardians), receipt)
+        return ElectionResult(r.election_id, record, names, receipt)

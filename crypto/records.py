@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from rules import art278
+from rules.errors import RuleError
 from rules.roll import Roll, roll_hash
 
 from .ballot import Contest, ContestKind
@@ -166,6 +167,10 @@ class RuleRecord:
         object.__setattr__(self, "preset", RulePreset(self.preset))
         if any(d == 0 or not 0 <= n <= d for n, d in self.fractions):
             raise DecodeError("rule fractions must be in [0, 1] with a positive denominator")
+        try:
+            self.rule()
+        except RuleError as exc:  # e.g. "at least 0" is always reached: it cannot decide
+            raise DecodeError(f"the rule cannot decide: {exc}") from exc
         if self.preset is not RulePreset.EXPLICIT:
             preset = PRESET_RULES[self.preset]
             if (self.fractions, self.strict) != (_fractions(preset), preset.strict):

@@ -33,6 +33,7 @@ from clients.local_cluster import LocalCluster
 from clients.voter_sdk import VoterClient
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
+from crypto.records import ElectionState
 from rules.roll import Unit
 from rules.roll_csv import roll_to_csv
 from server.db import create_database, drop_database
@@ -103,7 +104,7 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
                                                      *cluster.cert(f"{eid}/guardian-{i}")),
                                         state, path))
     await asyncio.gather(*(g.run_ceremony() for g in guardians))
-    await admin.follow(eid, "READY", poll=0.2, timeout=120)
+    await admin.follow(eid, ElectionState.READY, poll=0.2, timeout=120)
     voter = VoterClient(public)
     election = await voter.election(eid)
     channels = [grpc.aio.insecure_channel(a) for a in cluster.addresses]
@@ -150,7 +151,7 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
           + "  request + finalize (eligibility asked before)", flush=True)
     # wallets for the ballots (untimed if more ballots than credentials were asked for)
     await asyncio.gather(*(credential(a, s, []) for a, s in attestations[credentials:ballots]))
-    await admin.follow(eid, "OPEN", poll=0.2, timeout=120)
+    await admin.follow(eid, ElectionState.OPEN, poll=0.2, timeout=120)
     requests = [election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(sign_ballot(
         w.token, encrypt_ballot(election.context, w.credential.token_public_key,
                                 [rng.choice([0, 0, 0, 1, 2])]), w.credential)))

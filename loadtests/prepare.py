@@ -49,14 +49,15 @@ from clients.admin import AdminClient
 from clients.channel import open_channel
 from clients.guardian_client import GuardianClient, new_guardian
 from clients.local_cluster import LocalCluster
-from clients.voter_sdk import PublicElection, VoterClient, Wallet, attestation_pb
+from clients.voter_sdk import VoterClient, Wallet
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.codec import encode_cast_ballot
 from crypto.credential import generate_token, request_credential, token_public_bytes
 from crypto.encoding import Event, encode_event
 from crypto.log import merkle
-from crypto.records import ElectionEvent
+from crypto.public_election import PublicElection
+from crypto.records import ElectionEvent, ElectionState
 from rules.roll import compute_weights
 
 from .scenario import Community
@@ -182,7 +183,7 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
                 guardians.append(GuardianClient(channel, state, path))
         await asyncio.gather(*(g.run_ceremony() for g in guardians))
         for eid in eids:
-            await admin.follow(eid, "READY", poll=0.2, timeout=120)
+            await admin.follow(eid, ElectionState.READY, poll=0.2, timeout=120)
         elections = {eid: await voter.election(eid) for eid in eids}
         say(f"   key ceremonies done ({GUARDIANS} guardians each, any {THRESHOLD} decrypt), "
             f"elections READY ({time.perf_counter() - t0:.1f} s)")
@@ -227,7 +228,7 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
                 blinded = request_credential(election.issuers[weight],
                                              token_public_bytes(generate_token()))
                 group.append(election_pb2.RequestCredentialRequest(
-                    attestation=attestation_pb(att, sig), weight=weight,
+                    attestation=wire.attestation_pb(att, sig), weight=weight,
                     blinded_msg=blinded.blinded_msg).SerializeToString())
             groups.append(group)
         pool = Pool(list(eids), credential_requests=_interleave(groups))
@@ -246,7 +247,7 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
 
         t0 = time.perf_counter()
         for eid in eids:
-            await admin.follow(eid, "OPEN", poll=0.2, timeout=lead + 120)
+            await admin.follow(eid, ElectionState.OPEN, poll=0.2, timeout=lead + 120)
 
         async def cast(request: bytes, leaf: bytes) -> None:
             async with limit:

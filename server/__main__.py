@@ -30,14 +30,15 @@ from .config import Config, ConfigError, load_config
 from .db import make_engine
 from .election.ballot_box import BallotBox, BallotVerifier
 from .election.ballot_points import BallotPoints
-from .election.ballot_service import BallotBoxService
 from .election.ceremony import CeremonyStore
 from .election.driver import LifecycleDriver
-from .election.guardian_service import GuardianService
 from .election.identity import AttestationVerifier, GuardedVerifier
 from .election.registrar import Registrar
-from .election.registration import RegistrationService
-from .election.service import AdminAuth, AdminService, ElectionService
+from .election.rpc.admin_service import AdminAuth, AdminService
+from .election.rpc.ballot_service import BallotBoxService
+from .election.rpc.election_service import ElectionService
+from .election.rpc.guardian_service import GuardianService
+from .election.rpc.registration_service import RegistrationService
 from .election.store import ElectionStore
 from .election.tally import TallyStore
 from .keys import load_or_create_key

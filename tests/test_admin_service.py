@@ -13,7 +13,8 @@ from ownervote.v1 import election_pb2, election_pb2_grpc
 from crypto.encoding import decode_event
 from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import decode_roll_commitment, decode_transition
-from server.election.service import AdminAuth, AdminService, ElectionService
+from server.election.rpc.admin_service import AdminAuth, AdminService
+from server.election.rpc.election_service import ElectionService
 from server.election.store import ElectionStore
 from server.status import details_of
 from tests.ledger_support import start_log

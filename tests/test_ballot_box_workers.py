@@ -28,8 +28,16 @@ from crypto.group import G, base_mul, random_scalar
 from crypto.log.receipt import verify_receipt
 from server.config import ConfigError, load_config
 from server.election import ballot_box
-from server.election.ballot_box import BallotBox, BallotRefused, BallotVerifier, OpenElection
+from server.election.ballot_box import (
+    BallotBox,
+    BallotBoxClosed,
+    BallotRefused,
+    BallotVerifier,
+    OpenElection,
+    ReplayedBallot,
+)
 from server.election.ballot_points import points_of
+from server.errors import code_of
 from tests.election_support import voter
 from tests.ledger_support import start_log
 
@@ -70,7 +78,7 @@ async def refused_as_in_process(bb, h, open_election, cast, expected: str) -> No
     before = (await h.ledger.store.head()).size
     with pytest.raises(BallotRefused) as exc:
         await bb.cast(open_election, cast)
-    assert (exc.value.code, exc.value.check) == (grpc.StatusCode.INVALID_ARGUMENT, expected)
+    assert (code_of(exc.value), exc.value.check) == (grpc.StatusCode.INVALID_ARGUMENT, expected)
     assert (await h.ledger.store.head()).size == before  # nothing stored
 
 
@@ -118,9 +126,9 @@ async def test_valid_ballot_accepted_and_tampered_ones_refused_by_the_same_check
     long_id = replace(cast, credential=replace(cred, election_id="x" * 200))
     await refused_as_in_process(bb, h, open_election, long_id, "credential.election_id")
     # the replay refusal is unchanged
-    with pytest.raises(BallotRefused) as exc:
+    with pytest.raises(ReplayedBallot) as exc:
         await bb.cast(open_election, decode_cast_ballot(encode_cast_ballot(cast)))
-    assert exc.value.check == "replay"
+    assert exc.value.check == "replay" and code_of(exc.value) == grpc.StatusCode.ALREADY_EXISTS
 
 
 async def test_a_burst_is_checked_in_batches_each_ballot_getting_its_own_answer(box, election):
@@ -148,7 +156,7 @@ async def test_seal_with_ballots_in_the_workers(box, election):
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for r in results:
         if isinstance(r, Exception):
-            assert isinstance(r, BallotRefused) and r.check == "election_state"
+            assert isinstance(r, BallotBoxClosed) and r.check == "election_state"
         else:
             assert r.receipt.index < size_at_seal  # none after the seal
     assert (await h.ledger.store.head()).size == size_at_seal

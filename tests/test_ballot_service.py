@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import grpc
 import pytest
-from ownervote.v1 import election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.attestation import DemoIdentityProvider
 from crypto.ballot import encrypt_ballot
@@ -23,12 +23,11 @@ from crypto.group import G, encode_point
 from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import ElectionState
 from server.election.ballot_box import BallotBox
-from server.election.ballot_service import BallotBoxService
 from server.election.identity import AttestationVerifier, GuardedVerifier
-from server.election.pbmap import cast_ballot_pb
 from server.election.registrar import Registrar
-from server.election.registration import RegistrationService
-from server.election.service import ElectionService
+from server.election.rpc.ballot_service import BallotBoxService
+from server.election.rpc.election_service import ElectionService
+from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
 from tests._crypto_support import run_dkg
 from tests.election_support import new_election
@@ -106,32 +105,32 @@ async def test_vote_and_verify_the_receipt(booth):
     assert sorted((k.weight, k.owners) for k in e.issuer_keys) == sorted(
         (c.area, c.owners) for c in roll.weight_classes())
     cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
-    resp = await box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast)))
+    resp = await box.CastBallot(wire.cast_ballot_request_pb(cast))
     r = resp.receipt
     receipt = Receipt(r.index, r.leaf_hash, tuple(r.inclusion_proof), r.signed_note)
     verify_receipt(receipt, h.node.signer.verifier(), [w.signer.verifier() for w in h.witnesses],
                    2)
     # the replay of the same ballot, and refusals with the protobuf path of the failed check
-    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast))),
+    await expect(box.CastBallot(wire.cast_ballot_request_pb(cast)),
                  grpc.StatusCode.ALREADY_EXISTS, None, "REPLAYED_BALLOT")
     sel = cast.ballot.selections[1]
     two = replace(sel, ciphertext=replace(sel.ciphertext, beta=sel.ciphertext.beta + G))
     bad = sign_ballot(token, replace(cast.ballot, selections=(
         cast.ballot.selections[0], two, cast.ballot.selections[2])), cred)
-    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(bad))),
+    await expect(box.CastBallot(wire.cast_ballot_request_pb(bad)),
                  grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot.ballot.selections[1].proof",
                  "INVALID_SELECTION")
     forged = replace(cast, credential=replace(cred, msg_prefix=bytes(32)))
     await expect(box.CastBallot(election_pb2.CastBallotRequest(
-        cast_ballot=cast_ballot_pb(forged))), grpc.StatusCode.INVALID_ARGUMENT,
+        cast_ballot=wire.cast_ballot_pb(forged))), grpc.StatusCode.INVALID_ARGUMENT,
         "cast_ballot.credential.signature", "INVALID_CREDENTIAL")
     # undecodable fields name their path
-    pb = cast_ballot_pb(cast)
+    pb = wire.cast_ballot_pb(cast)
     pb.ballot.selections[2].ciphertext.alpha = b"\x05" + bytes(32)
     await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
                  grpc.StatusCode.INVALID_ARGUMENT,
                  "cast_ballot.ballot.selections[2].ciphertext.alpha", "UNDECODABLE")
-    pb = cast_ballot_pb(cast)
+    pb = wire.cast_ballot_pb(cast)
     pb.ballot.limit_proof.branches[0].response = b"\xff" * 32  # not reduced mod q
     await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
                  grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot.ballot.limit_proof.branches[0]"
@@ -141,5 +140,5 @@ async def test_vote_and_verify_the_receipt(booth):
     # after close nothing is accepted, not even a revote
     await store.transition(eid, ElectionState.CLOSED, NOW)
     late = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [1]), cred)
-    await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(late))),
+    await expect(box.CastBallot(wire.cast_ballot_request_pb(late)),
                  grpc.StatusCode.FAILED_PRECONDITION, None, "NOT_OPEN")

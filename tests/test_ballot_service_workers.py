@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from ownervote.v1 import crypto_pb2, election_pb2
+from ownervote.v1 import crypto_pb2, election_pb2, wire
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
 from crypto.cast import sign_ballot
@@ -23,10 +23,7 @@ from crypto.credential import (
 from crypto.errors import DecodeError
 from crypto.group import base_mul, random_scalar
 from crypto.records import ElectionState
-from server.election import pbmap
 from server.election.ballot_box import BallotVerifier
-from server.election.pbmap import cast_ballot_pb
-from server.status import RpcError
 from tests.test_admin_service import expect
 from tests.test_ballot_service import NOW, enrol, open_booth
 from tests.test_ballot_service import test_vote_and_verify_the_receipt as vote_and_verify
@@ -44,13 +41,13 @@ async def booth(dsn, tmp_path):
 
 def _count_decodes(monkeypatch) -> list[int]:
     calls: list[int] = []
-    decode = pbmap.cast_ballot
+    decode = wire.cast_ballot
 
     def counted(*args):
         calls.append(1)
         return decode(*args)
 
-    monkeypatch.setattr(pbmap, "cast_ballot", counted)
+    monkeypatch.setattr(wire, "cast_ballot", counted)
     return calls
 
 
@@ -69,7 +66,7 @@ async def test_a_valid_ballot_is_not_decoded_on_the_loop(booth, monkeypatch):
     context = (await store.get_election(eid)).context()
     cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [1]), cred)
     decodes = _count_decodes(monkeypatch)
-    resp = await box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(cast)))
+    resp = await box.CastBallot(wire.cast_ballot_request_pb(cast))
     assert resp.ballot_hash
     assert decodes == []
 
@@ -79,18 +76,18 @@ async def test_a_field_that_does_not_decode_is_refused_before_the_election_state
     token, cred = await enrol(booth[:8], roll.owners[0])
     context = (await store.get_election(eid)).context()
     cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
-    pb = cast_ballot_pb(cast)
+    pb = wire.cast_ballot_pb(cast)
     pb.ballot.selections[0].proof.branches[1].a = b"\x02" + b"\xff" * 32  # x >= p
     pb.ballot.election_id = "no-such-election"
     await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
                  grpc.StatusCode.INVALID_ARGUMENT,
                  "cast_ballot.ballot.selections[0].proof.branches[1].a", "UNDECODABLE")
-    pb = cast_ballot_pb(cast)
+    pb = wire.cast_ballot_pb(cast)
     pb.ballot.election_id = "no-such-election"
     await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
                  grpc.StatusCode.NOT_FOUND, "cast_ballot.ballot.election_id",
                  "NO_SUCH_ELECTION")
-    pb = cast_ballot_pb(cast)
+    pb = wire.cast_ballot_pb(cast)
     pb.ballot.selections[1].ciphertext.beta = b"\x03" + b"\xff" * 32  # x >= p
     await store.transition(eid, ElectionState.CLOSED, NOW)
     await expect(box.CastBallot(election_pb2.CastBallotRequest(cast_ballot=pb)),
@@ -110,9 +107,9 @@ def _sample_cast():
 
 def test_cast_ballot_bytes_are_the_canonical_encoding():
     cast = _sample_cast()
-    pb = cast_ballot_pb(cast)
-    assert pbmap.cast_ballot_bytes(pb) == encode_cast_ballot(cast)
-    assert decode_cast_ballot(pbmap.cast_ballot_bytes(pb)) == cast
+    pb = wire.cast_ballot_pb(cast)
+    assert wire.cast_ballot_bytes(pb) == encode_cast_ballot(cast)
+    assert decode_cast_ballot(wire.cast_ballot_bytes(pb)) == cast
 
 
 @pytest.mark.parametrize("spoil", [
@@ -135,20 +132,20 @@ def test_cast_ballot_bytes_are_the_canonical_encoding():
     lambda pb: setattr(pb.credential, "signature", bytes(1025)),
 ])
 def test_a_ballot_not_well_shaped_takes_the_decoding_path(spoil):
-    pb = cast_ballot_pb(_sample_cast())
+    pb = wire.cast_ballot_pb(_sample_cast())
     spoil(pb)
-    assert pbmap.cast_ballot_bytes(pb) is None
-    with pytest.raises(RpcError):  # the decoding path refuses it, naming the field
-        pbmap.cast_ballot("cast_ballot", pb)
+    assert wire.cast_ballot_bytes(pb) is None
+    with pytest.raises(wire.WireError):  # the decoding path refuses it, naming the field
+        wire.cast_ballot("cast_ballot", pb)
 
 
 def test_a_well_shaped_ballot_decodes_in_the_worker_exactly_when_it_maps():
-    pb = cast_ballot_pb(_sample_cast())
+    pb = wire.cast_ballot_pb(_sample_cast())
     pb.ballot.selections[1].proof.branches[0].challenge = b"\xff" * 32  # not reduced mod q
-    data = pbmap.cast_ballot_bytes(pb)
+    data = wire.cast_ballot_bytes(pb)
     assert data is not None
     with pytest.raises(DecodeError):
         decode_cast_ballot(data)
-    with pytest.raises(RpcError):
-        pbmap.cast_ballot("cast_ballot", pb)
+    with pytest.raises(wire.WireError):
+        wire.cast_ballot("cast_ballot", pb)
     assert isinstance(pb, crypto_pb2.CastBallot)

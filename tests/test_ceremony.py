@@ -21,7 +21,8 @@ from crypto.errors import CryptoError, InvalidShare
 from crypto.group import encode_point, point_sum
 from crypto.records import ElectionState
 from server.election.ceremony import CeremonyRefused, CeremonyStore
-from server.election.store import Conflict, ElectionStore
+from server.election.store import ElectionStore
+from server.errors import Conflict, Refused
 from tests.election_support import new_election
 from tests.ledger_support import start_log
 
@@ -49,8 +50,10 @@ async def test_a_whole_ceremony_with_a_cheating_dealer(ceremony):
     with pytest.raises(Conflict):
         await cs.register_key(eid, guardians[1].public)
     bad_proof = replace(guardians[2].public, proof=guardians[3].public.proof)
-    with pytest.raises(CryptoError):
+    with pytest.raises(Refused, match="key_proof") as exc:
         await cs.register_key(eid, bad_proof)
+    assert exc.value.reason == "INVALID_CEREMONY_MESSAGE"
+    assert isinstance(exc.value.__cause__, CryptoError)
     pubs = [g.public for g in guardians.values()]
     early, _ = deal(params, 1, pubs)
     with pytest.raises(CeremonyRefused) as exc:
@@ -104,5 +107,7 @@ async def test_finish_needs_every_dealing_and_enough_qualified(ceremony):
     assert exc.value.reason == "DEALINGS_MISSING"
     # a publicly invalid dealing is refused outright
     d5, _ = deal(params, 5, pubs)
-    with pytest.raises(CryptoError):
+    with pytest.raises(Refused) as exc:
         await cs.submit_dealing(eid, replace(d5, commitments=d5.commitments[:2]))
+    assert exc.value.reason == "INVALID_CEREMONY_MESSAGE"
+    assert isinstance(exc.value.__cause__, CryptoError)

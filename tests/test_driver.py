@@ -50,13 +50,14 @@ from crypto.records import (
 from crypto.tally import aggregate, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.art278 import OptionTotals, Outcome, Tally, evaluate
-from server.election.ballot_box import BallotBox, BallotRefused, OpenElection
+from server.election.ballot_box import BallotBox, BallotBoxClosed, OpenElection
 from server.election.ballot_points import BallotPoints, points_of
 from server.election.ceremony import CeremonyStore
 from server.election.driver import LifecycleDriver
 from server.election.registrar import Registrar
 from server.election.store import ElectionStore
 from server.election.tally import TallyStore, decryption_shares
+from server.errors import code_of
 from tests.election_support import new_election
 from tests.ledger_support import LogHarness, start_log
 
@@ -241,7 +242,7 @@ async def test_an_election_from_draft_to_published(world):
     election = await open_election(w, eid)
     context = election.context
     token, cred = creds[voters[0].owner_id]
-    with pytest.raises(BallotRefused):
+    with pytest.raises(BallotBoxClosed):  # not open yet
         await w.box.cast(election, sign_ballot(token, encrypt_ballot(
             context, cred.token_public_key, [0]), cred))
     w.clock.now = OPEN
@@ -261,10 +262,10 @@ async def test_an_election_from_draft_to_published(world):
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.TALLYING
     token, cred = creds[voters[1].owner_id]
-    with pytest.raises(BallotRefused) as exc:  # after the close: refused
+    with pytest.raises(BallotBoxClosed) as exc:  # after the close: refused
         await w.box.cast(election, sign_ballot(token, encrypt_ballot(
             context, cred.token_public_key, [1]), cred))
-    assert exc.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert code_of(exc.value) == grpc.StatusCode.FAILED_PRECONDITION
     # the guardians recompute the aggregates from the ledger before decrypting
     events = await w.events(eid)
     ballots = [decode_cast_ballot(ev.body) for _, ev in events if ev.kind == "ballot"]

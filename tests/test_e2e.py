@@ -27,6 +27,7 @@ from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.dkg import GuardianShare
 from crypto.group import G
+from crypto.records import ElectionState
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll_csv import parse_roll_csv
 
@@ -91,7 +92,7 @@ async def test_a_whole_election_and_every_refusal(cluster):
                 election_id=eid, key=wire.guardian_key_pb(guardians[1].state.key_pair().public)))
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
         await asyncio.gather(*(g.run_ceremony() for g in guardians))
-        await admin.follow(eid, "READY", poll=0.1, timeout=30)
+        await admin.follow(eid, ElectionState.READY, poll=0.1, timeout=30)
         election = await voter.election(eid)
         owners = list(parse_roll_csv(ROLL.decode()).owners)
         wallets = {}
@@ -105,7 +106,7 @@ async def test_a_whole_election_and_every_refusal(cluster):
         # a guardian asked to decrypt before the close refuses by itself
         with pytest.raises(GuardianRefusal, match="close is not on the ledger"):
             await guardians[0].decrypt()
-        await admin.follow(eid, "OPEN", poll=0.1, timeout=30)
+        await admin.follow(eid, ElectionState.OPEN, poll=0.1, timeout=30)
         choices = {}
         receipts = []
         for k, o in enumerate(owners[:6]):
@@ -146,7 +147,7 @@ async def test_a_whole_election_and_every_refusal(cluster):
         # nothing was stored: the next ballot takes the very next index
         nxt = await voter.cast(election, wallets[owners[2].owner_id], [choices[owners[2].owner_id]])
         assert nxt.receipt.index == last + 1
-        await admin.follow(eid, "TALLYING", poll=0.2, timeout=40)
+        await admin.follow(eid, ElectionState.TALLYING, poll=0.2, timeout=40)
         await refused(voter.cast(election, w0, [0]), grpc.StatusCode.FAILED_PRECONDITION)
         await refused(voter.result(eid), grpc.StatusCode.FAILED_PRECONDITION)
         # guardian shares: for another ciphertext, with a bad proof, from fewer than t
@@ -173,7 +174,7 @@ async def test_a_whole_election_and_every_refusal(cluster):
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         await refused(voter.result(eid), grpc.StatusCode.FAILED_PRECONDITION)  # 1 < t
         await guardians[2].decrypt()
-        await admin.follow(eid, "PUBLISHED", poll=0.1, timeout=30)
+        await admin.follow(eid, ElectionState.PUBLISHED, poll=0.1, timeout=30)
         result = await voter.result(eid)
         weight = {o.owner_id: o.area for o in owners}
         for i, opt in enumerate(result.options):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from ownervote.v1 import election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.group import encode_point
 from crypto.records import ElectionState
 from server.election.ceremony import CeremonyStore
-from server.election.guardian_service import GuardianService
-from server.election.pbmap import dealing_pb, guardian_key_pb
+from server.election.rpc.guardian_service import GuardianService
 from server.election.store import ElectionStore
 from server.pki import DevCA
 from server.status import details_of
@@ -57,14 +56,14 @@ async def test_ceremony_over_mutual_tls(setup):
     # a guardian may not speak for another
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await stubs[2].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-            election_id=eid, key=guardian_key_pb(guardians[3].public)))
+            election_id=eid, key=wire.guardian_key_pb(guardians[3].public)))
     assert details_of(exc.value)["code"] == grpc.StatusCode.PERMISSION_DENIED
     for i, g in guardians.items():
         await stubs[i].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-            election_id=eid, key=guardian_key_pb(g.public)))
+            election_id=eid, key=wire.guardian_key_pb(g.public)))
     with pytest.raises(grpc.aio.AioRpcError) as exc:  # twice
         await stubs[1].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-            election_id=eid, key=guardian_key_pb(guardians[1].public)))
+            election_id=eid, key=wire.guardian_key_pb(guardians[1].public)))
     assert details_of(exc.value)["code"] == grpc.StatusCode.ALREADY_EXISTS
     ceremony = await stubs[3].GetCeremony(election_pb2.GetCeremonyRequest(election_id=eid))
     assert [k.index for k in ceremony.keys] == [1, 2, 3]
@@ -72,8 +71,8 @@ async def test_ceremony_over_mutual_tls(setup):
     for i in (1, 2, 3):
         dealing, _ = deal(params, i, pubs)
         await stubs[i].SubmitDealing(election_pb2.SubmitDealingRequest(
-            election_id=eid, dealing=dealing_pb(dealing)))
-    bad = dealing_pb(deal(params, 1, pubs)[0])
+            election_id=eid, dealing=wire.dealing_pb(dealing)))
+    bad = wire.dealing_pb(deal(params, 1, pubs)[0])
     bad.commitments[0] = b"\x05" + bytes(32)
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await stubs[1].SubmitDealing(election_pb2.SubmitDealingRequest(election_id=eid,

@@ -14,7 +14,9 @@ from crypto.ballot import Contest
 from crypto.records import DefinitionRecord, ElectionState, encode_definition
 from server.db import is_postgres, make_engine, read_engine
 from server.election.registrar import Registrar
-from server.election.store import ElectionStore, NotFound, elections
+from server.election.schema import elections
+from server.election.store import ElectionStore, NotAnOwner
+from server.errors import NotFound
 from server.ledger.store import LogStore
 from server.schema import create_schema
 from tests.election_support import MAJOR
@@ -199,9 +201,9 @@ async def test_a_read_overtaken_by_a_change_is_not_kept(engine):
 
 async def test_owner_weights_are_read_once_per_roll(engine):
     """Both credential RPCs ask the owner's weight: the roll's owners are read in one query and
-    kept (a roll never changes once imported); an unknown owner is NotFound, and an unknown
+    kept (a roll never changes once imported); an unknown owner is NotAnOwner, and an unknown
     roll is not kept (it may be imported later)."""
-    from server.election.store import roll_owners
+    from server.election.schema import roll_owners
 
     store = await _store(engine, Clock(OPEN_AT))
     roll_id = f"roll-{secrets.token_hex(4)}"
@@ -213,7 +215,7 @@ async def test_owner_weights_are_read_once_per_roll(engine):
 
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
     try:
-        with pytest.raises(NotFound):
+        with pytest.raises(NotAnOwner):
             await store.owner_weight(roll_id, "a")
         async with engine.begin() as conn:
             await conn.execute(insert(roll_owners), [
@@ -222,7 +224,7 @@ async def test_owner_weights_are_read_once_per_roll(engine):
         assert len(statements) == 2  # the unknown roll was read, not kept; then the insert
         assert await store.owner_weight(roll_id, "a") == 8950
         assert await store.owner_weight(roll_id, "b") == 12025
-        with pytest.raises(NotFound):
+        with pytest.raises(NotAnOwner):
             await store.owner_weight(roll_id, "c")
         assert len(statements) == 3  # one read for the whole roll
     finally:

@@ -55,6 +55,8 @@ def test_committee_definitions_round_trip():
     lambda: RuleRecord(4, MAJOR.fractions, False),
     lambda: RuleRecord(2, ((3, 2),) * 4, False),  # > 1
     lambda: RuleRecord(2, ((1, 0),) * 4, False),
+    lambda: RuleRecord(3, ((2, 3), (2, 3), (0, 1), (1, 2)), False),  # "at least 0": no rule
+    lambda: RuleRecord(3, ((2, 3), (2, 3), (1, 2), (1, 1)), True),  # "more than 1": never
     lambda: Transition(4, 6, 0),  # skips a state
     lambda: Transition(7, 8, 0),  # nothing comes after PUBLISHED
     lambda: RuleRecord(RulePreset.MAJOR, ((2, 3), (2, 3), (1, 2), (1, 2)), False),  # not MAJOR

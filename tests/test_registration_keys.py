@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from server.election.registration import RegistrationService
+from server.election.rpc.registration_service import RegistrationService
 
 
 class SlowStore:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import grpc
 import pytest
-from ownervote.v1 import election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.attestation import DemoIdentityProvider
 from crypto.credential import (
@@ -24,7 +24,7 @@ from server.election.identity import (
     GuardedVerifier,
 )
 from server.election.registrar import Registrar
-from server.election.registration import RegistrationService
+from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
 from tests.election_support import new_election
 from tests.ledger_support import start_log
@@ -33,11 +33,7 @@ from tests.test_admin_service import expect
 KEK = b"key-encryption-key-for-tests"
 
 
-def attestation_pb(att, sig):
-    a = election_pb2.IdentityAttestation(owner_id=att.owner_id, election_id=att.election_id,
-                                         nonce=att.nonce, signature=sig)
-    a.expires_at.seconds = att.expires_at
-    return a
+attestation_pb = wire.attestation_pb
 
 
 @pytest.fixture

@@ -18,12 +18,11 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from ownervote.v1 import election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.attestation import DemoIdentityProvider
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from server.config import ConfigError, load_config
-from server.election.pbmap import dealing_pb, guardian_key_pb
 from server.pki import DevCA
 from server.tls import TlsConfig, server_only_channel_credentials
 from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition, expect
@@ -136,10 +135,10 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
             params = DkgParameters(eid, 1, 1)
             kp = generate_guardian_key(params, 1)
             resp = await guardian.RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-                election_id=eid, key=guardian_key_pb(kp.public)))
+                election_id=eid, key=wire.guardian_key_pb(kp.public)))
             assert resp.receipt.signed_note
             await guardian.SubmitDealing(election_pb2.SubmitDealingRequest(
-                election_id=eid, dealing=dealing_pb(deal(params, 1, [kp.public])[0])))
+                election_id=eid, dealing=wire.dealing_pb(deal(params, 1, [kp.public])[0])))
             # a guardian is no administrator
             await expect(election_pb2_grpc.AdminServiceStub(channel).ScheduleElection(
                 election_pb2.ScheduleElectionRequest(election_id=eid)),
@@ -169,7 +168,7 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
                 election_pb2.ScheduleElectionRequest(election_id=eid), metadata=AUTH),
                 grpc.StatusCode.FAILED_PRECONDITION, "election_id", "NOT_DRAFT")
             await expect(election_pb2_grpc.GuardianServiceStub(ch).SubmitDealing(
-                election_pb2.SubmitDealingRequest(election_id=eid, dealing=dealing_pb(
+                election_pb2.SubmitDealingRequest(election_id=eid, dealing=wire.dealing_pb(
                     deal(params, 1, [kp.public])[0]))), grpc.StatusCode.UNAUTHENTICATED)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

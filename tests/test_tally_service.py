@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import grpc
 import pytest
-from ownervote.v1 import election_pb2, election_pb2_grpc
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 from sqlalchemy import func, select
 
 from crypto.attestation import DemoIdentityProvider
@@ -27,17 +27,12 @@ from crypto.credential import (
 from crypto.group import G, encode_point
 from crypto.records import ElectionState, decode_aggregates, decode_transition
 from crypto.threshold import partial_decrypt
-from server.election.ballot_service import BallotBoxService
-from server.election.guardian_service import GuardianService
 from server.election.identity import AttestationVerifier, GuardedVerifier
-from server.election.pbmap import (
-    cast_ballot_pb,
-    dealing_pb,
-    decryption_share_pb,
-    guardian_key_pb,
-)
-from server.election.registration import RegistrationService
-from server.election.service import AdminAuth, AdminService, ElectionService
+from server.election.rpc.admin_service import AdminAuth, AdminService
+from server.election.rpc.ballot_service import BallotBoxService
+from server.election.rpc.election_service import ElectionService
+from server.election.rpc.guardian_service import GuardianService
+from server.election.rpc.registration_service import RegistrationService
 from server.election.tally import decryption_shares
 from server.pki import DevCA
 from server.tls import TlsConfig
@@ -122,16 +117,16 @@ class Service:
         context = (await self.w.store.get_election(eid)).context()
         cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [choice]), cred)
         return self.box.CastBallot(election_pb2.CastBallotRequest(
-            cast_ballot=cast_ballot_pb(cast)))
+            cast_ballot=wire.cast_ballot_pb(cast)))
 
     async def ceremony(self, eid: str, g: Guardians, stubs) -> None:
         for i, kp in g.keys.items():
             await stubs[i].RegisterGuardianKey(election_pb2.RegisterGuardianKeyRequest(
-                election_id=eid, key=guardian_key_pb(kp.public)))
+                election_id=eid, key=wire.guardian_key_pb(kp.public)))
         g.deal_all()
         for i, d in g.dealings.items():
             await stubs[i].SubmitDealing(election_pb2.SubmitDealingRequest(
-                election_id=eid, dealing=dealing_pb(d)))
+                election_id=eid, dealing=wire.dealing_pb(d)))
 
 
 @pytest.fixture
@@ -147,7 +142,7 @@ async def svc(own_dsn, tmp_path):  # noqa: F811 (the fixture imported from test_
 def submit(eid: str, guardian: int, shares) -> election_pb2.SubmitDecryptionSharesRequest:
     return election_pb2.SubmitDecryptionSharesRequest(
         election_id=eid, guardian=guardian,
-        shares=[decryption_share_pb(label, s) for label, s in shares])
+        shares=[wire.decryption_share_pb(label, s) for label, s in shares])
 
 
 async def stored_shares(w, eid: str) -> int:

@@ -10,6 +10,7 @@ from clients.voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
 from crypto.credential import generate_token
 from crypto.errors import InvalidProof
 from crypto.log.receipt import Receipt
+from crypto.records import ElectionState
 from tests.test_ballot_service import booth  # noqa: F401  (the fixture)
 
 
@@ -20,7 +21,7 @@ async def test_the_phone_path_end_to_end(booth):  # noqa: F811
     async with grpc.aio.insecure_channel(h.booth_address) as ch:
         voter = VoterClient(ch, policy)
         election = await voter.election(eid)
-        assert election.state == "OPEN" and election.context is not None
+        assert election.state is ElectionState.OPEN and election.context is not None
         assert set(election.issuers) == {c.area for c in roll.weight_classes()}
         owner = roll.owners[2]
         att, sig = provider.attest(owner.owner_id, eid)

@@ -14,8 +14,8 @@ processes (:class:`BallotVerifier`, ``verify_workers`` in server/config.py; 0 ch
 A worker receives the ballot as its canonical bytes (crypto.codec) and the election's context
 and issuer keys in a picklable form, which it decodes once and keeps, keyed by a digest of both.
 It answers with the failed check, so the refusal is exactly the in-process one: ``InvalidBallot``
-naming the check, turned into BallotRefused (INVALID_ARGUMENT). A ballot whose bytes a worker
-cannot decode (nothing pbmap lets through should be one) is checked in-process, for the same
+naming the check, turned into BallotRefused. A ballot whose bytes a worker cannot decode
+(nothing the wire mapping lets through should be one) is checked in-process, for the same
 answer. A ballot under verification is not yet in flight: after the check it takes the in-flight
 count and re-reads the seal under its leaf lock before the ledger append, so a seal that came
 during its check refuses it, and none lands after the close event.
@@ -40,7 +40,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-import grpc
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from crypto.ballot import Contest, ContestKind, ElectionContext
@@ -59,28 +58,56 @@ from crypto.log import merkle
 from crypto.log.receipt import Receipt
 from crypto.records import ElectionEvent
 
+from ..errors import Conflict, Precondition, Refused, Unavailable
 from ..ledger.log import Ledger
 from .ballot_points import BallotPoints, points_of
 
 log = logging.getLogger("ownervote.ballot_box")
 
 
-class BallotRefused(Exception):
-    """A refusal with its gRPC code and the name of the failed check."""
+def refusal_reason(check: str) -> str:
+    """The reason a refused ballot is answered with: ``INVALID_`` and the check's first name
+    (``selection[1].proof`` → ``INVALID_SELECTION``)."""
+    return "INVALID_" + check.split("[")[0].split(".")[0].upper()
 
-    def __init__(self, code: grpc.StatusCode, check: str, message: str) -> None:
-        super().__init__(f"{check}: {message}")
-        self.code = code
+
+class BallotRefused(Refused):
+    """The ballot failed a check; ``check`` names it (crypto.cast.verify_cast_ballot's names,
+    e.g. ``credential.weight``, ``selection[1].proof``), and so does the refusal's field."""
+
+    def __init__(self, check: str, detail: str) -> None:
+        super().__init__(detail, reason=refusal_reason(check), field=check,
+                         metadata={"check": check})
         self.check = check
-        self.message = message
 
 
-class ReceiptPending(Exception):
+class BallotBoxClosed(Precondition):
+    """The election is not open for ballots (not yet, or no more: sealed at the close)."""
+
+    check = "election_state"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="NOT_OPEN", metadata={"check": self.check})
+
+
+class ReplayedBallot(Conflict):
+    """This exact ballot is on the ledger already."""
+
+    check = "replay"
+
+    def __init__(self) -> None:
+        super().__init__("this exact ballot is already on the ledger", reason="REPLAYED_BALLOT",
+                         metadata={"check": self.check})
+
+
+class ReceiptPending(Unavailable):
     """The ballot is accepted and on the ledger, but no co-signed checkpoint covers it yet: the
     voter fetches the receipt later (LedgerService.GetReceipt by leaf hash). Not a refusal."""
 
     def __init__(self, index: int, ballot_hash: bytes) -> None:
-        super().__init__(f"ballot accepted at ledger index {index}; receipt pending cosigning")
+        super().__init__(f"ballot accepted at ledger index {index}; receipt pending cosigning",
+                         reason="COSIGNING_PENDING",
+                         metadata={"index": str(index), "ballot_hash": ballot_hash.hex()})
         self.index = index
         self.ballot_hash = ballot_hash
 
@@ -419,8 +446,7 @@ class BallotBox:
         now = self.clock()
         if (election.context.election_id in self._sealed
                 or not election.opens_at <= now < election.closes_at):
-            raise BallotRefused(grpc.StatusCode.FAILED_PRECONDITION, "election_state",
-                                "the election is not open for ballots")
+            raise BallotBoxClosed("the election is not open for ballots")
 
     async def cast(self, election: OpenElection, cast: CastBallot) -> CastResult:
         self._check_open(election)
@@ -431,8 +457,7 @@ class BallotBox:
         try:
             points = await self.verifier.verify(election, cast, cast_bytes)
         except InvalidBallot as exc:
-            raise BallotRefused(grpc.StatusCode.INVALID_ARGUMENT, exc.check,
-                                exc.detail or str(exc)) from exc
+            raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
         if cast_bytes is None:  # verified but not encodable: never expected, as before
             cast_bytes = encode_cast_ballot(cast)
         return await self._accept(election.context.election_id, cast_bytes, points)
@@ -456,8 +481,7 @@ class BallotBox:
                 cast_bytes = encode_cast_ballot(cast)
                 points = points_of(cast)
         except InvalidBallot as exc:
-            raise BallotRefused(grpc.StatusCode.INVALID_ARGUMENT, exc.check,
-                                exc.detail or str(exc)) from exc
+            raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
         return await self._accept(election.context.election_id, cast_bytes, points)
 
     async def _accept(self, eid: str, cast_bytes: bytes, points: bytes) -> CastResult:
@@ -471,11 +495,9 @@ class BallotBox:
             lock = self._locks.setdefault(leaf, asyncio.Lock())
             async with lock:
                 if eid in self._sealed:
-                    raise BallotRefused(grpc.StatusCode.FAILED_PRECONDITION, "election_state",
-                                        "the election closed")
+                    raise BallotBoxClosed("the election closed")
                 if await self._replays.index_of(leaf) is not None:
-                    raise BallotRefused(grpc.StatusCode.ALREADY_EXISTS, "replay",
-                                        "this exact ballot is already on the ledger")
+                    raise ReplayedBallot()
                 appended = await self.ledger.append(entry)
             self._locks.pop(leaf, None)
         finally:

@@ -50,14 +50,30 @@ from crypto.group import encode_point
 from crypto.log.receipt import Receipt
 from crypto.records import ElectionEvent, ElectionState
 
+from ..errors import Conflict, Precondition, Refused
 from .schema import ceremony_messages
-from .store import Conflict, ElectionStore
+from .store import ElectionStore
 
 
-class CeremonyRefused(Exception):
+class CeremonyRefused(Precondition):
+    """The ceremony's state does not allow the message (or the result) yet, or any more."""
+
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason=reason, precondition="CEREMONY")
+
+
+class AlreadySent(Conflict):
+    def __init__(self, sender: int, kind: str) -> None:
+        super().__init__(f"guardian {sender} already sent its {kind}",
+                         reason="ALREADY_SUBMITTED")
+
+
+def _checked(check, *args) -> None:
+    """A public check of a ceremony message (crypto.dkg); a message that fails it is refused."""
+    try:
+        check(*args)
+    except CryptoError as exc:
+        raise Refused(str(exc), reason="INVALID_CEREMONY_MESSAGE") from exc
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,7 @@ class CeremonyStore:
                 & (ceremony_messages.c.kind == kind) & (ceremony_messages.c.sender == sender)
                 & (ceremony_messages.c.about == about)))).first()
         if row is not None:
-            raise Conflict(f"guardian {sender} already sent its {kind}")
+            raise AlreadySent(sender, kind)
         appended = await self.elections._append_event(event, election_id, data)
         try:
             async with self.engine.begin() as conn:
@@ -94,7 +110,7 @@ class CeremonyStore:
                     election_id=election_id, kind=kind, sender=sender, about=about, data=data,
                     ledger_index=appended.index))
         except IntegrityError as exc:  # a concurrent twin won; ours stays on the ledger only
-            raise Conflict(f"guardian {sender} already sent its {kind}") from exc
+            raise AlreadySent(sender, kind) from exc
         return await self.elections.receipt(appended)
 
     async def ceremony(self, election_id: str) -> Ceremony:
@@ -139,7 +155,7 @@ class CeremonyStore:
 
     async def register_key(self, election_id: str, key: GuardianPublicKey) -> Receipt:
         params = await self._params(election_id)
-        verify_guardian_key(params, key)  # CryptoError: bad index or proof
+        _checked(verify_guardian_key, params, key)  # a bad index or proof
         return await self._store(election_id, "key", key.index, 0, encode_guardian_key(key),
                                  ElectionEvent.GUARDIAN_KEY)
 
@@ -148,7 +164,7 @@ class CeremonyStore:
         c = await self.ceremony(election_id)
         if len(c.keys) != params.n:
             raise CeremonyRefused("KEYS_MISSING", f"{len(c.keys)} of {params.n} guardian keys")
-        verify_dealing(params, dealing)
+        _checked(verify_dealing, params, dealing)
         return await self._store(election_id, "dealing", dealing.dealer, 0,
                                  encode_dealing(dealing), ElectionEvent.DEALING)
 
@@ -158,7 +174,7 @@ class CeremonyStore:
         dealing = next((d for d in c.dealings if d.dealer == complaint.dealer), None)
         if dealing is None:
             raise CeremonyRefused("NO_SUCH_DEALING", f"no dealing from {complaint.dealer}")
-        judge_complaint(params, complaint, dealing, list(c.keys))  # a malformed one raises
+        _checked(judge_complaint, params, complaint, dealing, list(c.keys))  # malformed?
         return await self._store(election_id, "complaint", complaint.complainer,
                                  complaint.dealer, encode_complaint(complaint),
                                  ElectionEvent.COMPLAINT)

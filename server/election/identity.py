@@ -19,18 +19,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from crypto.attestation import Attestation, verify_attestation
 from crypto.errors import InvalidSignature
 
+from ..errors import Exhausted, Forbidden
+
 Clock = Callable[[], float]
 
 
-class IdentityRefused(Exception):
+class IdentityRefused(Forbidden):
     """The attestation was refused (bad signature, other election, expired)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="IDENTITY_REFUSED", field="attestation")
 
-class RateLimited(Exception):
+
+class RateLimited(Exhausted):
     """Too many failed attempts for this owner or peer; ``retry_after`` seconds."""
 
     def __init__(self, who: str, retry_after: float) -> None:
-        super().__init__(f"too many failed attempts for {who}; retry in {retry_after:.0f} s")
+        super().__init__(f"too many failed attempts for {who}; retry in {retry_after:.0f} s",
+                         reason="RATE_LIMITED", metadata={"retry_after": f"{retry_after:.0f}"})
         self.retry_after = retry_after
 
 

@@ -4,7 +4,7 @@ The registrar stores, per (election, owner), only the weight class, a hash of th
 message and the blind signature it answered. Blinded message and blind signature are
 independent of the token key (RFC 9474 blindness), so nothing stored here links an owner to the
 ballot they cast. An identical retry (same blinded message) gets the identical blind signature
-back; any different second request is refused (ALREADY_EXISTS at the gRPC edge). Concurrent
+back; any different second request is refused (AlreadyIssued). Concurrent
 requests for one owner are serialised by the primary key: at most one signature is ever released.
 
 The signature is computed first and then offered to the table in one statement (``INSERT … ON
@@ -36,24 +36,38 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto import blind_rsa
 from crypto.credential import issue_credential
+from crypto.errors import BlindRsaError
 
 from ..db import insert_skipping_conflicts, read_engine, write_once
+from ..errors import Conflict, Refused, invalid
 from .schema import credentials_issued
 
 
-class AlreadyIssued(Exception):
+class AlreadyIssued(Conflict):
     """This owner already received a credential for this election, for another request."""
 
+    def __init__(self) -> None:
+        super().__init__("a credential was already issued to this owner for this election",
+                         reason="CREDENTIAL_ISSUED", field="blinded_msg")
 
-class WrongWeightClass(Exception):
+
+class WrongWeightClass(Refused):
     """The request was blinded for a weight class that is not the owner's."""
+
+    def __init__(self, owner_weight: int) -> None:
+        super().__init__(f"weight: the owner's weight class is {owner_weight}",
+                         reason="WRONG_WEIGHT_CLASS", field="weight")
 
 
 async def _blind_sign(key: rsa.RSAPrivateKey, blinded_msg: bytes) -> bytes:
-    """RFC 9474 §4.3 BlindSign (with its self-check), off the event loop when that helps."""
-    if blind_rsa.HAVE_GMPY2:
-        return await asyncio.to_thread(issue_credential, key, blinded_msg)
-    return issue_credential(key, blinded_msg)
+    """RFC 9474 §4.3 BlindSign (with its self-check), off the event loop when that helps; a
+    blinded message the RFC refuses is refused naming it."""
+    try:
+        if blind_rsa.HAVE_GMPY2:
+            return await asyncio.to_thread(issue_credential, key, blinded_msg)
+        return issue_credential(key, blinded_msg)
+    except BlindRsaError as exc:
+        raise invalid("blinded_msg", str(exc), "BAD_BLINDED_MESSAGE") from exc
 
 
 class Registrar:
@@ -68,7 +82,7 @@ class Registrar:
                     issuer_keys: Mapping[int, rsa.RSAPrivateKey]) -> bytes:
         """The blind signature for this owner's request (idempotent for an identical retry)."""
         if requested_weight != owner_weight:
-            raise WrongWeightClass(f"the owner's weight class is {owner_weight}")
+            raise WrongWeightClass(owner_weight)
         request_hash = hashlib.sha256(blinded_msg).digest()
         blind_sig = await _blind_sign(issuer_keys[owner_weight], blinded_msg)
         async with write_once(self.engine) as conn:
@@ -87,8 +101,7 @@ class Registrar:
     def _retry(previous: tuple[bytes, bytes], request_hash: bytes) -> bytes:
         stored_hash, stored_sig = previous
         if stored_hash != request_hash:
-            raise AlreadyIssued("a credential was already issued to this owner for this "
-                                "election")
+            raise AlreadyIssued()
         return stored_sig
 
     async def _previous(self, election_id: str, owner_id: str) -> tuple[bytes, bytes] | None:

@@ -37,6 +37,7 @@ from crypto.encoding import Event, encode_event
 from crypto.group import decode_point
 from crypto.log import merkle
 from crypto.log.receipt import Receipt
+from crypto.public_election import PublicElection
 from crypto.records import (
     DefinitionRecord,
     ElectionEvent,
@@ -52,37 +53,53 @@ from crypto.records import (
     roll_commitment,
 )
 from rules.roll import Roll
-from rules.roll_csv import parse_roll_csv
+from rules.roll_csv import RollImportError, parse_roll_csv
 
 from ..db import read_engine
+from ..errors import Conflict, Forbidden, NotFound, Precondition, Refused, Unavailable, invalid
 from ..ledger.log import AppendResult, Ledger
 from ..shared_load import SharedLoads
 from .schema import elections, issuer_keys, roll_owners, rolls, transitions
 
 
-class Conflict(Exception):
-    """The roll or election already exists."""
+class NoSuchElection(NotFound):
+    def __init__(self, election_id: str) -> None:
+        super().__init__(f"no election {election_id}", reason="NO_SUCH_ELECTION",
+                         field="election_id")
 
 
-class NotFound(Exception):
-    pass
+class NoSuchRoll(NotFound):
+    def __init__(self, roll_id: str) -> None:
+        super().__init__(f"no roll {roll_id}", reason="NO_SUCH_ROLL", field="roll_id")
 
 
-class WrongState(Exception):
+class NotAnOwner(Forbidden):
+    """The attested person is not a voting owner on the election's roll."""
+
+    def __init__(self, owner_id: str, roll_id: str) -> None:
+        super().__init__(f"{owner_id} is not a voting owner on roll {roll_id}",
+                         reason="NOT_AN_OWNER", field="owner_id")
+
+
+class WrongState(Precondition):
     """The election is not in the state the transition starts from."""
 
-    def __init__(self, election_id: str, state: ElectionState, to: ElectionState) -> None:
-        super().__init__(f"election {election_id} is {state.name}; it cannot move to {to.name}")
+    def __init__(self, election_id: str, state: ElectionState, to: ElectionState,
+                 message: str | None = None, reason: str = "WRONG_STATE") -> None:
+        text = f"election {election_id} is {state.name}; it cannot move to {to.name}"
+        super().__init__(message or text, reason=reason, field="election_id",
+                         precondition="ELECTION_STATE")
         self.state = state
         self.to = to
 
 
-class CosigningTimeout(Exception):
+class CosigningTimeout(Unavailable):
     """The entry is on the ledger but no co-signed checkpoint covers it yet."""
 
     def __init__(self, index: int) -> None:
         super().__init__(f"entry {index} is on the ledger; the witnesses have not co-signed it "
-                         "yet (ask GetReceipt later)")
+                         "yet (ask GetReceipt later)", reason="COSIGNING_PENDING",
+                         metadata={"index": str(index)})
         self.index = index
 
 
@@ -104,7 +121,8 @@ class StoredElection:
     def context(self) -> ElectionContext:
         """What ballots are encrypted for (needs the ceremony's joint key)."""
         if self.joint_public_key is None:
-            raise NotFound(f"election {self.definition.election_id} has no joint key yet")
+            raise Precondition(f"election {self.definition.election_id} has no joint key yet",
+                               reason="NO_JOINT_KEY", precondition="KEY_CEREMONY")
         return ElectionContext(self.definition.election_id, self.definition.contest,
                                decode_point(self.joint_public_key))
 
@@ -168,12 +186,21 @@ class ElectionStore:
 
     async def import_roll(self, community_id: str, csv: bytes
                           ) -> tuple[StoredRoll, Roll, Receipt]:
-        """Parse (RollImportError lists every bad row), store, and commit on the ledger."""
+        """Parse (every bad row refused with its line), store, and commit on the ledger."""
         try:
             text = csv.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"the roll is not UTF-8: {exc}") from exc
-        roll = parse_roll_csv(text)
+            raise invalid("csv", f"the roll is not UTF-8: {exc}", "BAD_ROLL") from exc
+        try:
+            roll = parse_roll_csv(text)
+        except RollImportError as exc:
+            first = exc.errors[0]
+            raise Refused(f"{exc.error_count} bad row(s); " + "; ".join(
+                f"line {e.line}: {e.reason}" for e in exc.errors[:20]), reason="BAD_ROLL_ROW",
+                field="csv", metadata={"line": str(first.line), "column": first.column or "",
+                                       "errors": str(exc.error_count)}) from exc
+        except ValueError as exc:
+            raise invalid("csv", str(exc), "BAD_ROLL") from exc
         commitment = roll_commitment(roll)
         roll_id = f"{community_id}/{commitment.roll_hash[:8].hex()}"
         stored = StoredRoll(roll_id, community_id, commitment.roll_hash, roll.total_area,
@@ -187,7 +214,8 @@ class ElectionStore:
                     {"roll_id": roll_id, "owner_id": o.owner_id, "weight": o.area}
                     for o in roll.owners])
         except IntegrityError as exc:
-            raise Conflict(f"roll {roll_id} was already imported") from exc
+            raise Conflict(f"roll {roll_id} was already imported", reason="ROLL_EXISTS",
+                           field="csv") from exc
         try:
             appended = await self._append_event(ElectionEvent.ROLL, roll_id,
                                                 encode_roll_commitment(commitment))
@@ -202,12 +230,21 @@ class ElectionStore:
         async with self.reads.connect() as conn:
             row = (await conn.execute(select(rolls).where(rolls.c.roll_id == roll_id))).first()
         if row is None:
-            raise NotFound(f"no roll {roll_id}")
+            raise NoSuchRoll(roll_id)
         return StoredRoll(row.roll_id, row.community_id, bytes(row.roll_hash), row.total_area,
                           row.total_owners)
 
+    async def roll_to_define_on(self, roll_id: str) -> StoredRoll:
+        """The roll an election is being defined on; Precondition ROLL_IMPORTED unless it was
+        imported."""
+        try:
+            return await self.get_roll(roll_id)
+        except NoSuchRoll as exc:
+            raise Precondition(str(exc), reason="NO_SUCH_ROLL", field="roll_id",
+                               precondition="ROLL_IMPORTED") from exc
+
     async def owner_weight(self, roll_id: str, owner_id: str) -> int:
-        """The owner's weight (area) on the roll; NotFound if not a voting owner on it.
+        """The owner's weight (area) on the roll; NotAnOwner if not a voting owner on it.
 
         Every credential request asks this twice (eligibility, then the request), so the
         owners of a roll are read once, in one query, and kept (the last ROLL_CACHE rolls). A
@@ -215,7 +252,7 @@ class ElectionStore:
         import of the same id is refused. Requests arriving together share one read."""
         weight = (await self._roll_weights.get(roll_id)).get(owner_id)
         if weight is None:
-            raise NotFound(f"{owner_id} is not a voting owner on roll {roll_id}")
+            raise NotAnOwner(owner_id, roll_id)
         return weight
 
     async def _read_weights(self, roll_id: str) -> dict[str, int]:
@@ -242,7 +279,8 @@ class ElectionStore:
                     definition=encode_definition(definition),
                     state=ElectionState.DRAFT.value))
         except IntegrityError as exc:
-            raise Conflict(f"election {definition.election_id} already exists") from exc
+            raise Conflict(f"election {definition.election_id} already exists",
+                           reason="ELECTION_EXISTS", field="election_id") from exc
         try:
             appended = await self._append_event(ElectionEvent.ELECTION, definition.election_id,
                                                 encode_definition(definition))
@@ -252,6 +290,16 @@ class ElectionStore:
                     elections.c.election_id == definition.election_id))
             raise
         return await self.receipt(appended)
+
+    async def schedule(self, election_id: str, at: int) -> Receipt:
+        """DRAFT → KEY_CEREMONY (from then on the lifecycle driver moves it on the clock);
+        WrongState NOT_DRAFT from any other state."""
+        try:
+            return await self.transition(election_id, ElectionState.KEY_CEREMONY, at)
+        except WrongState as exc:
+            raise WrongState(election_id, exc.state, exc.to,
+                             f"only a DRAFT election can be scheduled; {exc}",
+                             reason="NOT_DRAFT") from exc
 
     async def transition(self, election_id: str, to: ElectionState, at: int) -> Receipt:
         """Move one state forward (:meth:`advance_state`) and wait for the event's receipt."""
@@ -366,7 +414,8 @@ class ElectionStore:
         async with self.reads.connect() as conn:
             if (await conn.execute(select(issuer_keys.c.weight).where(
                     issuer_keys.c.election_id == election_id).limit(1))).first() is not None:
-                raise Conflict(f"election {election_id} already has issuer keys")
+                raise Conflict(f"election {election_id} already has issuer keys",
+                               reason="ISSUER_KEYS_EXIST")
         rows = []
         for w in weights:
             sk = await asyncio.to_thread(generate_issuer_key)  # RSA key generation: slow
@@ -379,7 +428,8 @@ class ElectionStore:
             async with self.engine.begin() as conn:
                 await conn.execute(insert(issuer_keys), rows)
         except IntegrityError as exc:
-            raise Conflict(f"election {election_id} already has issuer keys") from exc
+            raise Conflict(f"election {election_id} already has issuer keys",
+                           reason="ISSUER_KEYS_EXIST") from exc
 
     async def issuer_keys(self, election_id: str) -> dict[int, IssuerKey]:
         q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
@@ -401,10 +451,22 @@ class ElectionStore:
         async with self.reads.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None:
-            raise NotFound(f"no election {election_id}")
+            raise NoSuchElection(election_id)
         return StoredElection(decode_definition(bytes(row.definition)), ElectionState(row.state),
                               None if row.joint_public_key is None
                               else bytes(row.joint_public_key))
+
+    async def public_election(self, election_id: str) -> PublicElection:
+        """The election as anyone may read it (ElectionService.GetElection)."""
+        stored = await self.get_election(election_id)
+        roll = await self.get_roll(stored.definition.roll_id)
+        classes = await self.weight_classes(stored.definition.roll_id)
+        issuers = await self.issuer_keys(election_id)
+        joint = (None if stored.joint_public_key is None
+                 else decode_point(stored.joint_public_key))
+        return PublicElection(stored.definition, stored.state, roll.total_area,
+                              roll.total_owners, joint, issuers,
+                              {w: classes.get(w, 0) for w in issuers})
 
     async def set_joint_key(self, election_id: str, joint_public_key: bytes) -> None:
         """Record the key ceremony's joint key (its messages are on the ledger already)."""
@@ -416,7 +478,8 @@ class ElectionStore:
                 elections.c.joint_public_key.is_(None))).values(joint_public_key=joint_public_key))
         self._forget(election_id)
         if result.rowcount != 1:
-            raise Conflict(f"election {election_id} already has a joint key, or does not exist")
+            raise Conflict(f"election {election_id} already has a joint key, or does not exist",
+                           reason="JOINT_KEY_SET")
 
     # --- a short-lived snapshot for the hot request paths ---------------------------------------
 

@@ -83,11 +83,12 @@ from crypto.tally import (
 )
 from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_share
 
+from ..errors import Conflict, Precondition, Refused
 from .ballot_points import BallotPoints
 from .ceremony import CeremonyStore
 from .registrar import Registrar
 from .schema import decryption_shares, tally
-from .store import Conflict, ElectionStore, WrongState
+from .store import ElectionStore, WrongState
 
 log = logging.getLogger("ownervote.tally")
 
@@ -95,22 +96,25 @@ log = logging.getLogger("ownervote.tally")
 PAGE = 1000
 
 
-class TallyRefused(Exception):
-    """The election's state does not allow the call (FAILED_PRECONDITION at the gRPC edge)."""
+class TallyRefused(Precondition):
+    """The election's state does not allow the call."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message, reason=reason, field=field, precondition="ELECTION_STATE")
 
 
-class BadShares(Exception):
-    """A submission that is not one valid share per non-trivial aggregate (INVALID_ARGUMENT)."""
+class BadShares(Refused):
+    """A submission that is not one valid share per non-trivial aggregate."""
 
     def __init__(self, reason: str, field: str, message: str, label: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.field = field
+        super().__init__(message, reason=reason, field=field, metadata={"label": label})
         self.label = label
+
+
+class SharesSubmitted(Conflict):
+    def __init__(self, guardian: int) -> None:
+        super().__init__(f"guardian {guardian} already submitted its decryption shares",
+                         reason="ALREADY_SUBMITTED", field="guardian")
 
 
 @dataclass(frozen=True)
@@ -278,12 +282,13 @@ class TallyStore:
             await conn.execute(update(tally).where(tally.c.election_id == election_id)
                                .values(**values))
 
-    async def _require(self, election_id: str, *states: ElectionState):
-        e = await self.elections.get_election(election_id)  # NotFound
+    async def _require(self, election_id: str, *states: ElectionState,
+                       field: str | None = None):
+        e = await self.elections.get_election(election_id)  # NoSuchElection
         if e.state not in states:
             raise TallyRefused("NOT_" + states[0].name,
                                f"the election is {e.state.name}, not "
-                               + " or ".join(s.name for s in states))
+                               + " or ".join(s.name for s in states), field)
         return e
 
     # --- at close -------------------------------------------------------------------------------
@@ -392,14 +397,14 @@ class TallyStore:
     async def submit_shares(self, election_id: str, record: DecryptionSharesRecord) -> Receipt:
         """Check a guardian's shares, store and append them (``decryption-shares``), publish the
         result if they make t; the receipt of the shares. TallyRefused (not TALLYING), BadShares
-        (nothing stored), Conflict (this guardian submitted already), NotFound."""
+        (nothing stored), SharesSubmitted (this guardian submitted already), NoSuchElection."""
         e = await self._require(election_id, ElectionState.TALLYING)
         g = record.guardian
         if g > e.definition.guardians:
             raise BadShares("NO_SUCH_GUARDIAN", "guardian",
                             f"the election has guardians 1..{e.definition.guardians}")
         if await self._submitted(election_id, g):
-            raise Conflict(f"guardian {g} already submitted its decryption shares")
+            raise SharesSubmitted(g)
         aggregates = await self.aggregates(election_id)
         if aggregates is None:
             raise TallyRefused("NO_AGGREGATES", "the aggregates are not on the ledger")
@@ -428,7 +433,7 @@ class TallyStore:
                         election_id=election_id, guardian=g, body=body,
                         submitted_at=self.clock(), ledger_index=None))
             except IntegrityError as exc:
-                raise Conflict(f"guardian {g} already submitted its decryption shares") from exc
+                raise SharesSubmitted(g) from exc
             try:
                 index, appended = await self.elections.append_once(ElectionEvent.DECRYPTION_SHARES,
                                                                    election_id, body)
@@ -552,8 +557,8 @@ class TallyStore:
 
     async def result(self, election_id: str) -> PublishedResult:
         """The published result and its ledger index (TallyRefused NOT_PUBLISHED before)."""
-        await self._require(election_id, ElectionState.PUBLISHED)
+        await self._require(election_id, ElectionState.PUBLISHED, field="election_id")
         row = await self._row(election_id)
         if row.result is None or row.result_index is None:
-            raise TallyRefused("NOT_PUBLISHED", "the result is not recorded")
+            raise TallyRefused("NOT_PUBLISHED", "the result is not recorded", "election_id")
         return PublishedResult(decode_result(bytes(row.result)), row.result_index)

@@ -25,7 +25,16 @@ from crypto.log import merkle
 from crypto.log.checkpoint import CosignatureSigner, parse_checkpoint
 from crypto.log.note import Ed25519Verifier, open_note, parse_note
 
-from ..status import RpcError, abort, invalid
+from ..errors import (
+    Aborted,
+    Forbidden,
+    NotFound,
+    Precondition,
+    Refused,
+    Unavailable,
+    answers,
+    invalid,
+)
 from ..tls import open_channel
 from .store import WitnessedState, WitnessStore
 
@@ -93,18 +102,17 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
         self._entry_source = entry_source or (
             lambda lg: EntrySource(lg.ledger_address or "", ledger_credentials))
 
+    @answers()
     async def GetWitnessInfo(self, request, context):  # noqa: N802 - gRPC method name
         return witness_pb2.GetWitnessInfoResponse(
             verifier_key=self.signer.verifier().vkey(),
             validating_verifier_key=(self.validating_signer.verifier().vkey()
                                      if self.validating_signer else ""))
 
+    @answers()
     async def AddCheckpoint(self, request, context):  # noqa: N802 - gRPC method name
-        try:
-            lines = await self.add_checkpoint(request.old_size, list(request.consistency_proof),
-                                              request.signed_note)
-        except RpcError as err:
-            await abort(context, err)
+        lines = await self.add_checkpoint(request.old_size, list(request.consistency_proof),
+                                          request.signed_note)
         return witness_pb2.AddCheckpointResponse(cosignature_lines=lines)
 
     async def add_checkpoint(self, old_size: int, proof: list[bytes], signed_note: bytes,
@@ -120,27 +128,24 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
             raise invalid("signed_note", f"not a checkpoint note: {exc}") from exc
         followed = self.logs.get(cp.origin)
         if followed is None:
-            raise RpcError(grpc.StatusCode.NOT_FOUND, f"unknown origin {cp.origin!r}",
-                           reason="UNKNOWN_ORIGIN", field="signed_note")
+            raise NotFound(f"unknown origin {cp.origin!r}", reason="UNKNOWN_ORIGIN",
+                           field="signed_note")
         try:
             open_note(signed_note, [followed.verifier])
         except (InvalidSignature, DecodeError) as exc:
-            raise RpcError(grpc.StatusCode.PERMISSION_DENIED,
-                           f"no valid signature by the log's key: {exc}",
-                           reason="NO_LOG_SIGNATURE", field="signed_note") from exc
+            raise Forbidden(f"no valid signature by the log's key: {exc}",
+                            reason="NO_LOG_SIGNATURE", field="signed_note") from exc
         if old_size > cp.size:
-            raise RpcError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"old_size {old_size} is larger than the checkpoint size {cp.size}",
-                           reason="OLD_SIZE_TOO_LARGE", field="old_size")
+            raise Refused(f"old_size {old_size} is larger than the checkpoint size {cp.size}",
+                          reason="OLD_SIZE_TOO_LARGE", field="old_size")
         state = await self.store.get(cp.origin)
         if old_size != state.size:
             raise _mismatch(state.size)
         if old_size == cp.size:
             if cp.root_hash != state.root:
-                raise RpcError(grpc.StatusCode.FAILED_PRECONDITION,
-                               f"checkpoint of size {cp.size} has another root than the one "
-                               "this witness co-signed: the log forked",
-                               reason="ROOT_MISMATCH", precondition="FORK")
+                raise Precondition(f"checkpoint of size {cp.size} has another root than the one "
+                                   "this witness co-signed: the log forked",
+                                   reason="ROOT_MISMATCH", precondition="FORK")
             if proof:
                 raise invalid("consistency_proof", "must be empty for an unchanged size",
                               "BAD_CONSISTENCY_PROOF")
@@ -172,8 +177,8 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
         try:
             entries = await source.entries(state.size, cp.size)
         except (grpc.RpcError, LookupError) as exc:
-            raise RpcError(grpc.StatusCode.UNAVAILABLE, f"cannot fetch the new entries: {exc}",
-                           reason="ENTRIES_UNAVAILABLE") from exc
+            raise Unavailable(f"cannot fetch the new entries: {exc}",
+                              reason="ENTRIES_UNAVAILABLE") from exc
         validator = await self._validator(followed, state, source)
         tree = merkle.CompactRange(state.size, state.frontier)
         for i, data in enumerate(entries):
@@ -181,9 +186,8 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
             await self._run(validator, followed, state.size + i, data)
         if tree.root() != cp.root_hash:
             self._validators.pop(followed.origin, None)  # it saw entries that are not the log's
-            raise RpcError(grpc.StatusCode.ABORTED,
-                           "the entries served by the log do not rebuild the checkpoint's root",
-                           reason="ENTRIES_MISMATCH")
+            raise Aborted("the entries served by the log do not rebuild the checkpoint's root",
+                          reason="ENTRIES_MISMATCH")
         return tree.nodes
 
     async def _run(self, validator: Validator, followed: FollowedLog, index: int,
@@ -195,8 +199,8 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
         except (CryptoError, ValueError) as exc:
             # a stateful validator may hold part of a refused batch: start it afresh next time
             self._validators.pop(followed.origin, None)
-            raise RpcError(grpc.StatusCode.ABORTED, f"entry {index} failed validation: {exc}",
-                           reason="VALIDATION_FAILED", metadata={"index": str(index)}) from exc
+            raise Aborted(f"entry {index} failed validation: {exc}", reason="VALIDATION_FAILED",
+                          metadata={"index": str(index)}) from exc
 
     async def _validator(self, followed: FollowedLog, state: WitnessedState,
                          source: EntrySource) -> Validator:
@@ -212,16 +216,15 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
             try:
                 old = await source.entries(0, state.size)
             except (grpc.RpcError, LookupError) as exc:
-                raise RpcError(grpc.StatusCode.UNAVAILABLE,
-                               f"cannot fetch the validated entries: {exc}",
-                               reason="ENTRIES_UNAVAILABLE") from exc
+                raise Unavailable(f"cannot fetch the validated entries: {exc}",
+                                  reason="ENTRIES_UNAVAILABLE") from exc
             tree = merkle.CompactRange()
             for i, data in enumerate(old):
                 tree.append(merkle.leaf_hash(data))
                 await self._run(validator, followed, i, data)
             if tree.nodes != tuple(state.frontier):
-                raise RpcError(grpc.StatusCode.ABORTED, "the log's entries do not rebuild the "
-                               "tree this witness validated", reason="ENTRIES_MISMATCH")
+                raise Aborted("the log's entries do not rebuild the tree this witness validated",
+                              reason="ENTRIES_MISMATCH")
         self._validators[followed.origin] = validator
         return validator
 
@@ -230,8 +233,7 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
             await s.close()
 
 
-def _mismatch(latest: int) -> RpcError:
-    return RpcError(grpc.StatusCode.FAILED_PRECONDITION,
-                    f"old_size is not this witness's latest size {latest}",
-                    reason="OLD_SIZE_MISMATCH", metadata={"latest_size": str(latest)},
-                    precondition="OLD_SIZE")
+def _mismatch(latest: int) -> Precondition:
+    return Precondition(f"old_size is not this witness's latest size {latest}",
+                        reason="OLD_SIZE_MISMATCH", metadata={"latest_size": str(latest)},
+                        precondition="OLD_SIZE")

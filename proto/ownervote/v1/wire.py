@@ -1,25 +1,37 @@
-"""Protobuf ↔ domain objects for the cryptographic messages (crypto.proto, and the ceremony and
-tally messages of election.proto): the one place this mapping lives, used by the server (which
-answers a :class:`WireError` as INVALID_ARGUMENT) and by the clients. Every field is decoded with
-the strict rules of crypto.group; a field that does not decode is a :class:`WireError` naming its
-path (e.g. ``cast_ballot.ballot.selections[1].proof.branches[0].a``)."""
+"""Protobuf ↔ domain objects: the ONE mapping of the ``ownervote.v1`` messages, both directions,
+shared by the server and the clients (and mirrored by the TypeScript SDK).
+
+Requests and replies are mapped here and nowhere else. Every field is decoded with the strict
+rules of crypto/ (points on the curve, reduced scalars, exact lengths); a field that does not map
+is a :class:`WireError` naming its path (e.g. ``cast_ballot.ballot.selections[1].proof
+.branches[0].a``), which the server answers as INVALID_ARGUMENT (server/errors.py). The numbers
+of the protobuf enums are mapped to the records' named enums (crypto.records) by name, checked at
+import. A reply that is inconsistent in itself (an election hash that is not the hash of the
+joint key and the contest, a result fraction that is not its parts' quotient) is refused as the
+server's lie: InvalidProof or WireError.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
 from typing import TypeVar
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from crypto.ballot import EncryptedBallot, EncryptedSelection
+from crypto.attestation import Attestation
+from crypto.ballot import Contest, ContestKind, EncryptedBallot, EncryptedSelection
 from crypto.codec import BALLOT_VERSION
-from crypto.credential import CastBallot, Credential
+from crypto.credential import CastBallot, Credential, IssuerKey
 from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from crypto.elgamal import Ciphertext
 from crypto.encoding import lp
-from crypto.errors import DecodeError
+from crypto.errors import DecodeError, InvalidProof
 from crypto.group import (
     POINT_LEN,
     SCALAR_LEN,
@@ -28,15 +40,33 @@ from crypto.group import (
     encode_point,
     encode_scalar,
 )
+from crypto.log.checkpoint import CosignatureVerifier
+from crypto.log.note import Ed25519Verifier
+from crypto.log.receipt import Receipt
 from crypto.proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
-from crypto.records import DecryptionSharesRecord
+from crypto.public_election import PublicElection
+from crypto.records import (
+    DecryptionSharesRecord,
+    DefinitionRecord,
+    ElectionState,
+    ResultOutcome,
+    ResultRecord,
+    RulePreset,
+    RuleRecord,
+    preset_rule,
+)
 from crypto.threshold import DecryptionShare
-from ownervote.v1 import crypto_pb2, election_pb2
+from ownervote.v1 import crypto_pb2, election_pb2, ledger_pb2
 
 T = TypeVar("T")
 MAX_BRANCHES = 65
 MAX_SHARES = 1024  # the decryption-shares record's limit
 MAX_LABEL = 64  # bytes
+MAX_MOTION = 4096  # characters
+MAX_CSV = 64 << 20  # bytes of a roll
+ELECTION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+# a roll's id is "<community id>/<16 hex digits>", and an event's subject is at most 128 bytes
+COMMUNITY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,110}")
 
 
 class WireError(ValueError):
@@ -59,6 +89,56 @@ def _field(path: str, decode: Callable[[bytes], T], data: bytes) -> T:
     except DecodeError as exc:
         raise invalid(path, str(exc), "UNDECODABLE") from exc
 
+
+# --- the enums: protobuf numbers ↔ the records' named enums, by name ------------------------------
+
+def _by_name(enum_type, pb_enum, prefix: str) -> tuple[dict, dict]:
+    to_pb = {m: pb_enum.Value(prefix + m.name) for m in enum_type}
+    return to_pb, {n: m for m, n in to_pb.items()}
+
+
+_STATE_PB, _STATE = _by_name(ElectionState, election_pb2.ElectionState, "ELECTION_STATE_")
+_PRESET_PB, _PRESET = _by_name(RulePreset, election_pb2.RulePreset, "RULE_PRESET_")
+_OUTCOME_PB, _OUTCOME = _by_name(ResultOutcome, election_pb2.Outcome, "OUTCOME_")
+_KIND_PB = {ContestKind.REFERENDUM: election_pb2.CONTEST_KIND_REFERENDUM,
+            ContestKind.COMMITTEE: election_pb2.CONTEST_KIND_COMMITTEE}
+_KIND = {n: k for k, n in _KIND_PB.items()}
+
+
+def state_pb(state: ElectionState) -> int:
+    return _STATE_PB[ElectionState(state)]
+
+
+def state(path: str, number: int) -> ElectionState:
+    if number not in _STATE:
+        raise invalid(path, "DRAFT .. PUBLISHED")
+    return _STATE[number]
+
+
+def preset_pb(preset: RulePreset) -> int:
+    return _PRESET_PB[RulePreset(preset)]
+
+
+def outcome_pb(outcome: ResultOutcome) -> int:
+    return _OUTCOME_PB[ResultOutcome(outcome)]
+
+
+def outcome(path: str, number: int) -> ResultOutcome:
+    if number not in _OUTCOME:
+        raise invalid(path, "NO_QUORUM, PASSED or REJECTED")
+    return _OUTCOME[number]
+
+
+# --- identifiers ------------------------------------------------------------------------------
+
+def election_id(path: str, value: str) -> str:
+    """``value`` if it is an election id (1..128 of [a-z0-9-], starting alphanumeric)."""
+    if not ELECTION_ID.fullmatch(value):
+        raise invalid(path, "1..128 of [a-z0-9-]")
+    return value
+
+
+# --- ciphertexts, proofs, ballots (crypto.proto) ------------------------------------------------
 
 def ciphertext(path: str, c: crypto_pb2.Ciphertext) -> Ciphertext:
     return Ciphertext(_field(f"{path}.alpha", decode_point, c.alpha),
@@ -158,14 +238,13 @@ def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
             + c.signature)
 
 
+def _disjunctive_pb(p: DisjunctiveProof) -> crypto_pb2.DisjunctiveProof:
+    return crypto_pb2.DisjunctiveProof(branches=[crypto_pb2.DisjunctiveBranch(
+        a=encode_point(br.a), b=encode_point(br.b), challenge=encode_scalar(br.challenge),
+        response=encode_scalar(br.response)) for br in p.branches])
+
+
 def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
-    """Domain → protobuf (the voter SDK's side)."""
-
-    def proof(p: DisjunctiveProof) -> crypto_pb2.DisjunctiveProof:
-        return crypto_pb2.DisjunctiveProof(branches=[crypto_pb2.DisjunctiveBranch(
-            a=encode_point(br.a), b=encode_point(br.b), challenge=encode_scalar(br.challenge),
-            response=encode_scalar(br.response)) for br in p.branches])
-
     b = c.ballot
     return crypto_pb2.CastBallot(
         ballot=crypto_pb2.EncryptedBallot(
@@ -174,13 +253,272 @@ def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
             selections=[crypto_pb2.EncryptedSelection(
                 ciphertext=crypto_pb2.Ciphertext(alpha=encode_point(s.ciphertext.alpha),
                                                  beta=encode_point(s.ciphertext.beta)),
-                proof=proof(s.proof)) for s in b.selections],
-            limit_proof=proof(b.limit_proof)),
+                proof=_disjunctive_pb(s.proof)) for s in b.selections],
+            limit_proof=_disjunctive_pb(b.limit_proof)),
         credential=crypto_pb2.Credential(
             election_id=c.credential.election_id, weight=c.credential.weight,
             token_public_key=c.credential.token_public_key, msg_prefix=c.credential.msg_prefix,
             signature=c.credential.signature),
         signature=c.signature)
+
+
+def cast_ballot_request_pb(c: CastBallot) -> election_pb2.CastBallotRequest:
+    return election_pb2.CastBallotRequest(cast_ballot=cast_ballot_pb(c))
+
+
+# --- receipts and the log (ledger.proto) -----------------------------------------------------
+
+def receipt_pb(r: Receipt) -> ledger_pb2.Receipt:
+    return ledger_pb2.Receipt(index=r.index, leaf_hash=r.leaf_hash,
+                              inclusion_proof=list(r.inclusion_proof), signed_note=r.signed_note)
+
+
+def receipt(r: ledger_pb2.Receipt) -> Receipt:
+    """A receipt as the server sent it (what it proves is crypto.log.receipt's check)."""
+    return Receipt(r.index, bytes(r.leaf_hash), tuple(bytes(h) for h in r.inclusion_proof),
+                   bytes(r.signed_note))
+
+
+def log_info_pb(origin: str, log_verifier: Ed25519Verifier,
+                witnesses: Sequence[CosignatureVerifier], quorum: int
+                ) -> ledger_pb2.GetLogInfoResponse:
+    return ledger_pb2.GetLogInfoResponse(
+        origin=origin, log_verifier_key=log_verifier.vkey(),
+        witnesses=[ledger_pb2.Witness(name=w.name, verifier_key=w.vkey()) for w in witnesses],
+        quorum=quorum)
+
+
+def log_info(info: ledger_pb2.GetLogInfoResponse
+             ) -> tuple[Ed25519Verifier, tuple[CosignatureVerifier, ...], int]:
+    """The log's verifier key, its witnesses' and the quorum, as a log states them."""
+    try:
+        return (Ed25519Verifier.from_vkey(info.log_verifier_key),
+                tuple(CosignatureVerifier.from_vkey(w.verifier_key) for w in info.witnesses),
+                info.quorum)
+    except DecodeError as exc:
+        raise invalid("witnesses", str(exc), "UNDECODABLE") from exc
+
+
+# --- an election: contest, rule, definition, the published election, the result -------------
+
+def contest_pb(c: Contest) -> election_pb2.Contest:
+    return election_pb2.Contest(kind=_KIND_PB[c.kind], options=list(c.options),
+                                min_selections=c.min_selections,
+                                max_selections=c.max_selections)
+
+
+def contest(path: str, c: election_pb2.Contest) -> Contest:
+    if c.kind == election_pb2.CONTEST_KIND_REFERENDUM:
+        if list(c.options) not in ([], list(Contest.referendum().options)):
+            raise invalid(f"{path}.options", "a referendum's options are fixed")
+        return Contest.referendum()
+    if c.kind != election_pb2.CONTEST_KIND_COMMITTEE:
+        raise invalid(f"{path}.kind", "REFERENDUM or COMMITTEE")
+    try:
+        return Contest.committee(list(c.options), c.min_selections, c.max_selections)
+    except ValueError as exc:
+        raise invalid(path, str(exc)) from exc
+
+
+def fraction_pb(f: Fraction) -> election_pb2.Fraction:
+    return election_pb2.Fraction(numerator=f.numerator, denominator=f.denominator)
+
+
+def _fraction_pair(path: str, f: election_pb2.Fraction) -> tuple[int, int]:
+    if f.denominator == 0 or f.numerator > f.denominator:
+        raise invalid(path, "a fraction in [0, 1] with a positive denominator")
+    return f.numerator, f.denominator
+
+
+def share_of(part: int, whole: int) -> Fraction:
+    """part / whole (0 when whole is 0: nobody took part)."""
+    return Fraction(part, whole) if whole else Fraction(0)
+
+
+_RULE_FRACTIONS = ("quorum_area", "quorum_headcount", "approval_area", "approval_headcount")
+
+
+def rule_pb(r: RuleRecord) -> election_pb2.Rule:
+    fr = [election_pb2.Fraction(numerator=n, denominator=d) for n, d in r.fractions]
+    return election_pb2.Rule(preset=preset_pb(r.preset), quorum_area=fr[0],
+                             quorum_headcount=fr[1], approval_area=fr[2],
+                             approval_headcount=fr[3], strict=r.strict)
+
+
+def rule(path: str, r: election_pb2.Rule) -> RuleRecord:
+    """A preset's fractions come from rules.art278 (whatever the message carries beside it);
+    EXPLICIT takes the message's."""
+    preset = _PRESET.get(r.preset)
+    if preset is None:
+        raise invalid(f"{path}.preset", "ORDINARY, MAJOR or EXPLICIT")
+    if preset is not RulePreset.EXPLICIT:
+        return preset_rule(preset)
+    fractions = tuple(_fraction_pair(f"{path}.{f}", getattr(r, f)) for f in _RULE_FRACTIONS)
+    try:
+        return RuleRecord(preset, fractions, r.strict)
+    except DecodeError as exc:
+        raise invalid(path, str(exc)) from exc
+
+
+def definition_pb(d: DefinitionRecord) -> election_pb2.ElectionDefinition:
+    return new_definition_pb(d.election_id, d.roll_id, d.motion, d.contest, d.rule, d.open_time,
+                             d.close_time, d.guardians, d.threshold)
+
+
+def new_definition_pb(election_id: str, roll_id: str, motion: str, contest: Contest,
+                      rule: RuleRecord, open_time: int, close_time: int, guardians: int,
+                      threshold: int) -> election_pb2.ElectionDefinition:
+    """What an administrator defines (the roll's hash is the server's to fill in)."""
+    out = election_pb2.ElectionDefinition(
+        election_id=election_id, roll_id=roll_id, motion=motion, contest=contest_pb(contest),
+        rule=rule_pb(rule), guardians=guardians, threshold=threshold)
+    out.open_time.seconds = open_time
+    out.close_time.seconds = close_time
+    return out
+
+
+def definition(d: election_pb2.ElectionDefinition, roll_hash: bytes,
+               path: str = "definition") -> DefinitionRecord:
+    """Validate and map; every refusal names its field."""
+    if not ELECTION_ID.fullmatch(d.election_id):
+        raise invalid(f"{path}.election_id", "1..128 of [a-z0-9-], starting alphanumeric")
+    if not d.motion or len(d.motion) > MAX_MOTION:
+        raise invalid(f"{path}.motion", f"1..{MAX_MOTION} characters")
+    c = contest(f"{path}.contest", d.contest)
+    r = rule(f"{path}.rule", d.rule)
+    if not d.HasField("open_time") or not d.HasField("close_time") or \
+            d.open_time.seconds >= d.close_time.seconds or d.open_time.seconds <= 0:
+        raise invalid(f"{path}.open_time", "open_time must be set and before close_time")
+    if not 1 <= d.threshold <= d.guardians <= 255:
+        raise invalid(f"{path}.threshold", "need 1 <= threshold <= guardians <= 255")
+    try:
+        return DefinitionRecord(d.election_id, d.roll_id, roll_hash, d.motion, c, r,
+                                d.open_time.seconds, d.close_time.seconds, d.guardians,
+                                d.threshold)
+    except DecodeError as exc:
+        raise invalid(path, str(exc)) from exc
+
+
+def election_pb(e: PublicElection) -> election_pb2.Election:
+    out = election_pb2.Election(definition=definition_pb(e.definition),
+                                state=state_pb(e.state), roll_hash=e.definition.roll_hash,
+                                total_area=e.total_area, total_owners=e.total_owners)
+    if e.context is not None:
+        out.joint_public_key = encode_point(e.joint_public_key)
+        out.election_hash = e.context.hash
+    for weight, key in sorted(e.issuers.items()):
+        out.issuer_keys.add(weight=weight, spki=key.spki, owners=e.class_owners.get(weight, 0))
+    return out
+
+
+def _issuer(path: str, election_id: str, k: election_pb2.IssuerKey) -> IssuerKey:
+    try:
+        key = load_der_public_key(k.spki)
+    except ValueError as exc:
+        raise invalid(f"{path}.spki", "not a DER public key", "UNDECODABLE") from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise invalid(f"{path}.spki", "not an RSA key")
+    issuer = IssuerKey(election_id, k.weight, key)
+    if issuer.spki != k.spki:
+        raise invalid(f"{path}.spki", "not canonical DER")
+    return issuer
+
+
+def election(e: election_pb2.Election, path: str = "election") -> PublicElection:
+    """The published election; InvalidProof if its election hash is not the one recomputed from
+    the joint key and the contest (a server cannot make a phone encrypt for another key or
+    contest unnoticed)."""
+    if len(e.roll_hash) != 32:
+        raise invalid(f"{path}.roll_hash", "32 bytes")
+    d = definition(e.definition, bytes(e.roll_hash), f"{path}.definition")
+    joint = (_field(f"{path}.joint_public_key", decode_point, e.joint_public_key)
+             if e.joint_public_key else None)
+    issuers, owners = {}, {}
+    for i, k in enumerate(e.issuer_keys):
+        if k.weight in issuers:
+            raise invalid(f"{path}.issuer_keys[{i}].weight", "a weight class appears twice")
+        issuers[k.weight] = _issuer(f"{path}.issuer_keys[{i}]", d.election_id, k)
+        owners[k.weight] = k.owners
+    try:
+        out = PublicElection(d, state(f"{path}.state", e.state), e.total_area, e.total_owners,
+                             joint, issuers, owners)
+    except DecodeError as exc:
+        raise invalid(path, str(exc)) from exc
+    if out.context is not None and out.context.hash != e.election_hash:
+        raise InvalidProof("election_hash", "the server's election hash is not the one "
+                           "recomputed from the joint key and the contest")
+    return out
+
+
+def result_pb(election_id: str, options: Sequence[str], r: ResultRecord,
+              receipt_: Receipt) -> election_pb2.GetResultResponse:
+    return election_pb2.GetResultResponse(
+        election_id=election_id, participating_area=r.participating_area,
+        participating_owners=r.participating_owners, quorum_met=r.quorum_met,
+        options=[election_pb2.OptionResult(
+            name=name, area=r.areas[i], headcount=r.counts[i],
+            area_fraction=fraction_pb(share_of(r.areas[i], r.participating_area)),
+            headcount_fraction=fraction_pb(share_of(r.counts[i], r.participating_owners)),
+            outcome=outcome_pb(r.outcomes[i])) for i, name in enumerate(options)],
+        receipt=receipt_pb(receipt_), guardians=list(r.guardians))
+
+
+def result(r: election_pb2.GetResultResponse) -> tuple[ResultRecord, tuple[str, ...], Receipt]:
+    """The published result record, its option names and its receipt; the fractions the server
+    states beside the totals must be exactly their quotients."""
+    for i, o in enumerate(r.options):
+        for name, part, whole in (("area_fraction", o.area, r.participating_area),
+                                  ("headcount_fraction", o.headcount, r.participating_owners)):
+            f = getattr(o, name)
+            if f.denominator == 0 or Fraction(f.numerator, f.denominator) != \
+                    share_of(part, whole):
+                raise invalid(f"options[{i}].{name}", "not the option's share of the "
+                              "participation", "INCONSISTENT_RESULT")
+    try:
+        record = ResultRecord(tuple(o.headcount for o in r.options),
+                              tuple(o.area for o in r.options), r.participating_owners,
+                              r.participating_area, r.quorum_met,
+                              tuple(outcome(f"options[{i}].outcome", o.outcome)
+                                    for i, o in enumerate(r.options)), tuple(r.guardians))
+    except DecodeError as exc:
+        raise invalid("options", str(exc)) from exc
+    return record, tuple(o.name for o in r.options), receipt(r.receipt)
+
+
+# --- registration: identity attestations, credential requests ----------------------------------
+
+def attestation_pb(att: Attestation, signature: bytes) -> election_pb2.IdentityAttestation:
+    a = election_pb2.IdentityAttestation(owner_id=att.owner_id, election_id=att.election_id,
+                                         nonce=att.nonce, signature=signature)
+    a.expires_at.seconds = att.expires_at
+    return a
+
+
+def attestation(a: election_pb2.IdentityAttestation,
+                path: str = "attestation") -> tuple[Attestation, bytes]:
+    """The attestation and its signature (whether the signature verifies is the identity
+    check's question)."""
+    election_id(f"{path}.election_id", a.election_id)
+    if not a.HasField("expires_at"):
+        raise invalid(f"{path}.expires_at", "required")
+    try:
+        att = Attestation(a.owner_id, a.election_id, bytes(a.nonce), a.expires_at.seconds)
+    except DecodeError as exc:
+        raise invalid(path, str(exc)) from exc
+    if len(a.signature) != 64:
+        raise invalid(f"{path}.signature", "an Ed25519 signature is 64 bytes")
+    return att, bytes(a.signature)
+
+
+def credential_request_pb(att: Attestation, signature: bytes, weight: int,
+                          blinded_msg: bytes) -> election_pb2.RequestCredentialRequest:
+    return election_pb2.RequestCredentialRequest(attestation=attestation_pb(att, signature),
+                                                 weight=weight, blinded_msg=blinded_msg)
+
+
+def eligibility_request_pb(att: Attestation,
+                           signature: bytes) -> election_pb2.GetEligibilityRequest:
+    return election_pb2.GetEligibilityRequest(attestation=attestation_pb(att, signature))
 
 
 # --- the key ceremony -------------------------------------------------------------------------
@@ -190,41 +528,48 @@ def _schnorr(path: str, p: crypto_pb2.SchnorrProof) -> SchnorrProof:
                         _field(f"{path}.response", decode_scalar, p.response))
 
 
-def _index(path: str, i: int) -> int:
+def _dleq(path: str, p: crypto_pb2.DleqProof) -> DleqProof:
+    return DleqProof(_field(f"{path}.commitment_g", decode_point, p.commitment_g),
+                     _field(f"{path}.commitment_h", decode_point, p.commitment_h),
+                     _field(f"{path}.response", decode_scalar, p.response))
+
+
+def _dleq_pb(p: DleqProof) -> crypto_pb2.DleqProof:
+    return crypto_pb2.DleqProof(commitment_g=encode_point(p.commitment_g),
+                                commitment_h=encode_point(p.commitment_h),
+                                response=encode_scalar(p.response))
+
+
+def guardian_index(path: str, i: int) -> int:
     if not 1 <= i <= 255:
         raise invalid(path, "a guardian index is 1..255")
     return i
 
 
-def guardian_key(k: election_pb2.GuardianKey) -> GuardianPublicKey:
-    return GuardianPublicKey(_index("key.index", k.index),
-                             _field("key.encryption_key", decode_point, k.encryption_key),
-                             _schnorr("key.proof", k.proof))
+def guardian_key(k: election_pb2.GuardianKey, path: str = "key") -> GuardianPublicKey:
+    return GuardianPublicKey(guardian_index(f"{path}.index", k.index),
+                             _field(f"{path}.encryption_key", decode_point, k.encryption_key),
+                             _schnorr(f"{path}.proof", k.proof))
 
 
-def dealing(d: election_pb2.Dealing) -> Dealing:
+def dealing(d: election_pb2.Dealing, path: str = "dealing") -> Dealing:
     if not 1 <= len(d.commitments) <= 255 or not 1 <= len(d.shares) <= 255:
-        raise invalid("dealing", "1..255 commitments and shares")
-    shares = tuple(EncryptedShare(_index(f"dealing.shares[{i}].recipient", s.recipient),
-                                  _field(f"dealing.shares[{i}].ephemeral", decode_point,
+        raise invalid(path, "1..255 commitments and shares")
+    shares = tuple(EncryptedShare(guardian_index(f"{path}.shares[{i}].recipient", s.recipient),
+                                  _field(f"{path}.shares[{i}].ephemeral", decode_point,
                                          s.ephemeral), bytes(s.ciphertext))
                    for i, s in enumerate(d.shares))
-    return Dealing(_index("dealing.dealer", d.dealer),
-                   tuple(_field(f"dealing.commitments[{i}]", decode_point, c)
+    return Dealing(guardian_index(f"{path}.dealer", d.dealer),
+                   tuple(_field(f"{path}.commitments[{i}]", decode_point, c)
                          for i, c in enumerate(d.commitments)),
-                   _schnorr("dealing.constant_proof", d.constant_proof), shares)
+                   _schnorr(f"{path}.constant_proof", d.constant_proof), shares)
 
 
-def complaint(c: election_pb2.Complaint) -> Complaint:
-    p = c.proof
-    return Complaint(_index("complaint.dealer", c.dealer),
-                     _index("complaint.complainer", c.complainer),
-                     _field("complaint.shared_point", decode_point, c.shared_point),
-                     DleqProof(_field("complaint.proof.commitment_g", decode_point,
-                                      p.commitment_g),
-                               _field("complaint.proof.commitment_h", decode_point,
-                                      p.commitment_h),
-                               _field("complaint.proof.response", decode_scalar, p.response)))
+def complaint(c: election_pb2.Complaint, path: str = "complaint") -> Complaint:
+    return Complaint(guardian_index(f"{path}.dealer", c.dealer),
+                     guardian_index(f"{path}.complainer", c.complainer),
+                     _field(f"{path}.shared_point", decode_point, c.shared_point),
+                     _dleq(f"{path}.proof", c.proof))
 
 
 def schnorr_pb(p: SchnorrProof) -> crypto_pb2.SchnorrProof:
@@ -247,25 +592,38 @@ def dealing_pb(d: Dealing) -> election_pb2.Dealing:
 
 
 def complaint_pb(x: Complaint) -> election_pb2.Complaint:
-    return election_pb2.Complaint(
-        dealer=x.dealer, complainer=x.complainer, shared_point=encode_point(x.shared_point),
-        proof=crypto_pb2.DleqProof(commitment_g=encode_point(x.proof.commitment_g),
-                                   commitment_h=encode_point(x.proof.commitment_h),
-                                   response=encode_scalar(x.proof.response)))
+    return election_pb2.Complaint(dealer=x.dealer, complainer=x.complainer,
+                                  shared_point=encode_point(x.shared_point),
+                                  proof=_dleq_pb(x.proof))
 
 
-# --- the tally ----------------------------------------------------------------------------------
+def ceremony_pb(keys: Iterable[GuardianPublicKey], dealings: Iterable[Dealing],
+                complaints: Iterable[Complaint], joint_public_key: bytes | None = None,
+                qualified: Iterable[int] = ()) -> election_pb2.GetCeremonyResponse:
+    out = election_pb2.GetCeremonyResponse(
+        keys=[guardian_key_pb(k) for k in keys], dealings=[dealing_pb(d) for d in dealings],
+        complaints=[complaint_pb(x) for x in complaints])
+    if joint_public_key is not None:
+        out.joint_public_key = joint_public_key
+        out.qualified.extend(sorted(qualified))
+    return out
 
-def _dleq(path: str, p: crypto_pb2.DleqProof) -> DleqProof:
-    return DleqProof(_field(f"{path}.commitment_g", decode_point, p.commitment_g),
-                     _field(f"{path}.commitment_h", decode_point, p.commitment_h),
-                     _field(f"{path}.response", decode_scalar, p.response))
 
+def ceremony(c: election_pb2.GetCeremonyResponse
+             ) -> tuple[tuple[GuardianPublicKey, ...], tuple[Dealing, ...],
+                        tuple[Complaint, ...]]:
+    """The ceremony's public messages (keys, dealings, complaints), each decoded strictly."""
+    return (tuple(guardian_key(k, f"keys[{i}]") for i, k in enumerate(c.keys)),
+            tuple(dealing(d, f"dealings[{i}]") for i, d in enumerate(c.dealings)),
+            tuple(complaint(x, f"complaints[{i}]") for i, x in enumerate(c.complaints)))
+
+
+# --- the tally -------------------------------------------------------------------------------
 
 def decryption_shares(guardian: int, shares) -> DecryptionSharesRecord:
     """A SubmitDecryptionShares request's guardian and shares → the ledger record (labels
     distinct, 1..1024 shares; which labels are wanted is the tally's check)."""
-    g = _index("guardian", guardian)
+    g = guardian_index("guardian", guardian)
     if not 1 <= len(shares) <= MAX_SHARES:
         raise invalid("shares", f"1..{MAX_SHARES} shares, one per non-trivial aggregate")
     seen: set[str] = set()
@@ -283,11 +641,15 @@ def decryption_shares(guardian: int, shares) -> DecryptionSharesRecord:
 
 
 def decryption_share_pb(label: str, s: DecryptionShare) -> election_pb2.DecryptionShare:
-    return election_pb2.DecryptionShare(
-        label=label, share=encode_point(s.share),
-        proof=crypto_pb2.DleqProof(commitment_g=encode_point(s.proof.commitment_g),
-                                   commitment_h=encode_point(s.proof.commitment_h),
-                                   response=encode_scalar(s.proof.response)))
+    return election_pb2.DecryptionShare(label=label, share=encode_point(s.share),
+                                        proof=_dleq_pb(s.proof))
+
+
+def decryption_shares_request_pb(election_id_: str, record: DecryptionSharesRecord
+                                 ) -> election_pb2.SubmitDecryptionSharesRequest:
+    return election_pb2.SubmitDecryptionSharesRequest(
+        election_id=election_id_, guardian=record.guardian,
+        shares=[decryption_share_pb(label, s) for label, s in record.shares])
 
 
 # --- rich status details (google.rpc.Status), the client side -------------------------------
@@ -311,3 +673,4 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict:
             if br.field_violations:
                 out["field"] = br.field_violations[0].field
     return out
+

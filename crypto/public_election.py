@@ -1,0 +1,76 @@
+"""An election as anyone may read it: its definition, where it stands, the roll's totals and,
+from READY on, the guardians' joint key and one issuer key per weight class.
+
+The server publishes it (ElectionService.GetElection; ``ownervote.v1.wire`` maps it both ways),
+and a voter's device encrypts for its :attr:`PublicElection.context`. The invariants: no issuer
+key comes before the joint key (the ceremony fixes it first), every issuer key certifies its own
+weight class of this election, and the context's hash is what every ballot binds
+(docs/protocol.md §6.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from petlib.ec import EcPt
+
+from .ballot import Contest, ElectionContext
+from .credential import IssuerKey
+from .errors import DecodeError
+from .records import DefinitionRecord, ElectionState
+
+
+@dataclass(frozen=True)
+class PublicElection:
+    definition: DefinitionRecord
+    state: ElectionState
+    total_area: int  # of the roll, 0.01 m²
+    total_owners: int  # of the roll (headcount)
+    joint_public_key: EcPt | None = None  # from READY on
+    issuers: Mapping[int, IssuerKey] = field(default_factory=dict)  # weight class -> key
+    class_owners: Mapping[int, int] = field(default_factory=dict)  # weight class -> owners
+
+    def __post_init__(self) -> None:
+        if self.issuers and self.joint_public_key is None:
+            raise DecodeError("issuer keys without the joint key")
+        eid = self.definition.election_id
+        for weight, key in self.issuers.items():
+            if (key.election_id, key.weight) != (eid, weight):
+                raise DecodeError(f"the issuer key of class {weight} certifies another class")
+
+    @property
+    def election_id(self) -> str:
+        return self.definition.election_id
+
+    @property
+    def contest(self) -> Contest:
+        return self.definition.contest
+
+    @property
+    def motion(self) -> str:
+        return self.definition.motion
+
+    @property
+    def open_time(self) -> int:
+        return self.definition.open_time
+
+    @property
+    def close_time(self) -> int:
+        return self.definition.close_time
+
+    @property
+    def guardians(self) -> int:
+        return self.definition.guardians
+
+    @property
+    def threshold(self) -> int:
+        return self.definition.threshold
+
+    @cached_property
+    def context(self) -> ElectionContext | None:
+        """What ballots are encrypted for (None until the ceremony has fixed the joint key)."""
+        if self.joint_public_key is None:
+            return None
+        return ElectionContext(self.election_id, self.contest, self.joint_public_key)

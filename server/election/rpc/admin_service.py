@@ -1,0 +1,84 @@
+"""AdminService over gRPC (election.proto): ImportRoll, CreateElection (DRAFT) and
+ScheduleElection (DRAFT → KEY_CEREMONY; the lifecycle driver does the rest).
+
+Administrators authenticate with ``authorization: Bearer <token>`` (compared in constant time)
+or, on the mutual-TLS listener, with a client certificate whose common name is ``admin``
+(:class:`AdminAuth`): no credentials are UNAUTHENTICATED, wrong ones PERMISSION_DENIED, before
+anything of the request is looked at.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+
+from ownervote.v1 import election_pb2, election_pb2_grpc, wire
+
+from ...errors import Forbidden, Unauthenticated, answers, invalid
+from ..store import ElectionStore
+from .common import check_election_id, client_common_name
+
+ADMIN_CN = "admin"
+
+
+class AdminAuth:
+    """Administrators present ``authorization: Bearer <token>``, or a verified client
+    certificate with common name ``admin`` (mutual-TLS listener)."""
+
+    def __init__(self, token: str) -> None:
+        if len(token) < 16:
+            raise ValueError("the admin token must be at least 16 characters")
+        self.token = token.encode()
+
+    def check(self, context) -> None:
+        cn = client_common_name(context)
+        if cn == ADMIN_CN:
+            return
+        header = dict(context.invocation_metadata() or ()).get("authorization", "")
+        if not header.startswith("Bearer "):
+            if cn is not None:
+                raise Forbidden(f"certificate {cn!r} is not an administrator's",
+                                reason="NOT_ADMIN")
+            raise Unauthenticated("administrator credentials required", reason="UNAUTHENTICATED")
+        if not hmac.compare_digest(header[7:].encode(), self.token):
+            raise Forbidden("not an administrator", reason="NOT_ADMIN")
+
+
+class AdminService(election_pb2_grpc.AdminServiceServicer):
+    def __init__(self, store: ElectionStore, auth: AdminAuth, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.auth = auth
+        self.clock = clock
+
+    @answers()
+    async def ImportRoll(self, request, context):  # noqa: N802
+        self.auth.check(context)
+        if not wire.COMMUNITY_ID.fullmatch(request.community_id):
+            raise invalid("community_id", "1..111 of [A-Za-z0-9._-]")
+        if not request.csv or len(request.csv) > wire.MAX_CSV:
+            raise invalid("csv", f"1..{wire.MAX_CSV} bytes")
+        stored, roll, receipt = await self.store.import_roll(request.community_id, request.csv)
+        return election_pb2.ImportRollResponse(
+            roll_id=stored.roll_id, roll_hash=stored.roll_hash,
+            units=sum(len(o.units) for o in roll.owners), owners=stored.total_owners,
+            total_area=stored.total_area, receipt=wire.receipt_pb(receipt))
+
+    @answers(fields={"roll_id": "definition.roll_id", "election_id": "definition.election_id"})
+    async def CreateElection(self, request, context):  # noqa: N802
+        self.auth.check(context)
+        roll = await self.store.roll_to_define_on(request.definition.roll_id)
+        definition = wire.definition(request.definition, roll.roll_hash)
+        await self.store.create_election(definition)
+        election = await self.store.public_election(definition.election_id)
+        return election_pb2.CreateElectionResponse(election=wire.election_pb(election))
+
+    @answers()
+    async def ScheduleElection(self, request, context):  # noqa: N802
+        self.auth.check(context)
+        eid = check_election_id(request.election_id)
+        receipt = await self.store.schedule(eid, int(self.clock()))
+        election = await self.store.public_election(eid)
+        return election_pb2.ScheduleElectionResponse(election=wire.election_pb(election),
+                                                     receipt=wire.receipt_pb(receipt))

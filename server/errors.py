@@ -1,0 +1,167 @@
+"""The server's one error vocabulary, and the one place it becomes a gRPC status.
+
+Every refusal the server makes is a :class:`ServerError` of one of a handful of kinds, raised
+where the refusal is decided (a store, the ballot box, an RPC's input check): it carries a
+message, a machine-readable ``reason``, optionally the ``field`` it is about, ``metadata`` and,
+for a state that does not allow the call, the ``precondition`` type. No domain object knows a
+gRPC status code: :data:`STATUS` maps each kind to one, and :func:`answers` — the decorator on
+every RPC handler — turns a raised error into ``google.rpc.Status`` with its details
+(server/status.py). A handler names how the fields of its domain map to its request's paths
+(``fields``); nothing else translates errors by hand.
+
+A field that does not map to a domain object (``ownervote.v1.wire.WireError``) is refused as
+INVALID_ARGUMENT naming its path. Anything else that escapes a handler is a bug: it is logged
+and answered INTERNAL without its details.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import grpc
+from grpc_status import rpc_status
+from ownervote.v1.wire import WireError
+
+from .status import status_proto
+
+log = logging.getLogger("ownervote.errors")
+
+
+class ServerError(Exception):
+    """A refusal: what a client is told, and why."""
+
+    def __init__(self, message: str, *, reason: str, field: str | None = None,
+                 metadata: Mapping[str, str] | None = None,
+                 precondition: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.field = field
+        self.metadata = dict(metadata or {})
+        self.precondition = precondition
+
+
+class Refused(ServerError):
+    """The request itself is wrong (a field, a value, a signature): INVALID_ARGUMENT."""
+
+
+class NotFound(ServerError):
+    """What the request names does not exist: NOT_FOUND."""
+
+
+class Conflict(ServerError):
+    """It exists already, or was done already: ALREADY_EXISTS."""
+
+
+class Precondition(ServerError):
+    """The state of things does not allow it now (``precondition`` names what is missing):
+    FAILED_PRECONDITION."""
+
+
+class Unavailable(ServerError):
+    """Accepted or valid, but something it waits for is not there yet; try again:
+    UNAVAILABLE."""
+
+
+class Aborted(ServerError):
+    """A peer's data did not check out (a witness refusing a log's entries): ABORTED."""
+
+
+class Unauthenticated(ServerError):
+    """No credentials: UNAUTHENTICATED."""
+
+
+class Forbidden(ServerError):
+    """Credentials that do not allow it: PERMISSION_DENIED."""
+
+
+class Exhausted(ServerError):
+    """Too many attempts (``metadata['retry_after']`` seconds): RESOURCE_EXHAUSTED."""
+
+
+class Unsupported(ServerError):
+    """This server does not offer it: UNIMPLEMENTED."""
+
+
+#: every kind's gRPC status (the most derived kind of an error decides)
+STATUS: Mapping[type[ServerError], grpc.StatusCode] = {
+    Refused: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    Precondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Aborted: grpc.StatusCode.ABORTED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    Exhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unsupported: grpc.StatusCode.UNIMPLEMENTED,
+}
+
+
+def invalid(field: str, message: str, reason: str = "INVALID_FIELD") -> Refused:
+    """A refused field: INVALID_ARGUMENT ``"<field>: <message>"`` naming it."""
+    return Refused(f"{field}: {message}", reason=reason, field=field)
+
+
+def code_of(error: ServerError) -> grpc.StatusCode:
+    """The gRPC status of an error (by its kind)."""
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    raise TypeError(f"{type(error).__name__} is not of a kind in errors.STATUS")
+
+
+FieldMap = Mapping[str, str] | Callable[[str], str | None]
+
+
+def _request_path(field: str | None, fields: FieldMap | None) -> str | None:
+    if field is None or fields is None:
+        return field
+    if callable(fields):
+        return fields(field)
+    return fields.get(field, field)
+
+
+def to_status(error: ServerError, fields: FieldMap | None = None):
+    """The ``grpc.Status`` of an error, its field mapped to the request's path."""
+    return rpc_status.to_status(status_proto(
+        code_of(error), error.message, reason=error.reason,
+        field=_request_path(error.field, fields), metadata=error.metadata,
+        precondition=error.precondition))
+
+
+def of_wire(exc: WireError) -> Refused:
+    """A protobuf field that does not map to a domain object."""
+    return invalid(exc.field, exc.message, exc.reason)
+
+
+H = TypeVar("H", bound=Callable)
+
+
+def answers(fields: FieldMap | None = None) -> Callable[[H], H]:
+    """The decorator of an RPC handler ``async def Method(self, request, context)``: a
+    ServerError it raises is answered as its status, its field mapped by ``fields`` (a dict from
+    domain field to request path, or a function; a field the dict does not name is answered as
+    it is); a WireError names the request's path itself."""
+
+    def wrap(handler: H) -> H:
+        @functools.wraps(handler)
+        async def handle(self, request, context: grpc.aio.ServicerContext):
+            try:
+                return await handler(self, request, context)
+            except ServerError as err:
+                status = to_status(err, fields)  # its field named in domain terms: mapped
+            except WireError as exc:
+                status = to_status(of_wire(exc))  # its field is the request's path already
+            except grpc.aio.AbortError:
+                raise
+            except Exception:
+                log.exception("unexpected error in %s", handler.__qualname__)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            await context.abort_with_status(status)
+        return handle  # type: ignore[return-value]
+
+    return wrap
