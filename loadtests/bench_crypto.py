@@ -21,17 +21,10 @@ from crypto.credential import (
     request_credential,
     token_public_bytes,
 )
-from crypto.dkg import (
-    DkgParameters,
-    combine_shares,
-    deal,
-    dkg_result,
-    generate_guardian_key,
-    receive_share,
-)
 from crypto.dlog import CITY_BOUND, DlogTable
 from crypto.elgamal import ZERO, Ciphertext, add_all, encrypt
 from crypto.threshold import partial_decrypt, threshold_decrypt
+from tests.support.dkg import run_dkg
 
 
 def _median_ms(fn, runs: int) -> tuple[float, float]:
@@ -42,18 +35,6 @@ def _median_ms(fn, runs: int) -> tuple[float, float]:
         samples.append((time.perf_counter() - t) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
-
-
-def _dkg(n: int, t: int):
-    params = DkgParameters("bench", n, t)
-    kps = [generate_guardian_key(params, i) for i in range(1, n + 1)]
-    pubs = [k.public for k in kps]
-    dealings = [deal(params, i, pubs)[0] for i in range(1, n + 1)]
-    result = dkg_result(params, dealings, [])
-    shares = {k.index: combine_shares(result, k.index,
-                                      {d.dealer: receive_share(params, k, d) for d in dealings})
-              for k in kps}
-    return result, shares
 
 
 def bench_ballot(result) -> None:
@@ -148,9 +129,10 @@ def bench_tally(result, shares) -> None:
 
 def main() -> None:
     print(f"python {platform.python_version()} on {platform.machine()}, one process")
-    result, shares = _dkg(5, 3)
+    run = run_dkg("bench", 5, 3)
+    result, shares = run.result, run.shares
     t = time.perf_counter()
-    _dkg(5, 3)
+    run_dkg("bench", 5, 3)
     print(f"DKG 3-of-5, all rounds for all guardians: {(time.perf_counter() - t) * 1000:.0f} ms")
     bench_ballot(result)
     bench_credential(result)

@@ -41,14 +41,6 @@ from crypto.credential import (
     request_credential,
     token_public_bytes,
 )
-from crypto.dkg import (
-    DkgParameters,
-    combine_shares,
-    deal,
-    dkg_result,
-    generate_guardian_key,
-    receive_share,
-)
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
@@ -64,19 +56,15 @@ from server.db import create_database, drop_database, make_engine
 from server.election.ballot_points import BallotPoints, points_of
 from server.election.tally import TallyStore, aggregate_pages
 from server.ledger.store import LogStore, create_schema
+from tests.support.dkg import run_dkg
 
 EID = "bench-tally"
 WEIGHTS = [8950, 12025, 14300, 7580, 16845]
 
 
 def setup(samples: int):
-    params = DkgParameters(EID, 5, 3)
-    keys = [generate_guardian_key(params, i) for i in range(1, 6)]
-    publics = [k.public for k in keys]
-    dealings = [deal(params, i, publics)[0] for i in range(1, 6)]
-    dkg = dkg_result(params, dealings, [])
-    shares = {k.index: combine_shares(dkg, k.index, {d.dealer: receive_share(params, k, d)
-                                                     for d in dealings}) for k in keys}
+    run = run_dkg(EID, 5, 3)
+    dkg, shares = run.result, run.shares
     context = ElectionContext(EID, Contest.referendum(), dkg.joint_public_key)
     private = {w: generate_issuer_key() for w in WEIGHTS}
     issuers = {w: IssuerKey(EID, w, k.public_key()) for w, k in private.items()}

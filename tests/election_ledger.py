@@ -43,7 +43,7 @@ from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
-from tests._crypto_support import DkgRun, run_dkg
+from tests.support.dkg import DkgRun, run_dkg
 
 SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_text()
 MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)

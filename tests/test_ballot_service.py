@@ -30,9 +30,9 @@ from server.election.registrar import Registrar
 from server.election.registration import RegistrationService
 from server.election.service import ElectionService
 from server.election.store import ElectionStore
-from tests._crypto_support import run_dkg
 from tests.election_support import new_election
 from tests.ledger_support import start_log
+from tests.support.dkg import run_dkg
 from tests.test_admin_service import expect
 from tests.test_registration_service import KEK, attestation_pb
 

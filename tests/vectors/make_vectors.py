@@ -37,15 +37,7 @@ from crypto.credential import (
     request_credential,
     token_public_bytes,
 )
-from crypto.dkg import (
-    DkgParameters,
-    GuardianShare,
-    combine_shares,
-    deal,
-    dkg_result,
-    generate_guardian_key,
-    receive_share,
-)
+from crypto.dkg import GuardianShare
 from crypto.elgamal import ZERO, encrypt
 from crypto.group import (
     base_mul,
@@ -71,6 +63,7 @@ from crypto.records import (
 from crypto.tally import Aggregates, DecryptedTotals
 from crypto.threshold import partial_decrypt
 from crypto.transcript import Transcript
+from tests.support.dkg import run_dkg
 
 RNG_DST = b"ownervote-v1-test-vector-rng"
 
@@ -143,14 +136,8 @@ def ballot_vector() -> dict:
 
 def dkg_vector() -> dict:
     rng = SeededScalars(b"dkg")
-    params = DkgParameters("demo-2026", 3, 2)
-    kps = [generate_guardian_key(params, i, rng) for i in (1, 2, 3)]
-    pubs = [k.public for k in kps]
-    dealings = [deal(params, i, pubs, rng)[0] for i in (1, 2, 3)]
-    result = dkg_result(params, dealings, [])
-    shares = {k.index: combine_shares(result, k.index,
-                                      {d.dealer: receive_share(params, k, d) for d in dealings})
-              for k in kps}
+    run = run_dkg("demo-2026", 3, 2, rng)  # draws every key, then every dealing
+    kps, dealings, result, shares = run.keys.values(), run.dealings, run.result, run.shares
     ct, _ = encrypt(result.joint_public_key, 42, rng())
     dec = [partial_decrypt("demo-2026", "option[0].count", shares[g], ct, rng) for g in (1, 3)]
     return {
