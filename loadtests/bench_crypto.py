@@ -10,20 +10,19 @@ import statistics
 import time
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot, verify_ballot
-from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_ballot, decode_cast_ballot, encode_ballot, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
     finalize_credential,
     generate_issuer_key,
-    generate_token,
     issue_credential,
     request_credential,
-    token_public_bytes,
 )
 from crypto.dlog import CITY_BOUND, DlogTable
 from crypto.elgamal import ZERO, Ciphertext, add_all, encrypt
 from crypto.threshold import partial_decrypt, threshold_decrypt
+from tests.support.ballots import new_voter
 from tests.support.dkg import run_dkg
 
 
@@ -57,15 +56,13 @@ def bench_credential(result) -> None:
     election = ElectionContext("bench", Contest.referendum(), result.joint_public_key)
     sk = generate_issuer_key()
     issuer = IssuerKey("bench", 8950, sk.public_key())
-    token = generate_token()
-    tpk = token_public_bytes(token)
+    voter = new_voter(election, issuer, sk, [0])
+    req, tpk = voter.request, voter.request.token_public_key
     req_med, _ = _median_ms(lambda: request_credential(issuer, tpk), 100)
-    req = request_credential(issuer, tpk)
     sign_med, sign_p99 = _median_ms(lambda: issue_credential(sk, req.blinded_msg), 100)
-    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
     fin_med, _ = _median_ms(lambda: finalize_credential(req, issue_credential(sk, req.blinded_msg)),
                             20)
-    raw = encode_cast_ballot(sign_ballot(token, encrypt_ballot(election, tpk, [0]), cred))
+    raw = encode_cast_ballot(voter.cast)
     cast_med, cast_p99 = _median_ms(
         lambda: verify_cast_ballot(election, {8950: issuer}, decode_cast_ballot(raw)), 300)
     print("credential (RSABSSA-SHA384-PSS-Randomized, 2048-bit issuer key)")

@@ -29,18 +29,10 @@ import types
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
-from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.ballot import Contest, ElectionContext
+from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot, decode_cast_ballot_bytes, encode_cast_ballot
-from crypto.credential import (
-    IssuerKey,
-    finalize_credential,
-    generate_issuer_key,
-    generate_token,
-    issue_credential,
-    request_credential,
-    token_public_bytes,
-)
+from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
@@ -56,6 +48,7 @@ from server.db import create_database, drop_database, make_engine
 from server.election.ballot_points import BallotPoints, points_of
 from server.election.tally import TallyStore, aggregate_pages
 from server.ledger.store import LogStore, create_schema
+from tests.support.ballots import new_voter
 from tests.support.dkg import run_dkg
 
 EID = "bench-tally"
@@ -72,11 +65,8 @@ def setup(samples: int):
     casts = []
     for i in range(samples):
         w = WEIGHTS[i % len(WEIGHTS)]
-        token = generate_token()
-        req = request_credential(issuers[w], token_public_bytes(token))
-        cred = finalize_credential(req, issue_credential(private[w], req.blinded_msg))
-        casts.append(sign_ballot(token, encrypt_ballot(context, cred.token_public_key,
-                                                       [rng.choice([0, 0, 1, 2])]), cred))
+        casts.append(new_voter(context, issuers[w], private[w],
+                               [rng.choice([0, 0, 1, 2])]).cast)
     return dkg, shares, context, issuers, casts
 
 
