@@ -39,8 +39,9 @@ from crypto.records import (
     DefinitionRecord,
     ElectionEvent,
     RollCommitment,
-    RuleRecord,
+    RulePreset,
     encode_aggregates,
+    preset_rule,
 )
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
@@ -156,8 +157,7 @@ def ceremony(dkg, shares, aggs, total_area: int) -> float:
     roll = RollCommitment(bytes(32), total_area, owners,
                           ((1, owners - 1), (total_area - (owners - 1), 1)))
     definition = DefinitionRecord(EID, "r", bytes(32), "m", Contest.referendum(),
-                                  RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False),
-                                  1, 2, 5, 3)
+                                  preset_rule(RulePreset.MAJOR), 1, 2, 5, 3)
     result_of(definition, roll, aggs, totals, (1, 3, 5))
     return time.perf_counter() - t0
 

@@ -18,7 +18,7 @@ from crypto.records import (
     DefinitionRecord,
     IssuerKeysRecord,
     RollCommitment,
-    RuleRecord,
+    RulePreset,
     Transition,
     encode_aggregates,
     encode_credentials_issued,
@@ -28,6 +28,7 @@ from crypto.records import (
     encode_result,
     encode_roll_commitment,
     encode_transition,
+    preset_rule,
     roll_commitment,
 )
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
@@ -38,7 +39,6 @@ from tests.support.ballots import new_voter, signed_ballot
 from tests.support.dkg import DkgRun, run_dkg
 
 SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_text()
-MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
 OPEN_AT, CLOSE_AT = 1_900_000_000, 1_900_086_400
 _ISSUER_KEYS: dict[int, object] = {}  # RSA keys are slow to make: shared by every build
 
@@ -88,7 +88,8 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
     commitment = roll_commitment(roll)
     contest = contest or Contest.referendum()
     definition = DefinitionRecord(election_id, "sample/roll", commitment.roll_hash,
-                                  "Repair the gate", contest, MAJOR, OPEN_AT, CLOSE_AT, n, t)
+                                  "Repair the gate", contest, preset_rule(RulePreset.MAJOR),
+                                  OPEN_AT, CLOSE_AT, n, t)
     dkg = run_dkg(election_id, n, t)
     for w in commitment.classes:
         if w[0] not in _ISSUER_KEYS:

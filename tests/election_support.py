@@ -6,12 +6,12 @@ import secrets
 from pathlib import Path
 
 from crypto.ballot import Contest
-from crypto.records import DefinitionRecord, RuleRecord
+from crypto.records import DefinitionRecord, RulePreset, preset_rule
 from rules.roll import Roll
 from tests.support.ballots import new_voter
 
 SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
-MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
+MAJOR = preset_rule(RulePreset.MAJOR)
 
 
 async def new_election(store, *, guardians: int = 5, threshold: int = 3,

@@ -45,12 +45,13 @@ from crypto.records import (
     DecryptionSharesRecord,
     DefinitionRecord,
     RollCommitment,
-    RuleRecord,
+    RulePreset,
     encode_aggregates,
     encode_decryption_shares,
     encode_definition,
     encode_result,
     encode_roll_commitment,
+    preset_rule,
 )
 from crypto.tally import Aggregates, DecryptedTotals
 from crypto.threshold import partial_decrypt
@@ -169,8 +170,7 @@ def tally_vector() -> dict:
     roll = RollCommitment(bytes(range(32)), 2 * 8950 + 12025 + 7580, 4,
                           ((7580, 1), (8950, 2), (12025, 1)))
     definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
-                                  Contest.referendum(),
-                                  RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False),
+                                  Contest.referendum(), preset_rule(RulePreset.MAJOR),
                                   1_800_000_000, 1_800_086_400, 3, 2)
     records = []
     for g in (1, 3):
