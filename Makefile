@@ -59,7 +59,8 @@ loadtest: setup
 	$(PY) -m loadtests.loadtest $(LOADTEST_ARGS)
 
 lint: setup
-	$(PY) -m ruff check crypto rules server clients loadtests tests
+	$(PY) -m ruff check crypto rules server clients loadtests tests proto/ownervote/files.py \
+		proto/ownervote/v1/wire.py
 
 clean:
 	rm -rf node_modules $(VENV) .pytest_cache .hypothesis $(GENERATED) proto/ownervote/v1/*_pb2*.py*

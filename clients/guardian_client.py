@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from ownervote.files import write_private
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.audit import LedgerVerifier
@@ -100,13 +100,7 @@ class GuardianState:
                    [(label, bytes.fromhex(raw)) for label, raw in d["decryption_shares"]])
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_private(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> GuardianState:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from ownervote.files import write_private
 
 from crypto.attestation import Attestation, DemoIdentityProvider
 
@@ -51,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     if args.cmd == "key":
-        if not args.key_file.exists():
-            key = Ed25519PrivateKey.generate()
-            args.key_file.write_text(key.private_bytes_raw().hex())
-            args.key_file.chmod(0o600)
+        try:  # made once: an existing key is kept
+            write_private(args.key_file, Ed25519PrivateKey.generate().private_bytes_raw().hex(),
+                          exclusive=True)
+        except FileExistsError:
+            pass
         print(load_provider(args.key_file).public_key.public_bytes_raw().hex())
         return 0
     text = attestation_json(*load_provider(args.key_file).attest(args.owner, args.election))

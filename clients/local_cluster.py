@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from ownervote.files import write_private
 
 from crypto.attestation import DemoIdentityProvider
 from crypto.log.checkpoint import CosignatureSigner
@@ -35,12 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _write_key(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
 
 
 @dataclass
@@ -107,7 +102,7 @@ class LocalCluster:
         subprocess.run([sys.executable, "-m", "server.pki", str(self.pki), "server", "admin",
                         *self.guardian_names], cwd=ROOT, check=True, capture_output=True)
         log_signer = Ed25519Signer.generate(self.origin)
-        _write_key(d / "log.key", log_signer.skey())
+        write_private(d / "log.key", log_signer.skey() + "\n")
         self.log_vkey = log_signer.verifier().vkey()
         port, secure_port = free_port(), free_port()
         self.address, self.secure_address = f"127.0.0.1:{port}", f"127.0.0.1:{secure_port}"
@@ -115,7 +110,7 @@ class LocalCluster:
         for i in range(self.witnesses):
             name = f"witness-{i + 1}.example"
             signer = CosignatureSigner.generate(name)
-            _write_key(d / f"w{i + 1}.key", signer.skey())
+            write_private(d / f"w{i + 1}.key", signer.skey() + "\n")
             args = ["-m", "server.witness", "--name", name, "--key-file", str(d / f"w{i + 1}.key"),
                     "--db", f"sqlite+aiosqlite:///{d / f'w{i + 1}.db'}",
                     "--listen", f"127.0.0.1:{(wport := free_port())}",
@@ -123,7 +118,7 @@ class LocalCluster:
             trusted = signer
             if self.validating:
                 vsigner = CosignatureSigner.generate(name + "/validated")
-                _write_key(d / f"w{i + 1}.validating.key", vsigner.skey())
+                write_private(d / f"w{i + 1}.validating.key", vsigner.skey() + "\n")
                 args += ["--validate", "elections",
                          "--validating-key-file", str(d / f"w{i + 1}.validating.key")]
                 trusted = vsigner

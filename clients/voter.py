@@ -23,9 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
+
+from ownervote.files import write_private
 
 from crypto.errors import CryptoError
 from crypto.log.checkpoint import CosignatureVerifier
@@ -35,12 +36,6 @@ from crypto.log.receipt import Receipt
 from .channel import add_connection_arguments, channel_from
 from .identity_provider import attestation_from_json
 from .voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
 
 
 def receipt_json(r: Receipt, ballot_hash: bytes) -> str:
@@ -76,7 +71,7 @@ async def run(args) -> None:
             att, sig = attestation_from_json(args.attestation.read_text())
             election = await voter.election(att.election_id)
             wallet = await voter.obtain_credential(election, att, sig)
-            _write_private(args.wallet, wallet.to_json())
+            write_private(args.wallet, wallet.to_json())
             print(f"credential for weight class {wallet.credential.weight} saved in "
                   f"{args.wallet}")
         elif args.cmd == "vote":

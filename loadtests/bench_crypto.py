@@ -10,28 +10,20 @@ import statistics
 import time
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot, verify_ballot
-from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_ballot, decode_cast_ballot, encode_ballot, encode_cast_ballot
 from crypto.credential import (
     IssuerKey,
     finalize_credential,
     generate_issuer_key,
-    generate_token,
     issue_credential,
     request_credential,
-    token_public_bytes,
-)
-from crypto.dkg import (
-    DkgParameters,
-    combine_shares,
-    deal,
-    dkg_result,
-    generate_guardian_key,
-    receive_share,
 )
 from crypto.dlog import CITY_BOUND, DlogTable
 from crypto.elgamal import ZERO, Ciphertext, add_all, encrypt
 from crypto.threshold import partial_decrypt, threshold_decrypt
+from tests.support.ballots import new_voter
+from tests.support.dkg import run_dkg
 
 
 def _median_ms(fn, runs: int) -> tuple[float, float]:
@@ -42,18 +34,6 @@ def _median_ms(fn, runs: int) -> tuple[float, float]:
         samples.append((time.perf_counter() - t) * 1000)
     samples.sort()
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
-
-
-def _dkg(n: int, t: int):
-    params = DkgParameters("bench", n, t)
-    kps = [generate_guardian_key(params, i) for i in range(1, n + 1)]
-    pubs = [k.public for k in kps]
-    dealings = [deal(params, i, pubs)[0] for i in range(1, n + 1)]
-    result = dkg_result(params, dealings, [])
-    shares = {k.index: combine_shares(result, k.index,
-                                      {d.dealer: receive_share(params, k, d) for d in dealings})
-              for k in kps}
-    return result, shares
 
 
 def bench_ballot(result) -> None:
@@ -76,15 +56,13 @@ def bench_credential(result) -> None:
     election = ElectionContext("bench", Contest.referendum(), result.joint_public_key)
     sk = generate_issuer_key()
     issuer = IssuerKey("bench", 8950, sk.public_key())
-    token = generate_token()
-    tpk = token_public_bytes(token)
+    voter = new_voter(election, issuer, sk, [0])
+    req, tpk = voter.request, voter.request.token_public_key
     req_med, _ = _median_ms(lambda: request_credential(issuer, tpk), 100)
-    req = request_credential(issuer, tpk)
     sign_med, sign_p99 = _median_ms(lambda: issue_credential(sk, req.blinded_msg), 100)
-    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
     fin_med, _ = _median_ms(lambda: finalize_credential(req, issue_credential(sk, req.blinded_msg)),
                             20)
-    raw = encode_cast_ballot(sign_ballot(token, encrypt_ballot(election, tpk, [0]), cred))
+    raw = encode_cast_ballot(voter.cast)
     cast_med, cast_p99 = _median_ms(
         lambda: verify_cast_ballot(election, {8950: issuer}, decode_cast_ballot(raw)), 300)
     print("credential (RSABSSA-SHA384-PSS-Randomized, 2048-bit issuer key)")
@@ -148,9 +126,10 @@ def bench_tally(result, shares) -> None:
 
 def main() -> None:
     print(f"python {platform.python_version()} on {platform.machine()}, one process")
-    result, shares = _dkg(5, 3)
+    run = run_dkg("bench", 5, 3)
+    result, shares = run.result, run.shares
     t = time.perf_counter()
-    _dkg(5, 3)
+    run_dkg("bench", 5, 3)
     print(f"DKG 3-of-5, all rounds for all guardians: {(time.perf_counter() - t) * 1000:.0f} ms")
     bench_ballot(result)
     bench_credential(result)

@@ -29,34 +29,19 @@ import types
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
-from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.ballot import Contest, ElectionContext
+from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot, decode_cast_ballot_bytes, encode_cast_ballot
-from crypto.credential import (
-    IssuerKey,
-    finalize_credential,
-    generate_issuer_key,
-    generate_token,
-    issue_credential,
-    request_credential,
-    token_public_bytes,
-)
-from crypto.dkg import (
-    DkgParameters,
-    combine_shares,
-    deal,
-    dkg_result,
-    generate_guardian_key,
-    receive_share,
-)
+from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
     DefinitionRecord,
     ElectionEvent,
     RollCommitment,
-    RuleRecord,
+    RulePreset,
     encode_aggregates,
+    preset_rule,
 )
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
@@ -65,19 +50,16 @@ from server.election.ballot_points import BallotPoints, points_of
 from server.election.tally import TallyStore, aggregate_pages
 from server.ledger.store import LogStore
 from server.schema import create_schema
+from tests.support.ballots import new_voter
+from tests.support.dkg import run_dkg
 
 EID = "bench-tally"
 WEIGHTS = [8950, 12025, 14300, 7580, 16845]
 
 
 def setup(samples: int):
-    params = DkgParameters(EID, 5, 3)
-    keys = [generate_guardian_key(params, i) for i in range(1, 6)]
-    publics = [k.public for k in keys]
-    dealings = [deal(params, i, publics)[0] for i in range(1, 6)]
-    dkg = dkg_result(params, dealings, [])
-    shares = {k.index: combine_shares(dkg, k.index, {d.dealer: receive_share(params, k, d)
-                                                     for d in dealings}) for k in keys}
+    run = run_dkg(EID, 5, 3)
+    dkg, shares = run.result, run.shares
     context = ElectionContext(EID, Contest.referendum(), dkg.joint_public_key)
     private = {w: generate_issuer_key() for w in WEIGHTS}
     issuers = {w: IssuerKey(EID, w, k.public_key()) for w, k in private.items()}
@@ -85,11 +67,8 @@ def setup(samples: int):
     casts = []
     for i in range(samples):
         w = WEIGHTS[i % len(WEIGHTS)]
-        token = generate_token()
-        req = request_credential(issuers[w], token_public_bytes(token))
-        cred = finalize_credential(req, issue_credential(private[w], req.blinded_msg))
-        casts.append(sign_ballot(token, encrypt_ballot(context, cred.token_public_key,
-                                                       [rng.choice([0, 0, 1, 2])]), cred))
+        casts.append(new_voter(context, issuers[w], private[w],
+                               [rng.choice([0, 0, 1, 2])]).cast)
     return dkg, shares, context, issuers, casts
 
 
@@ -178,8 +157,7 @@ def ceremony(dkg, shares, aggs, total_area: int) -> float:
     roll = RollCommitment(bytes(32), total_area, owners,
                           ((1, owners - 1), (total_area - (owners - 1), 1)))
     definition = DefinitionRecord(EID, "r", bytes(32), "m", Contest.referendum(),
-                                  RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False),
-                                  1, 2, 5, 3)
+                                  preset_rule(RulePreset.MAJOR), 1, 2, 5, 3)
     result_of(definition, roll, aggs, totals, (1, 3, 5))
     return time.perf_counter() - t0
 

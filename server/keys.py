@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TypeVar
+
+from ownervote.files import write_private
 
 from crypto.log.checkpoint import CosignatureSigner
 from crypto.log.note import Ed25519Signer
@@ -21,7 +22,5 @@ def load_or_create_key(path: Path, name: str, kind: type[S]) -> S:
         return signer
     signer = kind.generate(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(signer.skey() + "\n")
+    write_private(path, signer.skey() + "\n", exclusive=True)
     return signer

@@ -7,18 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
-from crypto.cast import sign_ballot
+from crypto.ballot import Contest, ElectionContext
 from crypto.codec import encode_cast_ballot, encode_dealing, encode_guardian_key
-from crypto.credential import (
-    IssuerKey,
-    finalize_credential,
-    generate_issuer_key,
-    generate_token,
-    issue_credential,
-    request_credential,
-    token_public_bytes,
-)
+from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.encoding import Event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
@@ -27,7 +18,7 @@ from crypto.records import (
     DefinitionRecord,
     IssuerKeysRecord,
     RollCommitment,
-    RuleRecord,
+    RulePreset,
     Transition,
     encode_aggregates,
     encode_credentials_issued,
@@ -37,16 +28,17 @@ from crypto.records import (
     encode_result,
     encode_roll_commitment,
     encode_transition,
+    preset_rule,
     roll_commitment,
 )
 from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
-from tests._crypto_support import DkgRun, run_dkg
+from tests.support.ballots import new_voter, signed_ballot
+from tests.support.dkg import DkgRun, run_dkg
 
 SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_text()
-MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
 OPEN_AT, CLOSE_AT = 1_900_000_000, 1_900_086_400
 _ISSUER_KEYS: dict[int, object] = {}  # RSA keys are slow to make: shared by every build
 
@@ -80,14 +72,13 @@ class ElectionLedger:
         return [i for i, k in enumerate(self.kinds) if k == kind][nth]
 
     def cast(self, owner_weight: int, choices, token=None, credential=None):
+        """A new voter of the weight class, or a revote with the given token and credential:
+        (cast ballot, token, credential)."""
         if token is None:
-            token = generate_token()
-            issuer = self.issuers[owner_weight]
-            req = request_credential(issuer, token_public_bytes(token))
-            credential = finalize_credential(
-                req, issue_credential(self.issuer_private[owner_weight], req.blinded_msg))
-        ballot = encrypt_ballot(self.context, credential.token_public_key, choices)
-        return sign_ballot(token, ballot, credential), token, credential
+            v = new_voter(self.context, self.issuers[owner_weight],
+                          self.issuer_private[owner_weight], choices)
+            return v.cast, v.token, v.credential
+        return signed_ballot(self.context, token, credential, choices), token, credential
 
 
 def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
@@ -97,7 +88,8 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
     commitment = roll_commitment(roll)
     contest = contest or Contest.referendum()
     definition = DefinitionRecord(election_id, "sample/roll", commitment.roll_hash,
-                                  "Repair the gate", contest, MAJOR, OPEN_AT, CLOSE_AT, n, t)
+                                  "Repair the gate", contest, preset_rule(RulePreset.MAJOR),
+                                  OPEN_AT, CLOSE_AT, n, t)
     dkg = run_dkg(election_id, n, t)
     for w in commitment.classes:
         if w[0] not in _ISSUER_KEYS:

@@ -6,11 +6,12 @@ import secrets
 from pathlib import Path
 
 from crypto.ballot import Contest
-from crypto.records import DefinitionRecord, RuleRecord
+from crypto.records import DefinitionRecord, RulePreset, preset_rule
 from rules.roll import Roll
+from tests.support.ballots import new_voter
 
 SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
-MAJOR = RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False)
+MAJOR = preset_rule(RulePreset.MAJOR)
 
 
 async def new_election(store, *, guardians: int = 5, threshold: int = 3,
@@ -28,20 +29,7 @@ async def new_election(store, *, guardians: int = 5, threshold: int = 3,
 def voter(election, choice: int):
     """A voter of a one-class ``(OpenElection, issuer private key)`` (the ballot-box tests'
     election fixture): token, credential, and a signed ballot for ``choice``."""
-    from crypto.ballot import encrypt_ballot
-    from crypto.cast import sign_ballot
-    from crypto.credential import (
-        finalize_credential,
-        generate_token,
-        issue_credential,
-        request_credential,
-        token_public_bytes,
-    )
-
     open_election, sk = election
     (issuer,) = open_election.issuers.values()
-    token = generate_token()
-    req = request_credential(issuer, token_public_bytes(token))
-    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
-    ballot = encrypt_ballot(open_election.context, cred.token_public_key, [choice])
-    return token, cred, sign_ballot(token, ballot, cred)
+    v = new_voter(open_election.context, issuer, sk, [choice])
+    return v.token, v.credential, v.cast

@@ -40,7 +40,7 @@ from crypto.encoding import lp
 from crypto.errors import DecodeError, InvalidBallot
 from crypto.group import ORDER, base_mul, encode_point, random_scalar
 from crypto.proofs import DisjunctiveProof, prove_disjunctive, prove_dleq, prove_schnorr
-from tests._crypto_support import off_curve_encoding, order_bytes
+from tests.support.curve import off_curve_encoding, order_bytes
 
 FAST = settings(max_examples=20, deadline=None)
 

@@ -9,15 +9,10 @@ from dataclasses import replace
 import grpc
 import pytest
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.ballot import Contest, ElectionContext
 from crypto.cast import sign_ballot
 from crypto.codec import decode_cast_ballot, encode_cast_ballot
-from crypto.credential import (
-    IssuerKey,
-    generate_issuer_key,
-    generate_token,
-    token_public_bytes,
-)
+from crypto.credential import IssuerKey, generate_issuer_key, generate_token
 from crypto.encoding import decode_event
 from crypto.group import G, base_mul, random_scalar
 from crypto.log.receipt import verify_receipt
@@ -25,6 +20,7 @@ from server.election.ballot_box import BallotBox, OpenElection
 from server.errors import ServerError, code_of
 from tests.election_support import voter
 from tests.ledger_support import start_log
+from tests.support.ballots import signed_ballot
 
 W = 8950
 NOW = [1_800_000_000.0]
@@ -54,8 +50,7 @@ async def test_cast_gives_a_verifiable_receipt_and_a_revote_is_accepted(box, ele
     verify_receipt(result.receipt, h.node.signer.verifier(), wits, 2, entry)
     event = decode_event(entry)
     assert event.kind == "ballot" and decode_cast_ballot(event.body) == cast
-    revote = sign_ballot(token, encrypt_ballot(election[0].context, cred.token_public_key, [1]),
-                         cred)
+    revote = signed_ballot(election[0].context, token, cred, [1])
     second = await bb.cast(election[0], revote)
     assert second.receipt.index > result.receipt.index
 
@@ -94,8 +89,7 @@ async def test_refusals_store_nothing(box, election):
     await refused(bb, h, open_election, replace(cast, credential=replace(cred, weight=14300)),
                   grpc.StatusCode.INVALID_ARGUMENT, "credential.weight")
     thief = generate_token()
-    stolen = sign_ballot(thief, encrypt_ballot(open_election.context, token_public_bytes(thief),
-                                               [0]), cred)
+    stolen = signed_ballot(open_election.context, thief, cred, [0])
     await refused(bb, h, open_election, stolen, grpc.StatusCode.INVALID_ARGUMENT,
                   "credential.token_public_key")
     # a ballot for another election

@@ -13,15 +13,10 @@ from dataclasses import replace
 import grpc
 import pytest
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.ballot import Contest, ElectionContext
 from crypto.cast import sign_ballot, verify_cast_ballot
 from crypto.codec import decode_cast_ballot, encode_ballot, encode_cast_ballot
-from crypto.credential import (
-    IssuerKey,
-    generate_issuer_key,
-    generate_token,
-    token_public_bytes,
-)
+from crypto.credential import IssuerKey, generate_issuer_key, generate_token
 from crypto.encoding import decode_event
 from crypto.errors import InvalidBallot
 from crypto.group import G, base_mul, random_scalar
@@ -40,6 +35,7 @@ from server.election.ballot_points import points_of
 from server.errors import code_of
 from tests.election_support import voter
 from tests.ledger_support import start_log
+from tests.support.ballots import signed_ballot
 
 W = 8950
 NOW = 1_800_000_000.0
@@ -114,8 +110,7 @@ async def test_valid_ballot_accepted_and_tampered_ones_refused_by_the_same_check
     await refused_as_in_process(bb, h, open_election, replace(cast, credential=forged),
                                 "credential.signature")
     thief = generate_token()
-    stolen = sign_ballot(thief, encrypt_ballot(open_election.context, token_public_bytes(thief),
-                                               [0]), cred)
+    stolen = signed_ballot(open_election.context, thief, cred, [0])
     await refused_as_in_process(bb, h, open_election, stolen, "credential.token_public_key")
     # a second election in the same workers (decoded and cached there separately)
     other = OpenElection(ElectionContext("other-2026", Contest.referendum(),

@@ -11,14 +11,8 @@ import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.attestation import DemoIdentityProvider
-from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.credential import (
-    finalize_credential,
-    generate_token,
-    request_credential,
-    token_public_bytes,
-)
+from crypto.credential import finalize_credential
 from crypto.group import G, encode_point
 from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import ElectionState
@@ -29,9 +23,10 @@ from server.election.rpc.ballot_service import BallotBoxService
 from server.election.rpc.election_service import ElectionService
 from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
-from tests._crypto_support import run_dkg
 from tests.election_support import new_election
 from tests.ledger_support import start_log
+from tests.support.ballots import blinded_request, signed_ballot
+from tests.support.dkg import run_dkg
 from tests.test_admin_service import expect
 from tests.test_registration_service import KEK, attestation_pb
 
@@ -86,8 +81,7 @@ async def enrol(booth, owner):
     reg, _, store, provider, _, eid, _, _ = booth
     att, sig = provider.attest(owner.owner_id, eid)
     issuers = await store.issuer_keys(eid)
-    token = generate_token()
-    req = request_credential(issuers[owner.area], token_public_bytes(token))
+    token, req = blinded_request(issuers[owner.area])
     resp = await reg.RequestCredential(election_pb2.RequestCredentialRequest(
         attestation=attestation_pb(att, sig), weight=owner.area, blinded_msg=req.blinded_msg))
     return token, finalize_credential(req, resp.blind_sig)
@@ -104,7 +98,7 @@ async def test_vote_and_verify_the_receipt(booth):
     assert e.election_hash == context.hash
     assert sorted((k.weight, k.owners) for k in e.issuer_keys) == sorted(
         (c.area, c.owners) for c in roll.weight_classes())
-    cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
+    cast = signed_ballot(context, token, cred, [0])
     resp = await box.CastBallot(wire.cast_ballot_request_pb(cast))
     r = resp.receipt
     receipt = Receipt(r.index, r.leaf_hash, tuple(r.inclusion_proof), r.signed_note)
@@ -139,6 +133,6 @@ async def test_vote_and_verify_the_receipt(booth):
                  grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot")
     # after close nothing is accepted, not even a revote
     await store.transition(eid, ElectionState.CLOSED, NOW)
-    late = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [1]), cred)
+    late = signed_ballot(context, token, cred, [1])
     await expect(box.CastBallot(wire.cast_ballot_request_pb(late)),
                  grpc.StatusCode.FAILED_PRECONDITION, None, "NOT_OPEN")

@@ -8,22 +8,14 @@ import grpc
 import pytest
 from ownervote.v1 import crypto_pb2, election_pb2, wire
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
-from crypto.cast import sign_ballot
+from crypto.ballot import Contest, ElectionContext
 from crypto.codec import decode_cast_ballot, encode_cast_ballot
-from crypto.credential import (
-    IssuerKey,
-    finalize_credential,
-    generate_issuer_key,
-    generate_token,
-    issue_credential,
-    request_credential,
-    token_public_bytes,
-)
+from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.errors import DecodeError
 from crypto.group import base_mul, random_scalar
 from crypto.records import ElectionState
 from server.election.ballot_box import BallotVerifier
+from tests.support.ballots import new_voter, signed_ballot
 from tests.test_admin_service import expect
 from tests.test_ballot_service import NOW, enrol, open_booth
 from tests.test_ballot_service import test_vote_and_verify_the_receipt as vote_and_verify
@@ -64,7 +56,7 @@ async def test_a_valid_ballot_is_not_decoded_on_the_loop(booth, monkeypatch):
     _, box, store, _, roll, eid, _, _, _ = booth
     token, cred = await enrol(booth[:8], roll.owners[0])
     context = (await store.get_election(eid)).context()
-    cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [1]), cred)
+    cast = signed_ballot(context, token, cred, [1])
     decodes = _count_decodes(monkeypatch)
     resp = await box.CastBallot(wire.cast_ballot_request_pb(cast))
     assert resp.ballot_hash
@@ -75,7 +67,7 @@ async def test_a_field_that_does_not_decode_is_refused_before_the_election_state
     _, box, store, _, roll, eid, _, _, _ = booth
     token, cred = await enrol(booth[:8], roll.owners[0])
     context = (await store.get_election(eid)).context()
-    cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [0]), cred)
+    cast = signed_ballot(context, token, cred, [0])
     pb = wire.cast_ballot_pb(cast)
     pb.ballot.selections[0].proof.branches[1].a = b"\x02" + b"\xff" * 32  # x >= p
     pb.ballot.election_id = "no-such-election"
@@ -98,11 +90,7 @@ async def test_a_field_that_does_not_decode_is_refused_before_the_election_state
 def _sample_cast():
     sk = generate_issuer_key()
     ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
-    token = generate_token()
-    req = request_credential(IssuerKey("gate-2026", 7, sk.public_key()),
-                             token_public_bytes(token))
-    cred = finalize_credential(req, issue_credential(sk, req.blinded_msg))
-    return sign_ballot(token, encrypt_ballot(ctx, cred.token_public_key, [2]), cred)
+    return new_voter(ctx, IssuerKey("gate-2026", 7, sk.public_key()), sk, [2]).cast
 
 
 def test_cast_ballot_bytes_are_the_canonical_encoding():

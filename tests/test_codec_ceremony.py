@@ -16,7 +16,7 @@ from crypto.dkg import deal, make_complaint
 from crypto.elgamal import encrypt
 from crypto.errors import DecodeError
 from crypto.threshold import partial_decrypt
-from tests._crypto_support import run_dkg
+from tests.support.dkg import run_dkg
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.ballot import Contest, ElectionContext
 from crypto.cast import sign_ballot, verify_cast_ballot
 from crypto.codec import (
     decode_cast_ballot,
@@ -30,6 +30,7 @@ from crypto.errors import (
     MessageRepresentativeOutOfRange,
 )
 from crypto.group import base_mul, random_scalar
+from tests.support.ballots import Voter, new_voter, signed_ballot
 
 W_SMALL, W_LARGE = 8950, 14300
 
@@ -42,19 +43,18 @@ def setup():
     return keys, issuers, election
 
 
-def obtain(keys, issuers, weight, token=None):
-    token = token or generate_token()
-    req = request_credential(issuers[weight], token_public_bytes(token))
-    cred = finalize_credential(req, issue_credential(keys[weight], req.blinded_msg))
-    return token, cred
+def voter(setup, choices) -> Voter:
+    """An honest voter of the small class: credential and a signed ballot for ``choices``."""
+    keys, issuers, election = setup
+    return new_voter(election, issuers[W_SMALL], keys[W_SMALL], choices)
 
 
 def test_issue_verify_and_cast(setup):
-    keys, issuers, election = setup
-    token, cred = obtain(keys, issuers, W_SMALL)
+    _, issuers, election = setup
+    v = voter(setup, [2])
+    cred = v.credential
     verify_credential(issuers[W_SMALL], cred)
-    cast = sign_ballot(token, encrypt_ballot(election, cred.token_public_key, [2]), cred)
-    raw = encode_cast_ballot(cast)
+    raw = encode_cast_ballot(v.cast)
     again = decode_cast_ballot(raw)
     assert encode_cast_ballot(again) == raw
     verify_cast_ballot(election, issuers, again)
@@ -80,10 +80,9 @@ def _expect(check, election, issuers, cast):
 
 
 def test_refusals(setup):
-    keys, issuers, election = setup
-    token, cred = obtain(keys, issuers, W_SMALL)
-    ballot = encrypt_ballot(election, cred.token_public_key, [0])
-    good = sign_ballot(token, ballot, cred)
+    _, issuers, election = setup
+    v = voter(setup, [0])
+    cred, ballot, good = v.credential, v.ballot, v.cast
     verify_cast_ballot(election, issuers, good)
 
     # claims the larger weight class with the small class's signature
@@ -107,8 +106,8 @@ def test_refusals(setup):
             replace(good, credential=replace(cred, msg_prefix=bytes(32))))
     # a credential reused by another token (the other token signs its own ballot)
     thief = generate_token()
-    stolen = encrypt_ballot(election, token_public_bytes(thief), [1])
-    _expect("credential.token_public_key", election, issuers, sign_ballot(thief, stolen, cred))
+    _expect("credential.token_public_key", election, issuers,
+            signed_ballot(election, thief, cred, [1]))
     # ... or claims the credential's token but cannot sign for it
     _expect("signature", election, issuers, sign_ballot(thief, ballot, cred))
     # token signature tampered
@@ -135,8 +134,8 @@ def test_credential_from_the_wrong_class_key(setup):
 
 
 def test_verify_credential_direct(setup):
-    keys, issuers, _ = setup
-    _, cred = obtain(keys, issuers, W_SMALL)
+    _, issuers, _ = setup
+    cred = voter(setup, [0]).credential
     with pytest.raises(InvalidSignature):
         verify_credential(issuers[W_LARGE], cred)
     with pytest.raises(InvalidSignature):
@@ -144,10 +143,9 @@ def test_verify_credential_direct(setup):
 
 
 def test_codec_rejects_malformed(setup):
-    keys, issuers, election = setup
-    token, cred = obtain(keys, issuers, W_SMALL)
-    raw = encode_cast_ballot(sign_ballot(token, encrypt_ballot(election, cred.token_public_key,
-                                                               [0]), cred))
+    v = voter(setup, [0])
+    cred = v.credential
+    raw = encode_cast_ballot(v.cast)
     for bad in (raw[:-1], raw + b"\x00", b"\x02" + raw[1:], b""):
         with pytest.raises(DecodeError):
             decode_cast_ballot(bad)

@@ -36,7 +36,7 @@ from crypto.errors import DkgError, InvalidProof, InvalidShare
 from crypto.group import ORDER, G, base_mul, encode_scalar, mul, point_sum, random_scalar
 from crypto.proofs import DleqProof, SchnorrProof
 from crypto.threshold import lagrange_at_zero, partial_decrypt, threshold_decrypt
-from tests._crypto_support import DkgRun, run_dkg
+from tests.support.dkg import DkgRun, run_dkg
 
 FAST = settings(max_examples=25, deadline=None)
 BAD_DEALER = 3

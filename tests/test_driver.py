@@ -14,15 +14,8 @@ import pytest
 from sqlalchemy import insert
 
 from crypto.audit import LedgerVerifier
-from crypto.ballot import encrypt_ballot
-from crypto.cast import sign_ballot
 from crypto.codec import decode_cast_ballot
-from crypto.credential import (
-    finalize_credential,
-    generate_token,
-    request_credential,
-    token_public_bytes,
-)
+from crypto.credential import finalize_credential
 from crypto.dkg import (
     DkgParameters,
     GuardianKeyPair,
@@ -60,6 +53,7 @@ from server.election.tally import TallyStore, decryption_shares
 from server.errors import code_of
 from tests.election_support import new_election
 from tests.ledger_support import LogHarness, start_log
+from tests.support.ballots import blinded_request, signed_ballot
 
 KEK = b"driver-test-key-encryption-key"
 OPEN = 1_900_000_000
@@ -185,8 +179,7 @@ async def run_ceremony_directly(w: World, eid: str, g: Guardians) -> None:
 async def issue(w: World, eid: str, owner):
     """A real blind credential for the owner (the registrar's path), and its token."""
     issuers = await w.store.issuer_keys(eid)
-    token = generate_token()
-    req = request_credential(issuers[owner.area], token_public_bytes(token))
+    token, req = blinded_request(issuers[owner.area])
     blind = await w.registrar.issue(eid, owner.owner_id, owner.area, owner.area,
                                     req.blinded_msg, await w.store.issuer_private_keys(eid, KEK))
     return token, finalize_credential(req, blind)
@@ -243,8 +236,7 @@ async def test_an_election_from_draft_to_published(world):
     context = election.context
     token, cred = creds[voters[0].owner_id]
     with pytest.raises(BallotBoxClosed):  # not open yet
-        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
-            context, cred.token_public_key, [0]), cred))
+        await w.box.cast(election, signed_ballot(context, token, cred, [0]))
     w.clock.now = OPEN
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.OPEN
@@ -253,18 +245,15 @@ async def test_an_election_from_draft_to_published(world):
         token, cred = creds[o.owner_id]
         choice = 2 if i == 2 else 1 if i % 6 == 5 else 0
         if i == 0:  # votes oppose first, then changes its mind: only the latest counts
-            await w.box.cast(election, sign_ballot(token, encrypt_ballot(
-                context, cred.token_public_key, [1]), cred))
-        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
-            context, cred.token_public_key, [choice]), cred))
+            await w.box.cast(election, signed_ballot(context, token, cred, [1]))
+        await w.box.cast(election, signed_ballot(context, token, cred, [choice]))
         choices[o.owner_id] = (o.area, choice)
     w.clock.now = CLOSE
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.TALLYING
     token, cred = creds[voters[1].owner_id]
     with pytest.raises(BallotBoxClosed) as exc:  # after the close: refused
-        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
-            context, cred.token_public_key, [1]), cred))
+        await w.box.cast(election, signed_ballot(context, token, cred, [1]))
     assert code_of(exc.value) == grpc.StatusCode.FAILED_PRECONDITION
     # the guardians recompute the aggregates from the ledger before decrypting
     events = await w.events(eid)
@@ -349,8 +338,7 @@ async def test_a_restarted_driver_continues_where_the_last_one_stopped(world):
     g.combine(result)
     election = await open_election(w, eid)
     token, cred = await issue(w, eid, roll.owners[0])
-    await w.box.cast(election, sign_ballot(token, encrypt_ballot(
-        election.context, cred.token_public_key, [0]), cred))
+    await w.box.cast(election, signed_ballot(election.context, token, cred, [0]))
     # it died again after sealing and closing, with the credential counts claimed but not
     # appended
     w.clock.now = CLOSE
@@ -440,8 +428,7 @@ async def test_a_submission_interrupted_before_its_append_is_completed_by_the_dr
     election = await open_election(w, eid)
     for owner, choice in ((roll.owners[0], 1), (roll.owners[1], 1)):
         token, cred = await issue(w, eid, owner)
-        await w.box.cast(election, sign_ballot(token, encrypt_ballot(
-            election.context, cred.token_public_key, [choice]), cred))
+        await w.box.cast(election, signed_ballot(election.context, token, cred, [choice]))
     w.clock.now = CLOSE
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.TALLYING

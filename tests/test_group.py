@@ -33,7 +33,7 @@ from crypto.group import (
     point_sum,
     random_scalar,
 )
-from tests._crypto_support import curve_rhs, is_square, non_residue_xs
+from tests.support.curve import curve_rhs, is_square, non_residue_xs
 
 FAST = settings(max_examples=25, deadline=None)
 scalars = st.integers(min_value=0, max_value=ORDER - 1)

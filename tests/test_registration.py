@@ -15,8 +15,6 @@ from crypto.credential import (
     IssuerKey,
     finalize_credential,
     generate_issuer_key,
-    generate_token,
-    request_credential,
     token_public_bytes,
     verify_credential,
 )
@@ -35,6 +33,7 @@ from server.election.registrar import (
     credentials_issued,
 )
 from server.schema import create_schema
+from tests.support.ballots import blinded_request
 
 W = 8950
 
@@ -54,10 +53,7 @@ async def registrar(dsn):
 
 
 def blinded(keys, weight=W, token=None):
-    token = token or generate_token()
-    req = request_credential(IssuerKey("e1", weight, keys[weight].public_key()),
-                             token_public_bytes(token))
-    return token, req
+    return blinded_request(IssuerKey("e1", weight, keys[weight].public_key()), token)
 
 
 async def test_issue_retry_and_second_request(registrar, keys):

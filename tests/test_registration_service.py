@@ -10,13 +10,7 @@ import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.attestation import DemoIdentityProvider
-from crypto.credential import (
-    finalize_credential,
-    generate_token,
-    request_credential,
-    token_public_bytes,
-    verify_credential,
-)
+from crypto.credential import finalize_credential, verify_credential
 from crypto.records import ElectionState
 from server.election.identity import (
     AttestationVerifier,
@@ -28,6 +22,7 @@ from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
 from tests.election_support import new_election
 from tests.ledger_support import start_log
+from tests.support.ballots import blinded_request
 from tests.test_admin_service import expect
 
 KEK = b"key-encryption-key-for-tests"
@@ -76,22 +71,21 @@ async def test_credential_flow_and_refusals(reg):
     elig = await stub.GetEligibility(election_pb2.GetEligibilityRequest(
         attestation=attestation_pb(att, sig)))
     assert elig.weight == owner.area
-    token = generate_token()
-    req = request_credential(issuers[elig.weight], token_public_bytes(token))
+    _, req = blinded_request(issuers[elig.weight])
     ask = election_pb2.RequestCredentialRequest(attestation=attestation_pb(att, sig),
                                                 weight=elig.weight, blinded_msg=req.blinded_msg)
     resp = await stub.RequestCredential(ask)
     cred = finalize_credential(req, resp.blind_sig)
     verify_credential(issuers[elig.weight], cred)
     assert (await stub.RequestCredential(ask)).blind_sig == resp.blind_sig  # identical retry
-    other = request_credential(issuers[elig.weight], token_public_bytes(generate_token()))
+    _, other = blinded_request(issuers[elig.weight])
     await expect(stub.RequestCredential(replace_blinded(ask, other.blinded_msg)),
                  grpc.StatusCode.ALREADY_EXISTS, "blinded_msg", "CREDENTIAL_ISSUED")
     # another owner asks for a class that is not theirs
     second = roll.owners[1]
     att2, sig2 = provider.attest(second.owner_id, eid)
     wrong = next(w for w in issuers if w != second.area)
-    req2 = request_credential(issuers[wrong], token_public_bytes(generate_token()))
+    _, req2 = blinded_request(issuers[wrong])
     await expect(stub.RequestCredential(election_pb2.RequestCredentialRequest(
         attestation=attestation_pb(att2, sig2), weight=wrong, blinded_msg=req2.blinded_msg)),
         grpc.StatusCode.INVALID_ARGUMENT, "weight", "WRONG_WEIGHT_CLASS")

@@ -15,7 +15,7 @@ from crypto.tally import (
     latest_per_token,
 )
 from crypto.threshold import partial_decrypt
-from tests._crypto_support import run_dkg
+from tests.support.dkg import run_dkg
 
 EID = "tally-test"
 

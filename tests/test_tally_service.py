@@ -16,14 +16,7 @@ from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 from sqlalchemy import func, select
 
 from crypto.attestation import DemoIdentityProvider
-from crypto.ballot import encrypt_ballot
-from crypto.cast import sign_ballot
-from crypto.credential import (
-    finalize_credential,
-    generate_token,
-    request_credential,
-    token_public_bytes,
-)
+from crypto.credential import finalize_credential
 from crypto.group import G, encode_point
 from crypto.records import ElectionState, decode_aggregates, decode_transition
 from crypto.threshold import partial_decrypt
@@ -37,6 +30,7 @@ from server.election.tally import decryption_shares
 from server.pki import DevCA
 from server.tls import TlsConfig
 from tests.election_support import new_election
+from tests.support.ballots import blinded_request, signed_ballot
 from tests.test_admin_service import AUTH, TOKEN, expect
 from tests.test_driver import (
     CLOSE,
@@ -106,8 +100,7 @@ class Service:
     async def enrol(self, eid: str, owner):
         att, sig = self.provider.attest(owner.owner_id, eid)
         issuers = await self.w.store.issuer_keys(eid)
-        token = generate_token()
-        req = request_credential(issuers[owner.area], token_public_bytes(token))
+        token, req = blinded_request(issuers[owner.area])
         resp = await self.reg.RequestCredential(election_pb2.RequestCredentialRequest(
             attestation=attestation_pb(att, sig), weight=owner.area,
             blinded_msg=req.blinded_msg))
@@ -115,7 +108,7 @@ class Service:
 
     async def vote(self, eid: str, token, cred, choice: int):
         context = (await self.w.store.get_election(eid)).context()
-        cast = sign_ballot(token, encrypt_ballot(context, cred.token_public_key, [choice]), cred)
+        cast = signed_ballot(context, token, cred, [choice])
         return self.box.CastBallot(election_pb2.CastBallotRequest(
             cast_ballot=wire.cast_ballot_pb(cast)))
 

@@ -27,7 +27,7 @@ from crypto.threshold import (
     threshold_decrypt,
     verify_decryption_share,
 )
-from tests._crypto_support import DkgRun, run_dkg
+from tests.support.dkg import DkgRun, run_dkg
 
 FAST = settings(max_examples=25, deadline=None)
 EID = "threshold-test-election"

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot, proof_context
-from crypto.cast import sign_ballot
 from crypto.codec import (
     encode_ballot,
     encode_cast_ballot,
@@ -29,23 +28,8 @@ from crypto.codec import (
     encode_dleq,
     encode_schnorr,
 )
-from crypto.credential import (
-    IssuerKey,
-    credential_message,
-    finalize_credential,
-    issue_credential,
-    request_credential,
-    token_public_bytes,
-)
-from crypto.dkg import (
-    DkgParameters,
-    GuardianShare,
-    combine_shares,
-    deal,
-    dkg_result,
-    generate_guardian_key,
-    receive_share,
-)
+from crypto.credential import IssuerKey, credential_message, token_public_bytes
+from crypto.dkg import GuardianShare
 from crypto.elgamal import ZERO, encrypt
 from crypto.group import (
     base_mul,
@@ -61,16 +45,19 @@ from crypto.records import (
     DecryptionSharesRecord,
     DefinitionRecord,
     RollCommitment,
-    RuleRecord,
+    RulePreset,
     encode_aggregates,
     encode_decryption_shares,
     encode_definition,
     encode_result,
     encode_roll_commitment,
+    preset_rule,
 )
 from crypto.tally import Aggregates, DecryptedTotals
 from crypto.threshold import partial_decrypt
 from crypto.transcript import Transcript
+from tests.support.ballots import new_voter
+from tests.support.dkg import run_dkg
 
 RNG_DST = b"ownervote-v1-test-vector-rng"
 
@@ -143,14 +130,8 @@ def ballot_vector() -> dict:
 
 def dkg_vector() -> dict:
     rng = SeededScalars(b"dkg")
-    params = DkgParameters("demo-2026", 3, 2)
-    kps = [generate_guardian_key(params, i, rng) for i in (1, 2, 3)]
-    pubs = [k.public for k in kps]
-    dealings = [deal(params, i, pubs, rng)[0] for i in (1, 2, 3)]
-    result = dkg_result(params, dealings, [])
-    shares = {k.index: combine_shares(result, k.index,
-                                      {d.dealer: receive_share(params, k, d) for d in dealings})
-              for k in kps}
+    run = run_dkg("demo-2026", 3, 2, rng)  # draws every key, then every dealing
+    kps, dealings, result, shares = run.keys.values(), run.dealings, run.result, run.shares
     ct, _ = encrypt(result.joint_public_key, 42, rng())
     dec = [partial_decrypt("demo-2026", "option[0].count", shares[g], ct, rng) for g in (1, 3)]
     return {
@@ -189,8 +170,7 @@ def tally_vector() -> dict:
     roll = RollCommitment(bytes(range(32)), 2 * 8950 + 12025 + 7580, 4,
                           ((7580, 1), (8950, 2), (12025, 1)))
     definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
-                                  Contest.referendum(),
-                                  RuleRecord(2, ((2, 3), (2, 3), (3, 4), (3, 4)), False),
+                                  Contest.referendum(), preset_rule(RulePreset.MAJOR),
                                   1_800_000_000, 1_800_086_400, 3, 2)
     records = []
     for g in (1, 3):
@@ -238,18 +218,16 @@ def credential_vector() -> dict:
     issuer = IssuerKey("demo-2026", 8950, issuer_sk.public_key())
     token = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"token seed").digest())
     tpk = token_public_bytes(token)
-    req = request_credential(issuer, tpk, rbytes)
-    blind_sig = issue_credential(issuer_sk, req.blinded_msg)
-    cred = finalize_credential(req, blind_sig)
-    cast = sign_ballot(token, encrypt_ballot(election, tpk, [1], rng), cred)
+    v = new_voter(election, issuer, issuer_sk, [1], token=token, blind_rng=rbytes, rng=rng)
     return {"seed": h(b"credential"), "issuer_key": "RFC 9474 Appendix A key",
             "issuer_spki": h(issuer.spki), "key_id": h(issuer.key_id), "weight": 8950,
             "election_id": "demo-2026", "public_key": h(encode_point(election.public_key)),
             "token_seed": h(hashlib.sha256(b"token seed").digest()), "token_public_key": h(tpk),
             "credential_message": h(credential_message("demo-2026", 8950, tpk)),
-            "prepared_message": h(req.prepared_message), "blinded_msg": h(req.blinded_msg),
-            "blind_sig": h(blind_sig), "credential": h(encode_credential(cred)),
-            "cast_ballot": h(encode_cast_ballot(cast))}
+            "prepared_message": h(v.request.prepared_message),
+            "blinded_msg": h(v.request.blinded_msg), "blind_sig": h(v.blind_signature),
+            "credential": h(encode_credential(v.credential)),
+            "cast_ballot": h(encode_cast_ballot(v.cast))}
 
 
 def all_vectors() -> dict:
