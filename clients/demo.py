@@ -25,25 +25,20 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import grpc
-from ownervote.v1 import election_pb2, wire
-
-from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.group import G
 from crypto.log.export import encode_export
-from crypto.records import ElectionState
+from crypto.records import ElectionState, RulePreset, preset_rule
 from rules.area import format_area
 from rules.roll import DEVELOPER_OWNER_ID, Unit, compute_weights
 from rules.roll_csv import roll_to_csv
 
-from .admin import AdminClient
-from .channel import open_channel
-from .guardian_client import GuardianClient, GuardianRefusal, new_guardian
+from .guardian_client import GuardianRefusal
 from .ledger_export import fetch_export
 from .local_cluster import ROOT, LocalCluster
 from .report import result_table
-from .voter_sdk import Refused, VoterClient
+from .scenario import ElectionScenario, guardian_names
+from .voter_sdk import PreparedCast, Refused
 
 ELECTION_ID = "sunrise-garden-2026-north-gate"
 MOTION = "Use 380,000 CNY of the maintenance fund to rebuild the north gate"
@@ -90,17 +85,20 @@ async def refused(what: str, call) -> None:
 
 async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: int,
               lead: int) -> None:
-    public = grpc.aio.insecure_channel(cluster.address)
-    ca = cluster.pki / "ca.pem"
-    admin_channel = open_channel(cluster.secure_address, ca, *cluster.cert("admin"))
-    admin = AdminClient(admin_channel)  # authenticated by its certificate (CN admin)
-    voter = VoterClient(public)
+    async with ElectionScenario(cluster, ELECTION_ID, guardians=GUARDIANS,
+                                threshold=THRESHOLD) as scenario:
+        await story(scenario, rng, voters, window, lead)
 
+
+async def story(scenario: ElectionScenario, rng: random.Random, voters: int, window: int,
+                lead: int) -> None:
+    cluster, admin, voter = scenario.cluster, scenario.admin, scenario.voter
     step("1. The roll, as the housing bureau delivers it (CSV), imported by an administrator "
          "over mutual TLS")
     units = generate_roll(rng)
     roll = compute_weights(units)
-    r = await admin.import_roll("sunrise-garden", roll_to_csv(units).encode())
+    r = await scenario.define(roll_to_csv(units).encode(), "sunrise-garden", motion=MOTION,
+                              opens_in=lead, open_for=window, rule=preset_rule(RulePreset.MAJOR))
     dev = roll.owner(DEVELOPER_OWNER_ID)
     print(f"   {r.units} units, {r.owners} voting owners, {format_area(r.total_area)} m²; roll "
           f"hash {r.roll_hash.hex()[:16]}… on the ledger at index {r.receipt.index}")
@@ -111,37 +109,15 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
           f"{len(dev.units)} unsold units are one owner of {format_area(dev.area)} m²")
 
     step("2. The election: a major matter (PRC Civil Code Art. 278), scheduled")
-    now = time.time()
-    d = election_pb2.ElectionDefinition(
-        election_id=ELECTION_ID, roll_id=r.roll_id, motion=MOTION,
-        contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
-        rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_MAJOR),
-        guardians=GUARDIANS, threshold=THRESHOLD)
-    d.open_time.seconds = int(now + lead)
-    d.close_time.seconds = int(now + lead + window)
-    await admin.create_election(d)
-    await admin.schedule(ELECTION_ID)
     print(f"   {MOTION!r}\n   opens in {lead} s, closes {window} s later; "
           f"{GUARDIANS} guardians, any {THRESHOLD} decrypt; state "
-          f"{await admin.state(ELECTION_ID)}")
+          f"{(await admin.state(ELECTION_ID)).name}")
 
     step("3. Key ceremony: 5 guardians over mutual TLS, each speaking only for itself")
-    state_dir = cluster.directory / "guardians"
-    state_dir.mkdir(exist_ok=True)
-    guardians = []
-    for i in range(1, GUARDIANS + 1):
-        path = state_dir / f"guardian-{i}.json"
-        state = new_guardian(ELECTION_ID, i, GUARDIANS, THRESHOLD)
-        state.save(path)
-        channel = open_channel(cluster.secure_address, ca,
-                               *cluster.cert(f"{ELECTION_ID}/guardian-{i}"))
-        guardians.append(GuardianClient(channel, state, path))
-    await asyncio.gather(*(g.run_ceremony() for g in guardians))
+    election = await scenario.run_ceremony(timeout=60)
     print(f"   every guardian checked every share addressed to it and the joint key "
-          f"{guardians[0].state.joint_public_key.hex()[:16]}… recomputed from the public "
+          f"{scenario.guardian(1).state.joint_public_key.hex()[:16]}… recomputed from the public "
           "messages; no joint secret exists anywhere")
-    await admin.follow(ELECTION_ID, ElectionState.READY, poll=0.2, timeout=60)
-    election = await voter.election(ELECTION_ID)
     print(f"   READY: issuer keys for {len(election.issuers)} weight classes on the ledger; "
           f"the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
 
@@ -149,19 +125,13 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
          "registrar never sees the token)")
     voting = rng.sample(list(roll.owners), voters)
     choices: dict[str, int] = {}
-    wallets = {}
-    limit = asyncio.Semaphore(12)
-
-    async def register(owner) -> None:
-        async with limit:
-            att, sig = cluster.provider.attest(owner.owner_id, ELECTION_ID)
-            wallets[owner.owner_id] = await voter.obtain_credential(election, att, sig)
-
     t0 = time.perf_counter()
-    await asyncio.gather(*(register(o) for o in voting))
+    wallets = await scenario.issue([o.owner_id for o in voting], concurrency=12,
+                                   election=election)
     t_cred = time.perf_counter() - t0
     print(f"   {len(wallets)} credentials in {t_cred:.1f} s")
-    await admin.follow(ELECTION_ID, ElectionState.OPEN, poll=0.2, timeout=60)
+    await scenario.wait_for(ElectionState.OPEN, timeout=60)
+    limit = asyncio.Semaphore(12)
 
     async def cast(owner, choice: int) -> None:
         async with limit:
@@ -185,41 +155,34 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
                   voter.obtain_credential(election, att, sig))
     att, sig = cluster.provider.attest("stranger-001", ELECTION_ID)
     await refused("a credential for someone not on the roll", voter.eligibility(att, sig))
-    ballot = sign_ballot(wallet.token, encrypt_ballot(
-        election.context, wallet.credential.token_public_key, [choices[owner.owner_id]]),
-        wallet.credential)
-    await voter.ballot_box.CastBallot(election_pb2.CastBallotRequest(
-        cast_ballot=wire.cast_ballot_pb(ballot)))
-    await refused("the same ballot sent again (a replay)", voter._call(
-        voter.ballot_box.CastBallot, election_pb2.CastBallotRequest(
-            cast_ballot=wire.cast_ballot_pb(ballot))))
-    sel = ballot.ballot.selections[0]
+    ballot = voter.prepare_cast(election, wallet, [choices[owner.owner_id]])
+    await voter.send(ballot)
+    await refused("the same ballot sent again (a replay)", voter.send(ballot))
+    signed = ballot.cast
+    sel = signed.ballot.selections[0]
     twice = replace(sel, ciphertext=replace(sel.ciphertext, beta=sel.ciphertext.beta + G))
-    stuffed = sign_ballot(wallet.token, replace(ballot.ballot, selections=(
-        twice, *ballot.ballot.selections[1:])), wallet.credential)
-    await refused("a ballot whose 'approve' counts twice (signed by its voter)", voter._call(
-        voter.ballot_box.CastBallot, election_pb2.CastBallotRequest(
-            cast_ballot=wire.cast_ballot_pb(stuffed))))
+    stuffed = sign_ballot(wallet.token, replace(signed.ballot, selections=(
+        twice, *signed.ballot.selections[1:])), wallet.credential)
+    await refused("a ballot whose 'approve' counts twice (signed by its voter)",
+                  voter.send(PreparedCast.of(stuffed)))
     other = max(w for w in election.issuers if w != wallet.credential.weight)
-    inflated = replace(ballot, credential=replace(wallet.credential, weight=other))
-    await refused("a credential claiming a larger weight class", voter._call(
-        voter.ballot_box.CastBallot, election_pb2.CastBallotRequest(
-            cast_ballot=wire.cast_ballot_pb(inflated))))
+    inflated = replace(signed, credential=replace(wallet.credential, weight=other))
+    await refused("a credential claiming a larger weight class",
+                  voter.send(PreparedCast.of(inflated)))
     await refused("guardian 2 asked to decrypt while the election is open",
-                  guardians[1].decrypt())
+                  scenario.guardian(2).decrypt())
 
     step("6. The close: the server seals the ballot box and publishes the aggregates")
-    await admin.follow(ELECTION_ID, ElectionState.TALLYING, poll=0.3, timeout=window + 60)
+    await scenario.wait_for(ElectionState.TALLYING, timeout=window + 60)
     await refused("a ballot after the close", voter.cast(election, wallet, [0]))
     print("   the ledger holds the credential counts per class and the encrypted totals per "
           "option: headcount, and area (class sums × class weight)")
 
     step("7. Tally: guardians 2 and 4 are absent; 1, 3 and 5 each download the whole ledger, "
          "verify every ballot, recompute the aggregates and decrypt them")
-    for i in PRESENT:
-        n = await guardians[i - 1].decrypt()
+    for i, n in (await scenario.decrypt(PRESENT)).items():
         print(f"   guardian {i}: ledger verified, {n} decryption shares with proofs submitted")
-    await admin.follow(ELECTION_ID, ElectionState.PUBLISHED, poll=0.2, timeout=60)
+    await scenario.wait_for(ElectionState.PUBLISHED, timeout=60)
     result = await voter.result(ELECTION_ID)
     print("\n".join("   " + x for x in result_table(
         result.option_names, result.record, election.total_area, election.total_owners,
@@ -235,7 +198,7 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
     step("8. The auditor: export the ledger and verify everything independently")
     export_path = cluster.directory / "ledger.export"
     for _ in range(100):  # until the PUBLISHED transition is in a co-signed checkpoint
-        export = await fetch_export(public)
+        export = await fetch_export(scenario.voter.channel)
         if len(export.entries) > result.receipt.index + 1:
             break
         await asyncio.sleep(0.1)
@@ -257,10 +220,6 @@ async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: in
     if bad.returncode == 0:
         raise SystemExit("BUG: the auditor accepted a tampered copy")
     print(f"   a copy with one flipped bit: exit {bad.returncode} — {bad.stderr.strip()}")
-    for g in guardians:
-        await g.channel.close()
-    await admin_channel.close()
-    await public.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -272,8 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     t_start = time.perf_counter()
     print("ownervote demo — a verifiable, secret, area-and-headcount-weighted vote")
     directory = Path(tempfile.mkdtemp(prefix="ownervote-demo-"))
-    cluster = LocalCluster(directory, guardian_names=tuple(
-        f"{ELECTION_ID}/guardian-{i}" for i in range(1, GUARDIANS + 1)))
+    cluster = LocalCluster(directory, guardian_names=guardian_names(ELECTION_ID, GUARDIANS))
     try:
         step("0. Starting the server (SQLite) and three validating witnesses")
         cluster.start()

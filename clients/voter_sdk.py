@@ -185,6 +185,7 @@ class ElectionResult:
 class VoterClient:
     def __init__(self, channel: grpc.aio.Channel, policy: TrustPolicy | None = None, *,
                  receipt_wait: float = 30.0) -> None:
+        self.channel = channel
         self.elections = election_pb2_grpc.ElectionServiceStub(channel)
         self.registration = election_pb2_grpc.RegistrationServiceStub(channel)
         self.ballot_box = election_pb2_grpc.BallotBoxServiceStub(channel)

@@ -24,15 +24,10 @@ import time
 from pathlib import Path
 
 import grpc
-from ownervote.v1 import election_pb2, wire
 
-from clients.admin import AdminClient
-from clients.channel import open_channel
-from clients.guardian_client import GuardianClient, new_guardian
 from clients.local_cluster import LocalCluster
+from clients.scenario import ElectionScenario, guardian_names
 from clients.voter_sdk import VoterClient
-from crypto.ballot import encrypt_ballot
-from crypto.cast import sign_ballot
 from crypto.records import ElectionState
 from rules.roll import Unit
 from rules.roll_csv import roll_to_csv
@@ -84,29 +79,18 @@ async def offered_load(voters, requests, rate: float, seconds: float):
 async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int, ballots: int,
                   concurrency: int, sweep: list[float], step: float) -> list[tuple]:
     rng = random.Random(7)
-    public = grpc.aio.insecure_channel(cluster.address)
-    ca = cluster.pki / "ca.pem"
-    admin = AdminClient(open_channel(cluster.secure_address, ca, *cluster.cert("admin")))
-    r = await admin.import_roll("bench", roll_csv(owners, rng))
-    d = election_pb2.ElectionDefinition(
-        election_id=eid, roll_id=r.roll_id, motion="Benchmark", guardians=3, threshold=2,
-        contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
-        rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_ORDINARY))
-    d.open_time.seconds, d.close_time.seconds = int(time.time() + 20), int(time.time() + 3600)
-    await admin.create_election(d)
-    await admin.schedule(eid)
-    guardians = []
-    for i in (1, 2, 3):
-        state = new_guardian(eid, i, 3, 2)
-        path = cluster.directory / f"g{i}.json"
-        state.save(path)
-        guardians.append(GuardianClient(open_channel(cluster.secure_address, ca,
-                                                     *cluster.cert(f"{eid}/guardian-{i}")),
-                                        state, path))
-    await asyncio.gather(*(g.run_ceremony() for g in guardians))
-    await admin.follow(eid, ElectionState.READY, poll=0.2, timeout=120)
-    voter = VoterClient(public)
-    election = await voter.election(eid)
+    async with ElectionScenario(cluster, eid) as scenario:
+        await scenario.define(roll_csv(owners, rng), "bench", motion="Benchmark", opens_in=20,
+                              open_for=3580)
+        election = await scenario.run_ceremony()
+        return await _measure(scenario, election, rng, owners, credentials, ballots,
+                              concurrency, sweep, step)
+
+
+async def _measure(scenario: ElectionScenario, election, rng: random.Random, owners: int,
+                   credentials: int, ballots: int, concurrency: int, sweep: list[float],
+                   step: float) -> list[tuple]:
+    cluster, eid = scenario.cluster, scenario.election_id
     channels = [grpc.aio.insecure_channel(a) for a in cluster.addresses]
     voters = [VoterClient(c) for c in channels]  # requests alternate between server processes
     ids = [f"owner-{i:05d}" for i in range(owners)]
@@ -151,11 +135,9 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
           + "  request + finalize (eligibility asked before)", flush=True)
     # wallets for the ballots (untimed if more ballots than credentials were asked for)
     await asyncio.gather(*(credential(a, s, []) for a, s in attestations[credentials:ballots]))
-    await admin.follow(eid, ElectionState.OPEN, poll=0.2, timeout=120)
-    requests = [election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(sign_ballot(
-        w.token, encrypt_ballot(election.context, w.credential.token_public_key,
-                                [rng.choice([0, 0, 0, 1, 2])]), w.credential)))
-        for w in wallets[:ballots]]
+    await scenario.wait_for(ElectionState.OPEN, timeout=120)
+    requests = [VoterClient.prepare_cast(election, w, [rng.choice([0, 0, 0, 1, 2])]).request
+                for w in wallets[:ballots]]
 
     async def cast(request, out: list[float]) -> None:
         async with limit:
@@ -169,17 +151,12 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
     print(summary("ballots accepted", lat, time.perf_counter() - t0, concurrency), flush=True)
     points = []
     for rate in sweep:  # each wallet casts again: every ballot is new, checked and appended
-        pool = [election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(sign_ballot(
-            w.token, encrypt_ballot(election.context, w.credential.token_public_key,
-                                    [rng.choice([0, 0, 0, 1, 2])]), w.credential)))
-            for w in (wallets[k % len(wallets)] for k in range(int(rate * step)))]
+        pool = [VoterClient.prepare_cast(election, w, [rng.choice([0, 0, 0, 1, 2])]).request
+                for w in (wallets[k % len(wallets)] for k in range(int(rate * step)))]
         got, p50, p99, failed = await offered_load(voters, pool, rate, step)
         points.append((rate, got, p50, p99, failed))
         print(f"offered {rate:6.0f}/s → accepted {got:6.1f}/s   p50 {p50 * 1000:7.1f} ms   "
               f"p99 {p99 * 1000:7.1f} ms   refused/failed {failed}", flush=True)
-    for g in guardians:
-        await g.channel.close()
-    await public.close()
     for c in channels:
         await c.close()
     return points
@@ -251,7 +228,7 @@ def run_once(args, base: str, servers: int, sweep: list[float]) -> list[tuple]:
     with tempfile.TemporaryDirectory(prefix="ownervote-bench-") as tmp:
         cluster = LocalCluster(Path(tmp), dsn=dsn, complaint_window=0.5, lifecycle_tick=0.2,
                                validating=not args.plain_witnesses, servers=servers,
-                               guardian_names=tuple(f"{eid}/guardian-{i}" for i in (1, 2, 3)))
+                               guardian_names=guardian_names(eid))
         try:
             cluster.start()
             return asyncio.run(measure(cluster, eid, args.owners, args.credentials,

@@ -37,9 +37,10 @@ import time
 from pathlib import Path
 
 from clients.local_cluster import ROOT, LocalCluster
+from clients.scenario import guardian_names
 from server.db import create_database, drop_database
 
-from .prepare import election_ids, guardian_names, prepare, write_pool
+from .prepare import GUARDIANS, election_ids, prepare, write_pool
 from .scenario import city
 
 LOCAL_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ownervote load test: server on {'PostgreSQL' if dsn else 'SQLite'} + 3 {kind} "
               f"witnesses (quorum 2), locust on the same machine", flush=True)
         cluster = LocalCluster(workdir / "cluster", dsn=dsn, validating=not args.plain_witnesses,
-                               guardian_names=guardian_names(eids), lifecycle_tick=0.2,
+                               guardian_names=guardian_names(eids, GUARDIANS), lifecycle_tick=0.2,
                                complaint_window=0.5)
         cluster.start()
         print(f"== deployment up: server {cluster.address} ({time.perf_counter() - t_start:.1f} "

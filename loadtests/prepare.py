@@ -47,17 +47,12 @@ from ownervote.v1 import election_pb2, wire
 
 from clients.admin import AdminClient
 from clients.channel import open_channel
-from clients.guardian_client import GuardianClient, new_guardian
 from clients.local_cluster import LocalCluster
+from clients.scenario import ElectionScenario
 from clients.voter_sdk import VoterClient, Wallet
-from crypto.ballot import encrypt_ballot
-from crypto.cast import sign_ballot
-from crypto.codec import encode_cast_ballot
 from crypto.credential import generate_token, request_credential, token_public_bytes
-from crypto.encoding import Event, encode_event
-from crypto.log import merkle
 from crypto.public_election import PublicElection
-from crypto.records import ElectionEvent, ElectionState
+from crypto.records import ElectionState
 from rules.roll import compute_weights
 
 from .scenario import Community
@@ -69,11 +64,6 @@ POOL_VERSION = 1
 def election_ids(communities: Sequence[Community], tag: str) -> list[str]:
     """One election per community: ``load-<tag>-<community id>``."""
     return [f"load-{tag}-{c.community_id}".lower() for c in communities]
-
-
-def guardian_names(eids: Sequence[str]) -> tuple[str, ...]:
-    """The client certificate common names the guardians of these elections need."""
-    return tuple(f"{eid}/guardian-{i}" for eid in eids for i in range(1, GUARDIANS + 1))
 
 
 @dataclass
@@ -113,12 +103,8 @@ def read_pool(path: Path) -> Pool:
 def cast_request(election: PublicElection, wallet: Wallet, choice: int) -> tuple[bytes, bytes]:
     """A serialized CastBallotRequest (a fresh encryption, signed by the wallet's token) and the
     leaf hash its ledger entry will have."""
-    ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, [choice])
-    cast = sign_ballot(wallet.token, ballot, wallet.credential)
-    leaf = merkle.leaf_hash(encode_event(Event(ElectionEvent.BALLOT, election.election_id,
-                                               encode_cast_ballot(cast))))
-    request = election_pb2.CastBallotRequest(cast_ballot=wire.cast_ballot_pb(cast))
-    return request.SerializeToString(), leaf
+    prepared = VoterClient.prepare_cast(election, wallet, [choice])
+    return prepared.request.SerializeToString(), prepared.leaf_hash
 
 
 def _interleave(groups: Sequence[Sequence]) -> list:
@@ -143,48 +129,25 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
         raise ValueError("at least one real credential is needed to cast ballots")
     rng = random.Random(seed)
     provider = replace(cluster.provider, lifetime=valid_for)
-    ca = cluster.pki / "ca.pem"
+    admin_channel = open_channel(cluster.secure_address, cluster.pki / "ca.pem",
+                                 *cluster.cert("admin"))
     public = grpc.aio.insecure_channel(cluster.address)
-    admin_channel = open_channel(cluster.secure_address, ca, *cluster.cert("admin"))
-    channels = [public, admin_channel]
+    admin, voter = AdminClient(admin_channel), VoterClient(public)
+    scenarios = [ElectionScenario(cluster, eid, guardians=GUARDIANS, threshold=THRESHOLD,
+                                  admin=admin, voter=voter) for eid in eids]
     try:
-        admin = AdminClient(admin_channel)
-        voter = VoterClient(public)
         t0 = time.perf_counter()
-        now = time.time()
-        for c, eid in zip(communities, eids, strict=True):
-            r = await admin.import_roll(c.community_id, c.csv)
-            d = election_pb2.ElectionDefinition(
-                election_id=eid, roll_id=r.roll_id, motion=f"Load test {c.community_id}",
-                guardians=GUARDIANS, threshold=THRESHOLD,
-                contest=election_pb2.Contest(kind=election_pb2.CONTEST_KIND_REFERENDUM),
-                rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_ORDINARY))
-            d.open_time.seconds = int(now + lead)
-            d.close_time.seconds = int(now + lead + max(6 * 3600, 2 * valid_for))
-            await admin.create_election(d)
-            await admin.schedule(eid)
+        for c, sc in zip(communities, scenarios, strict=True):
+            await sc.define(c.csv, c.community_id, motion=f"Load test {c.community_id}",
+                            opens_in=lead, open_for=max(6 * 3600, 2 * valid_for))
         owners = sum(len(c.voters) for c in communities)
         say(f"   {len(communities)} communities, {sum(len(c.units) for c in communities)} units, "
             f"{owners} voting owners: rolls imported, elections scheduled "
             f"({time.perf_counter() - t0:.1f} s)")
 
         t0 = time.perf_counter()
-        guardians = []
-        state_dir = cluster.directory / "guardians"
-        state_dir.mkdir(exist_ok=True)
-        for eid in eids:
-            for i in range(1, GUARDIANS + 1):
-                path = state_dir / f"{eid}-{i}.json"
-                state = new_guardian(eid, i, GUARDIANS, THRESHOLD)
-                state.save(path)
-                channel = open_channel(cluster.secure_address, ca,
-                                       *cluster.cert(f"{eid}/guardian-{i}"))
-                channels.append(channel)
-                guardians.append(GuardianClient(channel, state, path))
-        await asyncio.gather(*(g.run_ceremony() for g in guardians))
-        for eid in eids:
-            await admin.follow(eid, ElectionState.READY, poll=0.2, timeout=120)
-        elections = {eid: await voter.election(eid) for eid in eids}
+        ready = await asyncio.gather(*(sc.run_ceremony() for sc in scenarios))
+        elections = {sc.election_id: e for sc, e in zip(scenarios, ready, strict=True)}
         say(f"   key ceremonies done ({GUARDIANS} guardians each, any {THRESHOLD} decrypt), "
             f"elections READY ({time.perf_counter() - t0:.1f} s)")
 
@@ -201,18 +164,13 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
                 per[k % len(per)] += 1
                 remaining -= 1
             k += 1
-        limit = asyncio.Semaphore(concurrency)
-        wallets: list[tuple[str, Wallet]] = []
-
-        async def obtain(eid: str, owner: str) -> None:
-            async with limit:
-                att, sig = provider.attest(owner, eid)
-                wallets.append((eid, await voter.obtain_credential(elections[eid], att, sig)))
-
-        await asyncio.gather(*(obtain(eid, owner)
-                               for eid, ids, n in zip(eids, voters, per, strict=True)
-                               for owner in ids[:n]))
-        wallets.sort(key=lambda w: (eids.index(w[0]), w[1].credential.token_public_key))
+        issued = await asyncio.gather(*(
+            sc.issue(ids[:n], concurrency=concurrency, provider=provider,
+                     election=elections[sc.election_id])
+            for sc, ids, n in zip(scenarios, voters, per, strict=True)))
+        wallets = sorted(((sc.election_id, w) for sc, got in zip(scenarios, issued, strict=True)
+                          for w in got.values()),
+                         key=lambda w: (eids.index(w[0]), w[1].credential.token_public_key))
         say(f"   {len(wallets)} credentials obtained through the server "
             f"({time.perf_counter() - t0:.1f} s)")
 
@@ -227,9 +185,8 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
                 att, sig = provider.attest(owner, eid)
                 blinded = request_credential(election.issuers[weight],
                                              token_public_bytes(generate_token()))
-                group.append(election_pb2.RequestCredentialRequest(
-                    attestation=wire.attestation_pb(att, sig), weight=weight,
-                    blinded_msg=blinded.blinded_msg).SerializeToString())
+                group.append(wire.credential_request_pb(att, sig, weight, blinded.blinded_msg)
+                             .SerializeToString())
             groups.append(group)
         pool = Pool(list(eids), credential_requests=_interleave(groups))
         say(f"   {len(pool.credential_requests)} credential requests prepared (attestation + "
@@ -246,8 +203,9 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
             f"{len(wallets)} tokens ({time.perf_counter() - t0:.1f} s)")
 
         t0 = time.perf_counter()
-        for eid in eids:
-            await admin.follow(eid, ElectionState.OPEN, poll=0.2, timeout=lead + 120)
+        for sc in scenarios:
+            await sc.wait_for(ElectionState.OPEN, timeout=lead + 120)
+        limit = asyncio.Semaphore(concurrency)
 
         async def cast(request: bytes, leaf: bytes) -> None:
             async with limit:
@@ -260,5 +218,7 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
             f"receipts to read ({time.perf_counter() - t0:.1f} s)")
         return pool
     finally:
-        for ch in channels:
-            await ch.close()
+        for sc in scenarios:
+            await sc.close()
+        await admin_channel.close()
+        await public.close()

@@ -77,8 +77,8 @@ def read_engine(engine: AsyncEngine) -> AsyncEngine:
 
 async def fetch_rows(engine: AsyncEngine, stmt) -> list:
     """The rows of a SELECT as tuples. On PostgreSQL the statement, compiled by SQLAlchemy, runs
-    on the asyncpg connection itself: no per-row result processing, 2.5× less CPU for large
-    pages of bytes (the close reads the whole voting period this way); elsewhere through
+    on the asyncpg connection itself: no per-row result processing (much less CPU for large
+    pages of bytes) (the close reads the whole voting period this way); elsewhere through
     SQLAlchemy. Only for statements whose columns need no type conversion (bytes, integers,
     text)."""
     if not is_postgres(engine):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from clients.local_cluster import ROOT, LocalCluster
+from clients.scenario import guardian_name, guardian_names
 
 SAMPLE = Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv"
 EID = "cli-election"
@@ -38,7 +39,7 @@ def spawn(tmp: Path, name: str, *args: str) -> tuple[subprocess.Popen, Path]:
 def cluster(tmp_path):
     c = LocalCluster(tmp_path / "cluster", origin="cli.example/log", complaint_window=0.3,
                      lifecycle_tick=0.1,
-                     guardian_names=(f"{EID}/guardian-1", f"{EID}/guardian-2"))
+                     guardian_names=guardian_names(EID, 2))
     c.start()
     yield c
     c.stop()
@@ -65,7 +66,7 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     assert "FAILED_PRECONDITION" in cli(t, *admin, "schedule", EID, ok=False)
     guardians = []
     for i in (1, 2):
-        g_cert, g_key = (str(p) for p in cluster.cert(f"{EID}/guardian-{i}"))
+        g_cert, g_key = (str(p) for p in cluster.cert(guardian_name(EID, i)))
         g = ["clients.guardian", "--server", cluster.secure_address, "--ca", ca, "--cert",
              g_cert, "--key", g_key, "--state", str(t / f"g{i}.json")]
         cli(t, *g, "init", "--election", EID, "--index", str(i))

@@ -9,7 +9,7 @@ accepted, and only the latest of a token counts (crypto.tally.latest_per_token).
 election stops new ballots and waits for those in flight, so that no acknowledged ballot lands
 after the close event.
 
-The full check (about 1.75 ms of CPU with decoding) runs off the event loop, in a pool of worker
+The full check (the costliest step of a ballot) runs off the event loop, in a pool of worker
 processes (:class:`BallotVerifier`, ``verify_workers`` in server/config.py; 0 checks in-process).
 A worker receives the ballot as its canonical bytes (crypto.codec) and the election's context
 and issuer keys in a picklable form, which it decodes once and keeps, keyed by a digest of both.
@@ -237,7 +237,7 @@ class BallotVerifier:
 
     Ballots that arrive in the same turn of the event loop go to the workers together, a batch
     per worker (at most ``max_batch`` ballots each), which spreads the cost of the process round
-    trip (~0.25 ms of the server's CPU per task) over the batch. The workers are spawned, not
+    trip (docs/performance.md) over the batch. The workers are spawned, not
     forked (the server runs gRPC threads), so a program that uses them must guard its entry
     point with ``if __name__ == "__main__"``.
     """

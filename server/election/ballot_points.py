@@ -1,7 +1,7 @@
 """The ciphertext points of accepted ballots, kept uncompressed for the close's aggregation.
 
 A ballot on the ledger holds its points SEC1-compressed (docs/protocol.md §2): to add them, the
-tally must first decompress each one, a square root mod p (~30 µs, six per referendum ballot).
+tally must first decompress each one, a square root mod p (six per referendum ballot).
 The ballot box's check decodes every point anyway, so it hands the ciphertexts' coordinates
 (``x || y`` of alpha and beta per selection, crypto.affine) to this store, which writes them in
 batches, keyed by the ballot's ledger index. At the close, server/election/tally.py reads them

@@ -14,10 +14,9 @@ gets the stored signature, anything else ALREADY_EXISTS) and the new signature i
 A retry thus costs a signature instead of a read for every first request: first requests are
 nearly all of them, and the identity guard limits how often one owner can ask.
 
-The blind signature (RFC 9474 §4.3, ~1.7 ms with GMP) runs in a worker thread: GMP's
-exponentiation releases the GIL (crypto.blind_rsa), so the event loop keeps serving other
-requests meanwhile (measured ~20-30% more requests/s on 2 cores than signing on the loop).
-Without gmpy2 the signature would hold the GIL, so it stays on the loop.
+The blind signature (RFC 9474 §4.3) runs in a worker thread: GMP's exponentiation releases the
+GIL (crypto.blind_rsa), so the event loop keeps serving other requests meanwhile (the gain is in
+docs/performance.md). Without gmpy2 the signature would hold the GIL, so it stays on the loop.
 """
 
 from __future__ import annotations

@@ -1,0 +1,165 @@
+"""A real election's phases, through the real clients, on a running deployment
+(:class:`clients.local_cluster.LocalCluster`): the one set-up that the demo, the end-to-end
+tests, the benchmarks and the load test share.
+
+:class:`ElectionScenario` speaks to the server as its users do: the administrator over mutual
+TLS (certificate ``admin``) imports the roll, defines the election and schedules it; each
+guardian over mutual TLS with its own certificate (:func:`guardian_name`) runs the key
+ceremony from its own state file and, after the close, decrypts; owners obtain credentials from
+identity attestations through the voter SDK. It waits for the states the lifecycle driver moves
+the election through, and closes every channel it opened. Nothing here takes a shortcut past a
+service: every step is one a person could take with the CLIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import grpc
+from ownervote.v1 import election_pb2, wire
+
+from crypto.attestation import DemoIdentityProvider
+from crypto.ballot import Contest
+from crypto.public_election import PublicElection
+from crypto.records import ElectionState, RulePreset, RuleRecord, preset_rule
+
+from .admin import AdminClient
+from .channel import open_channel
+from .guardian_client import GuardianClient, new_guardian
+from .local_cluster import LocalCluster
+from .voter_sdk import VoterClient, Wallet
+
+GUARDIANS, THRESHOLD = 3, 2  # the default ceremony: any 2 of 3 guardians decrypt
+
+
+def guardian_name(election_id: str, index: int) -> str:
+    """The common name of guardian ``index``'s client certificate: the server lets it speak
+    for that guardian of that election only."""
+    return f"{election_id}/guardian-{index}"
+
+
+def guardian_names(election_ids: str | Iterable[str], n: int = GUARDIANS) -> tuple[str, ...]:
+    """Every guardian certificate name the elections need (LocalCluster issues them)."""
+    eids = [election_ids] if isinstance(election_ids, str) else list(election_ids)
+    return tuple(guardian_name(eid, i) for eid in eids for i in range(1, n + 1))
+
+
+class ElectionScenario:
+    """One election on ``cluster``, phase by phase. ``admin`` and ``voter`` may be shared by
+    several scenarios (they are then not closed here); otherwise the scenario opens its own."""
+
+    def __init__(self, cluster: LocalCluster, election_id: str, *, guardians: int = GUARDIANS,
+                 threshold: int = THRESHOLD, admin: AdminClient | None = None,
+                 voter: VoterClient | None = None, poll: float = 0.2) -> None:
+        self.cluster = cluster
+        self.election_id = election_id
+        self.n, self.t = guardians, threshold
+        self.poll = poll
+        self._channels: list[grpc.aio.Channel] = []
+        if admin is None:
+            admin = AdminClient(self._open(cluster.secure_address, "admin"))
+        if voter is None:
+            voter = VoterClient(self._open(cluster.address))
+        self.admin, self.voter = admin, voter
+        self.guardians: dict[int, GuardianClient] = {}
+        self.roll: election_pb2.ImportRollResponse | None = None
+
+    def _open(self, address: str, cn: str | None = None) -> grpc.aio.Channel:
+        if cn is None:
+            channel = grpc.aio.insecure_channel(address)
+        else:
+            channel = open_channel(address, self.cluster.pki / "ca.pem", *self.cluster.cert(cn))
+        self._channels.append(channel)
+        return channel
+
+    async def close(self) -> None:
+        """Close every channel the scenario opened."""
+        channels, self._channels = self._channels, []
+        for channel in channels:
+            await channel.close()
+
+    async def __aenter__(self) -> ElectionScenario:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # --- define ---------------------------------------------------------------------------------
+
+    async def define(self, roll_csv: bytes, community_id: str, *, motion: str,
+                     opens_in: float, open_for: float, contest: Contest | None = None,
+                     rule: RuleRecord | None = None,
+                     schedule: bool = True) -> election_pb2.ImportRollResponse:
+        """Import the roll, define the election on it (a referendum under the ordinary rule
+        unless told otherwise) opening ``opens_in`` seconds from now for ``open_for`` seconds,
+        and schedule it (DRAFT → KEY_CEREMONY). The roll's import response."""
+        self.roll = await self.admin.import_roll(community_id, roll_csv)
+        now = time.time()
+        await self.admin.create_election(wire.new_definition_pb(
+            self.election_id, self.roll.roll_id, motion, contest or Contest.referendum(),
+            rule or preset_rule(RulePreset.ORDINARY), int(now + opens_in),
+            int(now + opens_in + open_for), self.n, self.t))
+        if schedule:
+            await self.admin.schedule(self.election_id)
+        return self.roll
+
+    # --- the key ceremony -----------------------------------------------------------------------
+
+    def guardian(self, index: int) -> GuardianClient:
+        """Guardian ``index``'s client: a new encryption key in a state file of its own (mode
+        0600, in the cluster's directory) and a mutual-TLS channel with its certificate."""
+        client = self.guardians.get(index)
+        if client is None:
+            directory = self.cluster.directory / "guardians"
+            directory.mkdir(exist_ok=True)
+            path = directory / f"{self.election_id}-{index}.json"
+            state = new_guardian(self.election_id, index, self.n, self.t)
+            state.save(path)
+            channel = self._open(self.cluster.secure_address,
+                                 guardian_name(self.election_id, index))
+            client = self.guardians[index] = GuardianClient(channel, state, Path(path))
+        return client
+
+    async def run_ceremony(self, timeout: float = 120.0) -> PublicElection:
+        """Every guardian runs the ceremony to its end; then wait until the election is READY
+        (joint key and issuer keys on the ledger). The election as the phone reads it."""
+        await asyncio.gather(*(self.guardian(i).run_ceremony() for i in range(1, self.n + 1)))
+        await self.wait_for(ElectionState.READY, timeout)
+        return await self.election()
+
+    # --- voting ---------------------------------------------------------------------------------
+
+    async def election(self) -> PublicElection:
+        return await self.voter.election(self.election_id)
+
+    async def issue(self, owners: Sequence[str], *, concurrency: int = 8,
+                    provider: DemoIdentityProvider | None = None,
+                    election: PublicElection | None = None) -> dict[str, Wallet]:
+        """A blind credential for each owner (attested by ``provider``, the cluster's by
+        default), ``concurrency`` at a time: owner id → the phone's wallet."""
+        provider = provider or self.cluster.provider
+        election = election or await self.election()
+        limit = asyncio.Semaphore(concurrency)
+        wallets: dict[str, Wallet] = {}
+
+        async def one(owner: str) -> None:
+            async with limit:
+                att, sig = provider.attest(owner, self.election_id)
+                wallets[owner] = await self.voter.obtain_credential(election, att, sig)
+
+        await asyncio.gather(*(one(o) for o in owners))
+        return {o: wallets[o] for o in owners}
+
+    async def wait_for(self, state: ElectionState, timeout: float = 120.0) -> ElectionState:
+        """Until the lifecycle driver has moved the election to ``state`` (or beyond)."""
+        return await self.admin.follow(self.election_id, state, poll=self.poll, timeout=timeout)
+
+    # --- the tally ------------------------------------------------------------------------------
+
+    async def decrypt(self, guardians: Iterable[int]) -> dict[int, int]:
+        """Each of these guardians verifies the whole ledger and submits its decryption shares
+        (once the election is TALLYING): guardian → shares submitted."""
+        return {i: await self.guardian(i).decrypt() for i in guardians}
