@@ -1,0 +1,221 @@
+"""The one protobuf mapping (ownervote.v1.wire): every message ↔ domain pair round-trips, the
+enums map by name both ways, and what does not map — or a reply inconsistent in itself — is
+refused naming the field."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+from ownervote.v1 import election_pb2, wire
+
+from crypto.attestation import DemoIdentityProvider
+from crypto.ballot import Contest
+from crypto.credential import IssuerKey, generate_issuer_key
+from crypto.errors import InvalidProof
+from crypto.group import base_mul, encode_point
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.note import Ed25519Signer
+from crypto.log.receipt import Receipt
+from crypto.public_election import PublicElection
+from crypto.records import (
+    DecryptionSharesRecord,
+    DefinitionRecord,
+    ElectionState,
+    ResultOutcome,
+    ResultRecord,
+    RulePreset,
+    RuleRecord,
+    preset_rule,
+)
+from crypto.threshold import partial_decrypt
+from tests.support.dkg import run_dkg
+
+ROLL_HASH = bytes(range(32))
+
+
+REFERENDUM, MAJOR = Contest.referendum(), preset_rule(RulePreset.MAJOR)
+
+
+def _definition(contest: Contest = REFERENDUM, rule: RuleRecord = MAJOR) -> DefinitionRecord:
+    return DefinitionRecord("gate-2026", "sunrise/00aa", ROLL_HASH, "Repair the gate", contest,
+                            rule, 1_900_000_000, 1_900_086_400, 3, 2)
+
+
+def test_the_enums_map_by_name_both_ways_and_unknown_numbers_are_refused():
+    for s in ElectionState:
+        assert election_pb2.ElectionState.Name(wire.state_pb(s)) == f"ELECTION_STATE_{s.name}"
+        assert wire.state("state", wire.state_pb(s)) is s
+    for o in ResultOutcome:
+        assert election_pb2.Outcome.Name(wire.outcome_pb(o)) == f"OUTCOME_{o.name}"
+        assert wire.outcome("outcome", wire.outcome_pb(o)) is o
+    for p in RulePreset:
+        assert election_pb2.RulePreset.Name(wire.preset_pb(p)) == f"RULE_PRESET_{p.name}"
+    for bad in (0, 8):
+        with pytest.raises(wire.WireError) as err:
+            wire.state("election.state", bad)
+        assert err.value.field == "election.state"
+    with pytest.raises(wire.WireError):
+        wire.outcome("options[0].outcome", 0)
+
+
+@pytest.mark.parametrize("d", [
+    _definition(),
+    _definition(Contest.committee(["Li", "Wang", "Zhao"], 1, 2), preset_rule(RulePreset.ORDINARY)),
+    _definition(rule=RuleRecord(RulePreset.EXPLICIT, ((1, 2), (3, 5), (3, 5), (1, 2)), True)),
+])
+def test_definitions_round_trip(d):
+    assert wire.definition(wire.definition_pb(d), ROLL_HASH) == d
+
+
+def test_a_preset_takes_its_fractions_from_art278_whatever_the_message_says():
+    pb = wire.definition_pb(_definition())
+    pb.rule.approval_area.numerator = 1
+    pb.rule.approval_area.denominator = 10
+    assert wire.definition(pb, ROLL_HASH).rule == preset_rule(RulePreset.MAJOR)
+
+
+@pytest.mark.parametrize("spoil, field", [
+    (lambda d: setattr(d, "election_id", "Not An Id"), "definition.election_id"),
+    (lambda d: setattr(d, "motion", ""), "definition.motion"),
+    (lambda d: d.contest.options.append("maybe"), "definition.contest.options"),
+    (lambda d: setattr(d.contest, "kind", 0), "definition.contest.kind"),
+    (lambda d: setattr(d.rule, "preset", 0), "definition.rule.preset"),
+    (lambda d: (setattr(d.rule, "preset", election_pb2.RULE_PRESET_EXPLICIT),
+                setattr(d.rule.approval_area, "denominator", 0)),
+     "definition.rule.approval_area"),
+    (lambda d: (setattr(d.rule, "preset", election_pb2.RULE_PRESET_EXPLICIT),
+                setattr(d.rule, "strict", False),
+                setattr(d.rule.approval_area, "numerator", 0)), "definition.rule"),
+    (lambda d: d.ClearField("open_time"), "definition.open_time"),
+    (lambda d: setattr(d, "threshold", 4), "definition.threshold"),
+    (lambda d: setattr(d, "roll_id", ""), "definition"),
+])
+def test_a_definition_that_does_not_map_is_refused_naming_its_field(spoil, field):
+    pb = wire.definition_pb(_definition())
+    spoil(pb)
+    with pytest.raises(wire.WireError) as err:
+        wire.definition(pb, ROLL_HASH)
+    assert err.value.field == field
+
+
+def _published(state=ElectionState.OPEN) -> PublicElection:
+    key = IssuerKey("gate-2026", 8950, generate_issuer_key().public_key())
+    return PublicElection(_definition(), state, 8950 * 3, 3, base_mul(7), {8950: key},
+                          {8950: 3})
+
+
+def test_the_published_election_round_trips_and_its_hash_is_recomputed():
+    e = _published()
+    pb = wire.election_pb(e)
+    assert pb.election_hash == e.context.hash and pb.joint_public_key == encode_point(base_mul(7))
+    back = wire.election(pb)
+    assert back.definition == e.definition and back.state is ElectionState.OPEN
+    assert back.context.hash == e.context.hash
+    assert {w: k.spki for w, k in back.issuers.items()} == {8950: e.issuers[8950].spki}
+    assert back.class_owners == {8950: 3} and back.total_area == e.total_area
+    draft = wire.election(wire.election_pb(PublicElection(_definition(), ElectionState.DRAFT, 1,
+                                                          1)))
+    assert draft.context is None and not draft.issuers
+
+
+def test_a_server_cannot_make_the_phone_encrypt_for_another_key_or_class():
+    pb = wire.election_pb(_published())
+    pb.joint_public_key = encode_point(base_mul(8))  # the server knows this key's secret
+    with pytest.raises(InvalidProof, match="election_hash"):
+        wire.election(pb)
+    pb = wire.election_pb(_published())
+    pb.issuer_keys.add(weight=8950, spki=pb.issuer_keys[0].spki)
+    with pytest.raises(wire.WireError, match="twice"):
+        wire.election(pb)
+    pb = wire.election_pb(_published())
+    pb.issuer_keys[0].spki = b"\x30\x00"
+    with pytest.raises(wire.WireError) as err:
+        wire.election(pb)
+    assert err.value.field == "election.issuer_keys[0].spki"
+
+
+def _result() -> ResultRecord:
+    return ResultRecord((2, 1, 0), (8950 + 12025, 8950, 0), 3, 2 * 8950 + 12025, True,
+                        (ResultOutcome.REJECTED,) * 3, (1, 3))
+
+
+def test_the_result_round_trips_and_its_fractions_must_be_its_quotients():
+    receipt = Receipt(4, bytes(32), (bytes(32),), b"note")
+    pb = wire.result_pb("gate-2026", ("approve", "oppose", "abstain"), _result(), receipt)
+    f = pb.options[0].area_fraction
+    assert Fraction(f.numerator, f.denominator) == Fraction(8950 + 12025, 2 * 8950 + 12025)
+    assert wire.result(pb) == (_result(), ("approve", "oppose", "abstain"), receipt)
+    pb.options[1].headcount_fraction.numerator = 2  # 2/3, but oppose has 1 of 3
+    with pytest.raises(wire.WireError) as err:
+        wire.result(pb)
+    assert (err.value.field, err.value.reason) == ("options[1].headcount_fraction",
+                                                   "INCONSISTENT_RESULT")
+    pb = wire.result_pb("gate-2026", ("approve", "oppose", "abstain"), _result(), receipt)
+    pb.options[2].outcome = 0
+    with pytest.raises(wire.WireError):
+        wire.result(pb)
+
+
+def test_attestations_receipts_and_the_log_round_trip():
+    att, sig = DemoIdentityProvider().attest("O001", "gate-2026")
+    assert wire.attestation(wire.attestation_pb(att, sig)) == (att, sig)
+    request = wire.credential_request_pb(att, sig, 8950, b"\x01" * 256)
+    assert (request.weight, request.blinded_msg) == (8950, b"\x01" * 256)
+    assert wire.attestation(wire.eligibility_request_pb(att, sig).attestation) == (att, sig)
+    bad = wire.attestation_pb(att, sig[:10])
+    with pytest.raises(wire.WireError) as err:
+        wire.attestation(bad)
+    assert err.value.field == "attestation.signature"
+    bad = wire.attestation_pb(replace(att, election_id="x"), sig)
+    bad.election_id = "Not An Id"
+    with pytest.raises(wire.WireError) as err:
+        wire.attestation(bad)
+    assert err.value.field == "attestation.election_id"
+    r = Receipt(9, b"\x02" * 32, (b"\x03" * 32, b"\x04" * 32), b"signed note")
+    assert wire.receipt(wire.receipt_pb(r)) == r
+    log = Ed25519Signer.generate("example.org/log").verifier()
+    witnesses = (CosignatureSigner.generate("w1.example").verifier(),)
+    info = wire.log_info_pb("example.org/log", log, witnesses, 1)
+    got = wire.log_info(info)
+    assert (got[0].vkey(), [w.vkey() for w in got[1]], got[2]) == (
+        log.vkey(), [w.vkey() for w in witnesses], 1)
+    info.witnesses[0].verifier_key = "garbage"
+    with pytest.raises(wire.WireError):
+        wire.log_info(info)
+
+
+def test_the_ceremony_and_the_decryption_shares_round_trip():
+    run = run_dkg("wire-ceremony", 3, 2)
+    from crypto.dkg import make_complaint
+    complaint = make_complaint(run.params, run.keys[2], run.dealings[0])
+    pb = wire.ceremony_pb(run.publics, run.dealings, [complaint], b"\x02" * 33, [3, 1, 2])
+    assert list(pb.qualified) == [1, 2, 3]
+    assert wire.ceremony(pb) == (tuple(run.publics), tuple(run.dealings), (complaint,))
+    pb.dealings[1].shares[0].recipient = 0
+    with pytest.raises(wire.WireError) as err:
+        wire.ceremony(pb)
+    assert err.value.field == "dealings[1].shares[0].recipient"
+    ct = run.result.joint_public_key  # any point serves as the aggregate's alpha here
+    from crypto.elgamal import Ciphertext
+    share = partial_decrypt("wire-ceremony", "option[0].count", run.shares[1],
+                            Ciphertext(ct, ct))
+    record = DecryptionSharesRecord(1, (("option[0].count", share),))
+    request = wire.decryption_shares_request_pb("wire-ceremony", record)
+    assert wire.decryption_shares(request.guardian, request.shares) == record
+    request.shares.add().CopyFrom(request.shares[0])
+    with pytest.raises(wire.WireError) as err:
+        wire.decryption_shares(request.guardian, request.shares)
+    assert (err.value.field, err.value.reason) == ("shares[1].label", "DUPLICATE_LABEL")
+
+
+def test_a_cast_ballot_maps_both_ways():
+    from crypto.ballot import ElectionContext
+    from tests.support.ballots import new_voter
+    context = ElectionContext("gate-2026", Contest.referendum(), base_mul(11))
+    sk = generate_issuer_key()
+    v = new_voter(context, IssuerKey("gate-2026", 8950, sk.public_key()), sk, [0])
+    pb = wire.cast_ballot_pb(v.cast)
+    assert wire.cast_ballot("cast_ballot", pb) == v.cast
+    assert wire.cast_ballot_request_pb(v.cast).cast_ballot == pb
