@@ -17,7 +17,7 @@ from .ballot import EncryptedBallot, EncryptedSelection
 from .credential import CastBallot, Credential
 from .dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from .elgamal import Ciphertext
-from .encoding import Reader, decode_all, lp
+from .encoding import LP_LEN, Reader, decode_all, lp
 from .errors import DecodeError
 from .group import (
     POINT_LEN,
@@ -224,10 +224,10 @@ def decode_tally_encodings(data: bytes) -> TallyEncodings:
         return pos + n
 
     def lp(pos: int, max_len: int) -> tuple[int, int]:  # (start, stop) of an LP field
-        n = int.from_bytes(data[pos:at(pos, 4)], "big")
+        n = int.from_bytes(data[pos:at(pos, LP_LEN)], "big")
         if n > max_len:
             raise DecodeError("length prefix too large")
-        return pos + 4, at(pos + 4, n)
+        return pos + LP_LEN, at(pos + LP_LEN, n)
 
     def text(pos: int, max_len: int = 128) -> int:
         a, b = lp(pos, max_len)
