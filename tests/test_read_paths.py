@@ -95,7 +95,7 @@ async def test_reads_run_outside_a_transaction_on_postgres(pg_dsn):
             seen.append((statement, conn.connection.dbapi_connection._transaction is not None))
 
         assert (await store.get_election(eid)).state is S.OPEN
-        with pytest.raises(NotFound):
+        with pytest.raises(NotAnOwner):
             await store.owner_weight("roll-x", "nobody")
         assert await registrar.counts_per_class(eid) == {}
         assert await log.index_of_leaf(b"\0" * 32) is None
