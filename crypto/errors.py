@@ -139,6 +139,14 @@ class UnverifiedNote(InvalidSignature):
         super().__init__(message)
 
 
+class ForkedView(InvalidProof):
+    """Two checkpoints of one log that no consistency proof joins: the server showed this
+    client a fork of the ledger (crypto/log/view.py)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("forked view", detail)
+
+
 class QuorumNotMet(InvalidSignature):
     """Fewer than the required number of distinct trusted witnesses cosigned a checkpoint."""
 
