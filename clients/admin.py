@@ -32,12 +32,27 @@ import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from crypto.ballot import Contest
-from crypto.records import ElectionState, RulePreset, RuleRecord, preset_rule, rule_record
+from crypto.encoding import Event, encode_event
+from crypto.errors import CryptoError, InvalidProof
+from crypto.log.trust import TrustBundle
+from crypto.public_election import PublicElection
+from crypto.records import (
+    ElectionEvent,
+    ElectionState,
+    RulePreset,
+    RuleRecord,
+    encode_roll_commitment,
+    preset_rule,
+    roll_commitment,
+    rule_record,
+)
 from rules.area import format_area
 from rules.art278 import rule_from_fractions
+from rules.roll_csv import parse_roll_csv
 
 from .channel import add_connection_arguments, channel_from
-from .voter_sdk import Refused
+from .trust import add_trust_argument, load_bundle
+from .voter_sdk import Refused, VoterClient
 
 PRESETS = {p.name.lower(): p for p in RulePreset}
 
@@ -77,34 +92,59 @@ def definition(args: argparse.Namespace) -> election_pb2.ElectionDefinition:
 
 
 class AdminClient:
-    def __init__(self, channel: grpc.aio.Channel, token: str | None = None) -> None:
+    """An administrator's client: authenticated by its mutual-TLS certificate (or a bearer
+    ``token``), trusting only the pinned ``bundle`` — every receipt it gets is checked against
+    the exact entry it expects where it can compute it, and every state it reports is the
+    co-signed ledger's."""
+
+    def __init__(self, channel: grpc.aio.Channel, bundle: TrustBundle,
+                 token: str | None = None) -> None:
         self.admin = election_pb2_grpc.AdminServiceStub(channel)
-        self.public = election_pb2_grpc.ElectionServiceStub(channel)
+        self.reader = VoterClient(channel, bundle)  # the ledger-proven view of elections
         self.metadata = (("authorization", f"Bearer {token}"),) if token else None
 
-    async def _call(self, method, request, *, admin: bool = True):
+    def pin(self, bundle: TrustBundle) -> None:
+        self.reader.pin(bundle)
+
+    async def _call(self, method, request):
         try:
-            return await method(request, metadata=self.metadata if admin else None)
+            return await method(request, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise Refused(exc) from exc
 
     async def import_roll(self, community: str, csv: bytes) -> election_pb2.ImportRollResponse:
-        return await self._call(self.admin.ImportRoll, election_pb2.ImportRollRequest(
+        """Import the roll; its commitment, recomputed here from the CSV, must be what the
+        receipt proves is on the ledger."""
+        r = await self._call(self.admin.ImportRoll, election_pb2.ImportRollRequest(
             community_id=community, csv=csv))
+        commitment = roll_commitment(parse_roll_csv(csv.decode("utf-8")))
+        if r.roll_hash != commitment.roll_hash or \
+                r.roll_id != f"{community}/{commitment.roll_hash[:8].hex()}":
+            raise InvalidProof("roll", "the server committed another roll than this file")
+        entry = encode_event(Event(ElectionEvent.ROLL, r.roll_id,
+                                   encode_roll_commitment(commitment)))
+        await self.reader.verify_receipt(wire.receipt(r.receipt), entry)
+        return r
 
-    async def create_election(self, d: election_pb2.ElectionDefinition) -> election_pb2.Election:
-        return (await self._call(self.admin.CreateElection,
-                                 election_pb2.CreateElectionRequest(definition=d))).election
+    async def create_election(self, d: election_pb2.ElectionDefinition) -> PublicElection:
+        """Define the election; what the ledger then holds must be this definition."""
+        await self._call(self.admin.CreateElection,
+                         election_pb2.CreateElectionRequest(definition=d))
+        election = await self.reader.election(d.election_id)
+        if wire.definition_pb(election.definition) != d:
+            raise InvalidProof("definition", "the ledger's definition is not the one sent")
+        return election
 
-    async def schedule(self, election_id: str) -> election_pb2.Election:
-        return (await self._call(self.admin.ScheduleElection,
-                                 election_pb2.ScheduleElectionRequest(
-                                     election_id=election_id))).election
+    async def schedule(self, election_id: str) -> PublicElection:
+        r = await self._call(self.admin.ScheduleElection,
+                             election_pb2.ScheduleElectionRequest(election_id=election_id))
+        await self.reader.verify_receipt(wire.receipt(r.receipt))
+        return await self.reader.election(election_id)
 
     async def state(self, election_id: str) -> ElectionState:
-        e = await self._call(self.public.GetElection,
-                             election_pb2.GetElectionRequest(election_id=election_id), admin=False)
-        return wire.state("election.state", e.election.state)
+        """Where the election stands on the co-signed ledger."""
+        _, audit = await self.reader.records(election_id, require_guardians=False)
+        return audit.state
 
     async def follow(self, election_id: str, until: ElectionState = ElectionState.PUBLISHED,
                      poll: float = 0.5, timeout: float = 3600.0, echo=None) -> ElectionState:
@@ -125,7 +165,8 @@ class AdminClient:
 
 async def run(args: argparse.Namespace) -> None:
     async with channel_from(args) as channel:
-        client = AdminClient(channel, args.token or os.environ.get("OWNERVOTE_ADMIN_TOKEN"))
+        client = AdminClient(channel, load_bundle(args.trust),
+                             args.token or os.environ.get("OWNERVOTE_ADMIN_TOKEN"))
         if args.cmd == "import-roll":
             r = await client.import_roll(args.community, args.file.read_bytes())
             print(f"roll {r.roll_id}: {r.units} units, {r.owners} voting owners, "
@@ -133,11 +174,10 @@ async def run(args: argparse.Namespace) -> None:
                   f"{r.receipt.index}")
         elif args.cmd == "create-election":
             e = await client.create_election(definition(args))
-            print(f"election {e.definition.election_id}: "
-                  f"{wire.state('election.state', e.state).name}")
+            print(f"election {e.election_id}: {e.state.name}")
         elif args.cmd == "schedule":
             e = await client.schedule(args.id)
-            print(f"election {args.id}: {wire.state('election.state', e.state).name}")
+            print(f"election {args.id}: {e.state.name}")
         elif args.follow:
             await client.follow(args.id, ElectionState[args.until], echo=print)
         else:
@@ -149,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n", 2)[2])
     add_connection_arguments(p, client_cert=True)
+    add_trust_argument(p)
     p.add_argument("--token", help="bearer token (default: env OWNERVOTE_ADMIN_TOKEN)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("import-roll")
@@ -181,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
               file=sys.stderr)
+        return 1
+    except CryptoError as exc:  # the server's answer is not what the ledger proves
+        print(f"verification failed: {exc}", file=sys.stderr)
         return 1
     except (ValueError, OSError, argparse.ArgumentTypeError) as exc:  # the user's input
         print(f"error: {exc}", file=sys.stderr)

@@ -40,18 +40,23 @@ from crypto.dkg import (
     deal,
     dkg_result,
     generate_guardian_key,
+    guardian_fingerprint,
     judge_complaint,
     make_complaint,
     receive_share,
 )
+from crypto.election_view import check_guardians
 from crypto.errors import InvalidShare
 from crypto.group import base_mul, encode_point
+from crypto.log import merkle
 from crypto.log.audit import audit
+from crypto.log.trust import TrustBundle
+from crypto.log.view import LogView
 from crypto.records import DecryptionSharesRecord, ElectionState
 from crypto.threshold import is_trivial, partial_decrypt
 
 from .ledger_export import fetch_export
-from .voter_sdk import Refused, TrustPolicy, VoterClient
+from .voter_sdk import Refused, VoterClient
 
 
 class GuardianRefusal(Exception):
@@ -70,6 +75,7 @@ class GuardianState:
     share: int | None = None  # s_i, once the ceremony is over
     joint_public_key: bytes | None = None
     decryption_shares: list[tuple[str, bytes]] | None = None  # computed once, re-sent on retry
+    view: str | None = None  # the largest checkpoint it trusted (crypto.log.view.LogView JSON)
 
     @property
     def params(self) -> DkgParameters:
@@ -77,6 +83,11 @@ class GuardianState:
 
     def key_pair(self) -> GuardianKeyPair:
         return GuardianKeyPair(self.index, self.secret, decode_guardian_key(self.public_key))
+
+    @property
+    def fingerprint(self) -> bytes:
+        """What the community's trust bundle pins of this guardian (crypto.dkg)."""
+        return guardian_fingerprint(self.election_id, decode_guardian_key(self.public_key))
 
     def to_json(self) -> str:
         return json.dumps({
@@ -86,7 +97,8 @@ class GuardianState:
             "share": None if self.share is None else f"{self.share:064x}",
             "joint_public_key": self.joint_public_key.hex() if self.joint_public_key else None,
             "decryption_shares": None if self.decryption_shares is None else
-            [[label, raw.hex()] for label, raw in self.decryption_shares]}, indent=1)
+            [[label, raw.hex()] for label, raw in self.decryption_shares],
+            "view": self.view}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> GuardianState:
@@ -97,7 +109,8 @@ class GuardianState:
                    None if d["share"] is None else int(d["share"], 16),
                    bytes.fromhex(d["joint_public_key"]) if d["joint_public_key"] else None,
                    None if d["decryption_shares"] is None else
-                   [(label, bytes.fromhex(raw)) for label, raw in d["decryption_shares"]])
+                   [(label, bytes.fromhex(raw)) for label, raw in d["decryption_shares"]],
+                   d.get("view"))
 
     def save(self, path: Path) -> None:
         write_private(path, self.to_json())
@@ -113,16 +126,27 @@ def new_guardian(election_id: str, index: int, n: int, t: int) -> GuardianState:
 
 
 class GuardianClient:
+    """One guardian, trusting only its pinned ``bundle`` and what the co-signed ledger proves;
+    its secrets and its view of the log live in its state file."""
+
     def __init__(self, channel: grpc.aio.Channel, state: GuardianState, state_path: Path,
-                 policy: TrustPolicy | None = None, *, poll: float = 0.3,
-                 timeout: float = 120.0) -> None:
+                 bundle: TrustBundle, *, poll: float = 0.3, timeout: float = 120.0) -> None:
         self.channel = channel
         self.stub = election_pb2_grpc.GuardianServiceStub(channel)
         self.state = state
         self.path = state_path
-        self.voter = VoterClient(channel, policy)  # for the election and the trust policy
+        view = LogView.from_json(bundle, state.view) if state.view else LogView(bundle)
+        self.voter = VoterClient(channel, bundle, view)  # the election, from the ledger
         self.poll = poll
         self.timeout = timeout
+
+    @property
+    def bundle(self) -> TrustBundle:
+        return self.voter.bundle
+
+    def pin(self, bundle: TrustBundle) -> None:
+        """A newer bundle of the same log (e.g. with this election's guardian fingerprints)."""
+        self.voter.pin(bundle)
 
     async def _call(self, method, request, *, tolerate_exists: bool = False):
         try:
@@ -161,6 +185,11 @@ class GuardianClient:
         if next(k for k in keys if k.index == s.index).encryption_key != \
                 me.public.encryption_key:
             raise GuardianRefusal("the ceremony holds another key for this guardian")
+        pinned = self.bundle.guardian_fingerprints(s.election_id)
+        for k in keys:  # no share goes to a key the community did not pin
+            if pinned.get(k.index) != guardian_fingerprint(s.election_id, k):
+                raise GuardianRefusal(f"guardian {k.index}'s key is not the one the trust bundle "
+                                      "pins: this guardian deals no share to it")
         if all(d.dealer != s.index for d in c.dealings):
             dealing, _ = deal(params, s.index, sorted(keys, key=lambda k: k.index))
             await self._call(self.stub.SubmitDealing, election_pb2.SubmitDealingRequest(
@@ -203,13 +232,21 @@ class GuardianClient:
         s = self.state
         if s.share is None:
             raise GuardianRefusal("this guardian has no share: the ceremony did not finish")
-        policy = await self.voter.trust_policy()
         export = await fetch_export(self.channel)
-        audit(export, policy.log_verifier, policy.witnesses, policy.quorum)
+        b = self.bundle
+        audit(export, b.log_key, b.witnesses, b.quorum)  # every checkpoint, the quorum's last
+        view = self.voter.view
+        leaves = export.leaf_hashes
+        low, high = sorted((view.size, len(leaves)))
+        view.observe(export.checkpoints[-1],  # consistent with what this guardian saw before
+                     merkle.consistency_proof(list(leaves), low) if 0 < low < high else ())
+        s.view = view.to_json()
+        s.save(self.path)
         verifier = LedgerVerifier()
         for i, entry in enumerate(export.entries):
             verifier.apply(i, entry)  # AuditFailure names the first broken rule
         e = verifier.election(s.election_id)
+        check_guardians(s.election_id, e, b.guardian_fingerprints(s.election_id))
         if e.state < ElectionState.CLOSED:
             raise GuardianRefusal(f"the close is not on the ledger (the election is "
                                   f"{e.state_name}): nothing to decrypt")

@@ -3,10 +3,13 @@ services, lifecycle driver) and its witnesses, each with its own database, keys 
 the demo, the end-to-end tests and the benchmarks.
 
 Keys are made here first (C2SP key strings, written 0600) so that every process knows the
-others' verifier keys before it starts; a development CA (``python -m server.pki``) issues the
-server's TLS certificate and the client certificates (administrator ``admin``, guardians
-``<election>/guardian-<i>``) for the mutual-TLS port. Everything started is stopped by
-:meth:`LocalCluster.stop` (SIGTERM, then SIGKILL after a grace period).
+others' verifier keys before it starts, and the deployment's trust bundle (crypto/log/trust.py:
+the log's key, the witnesses' keys, the quorum, the identity provider's key) is written to
+:attr:`LocalCluster.trust_file` for the clients to pin; a development CA
+(``python -m server.pki``) issues the server's TLS certificate and the client certificates
+(administrator ``admin``, guardians ``<election>/guardian-<i>``) for the mutual-TLS port.
+Everything started is stopped by :meth:`LocalCluster.stop` (SIGTERM, then SIGKILL after a grace
+period).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ownervote.files import write_private
 from crypto.attestation import DemoIdentityProvider
 from crypto.log.checkpoint import CosignatureSigner
 from crypto.log.note import Ed25519Signer
+from crypto.log.trust import TrustBundle, make_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +82,18 @@ class LocalCluster:
     addresses: list[str] = field(default_factory=list)  # every server process's public port
     log_vkey: str = ""
     witness_vkeys: list[str] = field(default_factory=list)
+    bundle: TrustBundle | None = None  # the deployment's trust bundle, made at start
+
+    @property
+    def trust_file(self) -> Path:
+        """Where the deployment's trust bundle is written (what every client pins)."""
+        return self.directory / "trust.bundle"
+
+    def pin(self, bundle: TrustBundle) -> None:
+        """Make ``bundle`` the deployment's (e.g. with an election's guardian fingerprints)
+        and write it for the clients."""
+        self.bundle = bundle
+        self.trust_file.write_bytes(bundle.encode())
 
     @property
     def pki(self) -> Path:
@@ -127,6 +143,8 @@ class LocalCluster:
             self._spawn(name, args)
         for p in self.processes:
             p.wait_for(r"listening on port")
+        self.pin(make_bundle(self.origin, self.log_vkey, self.witness_vkeys, self.quorum,
+                             self.provider.public_key.public_bytes_raw()))
         env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=self.admin_token,
                    OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
                    OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()

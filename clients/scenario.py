@@ -60,9 +60,9 @@ class ElectionScenario:
         self.poll = poll
         self._channels: list[grpc.aio.Channel] = []
         if admin is None:
-            admin = AdminClient(self._open(cluster.secure_address, "admin"))
+            admin = AdminClient(self._open(cluster.secure_address, "admin"), cluster.bundle)
         if voter is None:
-            voter = VoterClient(self._open(cluster.address))
+            voter = VoterClient(self._open(cluster.address), cluster.bundle)
         self.admin, self.voter = admin, voter
         self.guardians: dict[int, GuardianClient] = {}
         self.roll: election_pb2.ImportRollResponse | None = None
@@ -120,13 +120,30 @@ class ElectionScenario:
             state.save(path)
             channel = self._open(self.cluster.secure_address,
                                  guardian_name(self.election_id, index))
-            client = self.guardians[index] = GuardianClient(channel, state, Path(path))
+            client = self.guardians[index] = GuardianClient(channel, state, Path(path),
+                                                            self.cluster.bundle)
         return client
 
+    def pin_guardians(self) -> None:
+        """What the guardians' community does once the ceremony has fixed their keys: each
+        guardian states its key's fingerprint (``python -m clients.guardian fingerprint``), the
+        trust bundle pins them, and every client takes the new bundle."""
+        bundle = self.cluster.bundle.with_guardians(
+            self.election_id, {i: g.state.fingerprint for i, g in self.guardians.items()})
+        self.cluster.pin(bundle)
+        self.voter.pin(bundle)
+        self.admin.pin(bundle)
+        for g in self.guardians.values():
+            g.pin(bundle)
+
     async def run_ceremony(self, timeout: float = 120.0) -> PublicElection:
-        """Every guardian runs the ceremony to its end; then wait until the election is READY
-        (joint key and issuer keys on the ledger). The election as the phone reads it."""
-        await asyncio.gather(*(self.guardian(i).run_ceremony() for i in range(1, self.n + 1)))
+        """The guardians make their keys and the bundle pins them, then every guardian runs the
+        ceremony to its end (dealing only to pinned keys); then wait until the election is
+        READY (joint key and issuer keys on the ledger). The election as the phone rebuilds it
+        from the ledger."""
+        guardians = [self.guardian(i) for i in range(1, self.n + 1)]
+        self.pin_guardians()
+        await asyncio.gather(*(g.run_ceremony() for g in guardians))
         await self.wait_for(ElectionState.READY, timeout)
         return await self.election()
 

@@ -1,21 +1,25 @@
-"""The voter CLI: ``python -m clients.voter --server HOST:PORT [--ca PEM] COMMAND``.
+"""The voter CLI: ``python -m clients.voter --server HOST:PORT --trust BUNDLE [--ca PEM]
+[--view FILE] COMMAND``.
 
     election ID
-        The motion, the options, the state and the times.
+        The motion, the options, the state and the times, as the co-signed ledger proves them.
     register --attestation FILE --wallet FILE
         Obtain a blind credential with an identity attestation (JSON, from the identity
         provider); the token key is generated here and kept, with the credential, in the wallet
         file (mode 0600). The registrar never sees the token.
     vote --wallet FILE --choice NAME [--choice NAME ...] [--receipt FILE]
-        Encrypt, sign with the token and cast; the receipt is verified against a checkpoint
-        co-signed by the witness quorum and saved. Voting again replaces the earlier ballot.
+        Encrypt for the joint key the ledger proves, sign with the token and cast; the receipt
+        is verified against the exact ledger entry and a checkpoint co-signed by the bundle's
+        witness quorum, and saved. Voting again replaces the earlier ballot.
     verify-receipt --receipt FILE
-        Re-check a saved receipt against the log's key and witnesses.
+        Re-check a saved receipt.
     result ID
-        The published result.
+        The published result: the ledger's result entry, proven.
 
-Trust: ``--log-key``, ``--witness`` (repeat) and ``--quorum`` pin the log and the witnesses;
-without them they are read from the server on first use.
+Trust: ``--trust`` is the deployment's trust bundle (its fingerprint is on the community's
+notice board); nothing is taken from the server. ``--view FILE`` keeps the largest checkpoint
+this voter has trusted (every later one must be consistent with it: a server showing a fork
+is caught); with ``--wallet`` it defaults to the wallet's file name with ``.view`` added.
 """
 
 from __future__ import annotations
@@ -27,15 +31,16 @@ import sys
 from pathlib import Path
 
 from ownervote.files import write_private
+from ownervote.v1.wire import WireError
 
 from crypto.errors import CryptoError
-from crypto.log.checkpoint import CosignatureVerifier
-from crypto.log.note import Ed25519Verifier
 from crypto.log.receipt import Receipt
+from crypto.log.view import LogView
 
 from .channel import add_connection_arguments, channel_from
 from .identity_provider import attestation_from_json
-from .voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
+from .trust import add_trust_argument, load_bundle
+from .voter_sdk import Refused, VoterClient, Wallet
 
 
 def receipt_json(r: Receipt, ballot_hash: bytes) -> str:
@@ -51,63 +56,72 @@ def receipt_from_json(text: str) -> Receipt:
                    d["signed_note"].encode())
 
 
-def policy_from(args) -> TrustPolicy | None:
-    if not args.log_key:
-        return None
-    return TrustPolicy(Ed25519Verifier.from_vkey(args.log_key),
-                       tuple(CosignatureVerifier.from_vkey(w) for w in args.witness),
-                       args.quorum if args.quorum is not None else len(args.witness))
+def view_path(args) -> Path | None:
+    if args.view is not None:
+        return args.view
+    wallet = getattr(args, "wallet", None)
+    return wallet.with_name(wallet.name + ".view") if wallet is not None else None
 
 
 async def run(args) -> None:
+    bundle = load_bundle(args.trust)
+    path = view_path(args)
+    view = LogView.from_json(bundle, path.read_text()) if path and path.exists() else None
     async with channel_from(args) as channel:
-        voter = VoterClient(channel, policy_from(args))
-        if args.cmd == "election":
-            e = await voter.election(args.id)
-            print(f"{e.election_id}: {e.state.name}\nmotion: {e.motion}\noptions: "
-                  f"{', '.join(e.contest.options)} (choose {e.contest.min_selections}.."
-                  f"{e.contest.max_selections})")
-        elif args.cmd == "register":
-            att, sig = attestation_from_json(args.attestation.read_text())
-            election = await voter.election(att.election_id)
-            wallet = await voter.obtain_credential(election, att, sig)
-            write_private(args.wallet, wallet.to_json())
-            print(f"credential for weight class {wallet.credential.weight} saved in "
-                  f"{args.wallet}")
-        elif args.cmd == "vote":
-            wallet = Wallet.from_json(args.wallet.read_text())
-            election = await voter.election(wallet.election_id)
-            options = list(election.contest.options)
-            unknown = [c for c in args.choice if c not in options]
-            if unknown:
-                raise SystemExit(f"unknown option(s) {unknown}; the options are {options}")
-            cast = await voter.cast(election, wallet, [options.index(c) for c in args.choice])
-            if args.receipt:
-                args.receipt.write_text(receipt_json(cast.receipt, cast.ballot_hash))
-            print(f"ballot {cast.ballot_hash.hex()[:16]}… accepted at ledger index "
-                  f"{cast.receipt.index}; receipt verified against a co-signed checkpoint of "
-                  f"size {cast.tree_size}")
-        elif args.cmd == "verify-receipt":
-            size = await voter.verify_receipt(receipt_from_json(args.receipt.read_text()))
-            print(f"receipt OK: the entry is in the co-signed tree of size {size}")
-        else:
-            r = await voter.result(args.id)
-            print(f"{r.election_id}: participation {r.participating_owners} owners, area "
-                  f"{r.participating_area / 100:.2f} m²; quorum "
-                  f"{'met' if r.quorum_met else 'NOT met'}")
-            for o in r.options:
-                print(f"  {o.name:<16} {o.area / 100:>12.2f} m² {o.headcount:>7} owners  "
-                      f"{o.outcome.name}")
+        voter = VoterClient(channel, bundle, view)
+        try:
+            await command(voter, args)
+        finally:
+            if path is not None and voter.view.size:
+                write_private(path, voter.view.to_json())
+
+
+async def command(voter: VoterClient, args) -> None:
+    if args.cmd == "election":
+        e = await voter.election(args.id)
+        print(f"{e.election_id}: {e.state.name}\nmotion: {e.motion}\noptions: "
+              f"{', '.join(e.contest.options)} (choose {e.contest.min_selections}.."
+              f"{e.contest.max_selections})")
+    elif args.cmd == "register":
+        att, sig = attestation_from_json(args.attestation.read_text())
+        election = await voter.election(att.election_id)
+        wallet = await voter.obtain_credential(election, att, sig)
+        write_private(args.wallet, wallet.to_json())
+        print(f"credential for weight class {wallet.credential.weight} saved in {args.wallet}")
+    elif args.cmd == "vote":
+        wallet = Wallet.from_json(args.wallet.read_text())
+        election = await voter.election(wallet.election_id)
+        options = list(election.contest.options)
+        unknown = [c for c in args.choice if c not in options]
+        if unknown:
+            raise SystemExit(f"unknown option(s) {unknown}; the options are {options}")
+        cast = await voter.cast(election, wallet, [options.index(c) for c in args.choice])
+        if args.receipt:
+            args.receipt.write_text(receipt_json(cast.receipt, cast.ballot_hash))
+        print(f"ballot {cast.ballot_hash.hex()[:16]}… accepted at ledger index "
+              f"{cast.receipt.index}; receipt verified against a co-signed checkpoint of "
+              f"size {cast.tree_size}")
+    elif args.cmd == "verify-receipt":
+        size = await voter.verify_receipt(receipt_from_json(args.receipt.read_text()))
+        print(f"receipt OK: the entry is in the co-signed tree of size {size}")
+    else:
+        r = await voter.result(args.id)
+        print(f"{r.election_id}: participation {r.participating_owners} owners, area "
+              f"{r.participating_area / 100:.2f} m²; quorum "
+              f"{'met' if r.quorum_met else 'NOT met'} (the ledger's result entry, index "
+              f"{r.receipt.index})")
+        for o in r.options:
+            print(f"  {o.name:<16} {o.area / 100:>12.2f} m² {o.headcount:>7} owners  "
+                  f"{o.outcome.name}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m clients.voter", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
+                                epilog=__doc__.split("\n", 3)[3])
     add_connection_arguments(p)
-    p.add_argument("--log-key")
-    p.add_argument("--witness", action="append", default=[])
-    p.add_argument("--quorum", type=int)
+    add_trust_argument(p)
+    p.add_argument("--view", type=Path, help="file keeping this voter's view of the log")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("election").add_argument("id")
     r = sub.add_parser("register")
@@ -126,9 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
               file=sys.stderr)
         return 1
-    except CryptoError as exc:
+    except (CryptoError, WireError) as exc:
         print(f"verification failed: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

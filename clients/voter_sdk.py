@@ -2,8 +2,13 @@
 
 What a phone does, in order (docs/protocol.md §8–§12):
 
-1. :meth:`VoterClient.election` — read the election and recompute its election hash from the
-   joint key (a server cannot make the phone encrypt for another key or contest unnoticed).
+0. The app ships the deployment's trust bundle pinned (crypto/log/trust.py; the community posts
+   its fingerprint), and keeps its view of the log (crypto/log/view.py) between sessions.
+1. :meth:`VoterClient.election` — rebuild the election from its ledger records, each proven
+   against a checkpoint the bundle's witness quorum co-signed and consistent with every
+   checkpoint seen before (crypto/election_view.py): the joint key recomputed from the
+   ceremony, the guardians' keys checked against the bundle, the issuer keys, the state. A
+   server cannot make the phone encrypt for another key or contest, nor show it a fork.
 2. :meth:`VoterClient.obtain_credential` — with an identity attestation (from the identity
    provider), generate the token key *on the device*, blind the credential message for the
    owner's weight class (RFC 9474 Blind), let the registrar blind-sign it, unblind (Finalize,
@@ -14,7 +19,8 @@ What a phone does, in order (docs/protocol.md §8–§12):
    checked here against the exact ledger entry the ballot became and a checkpoint co-signed by
    the witness quorum. Casting again with the same wallet replaces the earlier ballot (the
    latest counts).
-4. :meth:`VoterClient.result` — the published result.
+4. :meth:`VoterClient.result` — the ledger's result entry, proven, and the same record the
+   election's records recombine from the guardians' shares.
 
 Every refusal by the server is a :class:`Refused` carrying the gRPC code, the reason and the
 field the server named.
@@ -46,14 +52,17 @@ from crypto.credential import (
     request_credential,
     token_public_bytes,
 )
-from crypto.encoding import Event, encode_event
+from crypto.election_audit import ElectionAudit
+from crypto.election_view import election_from_records
+from crypto.encoding import Event, decode_event, encode_event
 from crypto.errors import InvalidProof
 from crypto.log import merkle
-from crypto.log.checkpoint import CosignatureVerifier
-from crypto.log.note import Ed25519Verifier
-from crypto.log.receipt import Receipt, verify_receipt
+from crypto.log.checkpoint import Checkpoint
+from crypto.log.receipt import Receipt
+from crypto.log.trust import TrustBundle
+from crypto.log.view import LogView
 from crypto.public_election import PublicElection
-from crypto.records import ElectionEvent, ResultOutcome, ResultRecord
+from crypto.records import ElectionEvent, ResultOutcome, ResultRecord, decode_result
 
 
 class Refused(Exception):
@@ -67,17 +76,6 @@ class Refused(Exception):
         self.metadata: dict = d["metadata"]
         super().__init__(f"{self.code.name}"
                          + (f" ({self.reason})" if self.reason else "") + f": {d['message']}")
-
-
-@dataclass(frozen=True)
-class TrustPolicy:
-    """Whose signatures make a checkpoint count: the log's key and the witness quorum. An app
-    ships these pinned; :meth:`VoterClient.trust_policy` reads them from the log (trust on first
-    use) when none is given."""
-
-    log_verifier: Ed25519Verifier
-    witnesses: tuple[CosignatureVerifier, ...]
-    quorum: int
 
 
 @dataclass(frozen=True)
@@ -153,9 +151,9 @@ class OptionResult:
 @dataclass(frozen=True)
 class ElectionResult:
     election_id: str
-    record: ResultRecord  # the published result record
-    option_names: tuple[str, ...]
-    receipt: Receipt  # verified against a co-signed checkpoint
+    record: ResultRecord  # the ledger's result record (decoded from its entry)
+    option_names: tuple[str, ...]  # from the ledger's definition
+    receipt: Receipt  # the result entry's, verified against a co-signed checkpoint
 
     @property
     def participating_area(self) -> int:
@@ -183,15 +181,34 @@ class ElectionResult:
 
 
 class VoterClient:
-    def __init__(self, channel: grpc.aio.Channel, policy: TrustPolicy | None = None, *,
-                 receipt_wait: float = 30.0) -> None:
+    """A voter's device. ``bundle`` is the trust bundle the app ships pinned (crypto/log/trust.py):
+    every checkpoint must be co-signed by its witness quorum, every guardian key on the ledger
+    must be one it pins; ``view`` is the device's view of the log (the largest checkpoint it
+    has trusted, kept between sessions), which every later checkpoint must be consistent with."""
+
+    def __init__(self, channel: grpc.aio.Channel, bundle: TrustBundle,
+                 view: LogView | None = None, *, receipt_wait: float = 30.0) -> None:
+        if not isinstance(bundle, TrustBundle):
+            raise TypeError("a VoterClient needs the pinned trust bundle")
         self.channel = channel
         self.elections = election_pb2_grpc.ElectionServiceStub(channel)
         self.registration = election_pb2_grpc.RegistrationServiceStub(channel)
         self.ballot_box = election_pb2_grpc.BallotBoxServiceStub(channel)
         self.ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
-        self.policy = policy
+        self.bundle = bundle
+        self.view = view if view is not None else LogView(bundle)
+        if self.view.bundle.origin != bundle.origin:
+            raise ValueError("the view is of another log than the bundle's")
         self.receipt_wait = receipt_wait
+        self._observing = asyncio.Lock()
+
+    def pin(self, bundle: TrustBundle) -> None:
+        """Pin a newer bundle of the same log (e.g. with an election's guardian fingerprints)."""
+        if (bundle.origin, bundle.log_key.vkey()) != (self.bundle.origin,
+                                                      self.bundle.log_key.vkey()):
+            raise ValueError("that bundle is of another log")
+        self.bundle = bundle
+        self.view.bundle = bundle
 
     async def _call(self, method, request):
         try:
@@ -199,18 +216,44 @@ class VoterClient:
         except grpc.RpcError as exc:
             raise Refused(exc) from exc
 
-    async def trust_policy(self) -> TrustPolicy:
-        if self.policy is None:
-            info = await self._call(self.ledger.GetLogInfo, ledger_pb2.GetLogInfoRequest())
-            self.policy = TrustPolicy(*wire.log_info(info))
-        return self.policy
+    async def observe(self, signed_note: bytes, consistency_proof: Sequence[bytes] = (),
+                      proof_from: int | None = None) -> Checkpoint:
+        """Trust a checkpoint the server sent: co-signed by the bundle's quorum and consistent
+        with this device's view. ``consistency_proof`` is the one the server sent between
+        ``proof_from`` (the view's size it was asked for) and the checkpoint; when it is not for
+        the view as it now stands, the server is asked for the right one. ForkedView if the
+        checkpoint is not consistent with the view."""
+        cp = self.bundle.open_checkpoint(signed_note)
+        async with self._observing:  # the view moves one checkpoint at a time
+            proof = list(consistency_proof)
+            if proof_from != self.view.size:
+                proof = []
+                low, high = sorted((self.view.size, cp.size))
+                if 0 < low < high:
+                    proof = list((await self._call(
+                        self.ledger.GetConsistencyProof, ledger_pb2.GetConsistencyProofRequest(
+                            old_size=low, new_size=high))).hashes)
+            return self.view.observe(signed_note, proof)
+
+    async def records(self, election_id: str, *, require_guardians: bool = True
+                      ) -> tuple[PublicElection, ElectionAudit]:
+        """The election rebuilt from its ledger records (crypto/election_view.py), proven
+        against a co-signed checkpoint consistent with this device's view: what it acts on.
+        ``require_guardians=False`` for a client that only reads the state (not the joint key):
+        a guardian the bundle pins must still match."""
+        known = self.view.size
+        r = await self._call(self.elections.GetElectionRecords, election_pb2.
+                             GetElectionRecordsRequest(election_id=election_id,
+                                                       known_tree_size=known))
+        note, consistency, entries = wire.election_records(r)
+        cp = await self.observe(note, consistency, proof_from=known)
+        return election_from_records(election_id, cp, entries,
+                                     self.bundle.guardian_fingerprints(election_id),
+                                     require_guardians=require_guardians)
 
     async def election(self, election_id: str) -> PublicElection:
-        """The election, its election hash recomputed from the joint key and the contest
-        (InvalidProof if the server's differs)."""
-        e = (await self._call(self.elections.GetElection,
-                              election_pb2.GetElectionRequest(election_id=election_id))).election
-        return wire.election(e)
+        """The election as the co-signed ledger proves it (never GetElection's word)."""
+        return (await self.records(election_id))[0]
 
     async def eligibility(self, att: Attestation, signature: bytes) -> int:
         resp = await self._call(self.registration.GetEligibility,
@@ -261,7 +304,7 @@ class VoterClient:
             if refusal.reason != "COSIGNING_PENDING":
                 raise refusal from exc
             receipt = await self._await_receipt(prepared.entry)  # accepted; witnesses are slow
-        checkpoint = verify_receipt(receipt, *await self._policy_args(), entry=prepared.entry)
+        checkpoint = await self._verify_receipt(receipt, prepared.entry)
         return CastReceipt(prepared.ballot_hash, receipt, checkpoint.size)
 
     async def cast(self, election: PublicElection, wallet: Wallet,
@@ -270,9 +313,15 @@ class VoterClient:
         the earlier ballot (the latest counts)."""
         return await self.send(self.prepare_cast(election, wallet, choices))
 
-    async def _policy_args(self):
-        p = await self.trust_policy()
-        return p.log_verifier, p.witnesses, p.quorum
+    async def _verify_receipt(self, receipt: Receipt, entry: bytes | None) -> Checkpoint:
+        """The receipt's checkpoint, trusted (:meth:`observe`), and its inclusion proof for
+        exactly ``entry`` (when given)."""
+        checkpoint = await self.observe(receipt.signed_note)
+        if entry is not None and merkle.leaf_hash(entry) != receipt.leaf_hash:
+            raise InvalidProof("receipt", "the receipt is for another entry")
+        merkle.verify_inclusion(receipt.leaf_hash, receipt.index, checkpoint.size,
+                                list(receipt.inclusion_proof), checkpoint.root_hash)
+        return checkpoint
 
     async def _await_receipt(self, entry: bytes) -> Receipt:
         request = ledger_pb2.GetReceiptRequest(leaf_hash=merkle.leaf_hash(entry))
@@ -288,11 +337,25 @@ class VoterClient:
 
     async def verify_receipt(self, receipt: Receipt, entry: bytes | None = None) -> int:
         """Re-check a stored receipt (the tree size it proves inclusion in)."""
-        return verify_receipt(receipt, *await self._policy_args(), entry=entry).size
+        return (await self._verify_receipt(receipt, entry)).size
 
     async def result(self, election_id: str) -> ElectionResult:
+        """The ledger's result: the ``result`` entry GetResult names, proven by its receipt,
+        and the very record the election's records recombine from the guardians' shares. A
+        result that is not the ledger's (or a server's answer that disagrees with it) is
+        refused."""
         r = await self._call(self.elections.GetResult,
                              election_pb2.GetResultRequest(election_id=election_id))
-        record, names, receipt = wire.result(r)
-        verify_receipt(receipt, *await self._policy_args())
-        return ElectionResult(r.election_id, record, names, receipt)
+        stated, _, receipt = wire.result(r)
+        await self._verify_receipt(receipt, bytes(r.entry))
+        event = decode_event(bytes(r.entry))
+        if (event.kind, event.subject) != (ElectionEvent.RESULT, election_id):
+            raise InvalidProof("result", "the entry named is not this election's result")
+        record = decode_result(event.body)
+        _, audit = await self.records(election_id)
+        if audit.result != record:
+            raise InvalidProof("result", "the result entry is not the one the election's "
+                               "records give")
+        if stated != record:
+            raise InvalidProof("result", "the server's answer is not its own result entry")
+        return ElectionResult(election_id, record, audit.definition.contest.options, receipt)

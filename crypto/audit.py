@@ -29,8 +29,8 @@ class FamilyVerifier(Protocol):
 
     family: str
 
-    def apply(self, event: Event) -> None:
-        """Check one event; a CryptoError names the broken rule."""
+    def apply(self, event: Event, index: int) -> None:
+        """Check one event (at ledger index ``index``); a CryptoError names the broken rule."""
 
 
 #: family name -> a fresh verifier of that family's rules (one per ledger)
@@ -57,7 +57,7 @@ class LedgerVerifier:
             verifier = self.verifiers.get(family)
             if verifier is None:
                 raise UnknownFamily(family, event.kind)
-            verifier.apply(event)
+            verifier.apply(event, index)
         except (CryptoError, ValueError) as exc:
             raise AuditFailure(str(exc), entry=index) from exc
         self.next_index += 1

@@ -91,6 +91,14 @@ class GuardianPublicKey:
     proof: SchnorrProof  # possession of e_i
 
 
+def guardian_fingerprint(election_id: str, key: GuardianPublicKey) -> bytes:
+    """What a trust bundle pins of a guardian (crypto/log/trust.py): SHA-256 of
+    ``LP("ownervote/v1/guardian-fingerprint") || LP(election_id) || u8(index) || E`` — the key
+    that receives its shares, not its (randomised) proof of possession."""
+    return hashlib.sha256(lp(b"ownervote/v1/guardian-fingerprint") + lp(election_id.encode())
+                          + bytes([key.index]) + encode_point(key.encryption_key)).digest()
+
+
 @dataclass(frozen=True)
 class GuardianKeyPair:
     index: int

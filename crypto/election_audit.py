@@ -110,6 +110,7 @@ class ElectionAudit:
     shares: dict[int, DecryptionSharesRecord] = field(default_factory=dict)
     result: ResultRecord | None = None
     counted_per_class: dict[int, int] = field(default_factory=dict)
+    transitions: dict[ElectionState, int] = field(default_factory=dict)  # state -> its index
 
     @property
     def params(self) -> DkgParameters:
@@ -131,11 +132,19 @@ def _in_state(e: ElectionAudit, kind: str, *states: ElectionState) -> None:
 
 
 class ElectionVerifier:
-    """The election family's rules; :meth:`apply` takes its events in ledger order."""
+    """The election family's rules; :meth:`apply` takes its events in ledger order.
+
+    ``with_ballots=False`` is the view of a client that reads an election's records without its
+    ballots (crypto/election_view.py): a ballot is then refused as out of place, and the
+    aggregates are taken as the ledger has them (their recomputation from the ballots is the
+    validating witnesses' and the auditors' check, which the co-signed checkpoint stands for);
+    every other rule is checked as for a full replay."""
 
     family = ELECTION_FAMILY
 
-    def __init__(self) -> None:
+    def __init__(self, *, with_ballots: bool = True) -> None:
+        self.with_ballots = with_ballots
+        self._index = -1  # the ledger index of the event being applied
         self.rolls: dict[str, RollCommitment] = {}
         self.elections: dict[str, ElectionAudit] = {}
         self.ballots_verified = 0
@@ -155,12 +164,13 @@ class ElectionVerifier:
         """The kinds this verifier has a rule for (every kind of the family)."""
         return frozenset(self._rules)
 
-    def apply(self, ev: Event) -> None:
-        """Check one event of the family; ElectionViolation (or a CryptoError of the record's
-        decoding) if it breaks a rule."""
+    def apply(self, ev: Event, index: int) -> None:
+        """Check one event of the family, at ledger index ``index``; ElectionViolation (or a
+        CryptoError of the record's decoding) if it breaks a rule."""
         rule = self._rules.get(ev.kind)
         if rule is None:
             raise ElectionViolation(f"the election family has no {ev.kind!r} event")
+        self._index = index
         rule(ev)
 
     def election(self, election_id: str) -> ElectionAudit:
@@ -209,6 +219,7 @@ class ElectionVerifier:
         elif t.to_state == S.PUBLISHED:
             _need(e.result is not None, "published without a result")
         e.state, e.last_at = t.to_state, t.at
+        e.transitions[t.to_state] = self._index
 
     def _finish_ceremony(self, e: ElectionAudit) -> None:
         p = e.params
@@ -265,6 +276,7 @@ class ElectionVerifier:
     # --- voting and the tally ------------------------------------------------------------------
 
     def _ballot(self, e: ElectionAudit, body: bytes) -> None:
+        _need(self.with_ballots, "a ballot among an election's records (they leave ballots out)")
         _in_state(e, "ballot", S.OPEN)
         cast, ballot_bytes = decode_cast_ballot_bytes(body)
         verify_cast_ballot(e.context, e.issuers, cast, ballot_bytes=ballot_bytes)
@@ -285,6 +297,9 @@ class ElectionVerifier:
         _in_state(e, "aggregates", S.CLOSED)
         _need(e.issued is not None, "aggregates before the credential counts")
         _need(e.aggregates is None, "aggregates published twice")
+        if not self.with_ballots:
+            e.aggregates = decode_aggregates(body)
+            return
         counted = latest_per_token(e.ballots)
         per_class = Counter(w for w, _ in counted)
         issued = dict(e.issued.counts)

@@ -147,6 +147,11 @@ class ForkedView(InvalidProof):
         super().__init__("forked view", detail)
 
 
+class UnpinnedKey(InvalidSignature):
+    """A key the pinned trust bundle does not name where it must (a guardian's key on the
+    ledger that is not the one the community pinned)."""
+
+
 class QuorumNotMet(InvalidSignature):
     """Fewer than the required number of distinct trusted witnesses cosigned a checkpoint."""
 

@@ -1,11 +1,12 @@
-"""An election as anyone may read it: its definition, where it stands, the roll's totals and,
-from READY on, the guardians' joint key and one issuer key per weight class.
+"""An election as anyone may read it: its definition, where it stands, the roll's totals, the
+issuer key of each weight class (published during the key ceremony) and, from READY on, the
+guardians' joint key.
 
-The server publishes it (ElectionService.GetElection; ``ownervote.v1.wire`` maps it both ways),
-and a voter's device encrypts for its :attr:`PublicElection.context`. The invariants: no issuer
-key comes before the joint key (the ceremony fixes it first), every issuer key certifies its own
-weight class of this election, and the context's hash is what every ballot binds
-(docs/protocol.md §6.2).
+A voter's device rebuilds it from the co-signed ledger (crypto/election_view.py) and encrypts
+for its :attr:`PublicElection.context`; the server also publishes it (ElectionService.GetElection;
+``ownervote.v1.wire`` maps it both ways). The invariant: every issuer key certifies its own
+weight class of this election; the context's hash is what every ballot binds (docs/protocol.md
+§6.2).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ class PublicElection:
     class_owners: Mapping[int, int] = field(default_factory=dict)  # weight class -> owners
 
     def __post_init__(self) -> None:
-        if self.issuers and self.joint_public_key is None:
-            raise DecodeError("issuer keys without the joint key")
         eid = self.definition.election_id
         for weight, key in self.issuers.items():
             if (key.election_id, key.weight) != (eid, weight):

@@ -92,7 +92,8 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
                    step: float) -> list[tuple]:
     cluster, eid = scenario.cluster, scenario.election_id
     channels = [grpc.aio.insecure_channel(a) for a in cluster.addresses]
-    voters = [VoterClient(c) for c in channels]  # requests alternate between server processes
+    # requests alternate between server processes
+    voters = [VoterClient(c, cluster.bundle) for c in channels]
     ids = [f"owner-{i:05d}" for i in range(owners)]
     attestations = [cluster.provider.attest(o, eid) for o in ids[:max(credentials, ballots)]]
     limit = asyncio.Semaphore(concurrency)

@@ -132,7 +132,8 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
     admin_channel = open_channel(cluster.secure_address, cluster.pki / "ca.pem",
                                  *cluster.cert("admin"))
     public = grpc.aio.insecure_channel(cluster.address)
-    admin, voter = AdminClient(admin_channel), VoterClient(public)
+    admin = AdminClient(admin_channel, cluster.bundle)
+    voter = VoterClient(public, cluster.bundle)
     scenarios = [ElectionScenario(cluster, eid, guardians=GUARDIANS, threshold=THRESHOLD,
                                   admin=admin, voter=voter) for eid in eids]
     try:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from grpc_health.v1 import health_pb2
 from ownervote.v1 import election_pb2_grpc
 
 from crypto.log.note import Ed25519Signer
@@ -49,6 +50,7 @@ from .schema import create_schema
 from .tls import TlsConfig
 
 log = logging.getLogger("ownervote.server")
+DEVELOPMENT_SERVICE = "ownervote.v1.Development"  # reported SERVING by a development server
 SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
             "ownervote.v1.ElectionService", "ownervote.v1.BallotBoxService",
             "ownervote.v1.GuardianService")
@@ -64,7 +66,11 @@ async def serve(cfg: Config) -> None:
                           Path(cfg.witness_ca)).channel_credentials()
         for w in witnesses:
             w.credentials = creds
-    node = await build_log(engine, signer, witnesses, cfg.quorum)
+    node = await build_log(engine, signer, witnesses, cfg.quorum, development=cfg.development)
+    if cfg.development:
+        log.warning("DEVELOPMENT: the witness quorum (%d of %d) is not a strict majority; every "
+                    "checkpoint says so and only a development trust bundle trusts this log",
+                    cfg.quorum, len(witnesses))
     await node.ledger.start()
     store = ElectionStore(engine, node.ledger)
     registrar = Registrar(engine)
@@ -100,6 +106,8 @@ async def serve(cfg: Config) -> None:
             store, registrar, identity, kek), server)
         services.append("ownervote.v1.RegistrationService")
     health_servicer = await add_health_and_reflection(server, services)
+    if cfg.development:  # visible to any health check: grpc_health_probe -service ...
+        await health_servicer.set(DEVELOPMENT_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     if cfg.public_tls:
         port = server.add_secure_port(cfg.listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key)).server_credentials(require_client_cert=False))

@@ -5,7 +5,8 @@
     origin = "ownervote.example/log"              # OWNERVOTE_ORIGIN (the ledger's origin)
     log_key_file = "keys/log.key"                 # OWNERVOTE_LOG_KEY_FILE
     admin_token = "…"                             # OWNERVOTE_ADMIN_TOKEN (>= 16 characters)
-    quorum = 2                                    # OWNERVOTE_QUORUM
+    quorum = 2                                    # OWNERVOTE_QUORUM (a strict majority)
+    development = false                           # OWNERVOTE_DEVELOPMENT (see below)
     witnesses = ["VKEY@HOST:PORT", …]             # OWNERVOTE_WITNESSES (comma-separated)
     tls_cert = "…"  tls_key = "…"                 # OWNERVOTE_TLS_CERT / OWNERVOTE_TLS_KEY
     witness_ca = "…" client_cert = "…" client_key = "…"   (mutual TLS to the witnesses)
@@ -18,6 +19,12 @@
     complaint_window = 10.0                       # OWNERVOTE_COMPLAINT_WINDOW (seconds)
     verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
     close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
+The quorum must be a strict majority of the witnesses, and there must be witnesses: a server
+with none, or with a quorum of half of them or less, starts only with ``development = true``
+(a machine of one's own), and then says so everywhere a client looks: in every checkpoint it
+signs (an extension line, crypto.log.trust.DEVELOPMENT_EXTENSION, which only a development trust
+bundle accepts), in GetLogInfo (``development``), in its health checks (the service
+``ownervote.v1.Development`` reports SERVING) and in its log.
 RegistrationService is served when both identity_provider_key and key_encryption_key are set;
 the key encryption key also protects the issuer keys the lifecycle driver creates when a key
 ceremony finishes (without it no ceremony can finish). ``guardian_listen`` opens a second,
@@ -42,6 +49,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from crypto.log.trust import is_majority
+
 
 class ConfigError(ValueError):
     pass
@@ -55,6 +64,7 @@ class Config:
     log_key_file: str = "keys/log.key"
     admin_token: str = ""
     quorum: int = 0
+    development: bool = False
     witnesses: tuple[str, ...] = field(default_factory=tuple)
     tls_cert: str = ""
     tls_key: str = ""
@@ -83,6 +93,12 @@ class Config:
             raise ConfigError("admin_token must be at least 16 characters")
         if not 0 <= self.quorum <= len(self.witnesses):
             raise ConfigError("quorum must be between 0 and the number of witnesses")
+        if not isinstance(self.development, bool):
+            raise ConfigError("development is true or false")
+        if not is_majority(self.quorum, len(self.witnesses)) and not self.development:
+            raise ConfigError(f"a quorum of {self.quorum} of {len(self.witnesses)} witnesses is "
+                              "not a strict majority: set development = true only on a machine "
+                              "of your own")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("tls_cert and tls_key go together")
         if self.witness_ca and not (self.client_cert and self.client_key):
@@ -139,13 +155,14 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
             values["quorum"] = int(values["quorum"])
         except (TypeError, ValueError) as exc:
             raise ConfigError("quorum must be an integer") from exc
-    if isinstance(values.get("listen_tls"), str):
-        flag = values["listen_tls"].strip().lower()
-        if flag not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError("listen_tls is true or false")
-        values["listen_tls"] = flag in ("true", "1", "yes")
-    if "listen_tls" in values and not isinstance(values["listen_tls"], bool):
-        raise ConfigError("listen_tls is true or false")
+    for name in ("listen_tls", "development"):
+        if isinstance(values.get(name), str):
+            flag = values[name].strip().lower()
+            if flag not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"{name} is true or false")
+            values[name] = flag in ("true", "1", "yes")
+        if name in values and not isinstance(values[name], bool):
+            raise ConfigError(f"{name} is true or false")
     if isinstance(values.get("verify_workers"), str):
         try:
             values["verify_workers"] = int(values["verify_workers"])

@@ -17,12 +17,14 @@ from crypto.group import G, encode_point
 from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import ElectionState
 from server.election.ballot_box import BallotBox
+from server.election.ceremony import CeremonyStore
 from server.election.identity import AttestationVerifier, GuardedVerifier
 from server.election.registrar import Registrar
 from server.election.rpc.ballot_service import BallotBoxService
 from server.election.rpc.election_service import ElectionService
 from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
+from server.ledger.node import add_ledger_service
 from tests.election_support import new_election
 from tests.ledger_support import start_log
 from tests.support.ballots import blinded_request, signed_ballot
@@ -45,10 +47,14 @@ async def open_booth(dsn, tmp_path, verifier=None):
                                    close_time=NOW + 3600)
     dkg = run_dkg(eid, 3, 2)
     await store.transition(eid, ElectionState.KEY_CEREMONY, NOW - 300)
-    await store.set_joint_key(eid, encode_point(dkg.result.joint_public_key))
-    await store.transition(eid, ElectionState.READY, NOW - 200)
-    await store.create_issuer_keys(eid, KEK)
+    ceremony = CeremonyStore(h.engine, store)  # the ceremony on the ledger, as a phone reads it
+    for pair in dkg.keys.values():
+        await ceremony.register_key(eid, pair.public)
+    for dealing in dkg.dealings:
+        await ceremony.submit_dealing(eid, dealing)
+    await ceremony.finish(eid, KEK, NOW - 200)  # joint key, issuer keys, READY
     await store.transition(eid, ElectionState.OPEN, NOW - 60)
+    h.dkg = dkg
     server = grpc.aio.server()
     election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
         store, registrar, GuardedVerifier(AttestationVerifier(provider.public_key,
@@ -57,6 +63,7 @@ async def open_booth(dsn, tmp_path, verifier=None):
         BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW, verifier=verifier)),
         server)
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store), server)
+    add_ledger_service(server, h.node)  # what a phone checks receipts and its view against
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     h.booth_address = f"127.0.0.1:{port}"  # for clients that open their own channel

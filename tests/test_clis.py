@@ -49,11 +49,15 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     t = tmp_path
     ca = str(cluster.pki / "ca.pem")
     cert, key = (str(p) for p in cluster.cert("admin"))
-    admin = ["clients.admin", "--server", cluster.secure_address, "--ca", ca, "--cert", cert,
-             "--key", key]
-    no_auth = cli(t, "clients.admin", "--server", cluster.address, "import-roll",
-                  "--community", "x", str(SAMPLE), ok=False)
+    trust = str(cluster.trust_file)  # the deployment's bundle: every CLI pins it
+    admin = ["clients.admin", "--server", cluster.secure_address, "--trust", trust, "--ca", ca,
+             "--cert", cert, "--key", key]
+    no_auth = cli(t, "clients.admin", "--server", cluster.address, "--trust", trust,
+                  "import-roll", "--community", "x", str(SAMPLE), ok=False)
     assert "UNAUTHENTICATED" in no_auth
+    no_trust = cli(t, "clients.admin", "--server", cluster.secure_address, "--ca", ca, "--cert",
+                   cert, "--key", key, "import-roll", "--community", "x", str(SAMPLE), ok=False)
+    assert "--trust" in no_trust and "Traceback" not in no_trust
     out = cli(t, *admin, "import-roll", "--community", "cli-garden", str(SAMPLE))
     roll_id = out.split()[1].rstrip(":")
     assert "voting owners" in out
@@ -67,11 +71,15 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     guardians = []
     for i in (1, 2):
         g_cert, g_key = (str(p) for p in cluster.cert(guardian_name(EID, i)))
-        g = ["clients.guardian", "--server", cluster.secure_address, "--ca", ca, "--cert",
-             g_cert, "--key", g_key, "--state", str(t / f"g{i}.json")]
-        cli(t, *g, "init", "--election", EID, "--index", str(i))
+        g = ["clients.guardian", "--server", cluster.secure_address, "--trust", trust, "--ca", ca,
+             "--cert", g_cert, "--key", g_key, "--state", str(t / f"g{i}.json")]
+        assert "fingerprint" in cli(t, *g, "init", "--election", EID, "--index", str(i))
         assert (t / f"g{i}.json").stat().st_mode & 0o777 == 0o600
         guardians.append(g)
+    # the community pins the guardians' fingerprints in the bundle (each guardian states its own)
+    pins = [x for g in guardians for x in ("--guardian", cli(t, *g, "fingerprint").strip())]
+    assert "election cli-election: guardians [1, 2] pinned" in cli(
+        t, "clients.trust", "add-guardians", trust, "--election", EID, *pins)
     running = [spawn(t, f"g{i}", *g, "ceremony") for i, g in enumerate(guardians, 1)]
     for proc, out in running:
         assert proc.wait(120) == 0, out.read_text()
@@ -79,7 +87,7 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     cli(t, *admin, "status", EID, "--follow", "--until", "READY")
     keyfile = t / "idp.key"
     keyfile.write_text(cluster.provider.key.private_bytes_raw().hex())
-    voter = ["clients.voter", "--server", cluster.address]
+    voter = ["clients.voter", "--server", cluster.address, "--trust", trust]
     owners = ["O001", "O002", "O003"]
     for k, owner in enumerate(owners):
         cli(t, "clients.identity_provider", "attest", "--key-file", str(keyfile), "--owner",

@@ -65,11 +65,12 @@ async def whole_election(scenario: ElectionScenario) -> None:
     cluster, eid = scenario.cluster, scenario.election_id
     voter, public = scenario.voter, scenario.voter.channel
     # an unauthenticated administrator call, and one with a wrong token
-    await refused(AdminClient(public).import_roll("x", ROLL), grpc.StatusCode.UNAUTHENTICATED)
-    await refused(AdminClient(public, "not-the-token-at-all").import_roll("x", ROLL),
-                  grpc.StatusCode.PERMISSION_DENIED)
+    await refused(AdminClient(public, cluster.bundle).import_roll("x", ROLL),
+                  grpc.StatusCode.UNAUTHENTICATED)
+    await refused(AdminClient(public, cluster.bundle, "not-the-token-at-all").import_roll(
+        "x", ROLL), grpc.StatusCode.PERMISSION_DENIED)
     # the administrator over mutual TLS (certificate CN admin); the roll imported once
-    await AdminClient(public, cluster.admin_token).import_roll(f"c-{eid}", ROLL)
+    await AdminClient(public, cluster.bundle, cluster.admin_token).import_roll(f"c-{eid}", ROLL)
     await refused(scenario.define(ROLL, f"c-{eid}", motion="Repaint the fences", opens_in=8,
                                   open_for=14), grpc.StatusCode.ALREADY_EXISTS, "ROLL_EXISTS")
     await scenario.define(ROLL, f"c2-{eid}", motion="Repaint the fences", opens_in=8,

@@ -125,15 +125,15 @@ def test_the_ledger_verifier_refuses_unknown_kinds_and_families_it_does_not_chec
         def __init__(self) -> None:
             self.seen: list[Event] = []
 
-        def apply(self, event: Event) -> None:
-            self.seen.append(event)
+        def apply(self, event: Event, index: int) -> None:
+            self.seen.append((index, event))
 
     routed = LedgerVerifier({**FAMILIES, "test-fund": Deposits})
     routed.apply(0, other)
-    assert routed.verifiers["test-fund"].seen == [decode_event(other)]
+    assert routed.verifiers["test-fund"].seen == [(0, decode_event(other))]
     assert routed.next_index == 1 and not routed.election_family.elections
 
 
 def test_an_election_verifier_refuses_a_kind_of_another_family():
     with pytest.raises(Exception, match="no 'test-fund-deposit' event"):
-        ElectionVerifier().apply(Event("test-fund-deposit", "x", b""))
+        ElectionVerifier().apply(Event("test-fund-deposit", "x", b""), 0)

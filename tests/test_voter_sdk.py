@@ -6,20 +6,28 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from clients.voter_sdk import Refused, TrustPolicy, VoterClient, Wallet
+from clients.voter_sdk import Refused, VoterClient, Wallet
 from crypto.credential import generate_token
+from crypto.dkg import guardian_fingerprint
 from crypto.errors import InvalidProof
 from crypto.log.receipt import Receipt
+from crypto.log.trust import TrustBundle, make_bundle
 from crypto.records import ElectionState
 from tests.test_ballot_service import booth  # noqa: F401  (the fixture)
 
 
+def booth_bundle(h, provider, eid: str, quorum: int = 2) -> TrustBundle:
+    """The booth's trust bundle: its log and witnesses, and the election's guardians pinned."""
+    return make_bundle(h.node.signer.name, h.node.signer.verifier().vkey(),
+                       [w.signer.verifier().vkey() for w in h.witnesses], quorum,
+                       provider.public_key.public_bytes_raw()).with_guardians(
+        eid, {i: guardian_fingerprint(eid, k.public) for i, k in h.dkg.keys.items()})
+
+
 async def test_the_phone_path_end_to_end(booth):  # noqa: F811
     reg, box, store, provider, roll, eid, h, public = booth
-    policy = TrustPolicy(h.node.signer.verifier(),
-                         tuple(w.signer.verifier() for w in h.witnesses), 2)
     async with grpc.aio.insecure_channel(h.booth_address) as ch:
-        voter = VoterClient(ch, policy)
+        voter = VoterClient(ch, booth_bundle(h, provider, eid))
         election = await voter.election(eid)
         assert election.state is ElectionState.OPEN and election.context is not None
         assert set(election.issuers) == {c.area for c in roll.weight_classes()}

@@ -1,7 +1,8 @@
 """A voter's receipt: proof that an entry is in the log, as attested by the witness quorum.
 
 The content of c2sp.org/tlog-proof (index, inclusion proof, co-signed checkpoint), carried in
-protobuf as ``ownervote.v1.Receipt``; docs/protocol.md §12.3.
+protobuf as ``ownervote.v1.Receipt``; docs/protocol.md §12.3. :class:`ProvenEntry` is an entry's
+bytes with its inclusion proof, against a checkpoint that comes beside it.
 """
 
 from __future__ import annotations
@@ -39,3 +40,17 @@ def verify_receipt(receipt: Receipt, log_verifier: Verifier,
     merkle.verify_inclusion(receipt.leaf_hash, receipt.index, checkpoint.size,
                             list(receipt.inclusion_proof), checkpoint.root_hash)
     return checkpoint
+
+
+@dataclass(frozen=True)
+class ProvenEntry:
+    """An entry with its RFC 9162 inclusion proof against a checkpoint it came with."""
+
+    index: int
+    entry: bytes
+    inclusion_proof: tuple[bytes, ...]
+
+    def verify(self, checkpoint: Checkpoint) -> None:
+        """InvalidProof unless the entry is at ``index`` of the checkpoint's tree."""
+        merkle.verify_inclusion(merkle.leaf_hash(self.entry), self.index, checkpoint.size,
+                                list(self.inclusion_proof), checkpoint.root_hash)

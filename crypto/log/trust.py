@@ -21,8 +21,10 @@ RFC 4648 base32, in groups of four. Decoding accepts only the canonical text.
 
 A ``development`` bundle admits a quorum of no more than half of the witnesses (none at all),
 for a machine of one's own; its short fingerprint starts with ``DEV-`` so that nobody mistakes
-it for a deployment's. Nothing in the bundle knows what a guardian is beyond its fingerprint:
-the election family computes fingerprints (crypto.dkg.guardian_fingerprint).
+it for a deployment's, and a log running so marks every checkpoint it signs with
+:data:`DEVELOPMENT_EXTENSION`, which a deployment's bundle refuses. Nothing in the bundle knows
+what a guardian is beyond its fingerprint: the election family computes fingerprints
+(crypto.dkg.guardian_fingerprint).
 """
 
 from __future__ import annotations
@@ -33,14 +35,23 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import DecodeError
+from ..errors import DecodeError, InvalidSignature
 from .checkpoint import Checkpoint, CosignatureVerifier, verify_checkpoint
 from .note import Ed25519Verifier
 
 MAGIC = "ownervote-trust-bundle/v1"
+#: The extension line (C2SP tlog-checkpoint §Note text) a log without a majority of witnesses
+#: writes into every checkpoint it signs: only a development bundle accepts such a checkpoint.
+DEVELOPMENT_EXTENSION = "ownervote/development: no majority of witnesses co-signs this log"
 SHORT_BYTES = 20
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
+
+
+def is_majority(quorum: int, witnesses: int) -> bool:
+    """Whether ``quorum`` cosignatures are a strict majority of ``witnesses`` (at least one):
+    any two quorums then share a witness, so a minority of witnesses cannot co-sign a fork."""
+    return witnesses > 0 and 2 * quorum > witnesses
 
 
 class MalformedBundle(DecodeError):
@@ -69,7 +80,7 @@ class TrustBundle:
         n = len(self.witnesses)
         if type(self.quorum) is not int or not 0 <= self.quorum <= n:
             raise MalformedBundle(f"the quorum must be between 0 and the {n} witnesses")
-        if not self.development and not 2 * self.quorum > n:
+        if not self.development and not is_majority(self.quorum, n):
             raise MalformedBundle(f"a quorum of {self.quorum} of {n} witnesses is not a strict "
                                   "majority (only a development bundle may say so)")
         if len(self.identity_provider) != 32:
@@ -106,9 +117,15 @@ class TrustBundle:
 
     def open_checkpoint(self, signed_note: bytes) -> Checkpoint:
         """The checkpoint of a note signed by the log and co-signed by the quorum; raises
-        InvalidSignature / QuorumNotMet otherwise (crypto.log.checkpoint.verify_checkpoint)."""
-        return verify_checkpoint(signed_note, self.log_key, self.witnesses, self.quorum,
-                                 origin=self.origin)[0]
+        InvalidSignature / QuorumNotMet otherwise (crypto.log.checkpoint.verify_checkpoint). A
+        checkpoint of a development log (:data:`DEVELOPMENT_EXTENSION`) opens only under a
+        development bundle."""
+        cp = verify_checkpoint(signed_note, self.log_key, self.witnesses, self.quorum,
+                               origin=self.origin)[0]
+        if DEVELOPMENT_EXTENSION in cp.extensions and not self.development:
+            raise InvalidSignature("the checkpoint is a development log's (no majority of "
+                                   "witnesses); this bundle trusts no such log")
+        return cp
 
     def guardian_fingerprints(self, subject: str) -> dict[int, bytes]:
         """The pinned fingerprints of one election's guardians, by index (empty if none)."""

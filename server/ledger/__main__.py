@@ -1,9 +1,11 @@
 """Run a standalone log: ``python -m server.ledger --dsn DSN --key-file F --origin ORIGIN``.
 
 Serves LedgerService (and health, reflection) and collects cosignatures from the witnesses given
-as ``--witness VKEY@HOST:PORT`` (``--quorum`` of them must co-sign). ``--generate N`` appends N
-synthetic entries of ``--entry-size`` bytes with ``--concurrency`` concurrent appenders and
-prints one line per committed append (used by the crash test and the benchmark).
+as ``--witness VKEY@HOST:PORT`` (``--quorum`` of them must co-sign, a strict majority; with
+fewer it runs only with ``--development``, and every checkpoint it signs says so).
+``--generate N`` appends N synthetic entries of ``--entry-size`` bytes with ``--concurrency``
+concurrent appenders and prints one line per committed append (used by the crash test and the
+benchmark).
 """
 
 from __future__ import annotations
@@ -67,7 +69,12 @@ async def run(args: argparse.Namespace) -> None:
                           Path(args.witness_ca)).channel_credentials()
         for w in witnesses:
             w.credentials = creds
-    node = await build_log(engine, signer, witnesses, args.quorum, max_batch=args.max_batch)
+    try:
+        node = await build_log(engine, signer, witnesses, args.quorum, max_batch=args.max_batch,
+                               development=args.development)
+    except ValueError as exc:
+        raise SystemExit(f"python -m server.ledger: {exc} (--development for a machine of "
+                         "your own)") from exc
     await node.ledger.start()
     server = grpc.aio.server()
     add_ledger_service(server, node)
@@ -104,6 +111,9 @@ def main() -> None:
     p.add_argument("--listen", default="127.0.0.1:0")
     p.add_argument("--witness", action="append", default=[])
     p.add_argument("--quorum", type=int, default=0)
+    p.add_argument("--development", action="store_true",
+                   help="run with a quorum that is not a strict majority of the witnesses (or "
+                        "none): every checkpoint then says so; never for a deployment")
     p.add_argument("--max-batch", type=int, default=1000)
     p.add_argument("--generate", type=int, default=0)
     p.add_argument("--entry-size", type=int, default=1024)

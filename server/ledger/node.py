@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.log.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
 from crypto.log.note import Ed25519Signer
+from crypto.log.trust import DEVELOPMENT_EXTENSION, is_majority
 
 from .cosign import CosignCollector, WitnessEndpoint, WitnessPolicy
 from .log import Ledger
@@ -25,6 +26,14 @@ def parse_witness(spec: str) -> WitnessEndpoint:
     return WitnessEndpoint(CosignatureVerifier.from_vkey(vkey), address)
 
 
+def check_quorum(witnesses: int, quorum: int, development: bool) -> None:
+    if not 0 <= quorum <= witnesses:
+        raise ValueError("the quorum must be between 0 and the number of witnesses")
+    if not is_majority(quorum, witnesses) and not development:
+        raise ValueError(f"a quorum of {quorum} of {witnesses} witnesses is not a strict "
+                         "majority: only a development log runs so (its checkpoints say so)")
+
+
 @dataclass
 class LogNode:
     ledger: Ledger
@@ -34,20 +43,25 @@ class LogNode:
 
 async def build_log(engine: AsyncEngine, signer: Ed25519Signer,
                     witnesses: Sequence[WitnessEndpoint], quorum: int, *,
-                    max_batch: int = 1000) -> LogNode:
+                    max_batch: int = 1000, development: bool = False) -> LogNode:
     """The log of origin ``signer.name`` (C2SP: the log's key name is its origin), over a
-    database whose schema exists (server.schema.create_schema)."""
+    database whose schema exists (server.schema.create_schema). Without a strict majority of
+    witnesses in its quorum a log runs only when told it is for ``development``, and then says so
+    in every checkpoint it signs (crypto.log.trust.DEVELOPMENT_EXTENSION)."""
+    check_quorum(len(witnesses), quorum, development)
     origin = signer.name
     policy = WitnessPolicy(tuple(w.verifier for w in witnesses), quorum)
+    extensions = (DEVELOPMENT_EXTENSION,) if development else ()
 
     def sign(size: int, root: bytes) -> bytes:
-        return SignedCheckpoint.sign(Checkpoint(origin, size, root), signer).encode()
+        return SignedCheckpoint.sign(Checkpoint(origin, size, root, extensions),
+                                     signer).encode()
 
     ledger = Ledger(engine, origin, sign, max_batch=max_batch)
     if witnesses:  # the collector shares the ledger's store: its proofs read recent nodes there
         ledger.collector = CosignCollector(ledger.store, signer.verifier(), policy,
                                            list(witnesses))
-    service = LedgerService(ledger.store, signer.verifier(), policy)
+    service = LedgerService(ledger.store, signer.verifier(), policy, development=development)
     return LogNode(ledger, service, signer)
 
 

@@ -17,10 +17,12 @@ MAX_U63 = (1 << 63) - 1
 
 
 class LedgerService(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, store: LogStore, log_verifier: Verifier, policy: WitnessPolicy) -> None:
+    def __init__(self, store: LogStore, log_verifier: Verifier, policy: WitnessPolicy, *,
+                 development: bool = False) -> None:
         self.store = store
         self.log_verifier = log_verifier
         self.policy = policy
+        self.development = development
 
     async def _size(self) -> int:
         return (await self.store.head()).size
@@ -125,7 +127,7 @@ class LedgerService(ledger_pb2_grpc.LedgerServiceServicer):
     @answers()
     async def GetLogInfo(self, request, context):  # noqa: N802
         return wire.log_info_pb(self.store.log_id, self.log_verifier, self.policy.witnesses,
-                                self.policy.quorum)
+                                self.policy.quorum, self.development)
 
 
 def _no_cosigned_checkpoint() -> Precondition:

@@ -166,6 +166,29 @@ class LogStore:
              .order_by(log_entries.c.idx))
         return [bytes(r[0]) for r in await fetch_rows(self.engine, q)]
 
+    async def entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        """The entries at these indexes (one query); an index not on the log is left out."""
+        if not indexes:
+            return {}
+        q = select(log_entries.c.idx, log_entries.c.data).where(and_(
+            log_entries.c.log_id == self.log_id,
+            log_entries.c.idx.in_(bindparam("indexes", expanding=True))))
+        async with self.reads.connect() as conn:
+            rows = (await conn.execute(q, {"indexes": sorted(set(indexes))})).all()
+        return {r.idx: bytes(r.data) for r in rows}
+
+    async def proven_entries(self, indexes: Sequence[int], size: int
+                             ) -> list[tuple[int, bytes, list[bytes]]]:
+        """``(index, entry, inclusion proof against the tree of size size)`` for each index
+        below ``size``, in index order: the entries in one query, every proof's nodes in
+        another."""
+        wanted = sorted({i for i in indexes if 0 <= i < size})
+        data = await self.entries_at(wanted)
+        paths = {i: merkle.inclusion_path_ranges(i, size) for i in wanted}
+        got = await self.nodes(set().union(*(merkle.nodes_needed(r) for r in paths.values())))
+        return [(i, data[i], merkle.assemble(paths[i], lambda level, j: got[(level, j)]))
+                for i in wanted]
+
     async def index_of_leaf(self, leaf_hash: bytes) -> int | None:
         q = (select(log_entries.c.idx)
              .where(and_(log_entries.c.log_id == self.log_id,

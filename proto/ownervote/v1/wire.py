@@ -42,7 +42,7 @@ from crypto.group import (
 )
 from crypto.log.checkpoint import CosignatureVerifier
 from crypto.log.note import Ed25519Verifier
-from crypto.log.receipt import Receipt
+from crypto.log.receipt import ProvenEntry, Receipt
 from crypto.proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
 from crypto.public_election import PublicElection
 from crypto.records import (
@@ -279,13 +279,37 @@ def receipt(r: ledger_pb2.Receipt) -> Receipt:
                    bytes(r.signed_note))
 
 
+def election_records_pb(signed_note: bytes, consistency_proof: Sequence[bytes],
+                        entries: Iterable[ProvenEntry]
+                        ) -> election_pb2.GetElectionRecordsResponse:
+    return election_pb2.GetElectionRecordsResponse(
+        signed_note=signed_note, consistency_proof=list(consistency_proof),
+        entries=[election_pb2.ProvenEntry(index=e.index, entry=e.entry,
+                                          inclusion_proof=list(e.inclusion_proof))
+                 for e in entries])
+
+
+def election_records(r: election_pb2.GetElectionRecordsResponse
+                     ) -> tuple[bytes, tuple[bytes, ...], tuple[ProvenEntry, ...]]:
+    """The checkpoint note, the consistency proof and the proven entries, as the server sent
+    them (what they prove is crypto.election_view's check)."""
+    for i, e in enumerate(r.entries):
+        if any(len(h) != 32 for h in e.inclusion_proof) or len(e.inclusion_proof) > 64:
+            raise invalid(f"entries[{i}].inclusion_proof", "at most 64 hashes of 32 bytes")
+    if any(len(h) != 32 for h in r.consistency_proof) or len(r.consistency_proof) > 128:
+        raise invalid("consistency_proof", "at most 128 hashes of 32 bytes")
+    return (bytes(r.signed_note), tuple(bytes(h) for h in r.consistency_proof),
+            tuple(ProvenEntry(e.index, bytes(e.entry), tuple(bytes(h) for h in e.inclusion_proof))
+                  for e in r.entries))
+
+
 def log_info_pb(origin: str, log_verifier: Ed25519Verifier,
-                witnesses: Sequence[CosignatureVerifier], quorum: int
-                ) -> ledger_pb2.GetLogInfoResponse:
+                witnesses: Sequence[CosignatureVerifier], quorum: int,
+                development: bool = False) -> ledger_pb2.GetLogInfoResponse:
     return ledger_pb2.GetLogInfoResponse(
         origin=origin, log_verifier_key=log_verifier.vkey(),
         witnesses=[ledger_pb2.Witness(name=w.name, verifier_key=w.vkey()) for w in witnesses],
-        quorum=quorum)
+        quorum=quorum, development=development)
 
 
 def log_info(info: ledger_pb2.GetLogInfoResponse
@@ -451,8 +475,8 @@ def election(e: election_pb2.Election, path: str = "election") -> PublicElection
 
 
 def result_pb(election_id: str, options: Sequence[str], r: ResultRecord,
-              receipt_: Receipt) -> election_pb2.GetResultResponse:
-    return election_pb2.GetResultResponse(
+              receipt_: Receipt, entry: bytes = b"") -> election_pb2.GetResultResponse:
+    return election_pb2.GetResultResponse(entry=entry,
         election_id=election_id, participating_area=r.participating_area,
         participating_owners=r.participating_owners, quorum_met=r.quorum_met,
         options=[election_pb2.OptionResult(
