@@ -11,6 +11,7 @@ from ownervote.v1 import ledger_pb2_grpc, witness_pb2_grpc
 
 from crypto.log.checkpoint import CosignatureSigner
 from crypto.log.note import Ed25519Signer
+from crypto.log.trust import is_majority
 from server.db import make_engine
 from server.ledger.cosign import WitnessEndpoint
 from server.ledger.node import LogNode, add_ledger_service, build_log
@@ -99,7 +100,9 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
     endpoints = [WitnessEndpoint((w.validating_signer or w.signer).verifier(), w.address)
                  for w in witnesses]
     await create_schema(engine)
-    node = await build_log(engine, signer, endpoints, quorum, max_batch=max_batch)
+    # a harness with fewer witnesses than a majority is a development log (its checkpoints say so)
+    node = await build_log(engine, signer, endpoints, quorum, max_batch=max_batch,
+                           development=not is_majority(quorum, n_witnesses))
     add_ledger_service(server, node)
     await server.start()
     await node.ledger.start()

@@ -190,7 +190,7 @@ def test_worker_decodes_an_election_once(election):
 
 
 def test_verify_workers_setting() -> None:
-    base = {"OWNERVOTE_ADMIN_TOKEN": "0123456789abcdef"}
+    base = {"OWNERVOTE_ADMIN_TOKEN": "0123456789abcdef", "OWNERVOTE_DEVELOPMENT": "true"}
     assert load_config(env=base).verify_workers == (os.cpu_count() or 1)
     assert load_config(env={**base, "OWNERVOTE_VERIFY_WORKERS": "0"}).verify_workers == 0
     assert load_config(env={**base, "OWNERVOTE_VERIFY_WORKERS": "3"}).verify_workers == 3

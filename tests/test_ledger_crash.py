@@ -36,7 +36,7 @@ class Proc:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "server.ledger", "--dsn", dsn, "--origin", origin,
                  "--key-file", str(key), "--generate", str(n), "--entry-size", "256",
-                 "--concurrency", "64", *extra], cwd=ROOT, stdout=out, stderr=err)
+                 "--concurrency", "64", "--development", *extra], cwd=ROOT, stdout=out, stderr=err)
 
     def lines(self) -> list[str]:
         return self.out_path.read_text().splitlines()

@@ -70,7 +70,7 @@ def log_process(tmp_path):
             [sys.executable, "-m", "server.ledger",
              "--dsn", f"sqlite+aiosqlite:///{tmp_path / 'log.db'}", "--origin", ORIGIN,
              "--key-file", str(tmp_path / "log.key"), "--generate", str(N_ENTRIES),
-             "--entry-size", "32", "--listen", "127.0.0.1:0"],
+             "--entry-size", "32", "--listen", "127.0.0.1:0", "--development"],
             cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
     try:
         port = wait_for(proc, out, r"listening on port (\d+)", 30).group(1)

@@ -18,10 +18,13 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from ownervote.v1 import election_pb2, election_pb2_grpc, wire
+from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, ledger_pb2_grpc, wire
 
 from crypto.attestation import DemoIdentityProvider
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
+from crypto.log.checkpoint import parse_checkpoint
+from crypto.log.note import parse_note
+from crypto.log.trust import DEVELOPMENT_EXTENSION
 from server.config import ConfigError, load_config
 from server.pki import DevCA
 from server.tls import TlsConfig, server_only_channel_credentials
@@ -37,7 +40,7 @@ def launch(tmp_path: Path, extra: str = ""):
     cfg = tmp_path / "server.toml"
     cfg.write_text(f'dsn = "sqlite+aiosqlite:///{tmp_path}/server.db"\n'
                    f'listen = "127.0.0.1:0"\norigin = "server.example/log"\n'
-                   f'log_key_file = "{tmp_path}/log.key"\n' + extra)
+                   f'log_key_file = "{tmp_path}/log.key"\ndevelopment = true\n' + extra)
     provider = DemoIdentityProvider()
     env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=TOKEN,  # secrets come from the environment
                OWNERVOTE_KEY_ENCRYPTION_KEY="kek-" + "k" * 20,
@@ -101,6 +104,39 @@ async def test_node_client_reads_an_election_and_the_server_stops_gracefully(ser
     lines = [json.loads(x) for x in out.read_text().splitlines() if x.startswith("{")]
     assert any(x["message"] == "serving" and x["origin"] == "server.example/log" for x in lines)
     assert any(x["message"] == "shutting down" for x in lines)
+
+
+def test_a_server_without_a_majority_of_witnesses_refuses_to_start(tmp_path):
+    """No witnesses, or a quorum of half of them: the server does not start unless the setting
+    named for development says so."""
+    for extra in ("", 'quorum = 1\nwitnesses = ["a@127.0.0.1:1", "b@127.0.0.1:2"]\n'):
+        cfg = tmp_path / "weak.toml"
+        cfg.write_text(f'dsn = "sqlite+aiosqlite:///{tmp_path}/weak.db"\n'
+                       f'log_key_file = "{tmp_path}/weak.key"\n' + extra)
+        done = subprocess.run([sys.executable, "-m", "server", "--config", str(cfg)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, OWNERVOTE_ADMIN_TOKEN=TOKEN))
+        assert done.returncode != 0
+        assert "not a strict majority" in done.stderr and "development" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+async def test_a_development_server_says_so_everywhere_a_client_looks(server):
+    address, _, out = server
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        status = await health.Check(health_pb2.HealthCheckRequest(
+            service="ownervote.v1.Development"))
+        assert status.status == health_pb2.HealthCheckResponse.SERVING
+        ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
+        assert (await ledger.GetLogInfo(ledger_pb2.GetLogInfoRequest())).development
+        admin = election_pb2_grpc.AdminServiceStub(channel)
+        await admin.ImportRoll(election_pb2.ImportRollRequest(community_id="dev", csv=SAMPLE),
+                               metadata=AUTH)
+        note = (await ledger.GetCheckpoint(ledger_pb2.GetCheckpointRequest())).signed_note
+    cp = parse_checkpoint(parse_note(note).text)
+    assert DEVELOPMENT_EXTENSION in cp.extensions
+    assert "DEVELOPMENT" in out.read_text()
 
 
 async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
@@ -180,7 +216,7 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
 def test_configuration_file_environment_and_errors(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('quorum = 1\nwitnesses = ["a@127.0.0.1:1", "b@127.0.0.1:2"]\n'
-                 'admin_token = "0123456789abcdef"\n')
+                 'admin_token = "0123456789abcdef"\ndevelopment = true\n')
     cfg = load_config(f, env={"OWNERVOTE_QUORUM": "2", "OWNERVOTE_LISTEN": "0.0.0.0:9"})
     assert cfg.quorum == 2 and cfg.listen == "0.0.0.0:9" and len(cfg.witnesses) == 2
     assert (cfg.lifecycle_tick, cfg.complaint_window) == (1.0, 10.0)
