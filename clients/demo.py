@@ -25,7 +25,10 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import grpc
+
 from crypto.cast import sign_ballot
+from crypto.errors import CryptoError
 from crypto.group import G
 from crypto.log.export import encode_export
 from crypto.records import ElectionState, RulePreset, preset_rule
@@ -34,11 +37,12 @@ from rules.roll import DEVELOPER_OWNER_ID, Unit, compute_weights
 from rules.roll_csv import roll_to_csv
 
 from .guardian_client import GuardianRefusal
+from .impostor import Impostor
 from .ledger_export import fetch_export
 from .local_cluster import ROOT, LocalCluster
 from .report import result_table
 from .scenario import ElectionScenario, guardian_names
-from .voter_sdk import PreparedCast, Refused
+from .voter_sdk import PreparedCast, Refused, VoterClient
 
 ELECTION_ID = "sunrise-garden-2026-north-gate"
 MOTION = "Use 380,000 CNY of the maintenance fund to rebuild the north gate"
@@ -74,6 +78,9 @@ def generate_roll(rng: random.Random) -> list[Unit]:
 async def refused(what: str, call) -> None:
     try:
         await call
+    except CryptoError as exc:
+        print(f"   {what}: refused by the phone — {type(exc).__name__}: {exc}")
+        return
     except Refused as exc:
         print(f"   {what}: refused — {exc}" + (f" [field {exc.field}]" if exc.field else ""))
         return
@@ -115,6 +122,9 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
 
     step("3. Key ceremony: 5 guardians over mutual TLS, each speaking only for itself")
     election = await scenario.run_ceremony(timeout=60)
+    print(f"   each guardian stated its key's fingerprint; the community pinned all five in the "
+          f"trust bundle, now {cluster.bundle.fingerprint()}; every guardian dealt only to "
+          "pinned keys")
     print(f"   every guardian checked every share addressed to it and the joint key "
           f"{scenario.guardian(1).state.joint_public_key.hex()[:16]}… recomputed from the public "
           "messages; no joint secret exists anywhere")
@@ -172,6 +182,23 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     await refused("guardian 2 asked to decrypt while the election is open",
                   scenario.guardian(2).decrypt())
 
+    step("5b. A server that lies to a phone (clients/impostor.py): the pinned bundle refuses it")
+    witnesses = [w.name for w in cluster.bundle.witnesses]
+    for lies, what, call in (
+            ({"joint_key"}, "an election with a joint key whose secret the server knows, on a "
+             "ledger of its own keys", lambda p: p.election(ELECTION_ID)),
+            ({"tampered"}, "the real co-signed checkpoint with one dealing replaced",
+             lambda p: p.election(ELECTION_ID)),
+            ({"receipt"}, "a receipt stripped to one witness's cosignature",
+             lambda p: p.cast(election, wallets[voting[1].owner_id], [choices[
+                 voting[1].owner_id]])),
+            ({"self_signed"}, "a receipt of a log the server signed itself",
+             lambda p: p.cast(election, wallet, [0]))):
+        async with Impostor(cluster.address, cluster.origin, witnesses, lies) as impostor:
+            channel = grpc.aio.insecure_channel(impostor.address)
+            await refused(what, call(VoterClient(channel, cluster.bundle)))
+            await channel.close()
+
     step("6. The close: the server seals the ballot box and publishes the aggregates")
     await scenario.wait_for(ElectionState.TALLYING, timeout=window + 60)
     await refused("a ballot after the close", voter.cast(election, wallet, [0]))
@@ -194,6 +221,11 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     print(f"\n   OUTCOME: the motion is {result.options[0].outcome.name} "
           f"(the published result's receipt is at ledger index {result.receipt.index}); "
           "the totals equal the votes the demo cast")
+    async with Impostor(cluster.address, cluster.origin, witnesses, {"result"}) as impostor:
+        channel = grpc.aio.insecure_channel(impostor.address)
+        await refused("an invented result (the motion 'passed' the other way round)",
+                      VoterClient(channel, cluster.bundle).result(ELECTION_ID))
+        await channel.close()
 
     step("8. The auditor: export the ledger and verify everything independently")
     export_path = cluster.directory / "ledger.export"
@@ -238,6 +270,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   server {cluster.address} (mutual TLS for guardians and administrators on "
               f"{cluster.secure_address}); witnesses co-sign with quorum {cluster.quorum} of "
               f"{cluster.witnesses}")
+        print(f"   the deployment's trust bundle {cluster.trust_file.name}: fingerprint "
+              f"{cluster.bundle.fingerprint()} (posted on the notice board; every client pins "
+              "it and trusts nothing the server says)")
         asyncio.run(run(cluster, random.Random(2026), args.voters, args.window, args.lead))
     finally:
         cluster.stop()
