@@ -6,7 +6,6 @@ very next ledger index)."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,8 +17,7 @@ from clients.admin import AdminClient
 from clients.auditor import verify
 from clients.guardian_client import GuardianRefusal
 from clients.ledger_export import fetch_export
-from clients.local_cluster import LocalCluster
-from clients.scenario import ElectionScenario, guardian_names
+from clients.scenario import ElectionScenario
 from clients.voter_sdk import PreparedCast, Refused
 from crypto.audit import LedgerVerifier
 from crypto.ballot import encrypt_ballot
@@ -29,6 +27,7 @@ from crypto.group import G
 from crypto.records import DecryptionSharesRecord, ElectionState
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll_csv import parse_roll_csv
+from tests.cluster_support import election_cluster
 
 ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
 N, T = 3, 2
@@ -45,14 +44,8 @@ async def refused(call, code: grpc.StatusCode, reason: str | None = None) -> Ref
 
 @pytest.fixture
 def cluster(own_dsn, tmp_path):
-    eid = f"e2e-{secrets.token_hex(3)}"
-    c = LocalCluster(tmp_path / "cluster", dsn=own_dsn, origin=f"e2e.example/{eid}",
-                     guardian_names=guardian_names(eid, N), complaint_window=0.5,
-                     lifecycle_tick=0.1)
-    c.election_id = eid
-    c.start()
-    yield c
-    c.stop()
+    with election_cluster(tmp_path / "cluster", "e2e", dsn=own_dsn, guardians=N) as c:
+        yield c
 
 
 async def test_a_whole_election_and_every_refusal(cluster):

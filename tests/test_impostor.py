@@ -6,33 +6,26 @@ result — and an SDK without a pinned bundle cannot be made."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import grpc
 import pytest
 
 from clients.impostor import Impostor
-from clients.local_cluster import LocalCluster
-from clients.scenario import ElectionScenario, guardian_names
+from clients.scenario import ElectionScenario
 from clients.voter_sdk import VoterClient
 from crypto.errors import InvalidProof, QuorumNotMet, UnverifiedNote
 from crypto.records import ElectionState
 from rules.roll_csv import parse_roll_csv
+from tests.cluster_support import election_cluster
 
 ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    eid = f"lies-{secrets.token_hex(3)}"
-    c = LocalCluster(tmp_path / "cluster", origin=f"lies.example/{eid}",
-                     guardian_names=guardian_names(eid), lifecycle_tick=0.1,
-                     complaint_window=0.3)
-    c.election_id = eid
-    c.start()
-    yield c
-    c.stop()
+    with election_cluster(tmp_path / "cluster", "lies") as c:
+        yield c
 
 
 async def test_the_sdk_refuses_every_lie_of_a_server(cluster):
