@@ -51,7 +51,7 @@ from rules.art278 import rule_from_fractions
 from rules.roll_csv import parse_roll_csv
 
 from .channel import add_connection_arguments, channel_from
-from .trust import add_trust_argument, load_bundle
+from .trust import NoTrust, add_trust_argument, read_bundle
 from .voter_sdk import Refused, VoterClient
 
 PRESETS = {p.name.lower(): p for p in RulePreset}
@@ -165,7 +165,7 @@ class AdminClient:
 
 async def run(args: argparse.Namespace) -> None:
     async with channel_from(args) as channel:
-        client = AdminClient(channel, load_bundle(args.trust),
+        client = AdminClient(channel, read_bundle(args.trust),
                              args.token or os.environ.get("OWNERVOTE_ADMIN_TOKEN"))
         if args.cmd == "import-roll":
             r = await client.import_roll(args.community, args.file.read_bytes())
@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         asyncio.run(run(args))
+    except NoTrust as exc:  # no pinned bundle: nothing is asked of the server
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except Refused as exc:
         print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
               file=sys.stderr)

@@ -1,21 +1,31 @@
 """The auditor: ``python -m clients.auditor verify`` checks an election from the ledger alone.
 
-    verify --server HOST:PORT [--ca PEM] [--election ID] [--log-key VKEY --witness VKEY ...
-           --quorum N]
-    verify --export FILE --log-key VKEY [--witness VKEY ...] --quorum N [--election ID]
+    verify --trust BUNDLE --server HOST:PORT [--ca PEM] [--ask-witness HOST:PORT ...]
+    verify --trust BUNDLE --export FILE
+    ... [--election ID]       report this election only
     ... [--roll ROLL.csv]     also check that this roll file is the roll the ledger commits to
+    ... [--view FILE]         the checkpoint this auditor kept from its last run (updated)
 
-It downloads the ledger (or reads an export made with ``python -m clients.ledger export``),
-checks every checkpoint's signatures and the witness quorum against the Merkle tree it
-recomputes, then replays every entry through the ledger verifier (crypto/audit.py):
-roll hash and definition, the key ceremony (proofs, complaints, QUAL, the joint key), the issuer
-keys (one per weight class), every credential and token signature and every proof of every
-ballot, one counted ballot per token, the credential counts, the aggregates recomputed, every
-decryption share's proof, and the result recombined, decoded and evaluated under the rule. It
-prints a report and exits 1 naming the first entry that breaks a rule, or the first byte where
-an export does not decode (2 when the ledger cannot be read at all).
-Without pinned keys it takes the log key and the witness policy from the server (say so in the
-report: an auditor should pin them).
+It trusts nothing but the trust bundle (``--trust``): the log's key, the witnesses' keys and the
+quorum. It downloads the ledger (or reads an export made with ``python -m clients.ledger
+export``), checks every checkpoint's signatures and the witness quorum against the Merkle tree
+it recomputes, then replays every entry through the ledger verifier (crypto/audit.py): roll hash
+and definition, the key ceremony (proofs, complaints, QUAL, the joint key), the issuer keys (one
+per weight class), every credential and token signature and every proof of every ballot, one
+counted ballot per token, the credential counts, the aggregates recomputed, every decryption
+share's proof, and the result recombined, decoded and evaluated under the rule.
+
+Split views (docs/protocol.md §12.6): each ``--ask-witness`` is asked for the latest checkpoint
+it co-signed, which must carry that witness's own cosignature by a key the bundle pins and be of
+the history downloaded (its root at its size, or the log's consistency proof to it). A witness
+that saw another history is reported as SPLIT VIEW; one that cannot be reached, or has nothing
+to show, cannot confirm the log and fails the run too (leave a witness out by not asking it:
+the report names every witness of the bundle that did not confirm). ``--view FILE`` keeps the
+largest checkpoint this auditor trusted: the next run must be consistent with it.
+
+It prints a report and exits 0 when every check passed; 1 naming the first entry that breaks a
+rule, the first byte where an export does not decode, a split view, a forked view or a witness
+that did not confirm; 2 when an input cannot be read at all (no --trust, the ledger, a file).
 """
 
 from __future__ import annotations
@@ -23,44 +33,101 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
+from ownervote.files import write_private
+from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_grpc
 
 from crypto.audit import LedgerVerifier
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, ForkedView, SplitView, WitnessRefused
 from crypto.log.audit import AuditFailure, audit
-from crypto.log.checkpoint import CosignatureVerifier
 from crypto.log.export import LedgerExport, decode_export
-from crypto.log.note import Ed25519Verifier
+from crypto.log.split_view import WitnessAnswer, check_witnesses, observe_export
+from crypto.log.trust import TrustBundle
+from crypto.log.view import LogView
 from crypto.records import RollCommitment, roll_commitment
 from rules.roll_csv import parse_roll_csv
 
-from .channel import open_channel
+from .channel import error_line, open_channel
 from .ledger_export import fetch_export
 from .report import election_summary
+from .trust import NoTrust, add_trust_argument, read_bundle
+
+TIMEOUT = 10.0  # seconds for each witness's answer
 
 
-async def _download(server: str, ca: Path | None) -> tuple[LedgerExport, tuple]:
+@dataclass
+class Fetched:
+    """Everything the checks need from the network (nothing of it trusted)."""
+
+    export: LedgerExport
+    answers: list[WitnessAnswer] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # a line per witness that did not answer
+    proofs: dict[int, list[bytes] | None] = field(default_factory=dict)  # PROOF(n, m) by m
+    view_proof: list[bytes] | None = None  # PROOF(n, kept size) when the view is ahead
+
+
+async def _ask(address: str, origin: str) -> WitnessAnswer:
+    async with open_channel(address) as channel:
+        stub = witness_pb2_grpc.WitnessServiceStub(channel)
+        info = await stub.GetWitnessInfo(witness_pb2.GetWitnessInfoRequest(), timeout=TIMEOUT)
+        latest = await stub.GetLatestCheckpoint(
+            witness_pb2.GetLatestCheckpointRequest(origin=origin), timeout=TIMEOUT)
+    keys = tuple(k for k in (info.verifier_key, info.validating_verifier_key) if k)
+    return WitnessAnswer(address, keys, latest.signed_note, latest.tree_size)
+
+
+async def _proof(stub, old: int, new: int) -> list[bytes] | None:
+    """The log's PROOF(old, new); None when it refuses to give one (it has no such tree)."""
+    try:
+        resp = await stub.GetConsistencyProof(ledger_pb2.GetConsistencyProofRequest(
+            old_size=old, new_size=new))
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise
+        return None
+    return list(resp.hashes)
+
+
+async def _download(server: str, ca: Path | None, origin: str, witnesses: list[str],
+                    kept_size: int) -> Fetched:
     async with open_channel(server, ca) as channel:
-        info = await ledger_pb2_grpc.LedgerServiceStub(channel).GetLogInfo(
-            ledger_pb2.GetLogInfoRequest())
-        export = await fetch_export(channel)
-    return export, (info.log_verifier_key, [w.verifier_key for w in info.witnesses],
-                    info.quorum)
+        fetched = Fetched(await fetch_export(channel))
+        n = len(fetched.export.entries)
+        for address, got in zip(witnesses, await asyncio.gather(
+                *(_ask(a, origin) for a in witnesses), return_exceptions=True), strict=True):
+            if isinstance(got, WitnessAnswer):
+                fetched.answers.append(got)
+                continue
+            if not isinstance(got, Exception):
+                raise got  # cancelled, interrupted
+            unreachable = not isinstance(got, grpc.RpcError) or got.code() in (
+                grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            fetched.unconfirmed.append(
+                f"the witness at {address} " + ("cannot be reached" if unreachable else
+                                                "gives no checkpoint") +
+                f" ({error_line(got)}): it cannot confirm the log")
+        stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+        for m in sorted({a.tree_size for a in fetched.answers if a.tree_size > n}):
+            fetched.proofs[m] = await _proof(stub, n, m)
+        if kept_size > n:
+            fetched.view_proof = await _proof(stub, n, kept_size)
+    return fetched
 
 
-def verify(export: LedgerExport, log_key: str, witness_keys: list[str], quorum: int,
-           election: str | None = None, roll: RollCommitment | None = None) -> list[str]:
+def verify(export: LedgerExport, bundle: TrustBundle, election: str | None = None,
+           roll: RollCommitment | None = None) -> list[str]:
     """The report lines; AuditFailure on the first broken rule (or a roll file whose
     commitment is not the ledger's)."""
-    ledger = audit(export, Ed25519Verifier.from_vkey(log_key),
-                   [CosignatureVerifier.from_vkey(w) for w in witness_keys], quorum)
+    ledger = audit(export, bundle.log_key, bundle.witnesses, bundle.quorum)
     verifier = LedgerVerifier()
     for i, entry in enumerate(export.entries):
         verifier.apply(i, entry)
-    lines = [f"ledger {ledger.origin}: {ledger.entries} entries, {ledger.checkpoints} "
+    lines = [f"trust bundle {bundle.fingerprint()}: log {bundle.origin}, quorum {bundle.quorum} "
+             f"of {len(bundle.witnesses)} witnesses",
+             f"ledger {ledger.origin}: {ledger.entries} entries, {ledger.checkpoints} "
              f"checkpoints, the last co-signed by {', '.join(n for n, _ in ledger.cosigners)}; "
              f"every entry in the tree, every signature valid",
              f"{len(verifier.election_family.rolls)} roll(s), "
@@ -81,6 +148,31 @@ def verify(export: LedgerExport, log_key: str, witness_keys: list[str], quorum: 
     return lines
 
 
+def witness_lines(fetched: Fetched, bundle: TrustBundle, asked: bool) -> list[str]:
+    """The split-view check's report lines (SplitView / WitnessRefused from the check)."""
+    n = len(fetched.export.entries)
+    confirmed = check_witnesses(fetched.export, bundle, fetched.answers, fetched.proofs)
+    lines = [f"witness {c.witness} (at {c.source}): its latest co-signed checkpoint, size "
+             f"{c.size}, is of this history ("
+             + (f"the log's consistency proof from size {n})" if c.by_proof else
+                f"the root of the first {c.size} entries)") for c in confirmed]
+    missing = sorted({w.name for w in bundle.witnesses} - {c.witness for c in confirmed})
+    if not asked:
+        lines.append("note: no witness asked (--ask-witness): a split view would go unseen")
+    elif missing:
+        lines.append(f"not confirmed by {', '.join(missing)}: a split view shown to "
+                     f"{'it' if len(missing) == 1 else 'them'} would go unseen")
+    return lines
+
+
+def _read_view(path: Path | None, bundle: TrustBundle) -> LogView | None:
+    if path is None:
+        return None
+    if not path.exists():
+        return LogView(bundle)  # the first run: nothing seen before
+    return LogView.from_json(bundle, path.read_text(encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m clients.auditor",
                                 description=__doc__.split("\n")[0],
@@ -88,46 +180,83 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=__doc__.split("\n", 2)[2])
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="verify everything, from a server or an export")
+    add_trust_argument(v)
     src = v.add_mutually_exclusive_group(required=True)
     src.add_argument("--server")
     src.add_argument("--export", type=Path)
     v.add_argument("--ca", type=Path, help="PEM CA of the server's TLS certificate")
+    v.add_argument("--ask-witness", action="append", default=[], metavar="HOST:PORT",
+                   help="a witness to ask for its latest checkpoint (split views; repeatable; "
+                        "needs --server)")
+    v.add_argument("--view", type=Path, metavar="FILE",
+                   help="the checkpoint kept from the last run: check against it, then keep "
+                        "the new one (created if absent)")
     v.add_argument("--election")
-    v.add_argument("--log-key")
-    v.add_argument("--witness", action="append", default=[])
-    v.add_argument("--quorum", type=int)
     v.add_argument("--roll", type=Path, help="the roll CSV: check it is the committed roll")
     args = p.parse_args(argv)
-    pinned = args.log_key is not None
-    if args.export is not None and (not pinned or args.quorum is None):
-        p.error("an export needs --log-key and --quorum (and the --witness keys)")
+
+    def fail(prefix: str, message: object, status: int = 1) -> int:
+        print(f"{prefix}{message}", file=sys.stderr)
+        return status
+
+    try:
+        bundle = read_bundle(args.trust)
+    except NoTrust as exc:
+        return fail("", exc, 2)
+    if args.ask_witness and not args.server:
+        return fail("", "--ask-witness needs --server: a witness ahead of the export needs "
+                        "the log's consistency proof", 2)
+    try:
+        view = _read_view(args.view, bundle)
+    except CryptoError as exc:  # another log's view, or a checkpoint the bundle does not trust
+        return fail("FORKED VIEW: ", f"the view kept in {args.view}: {exc}")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return fail(f"cannot read the view file {args.view}: ", error_line(exc), 2)
+    kept_size = view.size if view is not None else 0
     try:
         if args.server:
-            export, served = asyncio.run(_download(args.server, args.ca))
-            policy = (args.log_key, args.witness, args.quorum) if pinned else served
+            fetched = asyncio.run(_download(args.server, args.ca, bundle.origin,
+                                            args.ask_witness, kept_size))
         else:
             raw = args.export.read_bytes()
-            policy = (args.log_key, args.witness, args.quorum)
-    except (OSError, grpc.RpcError) as exc:
-        print(f"cannot read the ledger: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, grpc.RpcError, LookupError) as exc:
+        return fail("cannot read the ledger: ", error_line(exc), 2)
     try:
         roll = roll_commitment(parse_roll_csv(args.roll.read_text(encoding="utf-8-sig"))) \
             if args.roll else None
     except (OSError, ValueError) as exc:
-        print(f"cannot read the roll file: {exc}", file=sys.stderr)
-        return 2
+        return fail("cannot read the roll file: ", error_line(exc), 2)
     try:
         if args.export is not None:
-            export = decode_export(raw)  # a mangled copy fails here
-        lines = verify(export, *policy, election=args.election, roll=roll)
+            fetched = Fetched(decode_export(raw))  # a mangled copy fails here
+        lines = verify(fetched.export, bundle, election=args.election, roll=roll)
     except CryptoError as exc:  # AuditFailure names the entry; a bad --election too
-        print(f"VERIFICATION FAILED: {exc}", file=sys.stderr)
-        return 1
-    if not pinned:
-        lines.insert(0, "note: the log key and witness policy were taken from the server "
-                        "itself; pin them with --log-key/--witness/--quorum")
+        return fail("VERIFICATION FAILED: ", exc)
     print("\n".join(lines))
+    try:
+        print("\n".join(witness_lines(fetched, bundle, bool(args.ask_witness))))
+    except SplitView as exc:
+        return fail("SPLIT VIEW: ", exc.detail)
+    except WitnessRefused as exc:
+        return fail("WITNESS REFUSED: ", exc)
+    if view is not None:
+        n = len(fetched.export.entries)
+        if args.export is not None and view.size > n:
+            return fail("", f"the export (size {n}) is older than the checkpoint of size "
+                            f"{view.size} kept in {args.view}: check it with --server")
+        try:
+            observe_export(view, fetched.export, fetched.view_proof)
+        except ForkedView as exc:
+            return fail("FORKED VIEW: ", f"{exc.detail} (the view kept in {args.view})")
+        except CryptoError as exc:
+            return fail("VERIFICATION FAILED: ", exc)
+    if fetched.unconfirmed:
+        for line in fetched.unconfirmed:
+            print(f"NOT CONFIRMED: {line}", file=sys.stderr)
+        return 1
+    if view is not None:
+        write_private(args.view, view.to_json())
+        print(f"view kept in {args.view}: size {view.size}")
     print("VERIFIED: every check passed")
     return 0
 

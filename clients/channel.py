@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 import grpc
+from ownervote.v1 import wire
 
 
 def open_channel(server: str, ca: Path | None = None, cert: Path | None = None,
@@ -31,3 +32,13 @@ def add_connection_arguments(p: argparse.ArgumentParser, *, client_cert: bool = 
 def channel_from(args: argparse.Namespace) -> grpc.aio.Channel:
     return open_channel(args.server, args.ca, getattr(args, "cert", None),
                         getattr(args, "key", None))
+
+
+def error_line(error: BaseException) -> str:
+    """An error in one line; a failed call as its status code, its reason if it gave one and its
+    message."""
+    if not isinstance(error, grpc.RpcError) or not hasattr(error, "code"):
+        return " ".join(str(error).split())
+    d = wire.details_of(error)
+    message = " ".join(str(d["message"] or "").split())
+    return d["code"].name + (f" ({d['reason']})" if d["reason"] else "") + f": {message}"

@@ -235,11 +235,8 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
             break
         await asyncio.sleep(0.1)
     export_path.write_bytes(encode_export(export))
-    keys = ["--log-key", cluster.log_vkey, "--quorum", str(cluster.quorum)]
-    for w in cluster.witness_vkeys:
-        keys += ["--witness", w]
-    audit = [sys.executable, "-m", "clients.auditor", "verify", "--export", str(export_path),
-             *keys, "--election", ELECTION_ID]
+    audit = [sys.executable, "-m", "clients.auditor", "verify", "--trust",
+             str(cluster.trust_file), "--export", str(export_path), "--election", ELECTION_ID]
     done = subprocess.run(audit, cwd=ROOT, capture_output=True, text=True)
     print("\n".join("   " + x for x in done.stdout.splitlines()))
     if done.returncode != 0:

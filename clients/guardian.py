@@ -30,12 +30,12 @@ from crypto.errors import CryptoError
 
 from .channel import add_connection_arguments, channel_from
 from .guardian_client import GuardianClient, GuardianRefusal, GuardianState, new_guardian
-from .trust import add_trust_argument, load_bundle
+from .trust import NoTrust, add_trust_argument, read_bundle
 from .voter_sdk import Refused, VoterClient
 
 
 async def run(args) -> None:
-    bundle = load_bundle(args.trust)
+    bundle = read_bundle(args.trust)
     async with channel_from(args) as channel:
         if args.cmd == "init":
             if args.state.exists():
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         asyncio.run(run(args))
+    except NoTrust as exc:  # no pinned bundle: nothing is asked of the server
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except Refused as exc:
         print(f"refused by the server: {exc}", file=sys.stderr)
         return 1

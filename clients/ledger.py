@@ -2,9 +2,9 @@
 
     export --server HOST:PORT --out FILE
         Download the log up to its latest co-signed checkpoint into one file.
-    audit FILE --log-key VKEY [--witness VKEY ...] --quorum N
-    audit FILE --server HOST:PORT      (take the keys and the policy from the log's GetLogInfo)
-        Recompute and check everything offline; exit 1 naming the first problem.
+    audit FILE --trust BUNDLE
+        Recompute and check everything offline against the log's key, the witnesses' keys and
+        the quorum the trust bundle pins; exit 1 naming the first problem.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ import sys
 from pathlib import Path
 
 import grpc
-from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
 
 from crypto.errors import DecodeError
 from crypto.log.audit import AuditFailure, audit
-from crypto.log.checkpoint import CosignatureVerifier
 from crypto.log.export import decode_export, encode_export
-from crypto.log.note import Ed25519Verifier
 
+from .channel import error_line
 from .ledger_export import fetch_export
+from .trust import NoTrust, add_trust_argument, read_bundle
 
 
 async def _export(server: str, out: Path) -> None:
@@ -34,38 +33,35 @@ async def _export(server: str, out: Path) -> None:
           f"of {export.origin} to {out}")
 
 
-async def _policy(server: str):
-    async with grpc.aio.insecure_channel(server) as channel:
-        info = await ledger_pb2_grpc.LedgerServiceStub(channel).GetLogInfo(
-            ledger_pb2.GetLogInfoRequest())
-    return (info.log_verifier_key, [w.verifier_key for w in info.witnesses], info.quorum)
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m clients.ledger", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m clients.ledger", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export")
     e.add_argument("--server", required=True)
     e.add_argument("--out", required=True, type=Path)
     a = sub.add_parser("audit")
     a.add_argument("file", type=Path)
-    a.add_argument("--server")
-    a.add_argument("--log-key")
-    a.add_argument("--witness", action="append", default=[])
-    a.add_argument("--quorum", type=int)
+    add_trust_argument(a)
     args = p.parse_args(argv)
     if args.cmd == "export":
-        asyncio.run(_export(args.server, args.out))
+        try:
+            asyncio.run(_export(args.server, args.out))
+        except (OSError, grpc.RpcError, LookupError) as exc:
+            print(f"cannot export the ledger: {error_line(exc)}", file=sys.stderr)
+            return 2
         return 0
-    if args.server:
-        log_key, witness_keys, quorum = asyncio.run(_policy(args.server))
-    else:
-        if not args.log_key or args.quorum is None:
-            p.error("audit needs --server, or --log-key and --quorum")
-        log_key, witness_keys, quorum = args.log_key, args.witness, args.quorum
     try:
-        report = audit(decode_export(args.file.read_bytes()), Ed25519Verifier.from_vkey(log_key),
-                       [CosignatureVerifier.from_vkey(w) for w in witness_keys], quorum)
+        bundle = read_bundle(args.trust)
+        data = args.file.read_bytes()
+    except NoTrust as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        report = audit(decode_export(data), bundle.log_key, bundle.witnesses, bundle.quorum)
     except (AuditFailure, DecodeError) as exc:
         print(f"AUDIT FAILED: {exc}", file=sys.stderr)
         return 1

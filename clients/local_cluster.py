@@ -31,7 +31,7 @@ from ownervote.files import write_private
 from crypto.attestation import DemoIdentityProvider
 from crypto.log.checkpoint import CosignatureSigner
 from crypto.log.note import Ed25519Signer
-from crypto.log.trust import TrustBundle, make_bundle
+from crypto.log.trust import TrustBundle, is_majority, make_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,8 @@ class LocalCluster:
     secure_address: str = ""  # its mutual-TLS port (guardians, administrators)
     addresses: list[str] = field(default_factory=list)  # every server process's public port
     log_vkey: str = ""
-    witness_vkeys: list[str] = field(default_factory=list)
+    witness_vkeys: list[str] = field(default_factory=list)  # the keys the bundle pins
+    witness_addresses: list[str] = field(default_factory=list)  # each witness's gRPC port
     bundle: TrustBundle | None = None  # the deployment's trust bundle, made at start
 
     @property
@@ -139,12 +140,14 @@ class LocalCluster:
                          "--validating-key-file", str(d / f"w{i + 1}.validating.key")]
                 trusted = vsigner
             self.witness_vkeys.append(trusted.verifier().vkey())
+            self.witness_addresses.append(f"127.0.0.1:{wport}")
             endpoints.append(f'"{trusted.verifier().vkey()}@127.0.0.1:{wport}"')
             self._spawn(name, args)
         for p in self.processes:
             p.wait_for(r"listening on port")
         self.pin(make_bundle(self.origin, self.log_vkey, self.witness_vkeys, self.quorum,
-                             self.provider.public_key.public_bytes_raw()))
+                             self.provider.public_key.public_bytes_raw(),
+                             development=not is_majority(self.quorum, self.witnesses)))
         env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=self.admin_token,
                    OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
                    OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()

@@ -25,20 +25,27 @@ from crypto.errors import DecodeError
 from crypto.log.trust import TrustBundle, decode_bundle, make_bundle
 
 
-def load_bundle(path: Path) -> TrustBundle:
-    """The pinned bundle in ``path``; SystemExit with one clear line if it cannot be read."""
-    try:
-        return decode_bundle(Path(path).read_bytes())
-    except OSError as exc:
-        raise SystemExit(f"cannot read the trust bundle {path}: {exc.strerror or exc}") from exc
-    except DecodeError as exc:
-        raise SystemExit(f"{path} is not a trust bundle: {exc}") from exc
+class NoTrust(Exception):
+    """No usable trust bundle: the one line a CLI prints before it exits 2."""
 
 
 def add_trust_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust", type=Path, required=True,
-                   help="the deployment's trust bundle (python -m clients.trust): the only "
-                        "trust this client has")
+    p.add_argument("--trust", type=Path, metavar="FILE",
+                   help="the deployment's trust bundle (required; python -m clients.trust): "
+                        "the log's key, the witnesses' keys and the quorum this client pins")
+
+
+def read_bundle(path: Path | None) -> TrustBundle:
+    """The bundle in ``path``; NoTrust naming what is wrong (no --trust, no file, not a bundle)."""
+    if path is None:
+        raise NoTrust("--trust FILE is required: the trust bundle pins the log's key, the "
+                      "witnesses' keys and the quorum (they are never taken from the server)")
+    try:
+        return decode_bundle(Path(path).read_bytes())
+    except OSError as exc:
+        raise NoTrust(f"cannot read the trust bundle {path}: {exc.strerror or exc}") from exc
+    except DecodeError as exc:
+        raise NoTrust(f"{path} is not a trust bundle: {exc}") from exc
 
 
 def _describe(bundle: TrustBundle) -> str:
@@ -90,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
                                  development=args.development)
             args.out.write_bytes(bundle.encode())  # public: anyone may read it
         elif args.cmd == "add-guardians":
-            bundle = load_bundle(args.file).with_guardians(args.election, dict(args.guardian))
+            bundle = read_bundle(args.file).with_guardians(args.election, dict(args.guardian))
             args.file.write_bytes(bundle.encode())
         else:
-            bundle = load_bundle(args.file)
-    except (ValueError, OSError) as exc:  # a key, a quorum or a file that is not right
+            bundle = read_bundle(args.file)
+    except (ValueError, OSError, NoTrust) as exc:  # a key, a quorum or a file that is not right
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(_describe(bundle))

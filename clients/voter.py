@@ -39,7 +39,7 @@ from crypto.log.view import LogView
 
 from .channel import add_connection_arguments, channel_from
 from .identity_provider import attestation_from_json
-from .trust import add_trust_argument, load_bundle
+from .trust import NoTrust, add_trust_argument, read_bundle
 from .voter_sdk import Refused, VoterClient, Wallet
 
 
@@ -64,7 +64,7 @@ def view_path(args) -> Path | None:
 
 
 async def run(args) -> None:
-    bundle = load_bundle(args.trust)
+    bundle = read_bundle(args.trust)
     path = view_path(args)
     view = LogView.from_json(bundle, path.read_text()) if path and path.exists() else None
     async with channel_from(args) as channel:
@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         asyncio.run(run(args))
+    except NoTrust as exc:  # no pinned bundle: nothing is asked of the server
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except Refused as exc:
         print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
               file=sys.stderr)

@@ -159,3 +159,30 @@ class QuorumNotMet(InvalidSignature):
         self.have = have
         self.need = need
         super().__init__(f"{have} trusted witness cosignature(s), quorum is {need}")
+
+
+class WitnessRefused(CryptoError):
+    """A witness's answer that is not its own co-signed checkpoint of the log: a key outside the
+    bundle, another witness's cosignature, a line of an unknown key, no valid log signature
+    (crypto/log/split_view.py). ``source`` is where it was asked."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        self.source = source
+        self.detail = detail
+        super().__init__(f"the witness at {source}: {detail}")
+
+
+class SplitView(ForkedView):
+    """A witness co-signed a checkpoint that the log as this client downloaded it does not
+    contain: the log showed the witness one history and this client another
+    (crypto/log/split_view.py)."""
+
+    def __init__(self, witness: str, source: str, witness_size: int, log_size: int,
+                 detail: str) -> None:
+        self.witness = witness
+        self.source = source
+        self.witness_size = witness_size
+        self.log_size = log_size
+        InvalidProof.__init__(self, "split view", f"witness {witness} (at {source}) co-signed "
+                              f"size {witness_size}, the log downloaded has size {log_size}: "
+                              f"{detail}")

@@ -11,7 +11,7 @@ from ownervote.v1 import ledger_pb2_grpc, witness_pb2_grpc
 
 from crypto.log.checkpoint import CosignatureSigner
 from crypto.log.note import Ed25519Signer
-from crypto.log.trust import is_majority
+from crypto.log.trust import is_majority, make_bundle
 from server.db import make_engine
 from server.ledger.cosign import WitnessEndpoint
 from server.ledger.node import LogNode, add_ledger_service, build_log
@@ -60,6 +60,17 @@ class LogHarness:
     address: str
     witnesses: list[RunningWitness] = field(default_factory=list)
     channel: grpc.aio.Channel | None = None
+    quorum: int = 0
+
+    def write_bundle(self, path: Path) -> Path:
+        """This log's trust bundle (its key, its witnesses' trusted keys, its quorum) in
+        ``path``: what the auditor and the ledger CLI pin."""
+        bundle = make_bundle(self.node.signer.name, self.node.signer.verifier().vkey(),
+                             [(w.validating_signer or w.signer).verifier().vkey()
+                              for w in self.witnesses], self.quorum, bytes(32),
+                             development=2 * self.quorum <= len(self.witnesses))
+        path.write_bytes(bundle.encode())
+        return path
 
     @property
     def ledger(self):
@@ -106,4 +117,4 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
     add_ledger_service(server, node)
     await server.start()
     await node.ledger.start()
-    return LogHarness(node, engine, server, address, witnesses)
+    return LogHarness(node, engine, server, address, witnesses, quorum=quorum)

@@ -1,18 +1,27 @@
 """The command-line clients as a person runs them, against a local deployment: administrator,
 identity provider, guardians, voter and auditor, each a separate process; and their refusals
-(exit status 1 with the reason)."""
+(exit status 1 with the reason). The auditor against a log that shows a witness another history
+(a second log process with the same key): SPLIT VIEW, naming the witness."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import grpc
 import pytest
+from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_grpc
 
 from clients.local_cluster import ROOT, LocalCluster
 from clients.scenario import guardian_name, guardian_names
+from crypto.errors import QuorumNotMet
+from crypto.log.checkpoint import CosignatureSigner
+from crypto.log.trust import make_bundle
+from server.status import details_of
+from tests.support.processes import start
 
 SAMPLE = Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv"
 EID = "cli-election"
@@ -123,8 +132,120 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     assert lines["approve"].split()[-3] == "2" and lines["oppose"].split()[-3] == "1"
     # a guardian decrypts once: after the publication it refuses
     assert "guardian refuses" in cli(t, *guardians[0], "decrypt", ok=False)
-    report = cli(t, "clients.auditor", "verify", "--server", cluster.address, "--roll",
-                 str(SAMPLE), "--log-key",
-                 cluster.log_vkey, "--quorum", "2", *sum((["--witness", w]
-                                                          for w in cluster.witness_vkeys), []))
+    report = cli(t, "clients.auditor", "verify", "--trust", str(cluster.trust_file), "--server",
+                 cluster.address, "--roll", str(SAMPLE),
+                 *(a for w in cluster.witness_addresses for a in ("--ask-witness", w)))
     assert "VERIFIED" in report and "3 ballots verified" in report
+    assert report.count("is of this history") == cluster.witnesses
+
+
+@pytest.fixture
+def plain_cluster(tmp_path):
+    c = LocalCluster(tmp_path / "cluster", origin="split.example/log", validating=False)
+    c.start()
+    yield c
+    c.stop()
+
+
+def _cosigned_by_all(cluster: LocalCluster, timeout: float = 30) -> int:
+    """The size of the cluster's latest co-signed checkpoint, once all its witnesses signed it."""
+    every = make_bundle(cluster.origin, cluster.log_vkey, cluster.witness_vkeys,
+                        cluster.witnesses, bytes(32))
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(cluster.address) as channel:
+        stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+        while True:
+            note = stub.GetCheckpoint(ledger_pb2.GetCheckpointRequest()).signed_note
+            try:
+                return every.open_checkpoint(note).size
+            except QuorumNotMet:
+                assert time.monotonic() < deadline, "not co-signed by every witness"
+                time.sleep(0.1)
+
+
+def test_the_auditor_catches_a_split_view_and_trusts_only_its_bundle(plain_cluster, tmp_path):
+    """A second log process with the log's own key and origin shows a witness another history;
+    the auditor, asking every witness, names that witness. Also: every honest witness confirms,
+    a witness outside the bundle is refused, one that is down or has nothing fails the run, and
+    nothing runs without --trust."""
+    cluster, t = plain_cluster, tmp_path
+    ca = str(cluster.pki / "ca.pem")
+    cert, key = (str(p) for p in cluster.cert("admin"))
+    cli(t, "clients.admin", "--server", cluster.secure_address, "--ca", ca, "--cert", cert,
+        "--key", key, "--trust", str(cluster.trust_file), "import-roll", "--community",
+        "split-garden", str(SAMPLE))
+    size = _cosigned_by_all(cluster)
+    honest = [a for w in cluster.witness_addresses for a in ("--ask-witness", w)]
+    verify = ["clients.auditor", "verify", "--server", cluster.address]
+    trust = ["--trust", str(cluster.trust_file)]
+    report = cli(t, *verify, *trust, *honest)
+    assert report.count("is of this history") == 3 and "VERIFIED" in report
+    # the ledger CLI pins the same bundle
+    export = t / "ledger.export"
+    cli(t, "clients.ledger", "export", "--server", cluster.address, "--out", str(export))
+    assert "audit OK" in cli(t, "clients.ledger", "audit", str(export), *trust)
+    assert "--trust FILE is required" in cli(t, "clients.ledger", "audit", str(export), ok=False)
+    # no bundle: one line, no traceback
+    out = cli(t, *verify, ok=False)
+    assert out.startswith("--trust FILE is required") and out.count("\n") == 1
+    # a fourth witness, outside the cluster: it has co-signed nothing of this log yet
+    wx = CosignatureSigner.generate("witness-x.example")
+    (t / "wx.key").write_text(wx.skey() + "\n")
+    wx_proc, wx_address = start(
+        ["server.witness", "--name", "witness-x.example", "--key-file", str(t / "wx.key"),
+         "--db", f"sqlite+aiosqlite:///{t / 'wx.db'}",
+         "--follow", f"{cluster.origin}={cluster.log_vkey}"], t / "wx.out")
+    try:
+        with grpc.insecure_channel(wx_address) as channel:
+            stub = witness_pb2_grpc.WitnessServiceStub(channel)
+
+            def latest(origin: str):
+                return stub.GetLatestCheckpoint(
+                    witness_pb2.GetLatestCheckpointRequest(origin=origin), timeout=10)
+
+            for origin, reason in (("other.example/log", "UNKNOWN_ORIGIN"),
+                                   (cluster.origin, "NO_COSIGNED_CHECKPOINT")):
+                with pytest.raises(grpc.RpcError) as exc:
+                    latest(origin)
+                info = details_of(exc.value)
+                assert (info["code"], info["reason"]) == (grpc.StatusCode.NOT_FOUND, reason)
+            out = cli(t, *verify, *trust, *honest, "--ask-witness", wx_address, ok=False)
+            assert f"NOT CONFIRMED: the witness at {wx_address} gives no checkpoint" in out
+            # the fork: another log process, the same key and origin, its own database
+            fork, _ = start(["server.ledger", "--dsn", f"sqlite+aiosqlite:///{t / 'fork.db'}",
+                             "--origin", cluster.origin, "--key-file",
+                             str(cluster.directory / "log.key"), "--quorum", "1",
+                             "--witness", f"{wx.verifier().vkey()}@{wx_address}",
+                             "--generate", "5", "--entry-size", "64"], t / "fork.out")
+            try:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        if latest(cluster.origin).tree_size == 5:
+                            break
+                    except grpc.RpcError:
+                        pass
+                    assert time.monotonic() < deadline, (t / "fork.out").read_text()
+                    time.sleep(0.1)
+            finally:
+                fork.terminate()
+                fork.wait(30)
+        # a bundle pinning the fourth witness too (quorum 3 of 4): the auditor asks all four
+        four = make_bundle(cluster.origin, cluster.log_vkey,
+                           [*cluster.witness_vkeys, wx.verifier().vkey()], 3,
+                           cluster.provider.public_key.public_bytes_raw())
+        (t / "four.txt").write_bytes(four.encode())
+        out = cli(t, *verify, "--trust", str(t / "four.txt"), *honest,
+                  "--ask-witness", wx_address, ok=False)
+        assert (f"SPLIT VIEW: witness witness-x.example (at {wx_address}) co-signed size 5, "
+                f"the log downloaded has size {size}") in out
+        # under the cluster's own bundle the fourth witness's key is nobody's
+        out = cli(t, *verify, *trust, "--ask-witness", wx_address, ok=False)
+        assert f"WITNESS REFUSED: the witness at {wx_address}: its keys are outside" in out
+    finally:
+        wx_proc.terminate()
+        wx_proc.wait(30)
+    # a witness that is down cannot confirm: the run fails, saying so
+    out = cli(t, *verify, *trust, *honest, "--ask-witness", wx_address, ok=False)
+    assert f"NOT CONFIRMED: the witness at {wx_address} cannot be reached" in out
+    assert "Traceback" not in out

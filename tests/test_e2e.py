@@ -155,7 +155,7 @@ async def whole_election(scenario: ElectionScenario) -> None:
     # the auditor verifies the whole ledger (once the last transition is co-signed)
     for _ in range(100):
         export = await fetch_export(public)
-        lines = verify(export, cluster.log_vkey, cluster.witness_vkeys, cluster.quorum, eid)
+        lines = verify(export, cluster.bundle, eid)
         if f"election {eid}: PUBLISHED" in lines:
             break
         await asyncio.sleep(0.1)

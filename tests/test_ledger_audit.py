@@ -11,6 +11,8 @@ from clients.ledger_export import fetch_export
 from crypto.errors import DecodeError
 from crypto.log.audit import AuditFailure, audit
 from crypto.log.export import decode_export, encode_export
+from crypto.log.note import Ed25519Signer
+from crypto.log.trust import decode_bundle, make_bundle
 from tests.ledger_support import start_log
 
 
@@ -55,8 +57,6 @@ async def test_audit_refuses_a_policy_it_cannot_meet_and_other_keys(exported):
     h, export, (log_v, wits, quorum) = exported
     with pytest.raises(AuditFailure):
         audit(export, log_v, wits, 4)  # more witnesses than co-signed
-    from crypto.log.note import Ed25519Signer
-
     with pytest.raises(AuditFailure):
         audit(export, Ed25519Signer.generate(export.origin).verifier(), wits, quorum)
     truncated = type(export)(export.origin, export.entries + (b"unattested",),
@@ -68,10 +68,26 @@ async def test_audit_refuses_a_policy_it_cannot_meet_and_other_keys(exported):
 async def test_cli_export_and_audit(exported, tmp_path, capsys):
     h, _, _ = exported
     out = tmp_path / "ledger.export"
+    trust = ["--trust", str(h.write_bundle(tmp_path / "trust.txt"))]
     await asyncio.to_thread(ledger_cli, ["export", "--server", h.address, "--out", str(out)])
-    assert await asyncio.to_thread(ledger_cli, ["audit", str(out), "--server", h.address]) == 0
+    assert ledger_cli(["audit", str(out), *trust]) == 0
+    assert "audit OK" in capsys.readouterr().out
+    # only a pinned bundle: none, or the keys of another log, is refused in one line
+    assert ledger_cli(["audit", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("--trust FILE is required") and err.count("\n") == 1
+    pinned = decode_bundle((tmp_path / "trust.txt").read_bytes())
+    impostor = make_bundle(pinned.origin, Ed25519Signer.generate(pinned.origin).verifier().vkey(),
+                           [w.vkey() for w in pinned.witnesses], 2, bytes(32))
+    (tmp_path / "other.txt").write_bytes(impostor.encode())  # the origin, another log key
+    assert ledger_cli(["audit", str(out), "--trust", str(tmp_path / "other.txt")]) == 1
+    assert "AUDIT FAILED" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the flags the bundle replaced are gone
+        ledger_cli(["audit", str(out), "--server", h.address])
+    assert ledger_cli(["audit", str(tmp_path / "missing"), *trust]) == 2
+    assert "cannot read" in capsys.readouterr().err
     data = bytearray(out.read_bytes())
     data[len(data) // 2] ^= 0x04
     out.write_bytes(bytes(data))
-    assert await asyncio.to_thread(ledger_cli, ["audit", str(out), "--server", h.address]) == 1
+    assert ledger_cli(["audit", str(out), *trust]) == 1
     assert "AUDIT FAILED" in capsys.readouterr().err

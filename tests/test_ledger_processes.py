@@ -1,45 +1,30 @@
 """The log and three witnesses as separate processes over gRPC: health, reflection, cosigning,
-receipts from GetReceipt that a voter verifies with nothing but the keys."""
+receipts from GetReceipt that a voter verifies with nothing but the keys; a witness process
+that keeps its latest co-signed checkpoint across a restart."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from ownervote.v1 import ledger_pb2, ledger_pb2_grpc
+from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_grpc
 
 from crypto.errors import InvalidProof
 from crypto.log import merkle
-from crypto.log.checkpoint import CosignatureSigner, CosignatureVerifier
-from crypto.log.note import Ed25519Signer, Ed25519Verifier
+from crypto.log.checkpoint import (
+    Checkpoint,
+    CosignatureSigner,
+    CosignatureVerifier,
+    SignedCheckpoint,
+)
+from crypto.log.note import Ed25519Signer, Ed25519Verifier, open_note
 from crypto.log.receipt import Receipt, verify_receipt
 from server.status import details_of
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(args: list[str], out: Path) -> tuple[subprocess.Popen, str]:
-    f = open(out, "w")  # noqa: SIM115 - closed with the process
-    p = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=f,
-                         stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        m = re.search(r"listening on port (\d+)", out.read_text())
-        if m:
-            return p, f"127.0.0.1:{m.group(1)}"
-        if p.poll() is not None:
-            break
-        time.sleep(0.05)
-    p.kill()
-    raise RuntimeError(out.read_text())
+from tests.support.processes import start
 
 
 @pytest.fixture
@@ -123,3 +108,32 @@ async def test_separate_processes_cosign_and_serve_receipts(processes):
                 await stub.GetReceipt(req)
             assert details_of(exc.value)["code"] == code
     assert {v.name for v in policy} == {v.name for v in wit_vs}
+
+
+async def test_a_witness_process_keeps_its_latest_checkpoint_across_a_restart(tmp_path):
+    origin = "restart.example/log"
+    log_signer = Ed25519Signer.generate(origin)
+    signer = CosignatureSigner.generate("witness.example")
+    (tmp_path / "w.key").write_text(signer.skey() + "\n")
+    args = ["server.witness", "--name", "witness.example", "--key-file", str(tmp_path / "w.key"),
+            "--db", f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+            "--follow", f"{origin}={log_signer.verifier().vkey()}"]
+    leaves = [merkle.leaf_hash(b"%d" % i) for i in range(6)]
+    note = SignedCheckpoint.sign(Checkpoint(origin, 6, merkle.root_from_leaves(leaves)),
+                                 log_signer).encode()
+    request = witness_pb2.GetLatestCheckpointRequest(origin=origin)
+    kept = []
+    for run in range(2):
+        p, address = start(args, tmp_path / f"w{run}.out")
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                stub = witness_pb2_grpc.WitnessServiceStub(channel)
+                if run == 0:
+                    await stub.AddCheckpoint(witness_pb2.AddCheckpointRequest(
+                        old_size=0, signed_note=note))
+                kept.append(await stub.GetLatestCheckpoint(request))
+        finally:
+            p.terminate()
+            assert p.wait(timeout=30) == 0
+    assert kept[1] == kept[0] and kept[1].tree_size == 6
+    open_note(kept[1].signed_note, [signer.verifier()])  # its own cosignature, kept

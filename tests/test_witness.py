@@ -9,7 +9,12 @@ import pytest
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
 from crypto.log import merkle
-from crypto.log.checkpoint import Checkpoint, CosignatureVerifier, SignedCheckpoint
+from crypto.log.checkpoint import (
+    Checkpoint,
+    CosignatureSigner,
+    CosignatureVerifier,
+    SignedCheckpoint,
+)
 from crypto.log.note import Ed25519Signer, open_note
 from server.status import details_of
 from server.witness.service import FollowedLog
@@ -135,6 +140,43 @@ async def test_every_malformed_request_is_refused_and_leaves_the_store_unchanged
     assert (await w.witness.store.get(ORIGIN)).size == 8
 
 
+async def latest(stub, origin=ORIGIN):
+    return await stub.GetLatestCheckpoint(witness_pb2.GetLatestCheckpointRequest(origin=origin))
+
+
+async def test_get_latest_checkpoint_answers_the_note_it_cosigned_last(setup):
+    tree, w, stub = setup
+    for origin, code, reason in (
+            ("other.example/log", grpc.StatusCode.NOT_FOUND, "UNKNOWN_ORIGIN"),
+            (ORIGIN, grpc.StatusCode.NOT_FOUND, "NO_COSIGNED_CHECKPOINT"),  # nothing yet
+            ("", grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD"),
+            ("x" * 256, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FIELD")):
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await latest(stub, origin)
+        info = details_of(exc.value)
+        assert (info["code"], info["reason"], info["field"]) == (code, reason, "origin"), origin
+    tree.grow(5)
+    stranger = CosignatureSigner.generate("stranger.example")  # a line the log passed along
+    submitted = SignedCheckpoint.parse(tree.note()).cosign(stranger).encode()
+    resp = await add(stub, 0, [], submitted)
+    got = await latest(stub)
+    assert got.tree_size == 5
+    kept = SignedCheckpoint.parse(got.signed_note)
+    assert kept.checkpoint.root_hash == merkle.root_from_leaves(tree.leaves)
+    # the log's line, then this witness's own — the very line it answered — and nothing else
+    assert [s.line().encode() for s in kept.signatures[1:]] == list(resp.cosignature_lines)
+    assert kept.signatures[0] == SignedCheckpoint.parse(tree.note()).signatures[0]
+    _, verified = open_note(got.signed_note, [tree.signer.verifier(), w.signer.verifier()])
+    assert len(verified) == 2
+    # a refused checkpoint (a fork) leaves it; a new one replaces it
+    fork = tree.note(5, merkle.root_from_leaves([merkle.leaf_hash(b"x")] * 5))
+    await refused(stub, 5, [], fork)
+    assert (await latest(stub)).signed_note == got.signed_note
+    tree.grow(3)
+    await add(stub, 5, tree.proof(5), tree.note())
+    assert (await latest(stub)).tree_size == 8
+
+
 async def test_check_and_store_is_atomic_under_concurrency(setup):
     tree, w, stub = setup
     tree.grow(3)
@@ -165,6 +207,11 @@ async def test_validating_witness(dsn, tmp_path):
         _, names = verify_checkpoint(r.signed_note, h.node.signer.verifier(), vkeys, 2)
         assert {n for n, _ in names} == {"witness-0.example/validated",
                                          "witness-1.example/validated"}
+        # it keeps the checkpoint with both its lines: its plain and its validated cosignature
+        kept = await h.witnesses[0].witness.latest_checkpoint(h.node.signer.name)
+        assert kept.size == r.tree_size
+        assert [s.name for s in SignedCheckpoint.parse(kept.cosigned_note).signatures] == [
+            h.node.signer.name, "witness-0.example", "witness-0.example/validated"]
         # a bad entry: the validating witnesses refuse, so no receipt can be co-signed
         bad = await h.ledger.append(b"bad entry")
         with pytest.raises(TimeoutError):

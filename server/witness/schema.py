@@ -1,5 +1,6 @@
 """The witness's table (gathered with every other package's in server/schema.py): per log
-origin, the latest co-signed size, root and compact range (C2SP tlog-witness state)."""
+origin, the latest co-signed size, root and compact range (C2SP tlog-witness state), and the
+note it co-signed last (served by GetLatestCheckpoint)."""
 
 from __future__ import annotations
 
@@ -13,4 +14,6 @@ witness_logs = Table(
     Column("size", BigInteger, nullable=False),
     Column("root", LargeBinary, nullable=False),
     Column("frontier", LargeBinary, nullable=False),  # complete_subtrees(0, size) hashes, joined
+    # the checkpoint of ``size``: the log's signature and this witness's cosignature lines
+    Column("cosigned_note", LargeBinary, nullable=True),
 )

@@ -8,7 +8,10 @@ size the roots agree (FAILED_PRECONDITION, ROOT_MISMATCH: a fork); the consisten
 (INVALID_ARGUMENT, BAD_CONSISTENCY_PROOF). A validating witness then fetches the new entries,
 checks that they rebuild the checkpoint's root and passes each to its validator (ABORTED,
 VALIDATION_FAILED). Only then is the new state stored (compare-and-swap) and the checkpoint
-co-signed (C2SP tlog-cosignature, cosignature/v1).
+co-signed (C2SP tlog-cosignature, cosignature/v1). The note kept with the new state is the
+checkpoint with the log's signature and this witness's cosignature lines, written by the same
+compare-and-swap: GetLatestCheckpoint serves it to anyone who checks the log's view (an
+auditor looking for a split view).
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_g
 
 from crypto.errors import CryptoError, DecodeError, InvalidProof, InvalidSignature
 from crypto.log import merkle
-from crypto.log.checkpoint import CosignatureSigner, parse_checkpoint
+from crypto.log.checkpoint import (
+    MAX_ORIGIN_BYTES,
+    CosignatureSigner,
+    SignedCheckpoint,
+    parse_checkpoint,
+)
 from crypto.log.note import Ed25519Verifier, open_note, parse_note
 
 from ..errors import (
@@ -110,6 +118,24 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
                                      if self.validating_signer else ""))
 
     @answers()
+    async def GetLatestCheckpoint(self, request, context):  # noqa: N802 - gRPC method name
+        state = await self.latest_checkpoint(request.origin)
+        return witness_pb2.GetLatestCheckpointResponse(signed_note=state.cosigned_note,
+                                                       tree_size=state.size)
+
+    async def latest_checkpoint(self, origin: str) -> WitnessedState:
+        """The state of ``origin`` with the note of its latest co-signed checkpoint."""
+        if not origin or len(origin.encode("utf-8")) > MAX_ORIGIN_BYTES:
+            raise invalid("origin", f"must be 1..{MAX_ORIGIN_BYTES} bytes")
+        if origin not in self.logs:
+            raise NotFound(f"unknown origin {origin!r}", reason="UNKNOWN_ORIGIN", field="origin")
+        state = await self.store.get(origin)
+        if not state.cosigned_note:
+            raise NotFound(f"this witness has co-signed no checkpoint of {origin!r} yet",
+                           reason="NO_COSIGNED_CHECKPOINT", field="origin")
+        return state
+
+    @answers()
     async def AddCheckpoint(self, request, context):  # noqa: N802 - gRPC method name
         lines = await self.add_checkpoint(request.old_size, list(request.consistency_proof),
                                           request.signed_note)
@@ -131,7 +157,7 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
             raise NotFound(f"unknown origin {cp.origin!r}", reason="UNKNOWN_ORIGIN",
                            field="signed_note")
         try:
-            open_note(signed_note, [followed.verifier])
+            _, log_signatures = open_note(signed_note, [followed.verifier])
         except (InvalidSignature, DecodeError) as exc:
             raise Forbidden(f"no valid signature by the log's key: {exc}",
                             reason="NO_LOG_SIGNATURE", field="signed_note") from exc
@@ -158,14 +184,14 @@ class Witness(witness_pb2_grpc.WitnessServiceServicer):
         # a validating witness keeps the compact range to rebuild roots; a plain one needs none
         frontier = (await self._validate(followed, state, cp)
                     if self.validating_signer is not None else ())
-        new_state = WitnessedState(cp.size, cp.root_hash, tuple(frontier))
+        # signed before the store, released only once stored: the note kept is what it answers
+        cosignatures = [s.cosign(cp) for s in (self.signer, self.validating_signer) if s]
+        kept = SignedCheckpoint(cp, log_signatures).with_signatures(cosignatures).encode()
+        new_state = WitnessedState(cp.size, cp.root_hash, tuple(frontier), kept)
         if not await self.store.advance(cp.origin, old_size, new_state):
             raise _mismatch((await self.store.get(cp.origin)).size)
-        lines = [self.signer.cosign(cp).line().encode()]
-        if self.validating_signer is not None:
-            lines.append(self.validating_signer.cosign(cp).line().encode())
         log.info("co-signed %s at size %d", cp.origin, cp.size)
-        return lines
+        return [c.line().encode() for c in cosignatures]
 
     async def _validate(self, followed: FollowedLog, state: WitnessedState, cp) -> tuple:
         """Fetch entries [state.size, cp.size), rebuild the root, run the validator on each."""

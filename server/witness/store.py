@@ -1,8 +1,10 @@
-"""The witness's own store: per log origin, the latest co-signed size, root and compact range.
+"""The witness's own store: per log origin, the latest co-signed size, root and compact range,
+and the note it co-signed at that size.
 
 The update is a compare-and-swap on the old size inside one transaction, so two concurrent
 add-checkpoint calls can never both advance from the same state (C2SP tlog-witness: the
-check and the store are atomic).
+check and the store are atomic); the co-signed note is written in the same statement, so the
+note kept is always the checkpoint of the size kept.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class WitnessedState:
     size: int
     root: bytes
     frontier: tuple[bytes, ...]
+    # the signed note of the checkpoint of ``size`` as co-signed (b"": none kept yet)
+    cosigned_note: bytes = b""
 
     @classmethod
     def empty(cls) -> WitnessedState:
@@ -45,11 +49,14 @@ class WitnessStore:
             return WitnessedState.empty()
         f = bytes(row.frontier)
         return WitnessedState(row.size, bytes(row.root),
-                              tuple(f[i:i + 32] for i in range(0, len(f), 32)))
+                              tuple(f[i:i + 32] for i in range(0, len(f), 32)),
+                              bytes(row.cosigned_note or b""))
 
     async def advance(self, origin: str, old_size: int, new: WitnessedState) -> bool:
-        """Store ``new`` iff the stored size is still ``old_size``; False if it moved."""
-        values = {"size": new.size, "root": new.root, "frontier": b"".join(new.frontier)}
+        """Store ``new`` (its co-signed note with it) iff the stored size is still ``old_size``;
+        False if it moved."""
+        values = {"size": new.size, "root": new.root, "frontier": b"".join(new.frontier),
+                  "cosigned_note": new.cosigned_note or None}
         async with self.engine.begin() as conn:
             if old_size == 0:
                 exists = (await conn.execute(select(witness_logs.c.size).where(
