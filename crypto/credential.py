@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import blind_rsa
 from .ballot import TOKEN_KEY_LEN, EncryptedBallot
 from .encoding import lp
-from .errors import InvalidSignature
+from .errors import DecodeError, InvalidSignature, WeakIssuerKey
 
 VARIANT = blind_rsa.RSABSSA_SHA384_PSS_RANDOMIZED
 ISSUER_KEY_BITS = 2048
@@ -42,6 +42,9 @@ class IssuerKey:
     weight: int  # exclusive area in 0.01 m²
     public_key: rsa.RSAPublicKey
 
+    def __post_init__(self) -> None:
+        check_issuer_public_key(self.public_key)
+
     @cached_property
     def spki(self) -> bytes:
         return self.public_key.public_bytes(serialization.Encoding.DER,
@@ -50,6 +53,33 @@ class IssuerKey:
     @cached_property
     def key_id(self) -> bytes:
         return hashlib.sha256(self.spki).digest()
+
+
+def check_issuer_public_key(key: object) -> None:
+    """An issuer key is RSA with a modulus of at least ISSUER_KEY_BITS bits and e = 65537
+    (docs/protocol.md §8.2); WeakIssuerKey otherwise. Every verifier and the phone check it: a
+    small modulus lets its holder forge, and a tiny or huge exponent is outside RFC 9474's
+    analysis."""
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise WeakIssuerKey("an issuer key is an RSA public key")
+    if key.key_size < ISSUER_KEY_BITS:
+        raise WeakIssuerKey(f"an issuer key has at least {ISSUER_KEY_BITS} bits, "
+                            f"not {key.key_size}")
+    if key.public_numbers().e != PUBLIC_EXPONENT:
+        raise WeakIssuerKey(f"an issuer key's public exponent is {PUBLIC_EXPONENT}")
+
+
+def issuer_key_from_spki(election_id: str, weight: int, spki: bytes) -> IssuerKey:
+    """The issuer key whose canonical SubjectPublicKeyInfo DER is ``spki``: DecodeError for bytes
+    that are not one, or not canonically encoded, WeakIssuerKey for a key below §8.2."""
+    try:
+        key = serialization.load_der_public_key(bytes(spki))
+    except (ValueError, TypeError) as exc:
+        raise DecodeError("an issuer key is a DER SubjectPublicKeyInfo") from exc
+    issuer = IssuerKey(election_id, weight, key)
+    if issuer.spki != bytes(spki):
+        raise DecodeError("an issuer key's DER is not canonical")
+    return issuer
 
 
 def credential_message(election_id: str, weight: int, token_public_key: bytes) -> bytes:

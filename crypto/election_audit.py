@@ -33,9 +33,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from .ballot import ElectionContext
 from .cast import verify_cast_ballot
 from .codec import (
@@ -44,7 +41,7 @@ from .codec import (
     decode_dealing,
     decode_guardian_key,
 )
-from .credential import IssuerKey
+from .credential import IssuerKey, issuer_key_from_spki
 from .dkg import (
     Complaint,
     Dealing,
@@ -58,7 +55,7 @@ from .dkg import (
     verify_guardian_key,
 )
 from .encoding import Event
-from .errors import CryptoError
+from .errors import CryptoError, DecodeError
 from .outcome import result_of
 from .records import (
     ELECTION_FAMILY,
@@ -264,14 +261,9 @@ class ElectionVerifier:
               "the issuer keys are not one per weight class of the roll")
         for w, spki in record.keys:
             try:
-                key = serialization.load_der_public_key(spki)
-            except ValueError as exc:
-                raise ElectionViolation(f"issuer key of class {w}: not a public key") from exc
-            _need(isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048,
-                  f"issuer key of class {w}: not an RSA key of at least 2048 bits")
-            issuer = IssuerKey(e.definition.election_id, w, key)
-            _need(issuer.spki == spki, f"issuer key of class {w}: not canonical DER")
-            e.issuers[w] = issuer
+                e.issuers[w] = issuer_key_from_spki(e.definition.election_id, w, spki)
+            except DecodeError as exc:  # not a key, not canonical, or weaker than §8.2
+                raise ElectionViolation(f"issuer key of class {w}: {exc}") from exc
 
     # --- voting and the tally ------------------------------------------------------------------
 

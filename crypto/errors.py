@@ -51,6 +51,10 @@ class InvalidSignature(CryptoError):
     """A signature did not verify (RFC 9474 §4.5 "invalid signature", Ed25519, notes)."""
 
 
+class WeakIssuerKey(DecodeError):
+    """An issuer key outside docs/protocol.md §8.2: not RSA, under 2048 bits, or e ≠ 65537."""
+
+
 class InvalidBallot(CryptoError):
     """An encrypted ballot failed a check; ``check`` names which (e.g. ``selection[2].proof``)."""
 

@@ -151,3 +151,30 @@ def test_codec_rejects_malformed(setup):
             decode_cast_ballot(bad)
     with pytest.raises(DecodeError):
         decode_credential(encode_credential(replace(cred, weight=0)))
+
+
+def test_an_issuer_key_is_rsa_2048_or_more_with_e_65537():
+    """§8.2, checked wherever an issuer key is read (WeakIssuerKey, a DecodeError)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from crypto.credential import IssuerKey, issuer_key_from_spki
+    from crypto.errors import DecodeError, WeakIssuerKey
+
+    def spki(key) -> bytes:
+        return key.public_bytes(serialization.Encoding.DER,
+                                serialization.PublicFormat.SubjectPublicKeyInfo)
+    good = generate_issuer_key().public_key()
+    assert issuer_key_from_spki("e", 1, spki(good)).public_key.public_numbers() == \
+        good.public_numbers()
+    for weak, why in ((rsa.generate_private_key(public_exponent=65537, key_size=1024),
+                       "at least 2048"),
+                      (rsa.generate_private_key(public_exponent=3, key_size=2048), "65537"),
+                      (ec.generate_private_key(ec.SECP256R1()), "RSA public key")):
+        with pytest.raises(WeakIssuerKey, match=why):
+            issuer_key_from_spki("e", 1, spki(weak.public_key()))
+        with pytest.raises(WeakIssuerKey):
+            IssuerKey("e", 1, weak.public_key())
+    for bad in (b"", b"\x30\x00", spki(good)[:-1], spki(good) + b"\x00"):
+        with pytest.raises(DecodeError):
+            issuer_key_from_spki("e", 1, bad)

@@ -275,3 +275,21 @@ def test_the_token_signature_is_checked_over_the_ballot_bytes_as_they_stand(hone
     other = encode_ballot(honest.ballots[1].ballot)
     with pytest.raises(InvalidBallot, match="signature"):
         verify_cast_ballot(honest.context, honest.issuers, cast, ballot_bytes=other)
+
+
+@pytest.mark.parametrize("bits, e, why", [(1024, 65537, "at least 2048 bits, not 1024"),
+                                          (2048, 3, "public exponent is 65537")])
+def test_an_issuer_key_weaker_than_the_spec_is_refused(honest, bits, e, why):
+    """§8.2: at least 2048 bits and e = 65537. A weaker key published by the server is refused by
+    the ledger verifier (and so by the auditor, the guardians and the phone, which rebuild the
+    election with it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    entries = list(honest.entries)
+    i = honest.index_of("issuer-keys")
+    record = decode_issuer_keys(body(entries[i]))
+    weak = rsa.generate_private_key(public_exponent=e, key_size=bits).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    keys = ((record.keys[0][0], weak), *record.keys[1:])
+    entries[i] = rebody(entries[i], encode_issuer_keys(replace(record, keys=keys)))
+    fails_at(entries, i, why)

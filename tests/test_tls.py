@@ -79,3 +79,27 @@ async def test_witness_refuses_a_caller_without_a_client_certificate(mtls, tmp_p
                                        .channel_credentials()) as ch:
         info = await witness_pb2_grpc.WitnessServiceStub(ch).GetWitnessInfo(request, timeout=5)
         assert info.verifier_key.startswith("witness.tls.example+")
+
+
+def test_the_development_ca_writes_private_keys_0600_from_the_start(tmp_path, monkeypatch):
+    """Every key file the development CA writes is 0600 when it is created, whatever the umask
+    (never written world-readable and chmodded later)."""
+    import os
+    import stat
+    created: list[tuple[str, int]] = []
+    real_open = os.open
+
+    def open_(path, flags, mode=0o777, *args, **kwargs):
+        if flags & os.O_CREAT:
+            created.append((os.fspath(path), mode))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    old = os.umask(0o000)
+    try:
+        monkeypatch.setattr(os, "open", open_)
+        cert, key = DevCA(tmp_path).issue("server")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert [m for p, m in created if p.endswith(".tmp")] == [0o600]
+    assert stat.S_IMODE(cert.stat().st_mode) & 0o044  # the certificate is public

@@ -40,12 +40,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-
 from crypto.ballot import Contest, ContestKind, ElectionContext
 from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot_bytes, encode_cast_ballot
-from crypto.credential import CastBallot, IssuerKey
+from crypto.credential import CastBallot, IssuerKey, issuer_key_from_spki
 from crypto.encoding import (
     Event,
     Reader,
@@ -165,8 +163,7 @@ def decode_election_spec(spec: ElectionSpec) -> tuple[ElectionContext, dict[int,
                           decode_point(public_key))
     if ctx.hash != election_hash:
         raise ValueError("the election spec does not decode to its election")
-    return ctx, {w: IssuerKey(eid, weight, load_der_public_key(spki))
-                 for w, eid, weight, spki in issuers}
+    return ctx, {w: issuer_key_from_spki(eid, weight, spki) for w, eid, weight, spki in issuers}
 
 
 def verify_in_worker(key: bytes, spec: ElectionSpec | None,

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.ballot import ElectionContext
-from crypto.credential import IssuerKey, generate_issuer_key
+from crypto.credential import IssuerKey, generate_issuer_key, issuer_key_from_spki
 from crypto.encoding import Event, encode_event
 from crypto.group import decode_point
 from crypto.log import merkle
@@ -435,8 +435,7 @@ class ElectionStore:
         q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
             issuer_keys.c.election_id == election_id)
         async with self.reads.connect() as conn:
-            return {r.weight: IssuerKey(election_id, r.weight,
-                                        serialization.load_der_public_key(bytes(r.spki)))
+            return {r.weight: issuer_key_from_spki(election_id, r.weight, bytes(r.spki))
                     for r in (await conn.execute(q)).all()}
 
     async def issuer_private_keys(self, election_id: str, kek: bytes) -> dict:
