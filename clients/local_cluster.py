@@ -42,6 +42,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# ``python -c`` for a server process whose wall clock is off by %f seconds: time.time is shifted
+# before the server's modules are imported (their default clocks bind it then)
+_SKEWED_SERVER = """import runpy, sys, time
+_real = time.time
+time.time = lambda: _real() + %f
+sys.argv[0] = "server"
+runpy.run_module("server", run_name="__main__", alter_sys=True)
+"""
+
 @dataclass
 class Process:
     name: str
@@ -72,6 +81,11 @@ class LocalCluster:
     complaint_window: float = 1.0
     servers: int = 1  # more than one needs PostgreSQL: one sequencer, the others forward
     close_grace: float = 1.0  # the close waits this long for other processes' appends
+    # per server process (by position): extra settings lines for its TOML file, and how many
+    # seconds its clock is off (a test of a process whose clock is wrong: it runs with
+    # time.time shifted by that much)
+    server_settings: tuple[tuple[str, ...], ...] = ()
+    clock_skews: tuple[float, ...] = ()
     origin: str = "demo.ownervote.example/log"
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     provider: DemoIdentityProvider = field(default_factory=lambda: DemoIdentityProvider(
@@ -156,12 +170,16 @@ class LocalCluster:
             address = self.address if k == 0 else f"127.0.0.1:{free_port()}"
             secure = self.secure_address if k == 0 else f"127.0.0.1:{free_port()}"
             name = "server" if k == 0 else f"server-{k + 1}"
-            self._spawn(name, ["-m", "server", "--config", str(self._config(
-                name, address, secure, endpoints))], env).wait_for(r"listening on port")
+            skew = self.clock_skews[k] if k < len(self.clock_skews) else 0
+            run = ["-c", _SKEWED_SERVER % float(skew)] if skew else ["-m", "server"]
+            extra = self.server_settings[k] if k < len(self.server_settings) else ()
+            self._spawn(name, [*run, "--config", str(self._config(
+                name, address, secure, endpoints, extra))], env).wait_for(r"listening on port")
             self.addresses.append(address)
         return self
 
-    def _config(self, name: str, address: str, secure: str, endpoints: list[str]) -> Path:
+    def _config(self, name: str, address: str, secure: str, endpoints: list[str],
+                extra: tuple[str, ...] = ()) -> Path:
         d = self.directory
         cert, key = self.cert("server")
         dsn = self.dsn or f"sqlite+aiosqlite:///{d / 'server.db'}"
@@ -174,7 +192,7 @@ class LocalCluster:
             f'tls_cert = "{cert}"', f'tls_key = "{key}"', f'client_ca = "{self.pki / "ca.pem"}"',
             f"lifecycle_tick = {self.lifecycle_tick}",
             f"complaint_window = {self.complaint_window}", f"close_grace = {self.close_grace}",
-            ""]))
+            *extra, ""]))
         return config
 
     def stop(self, grace: float = 15.0) -> None:

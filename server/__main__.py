@@ -29,6 +29,7 @@ from crypto.log.note import Ed25519Signer
 
 from .config import Config, ConfigError, load_config
 from .db import make_engine
+from .election.append_guard import ElectionAppendGuard
 from .election.ballot_box import BallotBox, BallotVerifier
 from .election.ballot_points import BallotPoints
 from .election.ceremony import CeremonyStore
@@ -71,8 +72,9 @@ async def serve(cfg: Config) -> None:
         log.warning("DEVELOPMENT: the witness quorum (%d of %d) is not a strict majority; every "
                     "checkpoint says so and only a development trust bundle trusts this log",
                     cfg.quorum, len(witnesses))
+    node.ledger.guard = ElectionAppendGuard(engine)  # no ballot after its election's close
     await node.ledger.start()
-    store = ElectionStore(engine, node.ledger)
+    store = ElectionStore(engine, node.ledger, snapshot_ttl=cfg.snapshot_ttl)
     registrar = Registrar(engine)
     ceremony = CeremonyStore(engine, store)
     # the close's aggregation sums pages of the ledger in worker processes

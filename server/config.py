@@ -19,6 +19,7 @@
     complaint_window = 10.0                       # OWNERVOTE_COMPLAINT_WINDOW (seconds)
     verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
     close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
+    snapshot_ttl = 1.0                            # OWNERVOTE_SNAPSHOT_TTL (seconds, 0–60)
 The quorum must be a strict majority of the witnesses, and there must be witnesses: a server
 with none, or with a quorum of half of them or less, starts only with ``development = true``
 (a machine of one's own), and then says so everywhere a client looks: in every checkpoint it
@@ -40,6 +41,10 @@ dealing. ``verify_workers``: how many worker processes check cast ballots off th
 process itself; as many processes sum the ledger's pages at the close. ``close_grace``: how long
 after the closing time the close event waits, so that a ballot another server process was still
 appending lands before it (every process refuses ballots from the closing time on).
+``snapshot_ttl``: how long a process serves an issuing election's state from memory before it
+reads the database again (ElectionStore.election_snapshot): a close made by another process is
+seen this late at most (a ballot that gets through meanwhile is still refused by the sequencer,
+server/election/append_guard.py).
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Config:
     lifecycle_tick: float = 1.0
     complaint_window: float = 10.0
     close_grace: float = 2.0
+    snapshot_ttl: float = 1.0
     verify_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
@@ -125,6 +131,8 @@ class Config:
             raise ConfigError("complaint_window cannot be negative")
         if not self.close_grace >= 0:
             raise ConfigError("close_grace cannot be negative")
+        if not 0 <= self.snapshot_ttl <= 60:
+            raise ConfigError("snapshot_ttl is between 0 and 60 seconds")
         if isinstance(self.verify_workers, bool) or not isinstance(self.verify_workers, int) \
                 or self.verify_workers < 0:
             raise ConfigError("verify_workers is a number of processes, 0 or more")
@@ -168,7 +176,7 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
             values["verify_workers"] = int(values["verify_workers"])
         except ValueError as exc:
             raise ConfigError("verify_workers is a number of processes, 0 or more") from exc
-    for name in ("lifecycle_tick", "complaint_window", "close_grace"):
+    for name in ("lifecycle_tick", "complaint_window", "close_grace", "snapshot_ttl"):
         if name in values:
             try:
                 values[name] = float(values[name])

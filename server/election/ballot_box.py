@@ -57,6 +57,7 @@ from crypto.log.receipt import Receipt
 from crypto.records import ElectionEvent
 
 from ..errors import Conflict, Precondition, Refused, Unavailable
+from ..ledger.guard import EntryRefused
 from ..ledger.log import Ledger
 from .ballot_points import BallotPoints, points_of
 
@@ -457,7 +458,7 @@ class BallotBox:
             raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
         if cast_bytes is None:  # verified but not encodable: never expected, as before
             cast_bytes = encode_cast_ballot(cast)
-        return await self._accept(election.context.election_id, cast_bytes, points)
+        return await self._accept(election, cast_bytes, points)
 
     async def cast_encoded(self, election: OpenElection, cast_bytes: bytes,
                            decode: Callable[[], CastBallot]) -> CastResult:
@@ -479,10 +480,15 @@ class BallotBox:
                 points = points_of(cast)
         except InvalidBallot as exc:
             raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
-        return await self._accept(election.context.election_id, cast_bytes, points)
+        return await self._accept(election, cast_bytes, points)
 
-    async def _accept(self, eid: str, cast_bytes: bytes, points: bytes) -> CastResult:
-        """Append a verified ballot unless sealed meanwhile or a replay; its receipt."""
+    async def _accept(self, election: OpenElection, cast_bytes: bytes,
+                      points: bytes) -> CastResult:
+        """Append a verified ballot unless sealed or closed meanwhile, or a replay; its
+        receipt. The close is checked again under the leaf lock (the check took time), and once
+        more by the sequencer (server/election/append_guard.py), which another process's close
+        event may have reached first."""
+        eid = election.context.election_id
         entry = encode_event(Event(ElectionEvent.BALLOT, eid, cast_bytes))
         leaf = merkle.leaf_hash(entry)
         # In flight from here, with no await before the count: a seal that came while the ballot
@@ -491,11 +497,14 @@ class BallotBox:
         try:
             lock = self._locks.setdefault(leaf, asyncio.Lock())
             async with lock:
-                if eid in self._sealed:
+                if eid in self._sealed or self.clock() >= election.closes_at:
                     raise BallotBoxClosed("the election closed")
                 if await self._replays.index_of(leaf) is not None:
                     raise ReplayedBallot()
-                appended = await self.ledger.append(entry)
+                try:
+                    appended = await self.ledger.append(entry)
+                except EntryRefused as exc:  # the close event reached the sequencer first
+                    raise BallotBoxClosed(exc.reason) from exc
             self._locks.pop(leaf, None)
         finally:
             self._inflight[eid] -= 1

@@ -13,6 +13,11 @@ is released, and another process takes over, resuming from the committed head. T
 transaction locks the head row and checks it, so a sequencer that lost its lock unnoticed
 cannot write (fencing). With SQLite the log is single-process.
 
+The sequencer is also the one point every process's appends pass through in the log's order:
+its :class:`~server.ledger.guard.AppendGuard` (a record family's, e.g. the election's: no ballot
+after its close) judges each batch before it is written, and a refused entry's appender gets
+:class:`~server.ledger.guard.EntryRefused` instead of an index.
+
 On the sequencer a receipt for a recent entry needs no database read: the co-signed checkpoint
 comes from the collector's memory (it is the row the collector just stored), and the inclusion
 proof and leaf hash from the store's recent-nodes map, which the sequencer fills with the nodes of
@@ -37,6 +42,7 @@ from crypto.log.receipt import Receipt
 
 from ..db import is_postgres
 from .cosign import CosignCollector
+from .guard import AppendGuard, EntryRefused
 from .store import RECENT_MAX, Batch, LogStore, StoreConflict, StoredCheckpoint
 
 log = logging.getLogger("ownervote.ledger")
@@ -69,8 +75,9 @@ class Ledger:
     def __init__(self, engine: AsyncEngine, origin: str, sign_checkpoint: SignCheckpoint, *,
                  max_batch: int = 1000,
                  collector: CosignCollector | None = None,
-                 recent_nodes: int = RECENT_MAX) -> None:
+                 recent_nodes: int = RECENT_MAX, guard: AppendGuard | None = None) -> None:
         self.engine = engine
+        self.guard = guard  # judges each batch at the sequencer (server/ledger/guard.py)
         self.origin = origin
         self.store = LogStore(engine, origin, recent_max=recent_nodes)
         self._sign = sign_checkpoint
@@ -132,7 +139,8 @@ class Ledger:
     # --- appending ------------------------------------------------------------------------------
 
     async def append(self, data: bytes) -> AppendResult:
-        """Append one entry; returns after the batch containing it is committed."""
+        """Append one entry; returns after the batch containing it is committed, or raises
+        EntryRefused if the sequencer's guard refused it (then it is not in the log)."""
         if self._stopping:
             raise LedgerUnavailable("ledger stopped")
         fut = asyncio.get_running_loop().create_future()
@@ -176,6 +184,8 @@ class Ledger:
 
     async def _sequence(self) -> None:
         tree = await self._resume()
+        if self.guard is not None:
+            await self.guard.resume()
         if self.collector is not None:
             await self.collector.start()
         self._sequencer_ready.set()
@@ -228,6 +238,10 @@ class Ledger:
     async def _commit(self, tree: merkle.CompactRange,
                       items: list[tuple[bytes, asyncio.Future]],
                       pending: list[tuple[int, bytes]]) -> merkle.CompactRange:
+        if self.guard is not None:
+            items, pending = await self._admit(items, pending)
+            if not items and not pending:
+                return tree
         old_size = tree.size
         known = dict(zip(merkle.complete_subtrees(0, old_size), tree.nodes, strict=True))
         entries = [d for d, _ in items] + [d for _, d in pending]
@@ -249,6 +263,8 @@ class Ledger:
         # committed (never before: a failed batch's positions are reused by the next batch)
         self.store.remember(new_nodes)
         self._size = new_size
+        if self.guard is not None:
+            self.guard.committed(entries)
         known.update(new_nodes)
         for i, (_, fut) in enumerate(items):
             if fut.done():
@@ -260,6 +276,31 @@ class Ledger:
         if self.collector is not None:
             self.collector.notify(new_size)
         return tree
+
+    async def _admit(self, items: list[tuple[bytes, asyncio.Future]],
+                     pending: list[tuple[int, bytes]]
+                     ) -> tuple[list[tuple[bytes, asyncio.Future]], list[tuple[int, bytes]]]:
+        """The batch without what the guard refuses. A refused local append's caller gets
+        EntryRefused now; a refused handed-over entry's refusal is committed (and the waiting
+        process notified) before the batch is written."""
+        verdicts = self.guard.admit([d for d, _ in items] + [d for _, d in pending])
+        kept = []
+        for item, reason in zip(items, verdicts, strict=False):
+            if reason is None:
+                kept.append(item)
+            elif not item[1].done():
+                item[1].set_exception(EntryRefused(reason))
+        kept_pending, refused = [], []
+        for (pid, data), reason in zip(pending, verdicts[len(items):], strict=True):
+            if reason is None:
+                kept_pending.append((pid, data))
+            else:
+                refused.append((pid, reason))
+        if refused:
+            log.info("sequencer refused %d handed-over entries: %s", len(refused), refused[0][1])
+            await self.store.refuse_pending(
+                refused, notify_channel=CHANNEL_BATCH if is_postgres(self.engine) else None)
+        return kept, kept_pending
 
     @property
     def size(self) -> int:
@@ -387,7 +428,11 @@ class Ledger:
                 resolved = await self.store.resolved_pending(list(self._waiting))
                 for pid, idx in resolved.items():
                     fut = self._waiting.pop(pid)
-                    if not fut.done():
+                    if fut.done():
+                        continue
+                    if isinstance(idx, str):  # the sequencer's guard refused it
+                        fut.set_exception(EntryRefused(idx))
+                    else:
                         fut.set_result(await self._result_for(idx))
             except Exception:  # keep waiting; the entry is durable in log_pending
                 log.exception("handoff poll failed")

@@ -12,6 +12,8 @@ logs may share a database; each row names its log.
   transaction, which fences a stale sequencer.
 * ``log_pending`` — entries handed to the sequencer by server processes that are not the
   sequencer; the sequencer moves them into ``log_entries`` (recording ``pending_id``).
+* ``log_refusals`` — handed-over entries the sequencer's guard refused (server/ledger/guard.py):
+  the pending id and the reason, for the process that waits on it.
 """
 
 from __future__ import annotations
@@ -70,3 +72,10 @@ log_pending = Table(
     Column("data", LargeBinary, nullable=False),
 )
 Index("ix_log_pending_log", log_pending.c.log_id, log_pending.c.id)
+
+log_refusals = Table(
+    "log_refusals", metadata,
+    Column("log_id", String(255), primary_key=True),
+    Column("pending_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("reason", String(1000), nullable=False),
+)

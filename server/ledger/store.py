@@ -27,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crypto.log import merkle
 
 from ..db import fetch_rows, is_postgres, read_engine
-from .schema import log_checkpoints, log_entries, log_heads, log_nodes, log_pending
+from .schema import (
+    log_checkpoints,
+    log_entries,
+    log_heads,
+    log_nodes,
+    log_pending,
+    log_refusals,
+)
 
 MAX_PAGE = 1000
 
@@ -303,14 +310,34 @@ class LogStore:
         async with self.reads.connect() as conn:
             return [(r.id, bytes(r.data)) for r in (await conn.execute(q)).all()]
 
-    async def resolved_pending(self, pending_ids: Sequence[int]) -> dict[int, int]:
+    async def resolved_pending(self, pending_ids: Sequence[int]) -> dict[int, int | str]:
+        """Of the handed-over entries ``pending_ids``, those the sequencer resolved: each one's
+        index in the log, or the reason its guard refused it (a str)."""
         if not pending_ids:
             return {}
+        ids = list(pending_ids)
         q = select(log_entries.c.pending_id, log_entries.c.idx).where(
-            and_(log_entries.c.log_id == self.log_id,
-                 log_entries.c.pending_id.in_(list(pending_ids))))
+            and_(log_entries.c.log_id == self.log_id, log_entries.c.pending_id.in_(ids)))
+        r = select(log_refusals.c.pending_id, log_refusals.c.reason).where(
+            and_(log_refusals.c.log_id == self.log_id, log_refusals.c.pending_id.in_(ids)))
         async with self.reads.connect() as conn:
-            return {r.pending_id: r.idx for r in (await conn.execute(q)).all()}
+            found: dict[int, int | str] = {
+                row.pending_id: row.idx for row in (await conn.execute(q)).all()}
+            found.update((row.pending_id, row.reason) for row in (await conn.execute(r)).all())
+            return found
+
+    async def refuse_pending(self, refusals: Sequence[tuple[int, str]],
+                             notify_channel: str | None = None) -> None:
+        """The guard refused these handed-over entries: they leave ``log_pending`` and their
+        reasons are recorded, in one transaction (never written to the log)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(log_refusals), [
+                {"log_id": self.log_id, "pending_id": pid, "reason": reason[:1000]}
+                for pid, reason in refusals])
+            await conn.execute(delete(log_pending).where(
+                log_pending.c.id.in_([pid for pid, _ in refusals])))
+            if notify_channel is not None:
+                await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel})
 
     # --- the sequencer's write ------------------------------------------------------------------
 
