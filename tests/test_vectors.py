@@ -139,3 +139,96 @@ def test_tally_vector_verifies_and_evaluates_from_published_data():
     empty = decode_aggregates(b(v["empty_aggregates"]))
     assert all(is_trivial(c) for c in empty.labelled().values())
     assert b(v["empty_aggregates"])[1:34] == bytes(33)  # the identity as 33 zero bytes
+
+
+# --- §7: ceremony encodings and the guardian proofs' transcripts --------------------------------
+
+def _lp(x: bytes) -> bytes:
+    return len(x).to_bytes(4, "big") + x
+
+
+def _challenge(label: str, items) -> int:
+    from crypto.group import hash_to_scalar
+    raw = _lp(b"ownervote/v1/transcript") + _lp(label.encode())
+    for name, value in items:
+        raw += _lp(name.encode()) + _lp(value)
+    return hash_to_scalar(raw, b"ownervote-v1-fiat-shamir-challenge")
+
+
+def _equations_hold(label: str, items, proof: bytes, c: int) -> bool:
+    """The proof's equations (§5.1, §5.2) with the statement taken from the items."""
+    from crypto.group import msm
+    it = dict(items)
+    pt = {k: decode_point(v) for k, v in it.items() if len(v) == 33}
+    z = decode_scalar(proof[-32:])
+    if label.endswith("schnorr"):
+        assert proof[:33] == it["R"]
+        return msm([z, -c], [pt["G"], pt["X"]]) == pt["R"]
+    assert proof[:66] == it["R1"] + it["R2"]
+    return (msm([z, -c], [pt["G"], pt["X"]]) == pt["R1"]
+            and msm([z, -c], [pt["H"], pt["Y"]]) == pt["R2"])
+
+
+def test_guardian_proof_transcripts_are_exactly_the_listed_items():
+    v = V["proof_transcripts"]
+    assert set(v) == {"guardian_key", "dkg_constant", "dkg_complaint", "decryption_share"}
+    for name, case in v.items():
+        items = [(n, b(x)) for n, x in case["items"]]
+        raw = _lp(b"ownervote/v1/transcript") + _lp(case["label"].encode())
+        raw += b"".join(_lp(n.encode()) + _lp(x) for n, x in items)
+        assert raw.hex() == case["transcript"], name
+        c = _challenge(case["label"], items)
+        assert c.to_bytes(32, "big").hex() == case["challenge"], name
+        assert _equations_hold(case["label"], items, b(case["proof"]), c), name
+    # the ceremony's proofs carry n and t right after the purpose; the decryption share does not
+    for name in ("guardian_key", "dkg_constant", "dkg_complaint"):
+        names = [n for n, _ in v[name]["items"]]
+        assert names[:4] == ["election_id", "purpose", "n", "t"], name
+    names = [n for n, _ in v["decryption_share"]["items"]]
+    assert names[:6] == ["election_id", "purpose", "label", "alpha", "beta", "guardian"]
+    assert "n" not in names and "t" not in names
+
+
+def test_guardian_proof_transcripts_refuse_the_other_reading_of_section_7():
+    """An implementation that gives every §7 proof n and t (or none) fails to verify."""
+    v = V["proof_transcripts"]
+    share = v["decryption_share"]
+    items = [(n, b(x)) for n, x in share["items"]]
+    with_nt = items[:2] + [("n", (3).to_bytes(4, "big")), ("t", (2).to_bytes(4, "big"))] + items[2:]
+    assert not _equations_hold(share["label"], items, b(share["proof"]),
+                               _challenge(share["label"], with_nt))
+    for name in ("guardian_key", "dkg_constant", "dkg_complaint"):
+        case = v[name]
+        items = [(n, b(x)) for n, x in case["items"]]
+        without = [(n, x) for n, x in items if n not in ("n", "t")]
+        assert not _equations_hold(case["label"], items, b(case["proof"]),
+                                   _challenge(case["label"], without)), name
+        as_u64 = [(n, x.rjust(8, b"\0") if n in ("n", "t") else x) for n, x in items]
+        assert not _equations_hold(case["label"], items, b(case["proof"]),
+                                   _challenge(case["label"], as_u64)), name
+
+
+def test_ceremony_vector_encodings_verify_and_complaints_are_judged():
+    from crypto.codec import decode_complaint, decode_dealing, decode_guardian_key
+    from crypto.dkg import DkgParameters, judge_complaint, verify_dealing, verify_guardian_key
+
+    v, dkg = V["ceremony"], V["dkg"]
+    params = DkgParameters(v["election_id"], v["n"], v["t"])
+    keys = [decode_guardian_key(b(x)) for x in v["guardian_keys"]]
+    for raw, k, pub in zip(v["guardian_keys"], keys, dkg["guardian_keys"], strict=True):
+        # u8(index) || E || Schnorr proof, 99 bytes
+        assert raw == bytes([pub["index"]]).hex() + pub["encryption_key"] + pub["proof"]
+        verify_guardian_key(params, k)
+    for raw, d in zip(v["dealings"], dkg["dealings"], strict=True):
+        expected = bytes([d["dealer"], len(d["commitments"])]).hex() + "".join(d["commitments"])
+        expected += d["constant_proof"] + bytes([len(d["shares"])]).hex()
+        expected += "".join(bytes([s["recipient"]]).hex() + s["ephemeral"] + s["ciphertext"]
+                            for s in d["shares"])
+        assert raw == expected
+        verify_dealing(params, decode_dealing(b(raw)))
+    assert [c["verdict"] for c in v["complaints"]] == ["dismissed", "upheld"]
+    for c in v["complaints"]:
+        complaint = decode_complaint(b(c["complaint"]))
+        assert len(b(c["complaint"])) == 133
+        verdict = judge_complaint(params, complaint, decode_dealing(b(c["dealing"])), keys)
+        assert verdict.value == c["verdict"]

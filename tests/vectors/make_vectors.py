@@ -23,13 +23,22 @@ from crypto.codec import (
     encode_ballot,
     encode_cast_ballot,
     encode_ciphertext,
+    encode_complaint,
     encode_credential,
+    encode_dealing,
     encode_disjunctive,
     encode_dleq,
+    encode_guardian_key,
     encode_schnorr,
 )
 from crypto.credential import IssuerKey, credential_message, token_public_bytes
-from crypto.dkg import GuardianShare
+from crypto.dkg import (
+    Dealing,
+    EncryptedShare,
+    GuardianShare,
+    judge_complaint,
+    make_complaint,
+)
 from crypto.elgamal import ZERO, encrypt
 from crypto.group import (
     base_mul,
@@ -38,6 +47,7 @@ from crypto.group import (
     encode_point,
     encode_scalar,
     hash_to_scalar,
+    msm,
 )
 from crypto.outcome import result_of
 from crypto.proofs import prove_disjunctive, prove_dleq, prove_schnorr
@@ -187,6 +197,124 @@ def tally_vector() -> dict:
             "empty_aggregates": h(encode_aggregates(Aggregates((ZERO,) * 3, (ZERO,) * 3, 0, 0)))}
 
 
+# --- §7: the key ceremony's encodings and every guardian proof's transcript ---------------------
+
+def _dkg_objects():
+    """The dkg vector's run again (same seed, same draws), as objects."""
+    rng = SeededScalars(b"dkg")
+    run = run_dkg("demo-2026", 3, 2, rng)
+    ct, _ = encrypt(run.result.joint_public_key, 42, rng())
+    dec = [partial_decrypt("demo-2026", "option[0].count", run.shares[g], ct, rng) for g in (1, 3)]
+    return run, ct, dec
+
+
+def _ceremony_complaints(run):
+    """Guardian 2's complaints about dealer 1 (its share is good: dismissed) and about a copy of
+    dealer 3's dealing whose share to guardian 2 has its last byte flipped (upheld)."""
+    rng = SeededScalars(b"complaints")
+    params = run.params
+    good = run.dealings[0]
+    bad3 = run.dealings[2]
+    broken = bad3.shares[1].ciphertext[:-1] + bytes([bad3.shares[1].ciphertext[-1] ^ 1])
+    bad = Dealing(bad3.dealer, bad3.commitments, bad3.constant_proof,
+                  (bad3.shares[0], EncryptedShare(2, bad3.shares[1].ephemeral, broken),
+                   bad3.shares[2]))
+    return [(good, make_complaint(params, run.keys[2], good, rng)),
+            (bad, make_complaint(params, run.keys[2], bad, rng))]
+
+
+def ceremony_vector() -> dict:
+    """The byte encodings of the dkg vector's guardian keys and dealings (§9), and two
+    complaints with their verdicts (§7.3)."""
+    run, _, _ = _dkg_objects()
+    complaints = []
+    for dealing, c in _ceremony_complaints(run):
+        verdict = judge_complaint(run.params, c, dealing, run.publics)
+        complaints.append({"dealing": h(encode_dealing(dealing)),
+                           "complaint": h(encode_complaint(c)), "verdict": verdict.value})
+    return {"seed": h(b"complaints"), "election_id": "demo-2026", "n": 3, "t": 2,
+            "guardian_keys": [h(encode_guardian_key(k)) for k in run.publics],
+            "dealings": [h(encode_dealing(d)) for d in run.dealings],
+            "complaints": complaints}
+
+
+def _u32b(i: int) -> bytes:
+    return i.to_bytes(4, "big")
+
+
+def _spec_transcript(label: str, items: list[tuple[str, bytes]]) -> Transcript:
+    t = Transcript(label)
+    for name, value in items:
+        t.append(name, value)
+    return t
+
+
+def proof_transcripts_vector() -> dict:
+    """Each guardian proof's transcript item by item (docs/protocol.md §7, the table at its
+    start): the guardian-key and constant-term Schnorr proofs of guardian 1, guardian 2's upheld
+    complaint, and guardian 1's decryption share of the dkg vector. Each challenge is checked
+    here against the proof's own equation, so the items are the ones the proofs were made with."""
+    run, ct, dec = _dkg_objects()
+    p = run.params
+    pt = encode_point
+    ceremony = [("election_id", p.election_id.encode()), ("n", _u32b(p.n)), ("t", _u32b(p.t))]
+
+    def ctx(purpose: str, *extra):
+        return [ceremony[0], ("purpose", purpose.encode()), *ceremony[1:], *extra]
+
+    g1 = run.keys[1].public
+    d1 = run.dealings[0]
+    dealing, complaint = _ceremony_complaints(run)[1]
+    share = dec[0]
+    out = {}
+    cases = [
+        ("guardian_key", "ownervote/v1/proof/schnorr",
+         ctx("guardian-key", ("guardian", _u32b(1))) + [
+             ("G", pt(base_mul(1))), ("X", pt(g1.encryption_key)), ("R", pt(g1.proof.commitment))],
+         encode_schnorr(g1.proof), [(g1.proof.response, base_mul(1), g1.proof.commitment,
+                                     g1.encryption_key)]),
+        ("dkg_constant", "ownervote/v1/proof/schnorr",
+         ctx("dkg-constant", ("dealer", _u32b(1))) + [
+             ("G", pt(base_mul(1))), ("X", pt(d1.commitments[0])),
+             ("R", pt(d1.constant_proof.commitment))],
+         encode_schnorr(d1.constant_proof),
+         [(d1.constant_proof.response, base_mul(1), d1.constant_proof.commitment,
+           d1.commitments[0])]),
+        ("dkg_complaint", "ownervote/v1/proof/dleq",
+         ctx("dkg-complaint", ("dealer", _u32b(complaint.dealer)),
+             ("complainer", _u32b(complaint.complainer))) + [
+             ("G", pt(base_mul(1))), ("X", pt(run.keys[2].public.encryption_key)),
+             ("H", pt(dealing.shares[1].ephemeral)), ("Y", pt(complaint.shared_point)),
+             ("R1", pt(complaint.proof.commitment_g)), ("R2", pt(complaint.proof.commitment_h))],
+         encode_dleq(complaint.proof),
+         [(complaint.proof.response, base_mul(1), complaint.proof.commitment_g,
+           run.keys[2].public.encryption_key),
+          (complaint.proof.response, dealing.shares[1].ephemeral, complaint.proof.commitment_h,
+           complaint.shared_point)]),
+        ("decryption_share", "ownervote/v1/proof/dleq",
+         [("election_id", p.election_id.encode()), ("purpose", b"decryption-share"),
+          ("label", b"option[0].count"), ("alpha", pt(ct.alpha)), ("beta", pt(ct.beta)),
+          ("guardian", _u32b(1)),
+          ("G", pt(base_mul(1))), ("X", pt(run.result.verification_keys[1])),
+          ("H", pt(ct.alpha)), ("Y", pt(share.share)),
+          ("R1", pt(share.proof.commitment_g)), ("R2", pt(share.proof.commitment_h))],
+         encode_dleq(share.proof),
+         [(share.proof.response, base_mul(1), share.proof.commitment_g,
+           run.result.verification_keys[1]),
+          (share.proof.response, ct.alpha, share.proof.commitment_h, share.share)]),
+    ]
+    for name, label, items, proof, equations in cases:
+        t = _spec_transcript(label, items)
+        c = t.challenge()
+        for z, base, commit, public in equations:  # z·base == commit + c·public
+            if msm([z, -c], [base, public]) != commit:
+                raise AssertionError(f"{name}: the listed items are not the proof's transcript")
+        out[name] = {"label": label, "items": [[n, h(v)] for n, v in items],
+                     "transcript": h(t.to_bytes()), "challenge": h(encode_scalar(c)),
+                     "proof": h(proof)}
+    return out
+
+
 class SeededBytes:
     """Deterministic bytes for the blind-RSA steps: SHAKE-256(seed || u32(i)) per request i."""
 
@@ -245,6 +373,8 @@ def all_vectors() -> dict:
         "dkg": dkg_vector(),
         "credential": credential_vector(),
         "tally": tally_vector(),
+        "ceremony": ceremony_vector(),
+        "proof_transcripts": proof_transcripts_vector(),
     }
 
 
