@@ -232,3 +232,22 @@ def test_ceremony_vector_encodings_verify_and_complaints_are_judged():
         assert len(b(c["complaint"])) == 133
         verdict = judge_complaint(params, complaint, decode_dealing(b(c["dealing"])), keys)
         assert verdict.value == c["verdict"]
+
+
+def test_issuer_keys_vector_is_a_valid_issuer_key_record():
+    """§8.2: a modulus of at least 2048 bits (this one has 4096) and e = 65537."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    from crypto.records import decode_issuer_keys
+
+    v = V["issuer_keys"]
+    assert b(v["record"]) == ((1).to_bytes(4, "big") + v["weight"].to_bytes(8, "big")
+                              + _lp(b(v["spki"])))
+    (weight, spki), = decode_issuer_keys(b(v["record"])).keys
+    key = load_der_public_key(spki)
+    assert isinstance(key, rsa.RSAPublicKey) and weight == v["weight"]
+    numbers = key.public_numbers()
+    assert numbers.n.bit_length() == v["modulus_bits"] == 4096 >= 2048
+    assert numbers.e == v["e"] == 65537
+    assert v["key_id"] == V["credential"]["key_id"] and v["spki"] == V["credential"]["issuer_spki"]
