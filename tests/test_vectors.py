@@ -251,3 +251,65 @@ def test_issuer_keys_vector_is_a_valid_issuer_key_record():
     assert numbers.n.bit_length() == v["modulus_bits"] == 4096 >= 2048
     assert numbers.e == v["e"] == 65537
     assert v["key_id"] == V["credential"]["key_id"] and v["spki"] == V["credential"]["issuer_spki"]
+
+
+# --- §10.1: the roll ------------------------------------------------------------------------------
+
+def _spec_roll_bytes(units) -> bytes:
+    """roll_bytes of §10.1, written from the text: owners are the designated voters, sorted."""
+    def s(x: str) -> bytes:
+        return _lp(x.encode())
+    owners: dict[str, list] = {}
+    for u in units:
+        owners.setdefault(u[4], []).append(u)
+    total = sum(u[2] for u in units)
+    out = b"ownervote/roll/v1\x00" + total.to_bytes(8, "big") + len(owners).to_bytes(4, "big")
+    for voter in sorted(owners):
+        mine = sorted(owners[voter], key=lambda u: u[0])
+        out += s(voter) + sum(u[2] for u in mine).to_bytes(8, "big") + len(mine).to_bytes(4, "big")
+        for unit_id, building, area, owner_id, designated, unsold in mine:
+            out += (s(unit_id) + s(building) + area.to_bytes(8, "big") + s(owner_id)
+                    + s(designated) + bytes([1 if unsold else 0]))
+    return out
+
+
+def test_roll_vector_bytes_and_hash_follow_section_10():
+    import hashlib
+
+    from crypto.records import decode_roll_commitment
+    from rules.roll import Unit, compute_weights, roll_canonical_bytes, roll_hash
+
+    v = V["roll"]
+    units = [tuple(u) for u in v["units"]]
+    assert _spec_roll_bytes(units).hex() == v["roll_bytes"]
+    assert hashlib.sha256(b(v["roll_bytes"])).hexdigest() == v["roll_hash"]
+    # the listing order does not change the bytes
+    roll = compute_weights(Unit(*u) for u in reversed(units))
+    assert roll_canonical_bytes(roll).hex() == v["roll_bytes"] and roll_hash(roll).hex() == \
+        v["roll_hash"]
+    # a co-owned unit's area goes to its designated voter: O002 is no voting owner
+    assert [o.owner_id for o in roll.owners] == ["O001", "O003", "O004", "developer"]
+    record = decode_roll_commitment(b(v["record"]))
+    assert record.roll_hash.hex() == v["roll_hash"]
+    assert (record.total_area, record.total_owners) == (v["total_area"], v["total_owners"])
+    assert record.classes == ((7580, 1), (8950, 2), (12025, 1))
+    # the tally vector's definition and roll record commit to this very roll
+    assert V["tally"]["roll"] == v["record"]
+    from crypto.records import decode_definition
+    assert decode_definition(b(V["tally"]["definition"])).roll_hash.hex() == v["roll_hash"]
+
+
+def test_sample_roll_csv_hash():
+    import hashlib
+
+    from rules.roll import roll_canonical_bytes
+    from rules.roll_csv import parse_roll_csv
+
+    v = V["roll"]["sample_roll_csv"]
+    roll = parse_roll_csv((Path(__file__).parent.parent / v["path"]).read_text())
+    assert roll_canonical_bytes(roll).hex() == v["roll_bytes"]
+    assert hashlib.sha256(b(v["roll_bytes"])).hexdigest() == v["roll_hash"]
+    units = [(u.unit_id, u.building, u.area, u.owner_id, u.designated_voter, u.developer_unsold)
+             for o in roll.owners for u in o.units]
+    assert _spec_roll_bytes(units).hex() == v["roll_bytes"]
+    assert (roll.total_area, roll.total_owners) == (v["total_area"], v["total_owners"])

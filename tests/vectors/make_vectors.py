@@ -55,7 +55,6 @@ from crypto.records import (
     DecryptionSharesRecord,
     DefinitionRecord,
     IssuerKeysRecord,
-    RollCommitment,
     RulePreset,
     encode_aggregates,
     encode_decryption_shares,
@@ -64,10 +63,13 @@ from crypto.records import (
     encode_result,
     encode_roll_commitment,
     preset_rule,
+    roll_commitment,
 )
 from crypto.tally import Aggregates, DecryptedTotals
 from crypto.threshold import partial_decrypt
 from crypto.transcript import Transcript
+from rules.roll import Roll, Unit, compute_weights, roll_canonical_bytes, roll_hash
+from rules.roll_csv import parse_roll_csv
 from tests.support.ballots import new_voter
 from tests.support.dkg import run_dkg
 
@@ -169,6 +171,37 @@ def dkg_vector() -> dict:
     }
 
 
+# --- §10.1: the roll's canonical bytes and hash -------------------------------------------------
+
+VECTOR_UNITS = (  # (unit_id, building, area, owner_id, designated_voter, developer_unsold)
+    ("1-101", "1号楼", 8950, "O001", "O001", False),
+    ("1-102", "1号楼", 8950, "O002", "O003", False),  # co-owned: O002 registered, O003 votes
+    ("2-101", "2号楼", 5000, "developer", "developer", True),
+    ("2-102", "2号楼", 2580, "developer", "developer", True),
+    ("2-201", "2号楼", 12025, "O004", "O004", False),
+)
+
+
+def vector_roll() -> Roll:
+    """Four voting owners: O001 and O003 of 8950, O004 of 12025, the developer of 5000 + 2580
+    (classes 7580 ×1, 8950 ×2, 12025 ×1; total 37,505)."""
+    return compute_weights(Unit(*u) for u in VECTOR_UNITS)
+
+
+def roll_vector() -> dict:
+    roll = vector_roll()
+    sample = parse_roll_csv((Path(__file__).parent / "rolls" / "sample_roll.csv").read_text())
+    return {"units": [list(u) for u in VECTOR_UNITS],
+            "total_area": roll.total_area, "total_owners": roll.total_owners,
+            "roll_bytes": h(roll_canonical_bytes(roll)), "roll_hash": h(roll_hash(roll)),
+            "record": h(encode_roll_commitment(roll_commitment(roll))),
+            "sample_roll_csv": {"path": "tests/vectors/rolls/sample_roll.csv",
+                                "total_area": sample.total_area,
+                                "total_owners": sample.total_owners,
+                                "roll_bytes": h(roll_canonical_bytes(sample)),
+                                "roll_hash": h(roll_hash(sample))}}
+
+
 def tally_vector() -> dict:
     """The tally records of a 2-of-3 election under the dkg vector's key: three ballots' worth
     of aggregates (approve 2, oppose 1, abstain 0; weights 8950 and 12025), guardians 1 and 3's
@@ -179,8 +212,7 @@ def tally_vector() -> dict:
     counts, areas = (2, 1, 0), (8950 + 12025, 8950, 0)
     aggs = Aggregates(tuple(encrypt(key, m, rng())[0] for m in counts),
                       tuple(encrypt(key, m, rng())[0] for m in areas), 3, 2 * 8950 + 12025)
-    roll = RollCommitment(bytes(range(32)), 2 * 8950 + 12025 + 7580, 4,
-                          ((7580, 1), (8950, 2), (12025, 1)))
+    roll = roll_commitment(vector_roll())  # 37,505 in classes 7580 ×1, 8950 ×2, 12025 ×1
     definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
                                   Contest.referendum(), preset_rule(RulePreset.MAJOR),
                                   1_800_000_000, 1_800_086_400, 3, 2)
@@ -391,6 +423,7 @@ def all_vectors() -> dict:
         "ceremony": ceremony_vector(),
         "proof_transcripts": proof_transcripts_vector(),
         "issuer_keys": issuer_keys_vector(),
+        "roll": roll_vector(),
     }
 
 
