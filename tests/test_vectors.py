@@ -313,3 +313,117 @@ def test_sample_roll_csv_hash():
              for o in roll.owners for u in o.units]
     assert _spec_roll_bytes(units).hex() == v["roll_bytes"]
     assert (roll.total_area, roll.total_owners) == (v["total_area"], v["total_owners"])
+
+
+# --- §10.2: the result under the rule -------------------------------------------------------------
+
+def _parse_rule(raw: bytes):
+    assert len(raw) == 1 + 4 * 16 + 1
+    fr = [(int.from_bytes(raw[1 + 16 * i:9 + 16 * i], "big"),
+           int.from_bytes(raw[9 + 16 * i:17 + 16 * i], "big")) for i in range(4)]
+    return raw[0], fr, raw[-1]
+
+
+def _spec_outcomes(case, total_area, total_owners, *, strict_quorum=False, roll_denominators=False,
+                   quorum_or=False):
+    """§10.2 as written (the keyword arguments are the wrong readings it rules out)."""
+    from fractions import Fraction as F
+    _, fr, strict = _parse_rule(b(case["rule"]))
+    qa, qh, aa, ah = (F(n, d) for n, d in fr)
+    a, p = case["participating_area"], case["participating_owners"]
+
+    def cmp(x, y, is_strict):
+        return x > y if is_strict else x >= y
+    area_ok = cmp(F(a, total_area), qa, strict_quorum and strict)
+    head_ok = cmp(F(p, total_owners), qh, strict_quorum and strict)
+    quorum = p > 0 and ((area_ok or head_ok) if quorum_or else (area_ok and head_ok))
+    if not quorum:
+        return False, [1] * len(case["counts"])
+    da, dp = (total_area, total_owners) if roll_denominators else (a, p)
+    out = []
+    for count, area in zip(case["counts"], case["areas"], strict=True):
+        ok = cmp(F(area, da), aa, strict) and cmp(F(count, dp), ah, strict)
+        out.append(2 if ok else 3)
+    return True, out
+
+
+def _major_rule_bytes() -> bytes:
+    """The major preset's rule bytes (the tally vector's definition carries exactly these)."""
+    case, = (c for c in V["rule_outcomes"]["cases"] if c["name"] == "three_quarters_major_passed")
+    return b(case["rule"])
+
+
+def _spec_result_bytes(case) -> bytes:
+    n = len(case["counts"])
+    out = bytes([n]) + b"".join(c.to_bytes(8, "big") + a.to_bytes(8, "big")
+                                for c, a in zip(case["counts"], case["areas"], strict=True))
+    out += case["participating_owners"].to_bytes(8, "big")
+    out += case["participating_area"].to_bytes(8, "big")
+    out += bytes([case["quorum_met"]]) + bytes(case["outcomes"])
+    return out + bytes([len(case["guardians"])]) + bytes(case["guardians"])
+
+
+def test_rule_outcome_vectors_follow_section_10_2():
+    from crypto.elgamal import ZERO
+    from crypto.outcome import result_of
+    from crypto.records import decode_definition, decode_roll_commitment, encode_result
+    from crypto.tally import Aggregates, DecryptedTotals
+
+    v = V["rule_outcomes"]
+    roll = decode_roll_commitment(b(v["roll"]))
+    assert (roll.total_area, roll.total_owners) == (v["total_area"], v["total_owners"]) \
+        == (180_000, 12)
+    assert roll.classes == ((10000, 6), (20000, 6))
+    names = set()
+    for case in v["cases"]:
+        names.add(case["name"])
+        preset, fr, strict = _parse_rule(b(case["rule"]))
+        assert (preset, fr, strict) == (case["preset"], [tuple(f) for f in case["fractions"]],
+                                        int(case["strict"]))
+        quorum, outcomes = _spec_outcomes(case, v["total_area"], v["total_owners"])
+        assert (quorum, outcomes) == (case["quorum_met"], case["outcomes"]), case["name"]
+        assert _spec_result_bytes(case).hex() == case["result"], case["name"]
+        # and the reference implementation gives the same bytes from the same totals: the
+        # definition carrying this rule is the tally vector's with its rule bytes replaced
+        tally_def = b(V["tally"]["definition"])
+        major = _major_rule_bytes()
+        assert tally_def.count(major) == 1
+        definition = decode_definition(tally_def.replace(major, b(case["rule"])))
+        aggs = Aggregates((ZERO,) * 3, (ZERO,) * 3, case["participating_owners"],
+                          case["participating_area"])
+        got = result_of(definition, roll, aggs,
+                        DecryptedTotals(tuple(case["counts"]), tuple(case["areas"])),
+                        tuple(case["guardians"]))
+        assert encode_result(got).hex() == case["result"], case["name"]
+    assert {"passed", "no_quorum_area", "no_quorum_headcount", "half_ordinary_rejected",
+            "half_not_strict_passed", "three_quarters_major_passed",
+            "three_quarters_strict_rejected", "nobody_voted_zero_quorum",
+            "one_voter_zero_quorum"} == names
+    outcomes = {c["name"]: c["outcomes"][0] for c in v["cases"]}
+    assert outcomes["half_ordinary_rejected"] == 3 and outcomes["half_not_strict_passed"] == 2
+    assert outcomes["three_quarters_major_passed"] == 2
+    assert outcomes["three_quarters_strict_rejected"] == 3
+    assert outcomes["no_quorum_area"] == outcomes["no_quorum_headcount"] == 1
+    assert outcomes["nobody_voted_zero_quorum"] == 1 and outcomes["one_voter_zero_quorum"] == 2
+
+
+def test_rule_outcome_vectors_rule_out_the_wrong_readings():
+    """Each misreading of §10.2 disagrees with the vectors on at least one case."""
+    v = V["rule_outcomes"]
+    for wrong in ({"strict_quorum": True}, {"roll_denominators": True}, {"quorum_or": True}):
+        disagree = [c["name"] for c in v["cases"]
+                    if _spec_outcomes(c, v["total_area"], v["total_owners"], **wrong)
+                    != (c["quorum_met"], c["outcomes"])]
+        assert disagree, wrong
+
+
+def test_refused_rule_vectors_are_refused_by_the_decoder():
+    from crypto.errors import DecodeError
+    from crypto.records import decode_definition
+
+    tally_def = b(V["tally"]["definition"])
+    major = _major_rule_bytes()
+    decode_definition(tally_def)  # the splice point is a valid rule
+    for refused in V["rule_outcomes"]["refused_rules"]:
+        with pytest.raises(DecodeError):
+            decode_definition(tally_def.replace(major, b(refused["rule"])))

@@ -56,6 +56,7 @@ from crypto.records import (
     DefinitionRecord,
     IssuerKeysRecord,
     RulePreset,
+    RuleRecord,
     encode_aggregates,
     encode_decryption_shares,
     encode_definition,
@@ -349,6 +350,86 @@ def proof_transcripts_vector() -> dict:
     return out
 
 
+# --- §10.2: the result under the rule -------------------------------------------------------------
+
+def rule_roll() -> Roll:
+    """Twelve owners: S1..S6 of 100.00 m² and L1..L6 of 200.00 m² (A = 180,000, N = 12)."""
+    return compute_weights([Unit.sole(f"A-0{i}", "A", 10000, f"S{i}") for i in range(1, 7)]
+                           + [Unit.sole(f"B-0{i}", "B", 20000, f"L{i}") for i in range(1, 7)])
+
+
+def _rule_bytes(r: RuleRecord) -> bytes:
+    return (bytes([r.preset]) + b"".join(n.to_bytes(8, "big") + d.to_bytes(8, "big")
+                                         for n, d in r.fractions) + bytes([r.strict]))
+
+
+def _explicit(qa, qh, aa, ah, strict: bool) -> RuleRecord:
+    return RuleRecord(RulePreset.EXPLICIT, (qa, qh, aa, ah), strict)
+
+
+# (name, rule, participants (small, large), per option (small, large) choosing it)
+_HALF, _TWO_THIRDS, _THREE_QUARTERS = (1, 2), (2, 3), (3, 4)
+RULE_CASES = (
+    ("passed", preset_rule(RulePreset.ORDINARY), (6, 4), ((3, 3), (3, 1), (0, 0))),
+    ("no_quorum_area", preset_rule(RulePreset.ORDINARY), (6, 2), ((6, 2), (0, 0), (0, 0))),
+    ("no_quorum_headcount", preset_rule(RulePreset.ORDINARY), (1, 6), ((1, 6), (0, 0), (0, 0))),
+    ("half_ordinary_rejected", preset_rule(RulePreset.ORDINARY), (4, 4),
+     ((2, 2), (2, 2), (0, 0))),
+    ("half_not_strict_passed", _explicit(_TWO_THIRDS, _TWO_THIRDS, _HALF, _HALF, False), (4, 4),
+     ((2, 2), (2, 2), (0, 0))),
+    ("three_quarters_major_passed", preset_rule(RulePreset.MAJOR), (4, 4),
+     ((3, 3), (1, 0), (0, 1))),
+    ("three_quarters_strict_rejected",
+     _explicit(_TWO_THIRDS, _TWO_THIRDS, _THREE_QUARTERS, _THREE_QUARTERS, True), (4, 4),
+     ((3, 3), (1, 0), (0, 1))),
+    ("nobody_voted_zero_quorum", _explicit((0, 1), (0, 1), _HALF, _HALF, True), (0, 0),
+     ((0, 0), (0, 0), (0, 0))),
+    ("one_voter_zero_quorum", _explicit((0, 1), (0, 1), _HALF, _HALF, True), (1, 0),
+     ((1, 0), (0, 0), (0, 0))),
+)
+
+
+def rule_outcomes_vector() -> dict:
+    """Result records (§10.2) of a referendum on rule_roll() for each of RULE_CASES, from the
+    plain totals (the tally vector covers decrypting them)."""
+    roll = roll_commitment(rule_roll())
+    cases = []
+    for name, rule, (ps, pl), options in RULE_CASES:
+        counts = tuple(s + lg for s, lg in options)
+        areas = tuple(10000 * s + 20000 * lg for s, lg in options)
+        definition = DefinitionRecord("rules-2026", "rules/roll", roll.roll_hash,
+                                      "A motion", Contest.referendum(), rule,
+                                      1_800_000_000, 1_800_086_400, 3, 2)
+        owners, area = ps + pl, 10000 * ps + 20000 * pl
+        guardians = (1, 3) if owners else ()
+        aggs = Aggregates((ZERO,) * 3, (ZERO,) * 3, owners, area)
+        result = result_of(definition, roll, aggs, DecryptedTotals(counts, areas), guardians)
+        cases.append({"name": name, "preset": int(rule.preset),
+                      "fractions": [list(f) for f in rule.fractions], "strict": rule.strict,
+                      "rule": h(_rule_bytes(rule)), "participating_owners": owners,
+                      "participating_area": area, "counts": list(counts), "areas": list(areas),
+                      "guardians": list(guardians), "quorum_met": result.quorum_met,
+                      "outcomes": [int(o) for o in result.outcomes],
+                      "result": h(encode_result(result))})
+    refused = [  # rule bytes (preset, 4 × (numerator, denominator), strict) a decoder refuses
+        ("ordinary preset, not strict", (1, ((2, 3), (2, 3), (1, 2), (1, 2)), 0)),
+        ("major preset with 6/8 for 3/4", (2, ((2, 3), (2, 3), (6, 8), (3, 4)), 0)),
+        ("ordinary preset with major fractions", (1, ((2, 3), (2, 3), (3, 4), (3, 4)), 1)),
+        ("a zero denominator", (3, ((2, 3), (2, 0), (1, 2), (1, 2)), 1)),
+        ("a fraction above one", (3, ((4, 3), (2, 3), (1, 2), (1, 2)), 1)),
+        ("approval at least 0", (3, ((2, 3), (2, 3), (0, 1), (1, 2)), 0)),
+        ("approval more than 1", (3, ((2, 3), (2, 3), (1, 2), (1, 1)), 1)),
+        ("unknown preset", (4, ((2, 3), (2, 3), (1, 2), (1, 2)), 1)),
+        ("strict neither 0 nor 1", (3, ((2, 3), (2, 3), (1, 2), (1, 2)), 2)),
+    ]
+    return {"roll": h(encode_roll_commitment(roll)), "total_area": roll.total_area,
+            "total_owners": roll.total_owners, "options": list(Contest.referendum().options),
+            "cases": cases,
+            "refused_rules": [{"why": why, "rule": h(bytes([p]) + b"".join(
+                n.to_bytes(8, "big") + d.to_bytes(8, "big") for n, d in fr) + bytes([st]))}
+                for why, (p, fr, st) in refused]}
+
+
 class SeededBytes:
     """Deterministic bytes for the blind-RSA steps: SHAKE-256(seed || u32(i)) per request i."""
 
@@ -424,6 +505,7 @@ def all_vectors() -> dict:
         "proof_transcripts": proof_transcripts_vector(),
         "issuer_keys": issuer_keys_vector(),
         "roll": roll_vector(),
+        "rule_outcomes": rule_outcomes_vector(),
     }
 
 
