@@ -317,3 +317,17 @@ def test_a_participation_beyond_the_roll_is_refused_before_any_discrete_log(hone
     entries = _forged_participation(honest, roll.total_owners, roll.total_area)
     with pytest.raises(ElectionViolation, match="not what the shares decrypt"):
         _replay_without_ballots(entries)
+
+
+def test_a_decryption_shares_record_in_another_label_order_verifies(honest):
+    """§12: producers list the labels in the aggregates' order; a verifier checks the set of
+    labels, not their order (the record is kept as the bytes that were submitted)."""
+    i = honest.index_of("decryption-shares")
+    record = decode_decryption_shares(body(honest.entries[i]))
+    labels = [label for label, _ in record.shares]
+    assert labels == sorted(labels, key=lambda x: (int(x[7:x.index("]")]),
+                                                   0 if x.endswith(".count") else 1))
+    entries = list(honest.entries)
+    entries[i] = rebody(entries[i], encode_decryption_shares(
+        DecryptionSharesRecord(record.guardian, tuple(reversed(record.shares)))))
+    assert replay(entries).election(honest.election_id).state_name == "PUBLISHED"

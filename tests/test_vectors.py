@@ -5,6 +5,7 @@ and each vector must pass the verifiers when decoded from its hex alone.
 """
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -427,3 +428,97 @@ def test_refused_rule_vectors_are_refused_by_the_decoder():
     for refused in V["rule_outcomes"]["refused_rules"]:
         with pytest.raises(DecodeError):
             decode_definition(tally_def.replace(major, b(refused["rule"])))
+
+
+# --- §6: a committee contest ---------------------------------------------------------------------
+
+def test_committee_vector_verifies_and_its_limit_is_bound():
+    import hashlib
+
+    v = V["committee"]
+    contest = Contest.committee(v["options"], v["min"], v["max"])
+    raw = _lp(b"committee") + len(v["options"]).to_bytes(4, "big")
+    raw += b"".join(_lp(o.encode()) for o in v["options"])
+    raw += v["min"].to_bytes(4, "big") + v["max"].to_bytes(4, "big")
+    assert raw.hex() == v["contest_bytes"] == contest.canonical_bytes().hex()
+    key = decode_point(b(v["public_key"]))
+    election_hash = hashlib.sha256(_lp(b"ownervote/v1/election") + _lp(v["election_id"].encode())
+                                   + _lp(raw) + _lp(b(v["public_key"]))).hexdigest()
+    election = ElectionContext(v["election_id"], contest, key)
+    assert election.hash.hex() == election_hash == v["election_hash"]
+    ballot = decode_ballot(b(v["ballot"]))
+    assert len(ballot.selections) == 4 and len(b(v["ballot"])) == 1 + 4 + 14 + 32 + 32 + 1 + \
+        4 * (66 + 1 + 130 * 2) + 1 + 130 * 3
+    verify_ballot(election, ballot)
+    # the plaintexts (the secret key is published): ann and cai
+    from crypto.group import mul
+    s = decode_scalar(b(v["secret_key"]))
+    table = DlogTable(10)
+    chosen = [table.log(sel.ciphertext.beta - mul(s, sel.ciphertext.alpha))
+              for sel in ballot.selections]
+    assert [i for i, m in enumerate(chosen) if m] == v["choices"]
+    assert [n for n, _ in v["limit_context"]] == ["election_id", "election_hash",
+                                                  "token_public_key", "position"]
+    assert b(v["limit_context"][3][1]) == b"contest-limit"
+    # the same ballot under a contest allowing one choice is refused (its hash differs; and a
+    # context with that contest's hash but the 0..2 limit proof fails the limit proof)
+    with pytest.raises(InvalidBallot):
+        verify_ballot(ElectionContext(v["election_id"], Contest.committee(v["options"], 0, 1),
+                                      key), ballot)
+
+
+# --- §5.3: a derived identity is not refused ------------------------------------------------------
+
+def test_a_derived_identity_in_a_disjunctive_branch_verifies():
+    v = V["derived_identity"]
+    ctx = tuple((n, b(x)) for n, x in v["context"])
+    pk, ct = decode_point(b(v["public_key"])), decode_ciphertext(b(v["ciphertext"]))
+    assert encode_point(ct.beta) == encode_point(base_mul(1))  # beta − 1·G is the identity
+    from crypto.group import is_identity
+    assert is_identity(ct.beta - base_mul(1))
+    verify_disjunctive(decode_disjunctive(b(v["proof"])), pk, ct, v["values"], ctx)
+    with pytest.raises(InvalidProof):  # and it is still a proof about this context only
+        verify_disjunctive(decode_disjunctive(b(v["proof"])), pk, ct, v["values"],
+                           (("election_id", b"other"),))
+
+
+# --- §4.3: the bounded discrete log ---------------------------------------------------------------
+
+def test_dlog_vector_answers_do_not_depend_on_the_table():
+    from crypto.errors import DiscreteLogNotFound
+    from crypto.group import IDENTITY
+
+    v = V["dlog"]
+    bound = v["bound"]
+    assert v["baby_steps"] == math.isqrt(bound // 2) + 1 and v["stride"] == 2 * v["baby_steps"] + 1
+    for table in (DlogTable(bound), DlogTable(bound, baby_steps=3), DlogTable(10**6)):
+        for case in v["cases"]:
+            point = IDENTITY if case["point"] == "" else decode_point(b(case["point"]))
+            if case["v"]:
+                assert encode_point(base_mul(case["v"])).hex() == case["point"]
+            if case["found"] is None:
+                with pytest.raises(DiscreteLogNotFound):
+                    table.log(point, bound)
+            else:
+                assert table.log(point, bound) == case["found"] == case["v"]
+    assert [c["v"] for c in v["cases"] if c["found"] is None] == [1001, 5000]
+
+
+# --- §12: the event envelopes ---------------------------------------------------------------------
+
+def test_event_envelope_vectors():
+    import hashlib
+
+    from crypto.encoding import decode_event, event_family
+    from crypto.records import ElectionEvent
+
+    v = V["events"]
+    assert {e["kind"] for e in v["events"]} == {k.value for k in ElectionEvent}
+    for e in v["events"]:
+        entry = (_lp(v["magic"].encode()) + _lp(e["kind"].encode()) + _lp(e["subject"].encode())
+                 + _lp(b(e["body"])))
+        assert entry.hex() == e["entry"]
+        assert hashlib.sha256(b"\x00" + entry).hexdigest() == e["leaf_hash"]
+        ev = decode_event(entry)
+        assert (ev.kind, ev.subject, ev.body.hex()) == (e["kind"], e["subject"], e["body"])
+        assert event_family(ev.kind) == v["family"]

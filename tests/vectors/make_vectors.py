@@ -39,8 +39,13 @@ from crypto.dkg import (
     judge_complaint,
     make_complaint,
 )
+from crypto.dlog import DlogTable
 from crypto.elgamal import ZERO, encrypt
+from crypto.encoding import Event, encode_event
+from crypto.errors import DiscreteLogNotFound
 from crypto.group import (
+    IDENTITY,
+    ORDER,
     base_mul,
     decode_point,
     decode_scalar,
@@ -52,17 +57,22 @@ from crypto.group import (
 from crypto.outcome import result_of
 from crypto.proofs import prove_disjunctive, prove_dleq, prove_schnorr
 from crypto.records import (
+    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     DefinitionRecord,
+    ElectionState,
     IssuerKeysRecord,
     RulePreset,
     RuleRecord,
+    Transition,
     encode_aggregates,
+    encode_credentials_issued,
     encode_decryption_shares,
     encode_definition,
     encode_issuer_keys,
     encode_result,
     encode_roll_commitment,
+    encode_transition,
     preset_rule,
     roll_commitment,
 )
@@ -430,6 +440,101 @@ def rule_outcomes_vector() -> dict:
                 for why, (p, fr, st) in refused]}
 
 
+# --- §6: a committee contest (several options, 0..2 choices) --------------------------------------
+
+def committee_vector() -> dict:
+    """A committee ballot: candidates ann, bob, cai, dai; 0 to 2 choices; the voter picks ann and
+    cai (so the limit proof is over (0, 1, 2) on an encryption of 2)."""
+    rng = SeededScalars(b"committee")
+    sk = rng()
+    contest = Contest.committee(["ann", "bob", "cai", "dai"], 0, 2)
+    election = ElectionContext("committee-2026", contest, base_mul(sk))
+    token = hashlib.sha256(b"committee token public key").digest()
+    ballot = encrypt_ballot(election, token, [0, 2], rng)
+    raw = encode_ballot(ballot)
+    return {"seed": h(b"committee"), "election_id": election.election_id,
+            "options": list(contest.options), "min": 0, "max": 2,
+            "contest_bytes": h(contest.canonical_bytes()),
+            "secret_key": h(encode_scalar(sk)), "public_key": h(encode_point(election.public_key)),
+            "election_hash": h(election.hash), "token_public_key": h(token), "choices": [0, 2],
+            "limit_context": [[n, h(v)] for n, v in proof_context(election, token,
+                                                                   "contest-limit")],
+            "ballot": h(raw), "ballot_sha256": h(hashlib.sha256(raw).digest())}
+
+
+# --- §5.3: a derived identity, beta − v·G = O, is not refused ------------------------------
+
+def derived_identity_vector() -> dict:
+    """A 0/1 proof over an encryption of 0 whose beta is exactly 1·G (nonce r = 1/s under the
+    key s·G), so that the branch v = 1 has the derived point beta − 1·G = O. It verifies: §5.3
+    refuses the identity in the statement (K, alpha, beta), never in a derived point."""
+    rng = SeededScalars(b"derived-identity")
+    sk = rng()
+    pk = base_mul(sk)
+    r = pow(sk, -1, ORDER)
+    ct, _ = encrypt(pk, 0, r)
+    if encode_point(ct.beta) != encode_point(base_mul(1)):
+        raise AssertionError("beta is not G")
+    ctx = (("election_id", b"demo-2026"),)
+    proof = prove_disjunctive(pk, ct, r, (0, 1), 0, ctx, rng)
+    return {"seed": h(b"derived-identity"), "context": [["election_id", h(b"demo-2026")]],
+            "secret_key": h(encode_scalar(sk)), "public_key": h(encode_point(pk)),
+            "nonce": h(encode_scalar(r)), "plaintext": 0, "values": [0, 1],
+            "ciphertext": h(encode_ciphertext(ct)), "proof": h(encode_disjunctive(proof))}
+
+
+# --- §4.3: the bounded discrete log --------------------------------------------------------------
+
+def dlog_vector() -> dict:
+    """Points v·G and what the bounded discrete log answers for bound 1000: found for 0, 1, 999
+    and 1000, not found for 1001 and 5000 (the answer does not depend on the table's size)."""
+    bound = 1000
+    table = DlogTable(bound)
+    cases = []
+    for v in (0, 1, 2, 31, 999, 1000, 1001, 5000):
+        point = IDENTITY if v == 0 else base_mul(v)
+        try:
+            found = table.log(point, bound)
+        except DiscreteLogNotFound:
+            found = None
+        cases.append({"v": v, "point": "" if v == 0 else h(encode_point(point)),
+                      "found": found})
+    return {"bound": bound, "baby_steps": table.m, "stride": table.stride, "cases": cases}
+
+
+# --- §12: the ledger's event envelopes -------------------------------------------------------
+
+def events_vector() -> dict:
+    """Every kind of the election family in its envelope (§12), with the entry's RFC 6962 leaf
+    hash: the bodies are the other vectors' records (ceremony, credential, tally, roll)."""
+    vectors = {"ceremony": ceremony_vector(), "credential": credential_vector(),
+               "tally": tally_vector(), "roll": roll_vector(), "issuer": issuer_keys_vector()}
+    t = vectors["tally"]
+    bodies = [
+        ("roll", "demo/roll", vectors["roll"]["record"]),
+        ("election", "demo-2026", t["definition"]),
+        ("state", "demo-2026", h(encode_transition(Transition(ElectionState.DRAFT,
+                                                              ElectionState.KEY_CEREMONY,
+                                                              1_799_990_000)))),
+        ("guardian-key", "demo-2026", vectors["ceremony"]["guardian_keys"][0]),
+        ("dealing", "demo-2026", vectors["ceremony"]["dealings"][0]),
+        ("complaint", "demo-2026", vectors["ceremony"]["complaints"][0]["complaint"]),
+        ("issuer-keys", "demo-2026", vectors["issuer"]["record"]),
+        ("credentials-issued", "demo-2026", h(encode_credentials_issued(
+            CredentialsIssuedRecord(((8950, 2), (12025, 1)))))),
+        ("ballot", "demo-2026", vectors["credential"]["cast_ballot"]),
+        ("aggregates", "demo-2026", t["aggregates"]),
+        ("decryption-shares", "demo-2026", t["decryption_shares"][0]),
+        ("result", "demo-2026", t["result"]),
+    ]
+    out = []
+    for kind, subject, body in bodies:
+        entry = encode_event(Event(kind, subject, bytes.fromhex(body)))
+        out.append({"kind": kind, "subject": subject, "body": body, "entry": h(entry),
+                    "leaf_hash": h(hashlib.sha256(b"\x00" + entry).digest())})
+    return {"magic": "ownervote/v1/event", "family": "election", "events": out}
+
+
 class SeededBytes:
     """Deterministic bytes for the blind-RSA steps: SHAKE-256(seed || u32(i)) per request i."""
 
@@ -506,6 +611,10 @@ def all_vectors() -> dict:
         "issuer_keys": issuer_keys_vector(),
         "roll": roll_vector(),
         "rule_outcomes": rule_outcomes_vector(),
+        "committee": committee_vector(),
+        "derived_identity": derived_identity_vector(),
+        "dlog": dlog_vector(),
+        "events": events_vector(),
     }
 
 
