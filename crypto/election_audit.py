@@ -20,7 +20,9 @@ explicit table. docs/protocol.md §12 lists the events and the checks:
 * ``issuer-keys`` (KEY_CEREMONY): exactly one key per weight class of the roll.
 * ``ballot`` (OPEN only): credential under the class key, token signature, every proof.
 * ``credentials-issued`` (CLOSED): per class, no more than the roll's owners of that class.
-* ``aggregates`` (CLOSED, after the counts): recomputed from the latest ballot of each token,
+* ``aggregates`` (CLOSED, after the counts): first, with or without the ballots, the
+  participation fits the roll (crypto.tally.dlog_bounds: it sizes the tally's discrete logs);
+  then recomputed from the latest ballot of each token,
   byte for byte; the counted ballots of a class never exceed the credentials issued to it.
 * ``decryption-shares`` (TALLYING): one per guardian, a share with a valid proof for exactly the
   non-trivial aggregates.
