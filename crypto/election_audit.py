@@ -20,7 +20,9 @@ explicit table. docs/protocol.md §12 lists the events and the checks:
 * ``issuer-keys`` (KEY_CEREMONY): exactly one key per weight class of the roll.
 * ``ballot`` (OPEN only): credential under the class key, token signature, every proof.
 * ``credentials-issued`` (CLOSED): per class, no more than the roll's owners of that class.
-* ``aggregates`` (CLOSED, after the counts): recomputed from the latest ballot of each token,
+* ``aggregates`` (CLOSED, after the counts): first, with or without the ballots, the
+  participation fits the roll (crypto.tally.dlog_bounds: it sizes the tally's discrete logs);
+  then recomputed from the latest ballot of each token,
   byte for byte; the counted ballots of a class never exceed the credentials issued to it.
 * ``decryption-shares`` (TALLYING): one per guardian, a share with a valid proof for exactly the
   non-trivial aggregates.
@@ -55,8 +57,8 @@ from .dkg import (
     verify_guardian_key,
 )
 from .encoding import Event
-from .errors import CryptoError, DecodeError
-from .outcome import result_of
+from .errors import CryptoError, DecodeError, InconsistentTotals
+from .outcome import decrypt_totals, result_of
 from .records import (
     ELECTION_FAMILY,
     CredentialsIssuedRecord,
@@ -77,7 +79,7 @@ from .records import (
     encode_aggregates,
     encode_result,
 )
-from .tally import Aggregates, aggregate, decrypt_aggregates, latest_per_token
+from .tally import Aggregates, aggregate, dlog_bounds, latest_per_token
 from .threshold import is_trivial, verify_decryption_share
 
 S = ElectionState
@@ -289,8 +291,16 @@ class ElectionVerifier:
         _in_state(e, "aggregates", S.CLOSED)
         _need(e.issued is not None, "aggregates before the credential counts")
         _need(e.aggregates is None, "aggregates published twice")
+        published = decode_aggregates(body)
+        # before anything else, and on every path: the participation bounds every discrete log
+        # of the tally (§4.3), so it must fit the roll even when the ballots are not replayed
+        try:
+            dlog_bounds(published, e.roll.total_area, e.roll.total_owners, e.roll.classes)
+        except InconsistentTotals as exc:
+            raise ElectionViolation(f"the aggregates' participation does not fit the roll: "
+                                    f"{exc}") from exc
         if not self.with_ballots:
-            e.aggregates = decode_aggregates(body)
+            e.aggregates = published
             return
         counted = latest_per_token(e.ballots)
         per_class = Counter(w for w, _ in counted)
@@ -332,8 +342,11 @@ class ElectionVerifier:
         for g in published.guardians:
             for label, share in e.shares[g].shares:
                 by_label.setdefault(label, []).append(share)
-        totals = decrypt_aggregates(e.definition.election_id, e.aggregates, by_label,
-                                    e.dkg.verification_keys, t, e.roll.total_area)
+        try:
+            totals = decrypt_totals(e.definition.election_id, e.roll, e.aggregates, by_label,
+                                    e.dkg.verification_keys, t)
+        except InconsistentTotals as exc:
+            raise ElectionViolation(f"the tally's bounds do not fit the roll: {exc}") from exc
         expected = result_of(e.definition, e.roll, e.aggregates, totals, published.guardians)
         _need(encode_result(expected) == body,
               "the published result is not what the shares decrypt to under the rule")

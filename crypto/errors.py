@@ -81,6 +81,18 @@ class DiscreteLogNotFound(CryptoError):
     """The plaintext of an exponential-ElGamal ciphertext is outside the searched range."""
 
 
+class InconsistentTotals(CryptoError):
+    """The public totals a bounded discrete log is sized by are impossible (docs/protocol.md
+    §4.3): a roll whose total area or owners are not the sums over its weight classes, or a
+    participation above the roll's. Checked before any discrete log, so that a forged record
+    cannot make a verifier search up to 2^64. ``what`` names the total."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        self.what = what
+        self.detail = detail
+        super().__init__(f"{what}: {detail}")
+
+
 class DkgError(CryptoError):
     """A message of the distributed key generation is malformed or inconsistent."""
 

@@ -17,6 +17,7 @@ from .affine import Affine, sum_groups, to_point
 from .ballot import EncryptedBallot
 from .dlog import DlogTable, shared_table
 from .elgamal import ZERO, Ciphertext, add_all
+from .errors import InconsistentTotals
 from .threshold import DecryptionShare, threshold_decrypt
 
 
@@ -125,6 +126,41 @@ def aggregate(counted: Sequence[tuple[int, EncryptedBallot]], n_options: int) ->
 
 
 @dataclass(frozen=True)
+class DlogBounds:
+    """The largest plaintext of each kind of aggregate (§4.3): a count at most the participating
+    owners, an area at most the roll's total area."""
+
+    count: int
+    area: int
+
+
+def dlog_bounds(aggregates: Aggregates, total_area: int, total_owners: int,
+                classes: Sequence[tuple[int, int]]) -> DlogBounds:
+    """The discrete-log bounds of an election's aggregates, after the checks of §4.3 that make
+    them trustworthy from the records alone; InconsistentTotals unless ``total_area = Σ w·owners``
+    and ``total_owners = Σ owners`` over the roll's weight classes ``(w, owners)``, and
+    ``participating_owners ≤ participating_area ≤ total_area`` and ``participating_owners ≤
+    total_owners``. Nothing here is a discrete log: it runs before any."""
+    if sum(n for _, n in classes) != total_owners:
+        raise InconsistentTotals("total_owners", f"{total_owners} is not the sum of the roll's "
+                                                 "weight classes' owners")
+    if sum(w * n for w, n in classes) != total_area:
+        raise InconsistentTotals("total_area", f"{total_area} is not the sum of weight × owners "
+                                               "over the roll's weight classes")
+    p, a = aggregates.participating_owners, aggregates.participating_area
+    if p > total_owners:
+        raise InconsistentTotals("participating_owners",
+                                 f"{p} participants, but the roll has {total_owners} owners")
+    if a > total_area:
+        raise InconsistentTotals("participating_area",
+                                 f"{a} of participating area, but the roll has {total_area}")
+    if p > a:
+        raise InconsistentTotals("participating_area", f"{a} of area for {p} participants "
+                                                       "(each holds at least 0.01 m²)")
+    return DlogBounds(p, total_area)
+
+
+@dataclass(frozen=True)
 class DecryptedTotals:
     counts: tuple[int, ...]
     areas: tuple[int, ...]
@@ -135,7 +171,13 @@ def decrypt_aggregates(election_id: str, aggregates: Aggregates,
                        verification_keys: Mapping[int, EcPt], t: int, bound: int,
                        table: DlogTable | None = None) -> DecryptedTotals:
     """Verify every share (InvalidShare names a bad guardian), combine t per aggregate and solve
-    the discrete logs (counts up to the number of ballots, areas up to ``bound``)."""
+    the discrete logs (counts up to the number of ballots, areas up to ``bound``, the roll's total
+    area). The participation must fit the bound (InconsistentTotals before any discrete log):
+    callers holding the roll check it in full first (:func:`dlog_bounds`)."""
+    p, a = aggregates.participating_owners, aggregates.participating_area
+    if not p <= a <= bound:
+        raise InconsistentTotals("participating_area", f"{p} participants with {a} of area "
+                                                       f"do not fit a total area of {bound}")
     table = table or shared_table(bound)
     values = {}
     for label, ct in aggregates.labelled().items():

@@ -293,3 +293,59 @@ def test_an_issuer_key_weaker_than_the_spec_is_refused(honest, bits, e, why):
     keys = ((record.keys[0][0], weak), *record.keys[1:])
     entries[i] = rebody(entries[i], encode_issuer_keys(replace(record, keys=keys)))
     fails_at(entries, i, why)
+
+
+def _forged_participation(honest, owners: int, area: int) -> list[bytes]:
+    i = honest.index_of("aggregates")
+    entries = list(honest.entries)
+    published = decode_aggregates(body(entries[i]))
+    entries[i] = rebody(entries[i], encode_aggregates(replace(
+        published, participating_owners=owners, participating_area=area)))
+    return entries
+
+
+def _replay_without_ballots(entries):
+    from crypto.election_audit import ElectionVerifier
+    v = ElectionVerifier(with_ballots=False)
+    for i, entry in enumerate(entries):
+        ev = decode_event(entry)
+        if ev.kind != "ballot":
+            v.apply(ev, i)
+    return v
+
+
+def test_a_participation_beyond_the_roll_is_refused_before_any_discrete_log(honest):
+    """§4.3: a forged aggregates record whose participation exceeds the roll is refused at the
+    aggregates, on the full replay and on the records-only path that skips ballots (which would
+    otherwise take it as it stands and size the tally's discrete logs by it, up to 2^63)."""
+    from crypto.election_audit import ElectionViolation
+
+    i = honest.index_of("aggregates")
+    roll = replay(honest.entries).election(honest.election_id).roll
+    honest_view = _replay_without_ballots(honest.entries)  # the honest records pass
+    assert honest_view.election(honest.election_id).state_name == "PUBLISHED"
+    for owners, area in ((2**63, 2**63), (roll.total_owners + 1, roll.total_area),
+                         (1, roll.total_area + 1)):
+        entries = _forged_participation(honest, owners, area)
+        fails_at(entries, i, "participation does not fit the roll")
+        with pytest.raises(ElectionViolation, match="participation does not fit the roll"):
+            _replay_without_ballots(entries)
+    # at the roll's totals the records-only path has nothing to refuse at the aggregates: the
+    # result, decrypted within those bounds, is what no longer matches
+    entries = _forged_participation(honest, roll.total_owners, roll.total_area)
+    with pytest.raises(ElectionViolation, match="not what the shares decrypt"):
+        _replay_without_ballots(entries)
+
+
+def test_a_decryption_shares_record_in_another_label_order_verifies(honest):
+    """§12: producers list the labels in the aggregates' order; a verifier checks the set of
+    labels, not their order (the record is kept as the bytes that were submitted)."""
+    i = honest.index_of("decryption-shares")
+    record = decode_decryption_shares(body(honest.entries[i]))
+    labels = [label for label, _ in record.shares]
+    assert labels == sorted(labels, key=lambda x: (int(x[7:x.index("]")]),
+                                                   0 if x.endswith(".count") else 1))
+    entries = list(honest.entries)
+    entries[i] = rebody(entries[i], encode_decryption_shares(
+        DecryptionSharesRecord(record.guardian, tuple(reversed(record.shares)))))
+    assert replay(entries).election(honest.election_id).state_name == "PUBLISHED"

@@ -14,7 +14,8 @@ from server.schema import PACKAGES, create_schema, metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"log_heads", "log_entries", "log_nodes", "log_checkpoints", "log_pending",
-          "log_refusals", "rolls", "roll_owners", "elections", "transitions", "issuer_keys", "credentials_issued",
+          "log_refusals", "rolls", "roll_owners", "elections", "transitions", "issuer_keys",
+          "credentials_issued",
           "ceremony_messages", "tally", "decryption_shares", "ballot_points", "witness_logs"}
 
 

@@ -239,3 +239,45 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
         for decode in (decode_cast_ballot, decode_tally_encodings):
             with pytest.raises(DecodeError, match="trailing"):
                 decode(bad)
+
+
+def test_the_dlog_bounds_are_checked_against_the_roll_before_any_discrete_log(setup):
+    """§4.3: a forged participation (or roll) is refused before the bounded discrete log, which
+    it would otherwise size (up to 2^64)."""
+    from dataclasses import replace
+
+    from crypto.errors import InconsistentTotals
+    from crypto.tally import DlogBounds, dlog_bounds
+
+    run, _, cast = setup
+    agg = aggregate([(w, b) for w, b, _ in cast[:5]], 4)
+    p = agg.participating_owners
+    classes = ((7580, 2), (8950, 3), (12025, 2), (14300, 3))
+    area, owners = sum(w * n for w, n in classes), sum(n for _, n in classes)
+    assert dlog_bounds(agg, area, owners, classes) == DlogBounds(p, area)
+    cases = [
+        ((agg, area + 1, owners, classes), "total_area"),
+        ((agg, area, owners + 1, classes), "total_owners"),
+        ((replace(agg, participating_owners=owners + 1, participating_area=area), area, owners,
+          classes), "participating_owners"),
+        ((replace(agg, participating_owners=2**63, participating_area=2**64 - 1), area, owners,
+          classes), "participating_owners"),
+        ((replace(agg, participating_area=area + 1), area, owners, classes),
+         "participating_area"),
+        ((replace(agg, participating_owners=p, participating_area=p - 1), area, owners, classes),
+         "participating_area"),
+    ]
+    for args, what in cases:
+        with pytest.raises(InconsistentTotals) as exc:
+            dlog_bounds(*args)
+        assert exc.value.what == what
+    # participation exactly at the roll's totals is possible
+    full = replace(agg, participating_owners=owners, participating_area=area)
+    assert dlog_bounds(full, area, owners, classes) == DlogBounds(owners, area)
+    # decrypt_aggregates refuses a participation beyond its bound before it reads a share (with
+    # no shares at all, InsufficientShares would come first otherwise)
+    forged = replace(agg, participating_owners=2**63, participating_area=2**63)
+    with pytest.raises(InconsistentTotals):
+        decrypt_aggregates(EID, forged, {}, run.result.verification_keys, 3, 10**7)
+    with pytest.raises(InsufficientShares):
+        decrypt_aggregates(EID, agg, {}, run.result.verification_keys, 3, 10**7)

@@ -5,6 +5,7 @@ and each vector must pass the verifiers when decoded from its hex alone.
 """
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,385 @@ def test_tally_vector_verifies_and_evaluates_from_published_data():
     empty = decode_aggregates(b(v["empty_aggregates"]))
     assert all(is_trivial(c) for c in empty.labelled().values())
     assert b(v["empty_aggregates"])[1:34] == bytes(33)  # the identity as 33 zero bytes
+
+
+# --- §7: ceremony encodings and the guardian proofs' transcripts --------------------------------
+
+def _lp(x: bytes) -> bytes:
+    return len(x).to_bytes(4, "big") + x
+
+
+def _challenge(label: str, items) -> int:
+    from crypto.group import hash_to_scalar
+    raw = _lp(b"ownervote/v1/transcript") + _lp(label.encode())
+    for name, value in items:
+        raw += _lp(name.encode()) + _lp(value)
+    return hash_to_scalar(raw, b"ownervote-v1-fiat-shamir-challenge")
+
+
+def _equations_hold(label: str, items, proof: bytes, c: int) -> bool:
+    """The proof's equations (§5.1, §5.2) with the statement taken from the items."""
+    from crypto.group import msm
+    it = dict(items)
+    pt = {k: decode_point(v) for k, v in it.items() if len(v) == 33}
+    z = decode_scalar(proof[-32:])
+    if label.endswith("schnorr"):
+        assert proof[:33] == it["R"]
+        return msm([z, -c], [pt["G"], pt["X"]]) == pt["R"]
+    assert proof[:66] == it["R1"] + it["R2"]
+    return (msm([z, -c], [pt["G"], pt["X"]]) == pt["R1"]
+            and msm([z, -c], [pt["H"], pt["Y"]]) == pt["R2"])
+
+
+def test_guardian_proof_transcripts_are_exactly_the_listed_items():
+    v = V["proof_transcripts"]
+    assert set(v) == {"guardian_key", "dkg_constant", "dkg_complaint", "decryption_share"}
+    for name, case in v.items():
+        items = [(n, b(x)) for n, x in case["items"]]
+        raw = _lp(b"ownervote/v1/transcript") + _lp(case["label"].encode())
+        raw += b"".join(_lp(n.encode()) + _lp(x) for n, x in items)
+        assert raw.hex() == case["transcript"], name
+        c = _challenge(case["label"], items)
+        assert c.to_bytes(32, "big").hex() == case["challenge"], name
+        assert _equations_hold(case["label"], items, b(case["proof"]), c), name
+    # the ceremony's proofs carry n and t right after the purpose; the decryption share does not
+    for name in ("guardian_key", "dkg_constant", "dkg_complaint"):
+        names = [n for n, _ in v[name]["items"]]
+        assert names[:4] == ["election_id", "purpose", "n", "t"], name
+    names = [n for n, _ in v["decryption_share"]["items"]]
+    assert names[:6] == ["election_id", "purpose", "label", "alpha", "beta", "guardian"]
+    assert "n" not in names and "t" not in names
+
+
+def test_guardian_proof_transcripts_refuse_the_other_reading_of_section_7():
+    """An implementation that gives every §7 proof n and t (or none) fails to verify."""
+    v = V["proof_transcripts"]
+    share = v["decryption_share"]
+    items = [(n, b(x)) for n, x in share["items"]]
+    with_nt = items[:2] + [("n", (3).to_bytes(4, "big")), ("t", (2).to_bytes(4, "big"))] + items[2:]
+    assert not _equations_hold(share["label"], items, b(share["proof"]),
+                               _challenge(share["label"], with_nt))
+    for name in ("guardian_key", "dkg_constant", "dkg_complaint"):
+        case = v[name]
+        items = [(n, b(x)) for n, x in case["items"]]
+        without = [(n, x) for n, x in items if n not in ("n", "t")]
+        assert not _equations_hold(case["label"], items, b(case["proof"]),
+                                   _challenge(case["label"], without)), name
+        as_u64 = [(n, x.rjust(8, b"\0") if n in ("n", "t") else x) for n, x in items]
+        assert not _equations_hold(case["label"], items, b(case["proof"]),
+                                   _challenge(case["label"], as_u64)), name
+
+
+def test_ceremony_vector_encodings_verify_and_complaints_are_judged():
+    from crypto.codec import decode_complaint, decode_dealing, decode_guardian_key
+    from crypto.dkg import DkgParameters, judge_complaint, verify_dealing, verify_guardian_key
+
+    v, dkg = V["ceremony"], V["dkg"]
+    params = DkgParameters(v["election_id"], v["n"], v["t"])
+    keys = [decode_guardian_key(b(x)) for x in v["guardian_keys"]]
+    for raw, k, pub in zip(v["guardian_keys"], keys, dkg["guardian_keys"], strict=True):
+        # u8(index) || E || Schnorr proof, 99 bytes
+        assert raw == bytes([pub["index"]]).hex() + pub["encryption_key"] + pub["proof"]
+        verify_guardian_key(params, k)
+    for raw, d in zip(v["dealings"], dkg["dealings"], strict=True):
+        expected = bytes([d["dealer"], len(d["commitments"])]).hex() + "".join(d["commitments"])
+        expected += d["constant_proof"] + bytes([len(d["shares"])]).hex()
+        expected += "".join(bytes([s["recipient"]]).hex() + s["ephemeral"] + s["ciphertext"]
+                            for s in d["shares"])
+        assert raw == expected
+        verify_dealing(params, decode_dealing(b(raw)))
+    assert [c["verdict"] for c in v["complaints"]] == ["dismissed", "upheld"]
+    for c in v["complaints"]:
+        complaint = decode_complaint(b(c["complaint"]))
+        assert len(b(c["complaint"])) == 133
+        verdict = judge_complaint(params, complaint, decode_dealing(b(c["dealing"])), keys)
+        assert verdict.value == c["verdict"]
+
+
+def test_issuer_keys_vector_is_a_valid_issuer_key_record():
+    """§8.2: a modulus of at least 2048 bits (this one has 4096) and e = 65537."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    from crypto.records import decode_issuer_keys
+
+    v = V["issuer_keys"]
+    assert b(v["record"]) == ((1).to_bytes(4, "big") + v["weight"].to_bytes(8, "big")
+                              + _lp(b(v["spki"])))
+    (weight, spki), = decode_issuer_keys(b(v["record"])).keys
+    key = load_der_public_key(spki)
+    assert isinstance(key, rsa.RSAPublicKey) and weight == v["weight"]
+    numbers = key.public_numbers()
+    assert numbers.n.bit_length() == v["modulus_bits"] == 4096 >= 2048
+    assert numbers.e == v["e"] == 65537
+    assert v["key_id"] == V["credential"]["key_id"] and v["spki"] == V["credential"]["issuer_spki"]
+
+
+# --- §10.1: the roll ------------------------------------------------------------------------------
+
+def _spec_roll_bytes(units) -> bytes:
+    """roll_bytes of §10.1, written from the text: owners are the designated voters, sorted."""
+    def s(x: str) -> bytes:
+        return _lp(x.encode())
+    owners: dict[str, list] = {}
+    for u in units:
+        owners.setdefault(u[4], []).append(u)
+    total = sum(u[2] for u in units)
+    out = b"ownervote/roll/v1\x00" + total.to_bytes(8, "big") + len(owners).to_bytes(4, "big")
+    for voter in sorted(owners):
+        mine = sorted(owners[voter], key=lambda u: u[0])
+        out += s(voter) + sum(u[2] for u in mine).to_bytes(8, "big") + len(mine).to_bytes(4, "big")
+        for unit_id, building, area, owner_id, designated, unsold in mine:
+            out += (s(unit_id) + s(building) + area.to_bytes(8, "big") + s(owner_id)
+                    + s(designated) + bytes([1 if unsold else 0]))
+    return out
+
+
+def test_roll_vector_bytes_and_hash_follow_section_10():
+    import hashlib
+
+    from crypto.records import decode_roll_commitment
+    from rules.roll import Unit, compute_weights, roll_canonical_bytes, roll_hash
+
+    v = V["roll"]
+    units = [tuple(u) for u in v["units"]]
+    assert _spec_roll_bytes(units).hex() == v["roll_bytes"]
+    assert hashlib.sha256(b(v["roll_bytes"])).hexdigest() == v["roll_hash"]
+    # the listing order does not change the bytes
+    roll = compute_weights(Unit(*u) for u in reversed(units))
+    assert roll_canonical_bytes(roll).hex() == v["roll_bytes"] and roll_hash(roll).hex() == \
+        v["roll_hash"]
+    # a co-owned unit's area goes to its designated voter: O002 is no voting owner
+    assert [o.owner_id for o in roll.owners] == ["O001", "O003", "O004", "developer"]
+    record = decode_roll_commitment(b(v["record"]))
+    assert record.roll_hash.hex() == v["roll_hash"]
+    assert (record.total_area, record.total_owners) == (v["total_area"], v["total_owners"])
+    assert record.classes == ((7580, 1), (8950, 2), (12025, 1))
+    # the tally vector's definition and roll record commit to this very roll
+    assert V["tally"]["roll"] == v["record"]
+    from crypto.records import decode_definition
+    assert decode_definition(b(V["tally"]["definition"])).roll_hash.hex() == v["roll_hash"]
+
+
+def test_sample_roll_csv_hash():
+    import hashlib
+
+    from rules.roll import roll_canonical_bytes
+    from rules.roll_csv import parse_roll_csv
+
+    v = V["roll"]["sample_roll_csv"]
+    roll = parse_roll_csv((Path(__file__).parent.parent / v["path"]).read_text())
+    assert roll_canonical_bytes(roll).hex() == v["roll_bytes"]
+    assert hashlib.sha256(b(v["roll_bytes"])).hexdigest() == v["roll_hash"]
+    units = [(u.unit_id, u.building, u.area, u.owner_id, u.designated_voter, u.developer_unsold)
+             for o in roll.owners for u in o.units]
+    assert _spec_roll_bytes(units).hex() == v["roll_bytes"]
+    assert (roll.total_area, roll.total_owners) == (v["total_area"], v["total_owners"])
+
+
+# --- §10.2: the result under the rule -------------------------------------------------------------
+
+def _parse_rule(raw: bytes):
+    assert len(raw) == 1 + 4 * 16 + 1
+    fr = [(int.from_bytes(raw[1 + 16 * i:9 + 16 * i], "big"),
+           int.from_bytes(raw[9 + 16 * i:17 + 16 * i], "big")) for i in range(4)]
+    return raw[0], fr, raw[-1]
+
+
+def _spec_outcomes(case, total_area, total_owners, *, strict_quorum=False, roll_denominators=False,
+                   quorum_or=False):
+    """§10.2 as written (the keyword arguments are the wrong readings it rules out)."""
+    from fractions import Fraction as F
+    _, fr, strict = _parse_rule(b(case["rule"]))
+    qa, qh, aa, ah = (F(n, d) for n, d in fr)
+    a, p = case["participating_area"], case["participating_owners"]
+
+    def cmp(x, y, is_strict):
+        return x > y if is_strict else x >= y
+    area_ok = cmp(F(a, total_area), qa, strict_quorum and strict)
+    head_ok = cmp(F(p, total_owners), qh, strict_quorum and strict)
+    quorum = p > 0 and ((area_ok or head_ok) if quorum_or else (area_ok and head_ok))
+    if not quorum:
+        return False, [1] * len(case["counts"])
+    da, dp = (total_area, total_owners) if roll_denominators else (a, p)
+    out = []
+    for count, area in zip(case["counts"], case["areas"], strict=True):
+        ok = cmp(F(area, da), aa, strict) and cmp(F(count, dp), ah, strict)
+        out.append(2 if ok else 3)
+    return True, out
+
+
+def _major_rule_bytes() -> bytes:
+    """The major preset's rule bytes (the tally vector's definition carries exactly these)."""
+    case, = (c for c in V["rule_outcomes"]["cases"] if c["name"] == "three_quarters_major_passed")
+    return b(case["rule"])
+
+
+def _spec_result_bytes(case) -> bytes:
+    n = len(case["counts"])
+    out = bytes([n]) + b"".join(c.to_bytes(8, "big") + a.to_bytes(8, "big")
+                                for c, a in zip(case["counts"], case["areas"], strict=True))
+    out += case["participating_owners"].to_bytes(8, "big")
+    out += case["participating_area"].to_bytes(8, "big")
+    out += bytes([case["quorum_met"]]) + bytes(case["outcomes"])
+    return out + bytes([len(case["guardians"])]) + bytes(case["guardians"])
+
+
+def test_rule_outcome_vectors_follow_section_10_2():
+    from crypto.elgamal import ZERO
+    from crypto.outcome import result_of
+    from crypto.records import decode_definition, decode_roll_commitment, encode_result
+    from crypto.tally import Aggregates, DecryptedTotals
+
+    v = V["rule_outcomes"]
+    roll = decode_roll_commitment(b(v["roll"]))
+    assert (roll.total_area, roll.total_owners) == (v["total_area"], v["total_owners"]) \
+        == (180_000, 12)
+    assert roll.classes == ((10000, 6), (20000, 6))
+    names = set()
+    for case in v["cases"]:
+        names.add(case["name"])
+        preset, fr, strict = _parse_rule(b(case["rule"]))
+        assert (preset, fr, strict) == (case["preset"], [tuple(f) for f in case["fractions"]],
+                                        int(case["strict"]))
+        quorum, outcomes = _spec_outcomes(case, v["total_area"], v["total_owners"])
+        assert (quorum, outcomes) == (case["quorum_met"], case["outcomes"]), case["name"]
+        assert _spec_result_bytes(case).hex() == case["result"], case["name"]
+        # and the reference implementation gives the same bytes from the same totals: the
+        # definition carrying this rule is the tally vector's with its rule bytes replaced
+        tally_def = b(V["tally"]["definition"])
+        major = _major_rule_bytes()
+        assert tally_def.count(major) == 1
+        definition = decode_definition(tally_def.replace(major, b(case["rule"])))
+        aggs = Aggregates((ZERO,) * 3, (ZERO,) * 3, case["participating_owners"],
+                          case["participating_area"])
+        got = result_of(definition, roll, aggs,
+                        DecryptedTotals(tuple(case["counts"]), tuple(case["areas"])),
+                        tuple(case["guardians"]))
+        assert encode_result(got).hex() == case["result"], case["name"]
+    assert {"passed", "no_quorum_area", "no_quorum_headcount", "half_ordinary_rejected",
+            "half_not_strict_passed", "three_quarters_major_passed",
+            "three_quarters_strict_rejected", "nobody_voted_zero_quorum",
+            "one_voter_zero_quorum"} == names
+    outcomes = {c["name"]: c["outcomes"][0] for c in v["cases"]}
+    assert outcomes["half_ordinary_rejected"] == 3 and outcomes["half_not_strict_passed"] == 2
+    assert outcomes["three_quarters_major_passed"] == 2
+    assert outcomes["three_quarters_strict_rejected"] == 3
+    assert outcomes["no_quorum_area"] == outcomes["no_quorum_headcount"] == 1
+    assert outcomes["nobody_voted_zero_quorum"] == 1 and outcomes["one_voter_zero_quorum"] == 2
+
+
+def test_rule_outcome_vectors_rule_out_the_wrong_readings():
+    """Each misreading of §10.2 disagrees with the vectors on at least one case."""
+    v = V["rule_outcomes"]
+    for wrong in ({"strict_quorum": True}, {"roll_denominators": True}, {"quorum_or": True}):
+        disagree = [c["name"] for c in v["cases"]
+                    if _spec_outcomes(c, v["total_area"], v["total_owners"], **wrong)
+                    != (c["quorum_met"], c["outcomes"])]
+        assert disagree, wrong
+
+
+def test_refused_rule_vectors_are_refused_by_the_decoder():
+    from crypto.errors import DecodeError
+    from crypto.records import decode_definition
+
+    tally_def = b(V["tally"]["definition"])
+    major = _major_rule_bytes()
+    decode_definition(tally_def)  # the splice point is a valid rule
+    for refused in V["rule_outcomes"]["refused_rules"]:
+        with pytest.raises(DecodeError):
+            decode_definition(tally_def.replace(major, b(refused["rule"])))
+
+
+# --- §6: a committee contest ---------------------------------------------------------------------
+
+def test_committee_vector_verifies_and_its_limit_is_bound():
+    import hashlib
+
+    v = V["committee"]
+    contest = Contest.committee(v["options"], v["min"], v["max"])
+    raw = _lp(b"committee") + len(v["options"]).to_bytes(4, "big")
+    raw += b"".join(_lp(o.encode()) for o in v["options"])
+    raw += v["min"].to_bytes(4, "big") + v["max"].to_bytes(4, "big")
+    assert raw.hex() == v["contest_bytes"] == contest.canonical_bytes().hex()
+    key = decode_point(b(v["public_key"]))
+    election_hash = hashlib.sha256(_lp(b"ownervote/v1/election") + _lp(v["election_id"].encode())
+                                   + _lp(raw) + _lp(b(v["public_key"]))).hexdigest()
+    election = ElectionContext(v["election_id"], contest, key)
+    assert election.hash.hex() == election_hash == v["election_hash"]
+    ballot = decode_ballot(b(v["ballot"]))
+    assert len(ballot.selections) == 4 and len(b(v["ballot"])) == 1 + 4 + 14 + 32 + 32 + 1 + \
+        4 * (66 + 1 + 130 * 2) + 1 + 130 * 3
+    verify_ballot(election, ballot)
+    # the plaintexts (the secret key is published): ann and cai
+    from crypto.group import mul
+    s = decode_scalar(b(v["secret_key"]))
+    table = DlogTable(10)
+    chosen = [table.log(sel.ciphertext.beta - mul(s, sel.ciphertext.alpha))
+              for sel in ballot.selections]
+    assert [i for i, m in enumerate(chosen) if m] == v["choices"]
+    assert [n for n, _ in v["limit_context"]] == ["election_id", "election_hash",
+                                                  "token_public_key", "position"]
+    assert b(v["limit_context"][3][1]) == b"contest-limit"
+    # the same ballot under a contest allowing one choice is refused (its hash differs; and a
+    # context with that contest's hash but the 0..2 limit proof fails the limit proof)
+    with pytest.raises(InvalidBallot):
+        verify_ballot(ElectionContext(v["election_id"], Contest.committee(v["options"], 0, 1),
+                                      key), ballot)
+
+
+# --- §5.3: a derived identity is not refused ------------------------------------------------------
+
+def test_a_derived_identity_in_a_disjunctive_branch_verifies():
+    v = V["derived_identity"]
+    ctx = tuple((n, b(x)) for n, x in v["context"])
+    pk, ct = decode_point(b(v["public_key"])), decode_ciphertext(b(v["ciphertext"]))
+    assert encode_point(ct.beta) == encode_point(base_mul(1))  # beta − 1·G is the identity
+    from crypto.group import is_identity
+    assert is_identity(ct.beta - base_mul(1))
+    verify_disjunctive(decode_disjunctive(b(v["proof"])), pk, ct, v["values"], ctx)
+    with pytest.raises(InvalidProof):  # and it is still a proof about this context only
+        verify_disjunctive(decode_disjunctive(b(v["proof"])), pk, ct, v["values"],
+                           (("election_id", b"other"),))
+
+
+# --- §4.3: the bounded discrete log ---------------------------------------------------------------
+
+def test_dlog_vector_answers_do_not_depend_on_the_table():
+    from crypto.errors import DiscreteLogNotFound
+    from crypto.group import IDENTITY
+
+    v = V["dlog"]
+    bound = v["bound"]
+    assert v["baby_steps"] == math.isqrt(bound // 2) + 1 and v["stride"] == 2 * v["baby_steps"] + 1
+    for table in (DlogTable(bound), DlogTable(bound, baby_steps=3), DlogTable(10**6)):
+        for case in v["cases"]:
+            point = IDENTITY if case["point"] == "" else decode_point(b(case["point"]))
+            if case["v"]:
+                assert encode_point(base_mul(case["v"])).hex() == case["point"]
+            if case["found"] is None:
+                with pytest.raises(DiscreteLogNotFound):
+                    table.log(point, bound)
+            else:
+                assert table.log(point, bound) == case["found"] == case["v"]
+    assert [c["v"] for c in v["cases"] if c["found"] is None] == [1001, 5000]
+
+
+# --- §12: the event envelopes ---------------------------------------------------------------------
+
+def test_event_envelope_vectors():
+    import hashlib
+
+    from crypto.encoding import decode_event, event_family
+    from crypto.records import ElectionEvent
+
+    v = V["events"]
+    assert {e["kind"] for e in v["events"]} == {k.value for k in ElectionEvent}
+    for e in v["events"]:
+        entry = (_lp(v["magic"].encode()) + _lp(e["kind"].encode()) + _lp(e["subject"].encode())
+                 + _lp(b(e["body"])))
+        assert entry.hex() == e["entry"]
+        assert hashlib.sha256(b"\x00" + entry).hexdigest() == e["leaf_hash"]
+        ev = decode_event(entry)
+        assert (ev.kind, ev.subject, ev.body.hex()) == (e["kind"], e["subject"], e["body"])
+        assert event_family(ev.kind) == v["family"]

@@ -55,7 +55,7 @@ from crypto.encoding import decode_event
 from crypto.errors import DecodeError, InvalidShare
 from crypto.group import decode_point
 from crypto.log.receipt import Receipt
-from crypto.outcome import result_of
+from crypto.outcome import decrypt_totals, result_of
 from crypto.records import (
     CredentialsIssuedRecord,
     DecryptionSharesRecord,
@@ -79,7 +79,6 @@ from crypto.tally import (
     class_sums,
     class_sums_affine,
     combine_class_sums,
-    decrypt_aggregates,
 )
 from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_share
 
@@ -550,8 +549,8 @@ class TallyStore:
                 by_label.setdefault(label, []).append(share)
         vkeys = (await self.dkg(election_id)).verification_keys
         roll = await self.elections.roll_commitment(e.definition.roll_id)
-        totals = await asyncio.to_thread(decrypt_aggregates, election_id, aggregates, by_label,
-                                         vkeys, t, roll.total_area)
+        totals = await asyncio.to_thread(decrypt_totals, election_id, roll, aggregates, by_label,
+                                         vkeys, t)
         return result_of(e.definition, roll, aggregates, totals,
                          tuple(sorted(r.guardian for r in chosen)))
 

@@ -23,39 +23,64 @@ from crypto.codec import (
     encode_ballot,
     encode_cast_ballot,
     encode_ciphertext,
+    encode_complaint,
     encode_credential,
+    encode_dealing,
     encode_disjunctive,
     encode_dleq,
+    encode_guardian_key,
     encode_schnorr,
 )
 from crypto.credential import IssuerKey, credential_message, token_public_bytes
-from crypto.dkg import GuardianShare
+from crypto.dkg import (
+    Dealing,
+    EncryptedShare,
+    GuardianShare,
+    judge_complaint,
+    make_complaint,
+)
+from crypto.dlog import DlogTable
 from crypto.elgamal import ZERO, encrypt
+from crypto.encoding import Event, encode_event
+from crypto.errors import DiscreteLogNotFound
 from crypto.group import (
+    IDENTITY,
+    ORDER,
     base_mul,
     decode_point,
     decode_scalar,
     encode_point,
     encode_scalar,
     hash_to_scalar,
+    msm,
 )
 from crypto.outcome import result_of
 from crypto.proofs import prove_disjunctive, prove_dleq, prove_schnorr
 from crypto.records import (
+    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     DefinitionRecord,
-    RollCommitment,
+    ElectionState,
+    IssuerKeysRecord,
     RulePreset,
+    RuleRecord,
+    Transition,
     encode_aggregates,
+    encode_credentials_issued,
     encode_decryption_shares,
     encode_definition,
+    encode_issuer_keys,
     encode_result,
     encode_roll_commitment,
+    encode_transition,
     preset_rule,
+    roll_commitment,
 )
 from crypto.tally import Aggregates, DecryptedTotals
 from crypto.threshold import partial_decrypt
 from crypto.transcript import Transcript
+from rules.roll import Roll, Unit, compute_weights, roll_canonical_bytes, roll_hash
+from rules.roll_csv import parse_roll_csv
 from tests.support.ballots import new_voter
 from tests.support.dkg import run_dkg
 
@@ -157,6 +182,37 @@ def dkg_vector() -> dict:
     }
 
 
+# --- §10.1: the roll's canonical bytes and hash -------------------------------------------------
+
+VECTOR_UNITS = (  # (unit_id, building, area, owner_id, designated_voter, developer_unsold)
+    ("1-101", "1号楼", 8950, "O001", "O001", False),
+    ("1-102", "1号楼", 8950, "O002", "O003", False),  # co-owned: O002 registered, O003 votes
+    ("2-101", "2号楼", 5000, "developer", "developer", True),
+    ("2-102", "2号楼", 2580, "developer", "developer", True),
+    ("2-201", "2号楼", 12025, "O004", "O004", False),
+)
+
+
+def vector_roll() -> Roll:
+    """Four voting owners: O001 and O003 of 8950, O004 of 12025, the developer of 5000 + 2580
+    (classes 7580 ×1, 8950 ×2, 12025 ×1; total 37,505)."""
+    return compute_weights(Unit(*u) for u in VECTOR_UNITS)
+
+
+def roll_vector() -> dict:
+    roll = vector_roll()
+    sample = parse_roll_csv((Path(__file__).parent / "rolls" / "sample_roll.csv").read_text())
+    return {"units": [list(u) for u in VECTOR_UNITS],
+            "total_area": roll.total_area, "total_owners": roll.total_owners,
+            "roll_bytes": h(roll_canonical_bytes(roll)), "roll_hash": h(roll_hash(roll)),
+            "record": h(encode_roll_commitment(roll_commitment(roll))),
+            "sample_roll_csv": {"path": "tests/vectors/rolls/sample_roll.csv",
+                                "total_area": sample.total_area,
+                                "total_owners": sample.total_owners,
+                                "roll_bytes": h(roll_canonical_bytes(sample)),
+                                "roll_hash": h(roll_hash(sample))}}
+
+
 def tally_vector() -> dict:
     """The tally records of a 2-of-3 election under the dkg vector's key: three ballots' worth
     of aggregates (approve 2, oppose 1, abstain 0; weights 8950 and 12025), guardians 1 and 3's
@@ -167,8 +223,7 @@ def tally_vector() -> dict:
     counts, areas = (2, 1, 0), (8950 + 12025, 8950, 0)
     aggs = Aggregates(tuple(encrypt(key, m, rng())[0] for m in counts),
                       tuple(encrypt(key, m, rng())[0] for m in areas), 3, 2 * 8950 + 12025)
-    roll = RollCommitment(bytes(range(32)), 2 * 8950 + 12025 + 7580, 4,
-                          ((7580, 1), (8950, 2), (12025, 1)))
+    roll = roll_commitment(vector_roll())  # 37,505 in classes 7580 ×1, 8950 ×2, 12025 ×1
     definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
                                   Contest.referendum(), preset_rule(RulePreset.MAJOR),
                                   1_800_000_000, 1_800_086_400, 3, 2)
@@ -185,6 +240,299 @@ def tally_vector() -> dict:
             "decryption_shares": [h(encode_decryption_shares(r)) for r in records],
             "result": h(encode_result(result)),
             "empty_aggregates": h(encode_aggregates(Aggregates((ZERO,) * 3, (ZERO,) * 3, 0, 0)))}
+
+
+# --- §7: the key ceremony's encodings and every guardian proof's transcript ---------------------
+
+def _dkg_objects():
+    """The dkg vector's run again (same seed, same draws), as objects."""
+    rng = SeededScalars(b"dkg")
+    run = run_dkg("demo-2026", 3, 2, rng)
+    ct, _ = encrypt(run.result.joint_public_key, 42, rng())
+    dec = [partial_decrypt("demo-2026", "option[0].count", run.shares[g], ct, rng) for g in (1, 3)]
+    return run, ct, dec
+
+
+def _ceremony_complaints(run):
+    """Guardian 2's complaints about dealer 1 (its share is good: dismissed) and about a copy of
+    dealer 3's dealing whose share to guardian 2 has its last byte flipped (upheld)."""
+    rng = SeededScalars(b"complaints")
+    params = run.params
+    good = run.dealings[0]
+    bad3 = run.dealings[2]
+    broken = bad3.shares[1].ciphertext[:-1] + bytes([bad3.shares[1].ciphertext[-1] ^ 1])
+    bad = Dealing(bad3.dealer, bad3.commitments, bad3.constant_proof,
+                  (bad3.shares[0], EncryptedShare(2, bad3.shares[1].ephemeral, broken),
+                   bad3.shares[2]))
+    return [(good, make_complaint(params, run.keys[2], good, rng)),
+            (bad, make_complaint(params, run.keys[2], bad, rng))]
+
+
+def ceremony_vector() -> dict:
+    """The byte encodings of the dkg vector's guardian keys and dealings (§9), and two
+    complaints with their verdicts (§7.3)."""
+    run, _, _ = _dkg_objects()
+    complaints = []
+    for dealing, c in _ceremony_complaints(run):
+        verdict = judge_complaint(run.params, c, dealing, run.publics)
+        complaints.append({"dealing": h(encode_dealing(dealing)),
+                           "complaint": h(encode_complaint(c)), "verdict": verdict.value})
+    return {"seed": h(b"complaints"), "election_id": "demo-2026", "n": 3, "t": 2,
+            "guardian_keys": [h(encode_guardian_key(k)) for k in run.publics],
+            "dealings": [h(encode_dealing(d)) for d in run.dealings],
+            "complaints": complaints}
+
+
+def _u32b(i: int) -> bytes:
+    return i.to_bytes(4, "big")
+
+
+def _spec_transcript(label: str, items: list[tuple[str, bytes]]) -> Transcript:
+    t = Transcript(label)
+    for name, value in items:
+        t.append(name, value)
+    return t
+
+
+def proof_transcripts_vector() -> dict:
+    """Each guardian proof's transcript item by item (docs/protocol.md §7, the table at its
+    start): the guardian-key and constant-term Schnorr proofs of guardian 1, guardian 2's upheld
+    complaint, and guardian 1's decryption share of the dkg vector. Each challenge is checked
+    here against the proof's own equation, so the items are the ones the proofs were made with."""
+    run, ct, dec = _dkg_objects()
+    p = run.params
+    pt = encode_point
+    ceremony = [("election_id", p.election_id.encode()), ("n", _u32b(p.n)), ("t", _u32b(p.t))]
+
+    def ctx(purpose: str, *extra):
+        return [ceremony[0], ("purpose", purpose.encode()), *ceremony[1:], *extra]
+
+    g1 = run.keys[1].public
+    d1 = run.dealings[0]
+    dealing, complaint = _ceremony_complaints(run)[1]
+    share = dec[0]
+    out = {}
+    cases = [
+        ("guardian_key", "ownervote/v1/proof/schnorr",
+         ctx("guardian-key", ("guardian", _u32b(1))) + [
+             ("G", pt(base_mul(1))), ("X", pt(g1.encryption_key)), ("R", pt(g1.proof.commitment))],
+         encode_schnorr(g1.proof), [(g1.proof.response, base_mul(1), g1.proof.commitment,
+                                     g1.encryption_key)]),
+        ("dkg_constant", "ownervote/v1/proof/schnorr",
+         ctx("dkg-constant", ("dealer", _u32b(1))) + [
+             ("G", pt(base_mul(1))), ("X", pt(d1.commitments[0])),
+             ("R", pt(d1.constant_proof.commitment))],
+         encode_schnorr(d1.constant_proof),
+         [(d1.constant_proof.response, base_mul(1), d1.constant_proof.commitment,
+           d1.commitments[0])]),
+        ("dkg_complaint", "ownervote/v1/proof/dleq",
+         ctx("dkg-complaint", ("dealer", _u32b(complaint.dealer)),
+             ("complainer", _u32b(complaint.complainer))) + [
+             ("G", pt(base_mul(1))), ("X", pt(run.keys[2].public.encryption_key)),
+             ("H", pt(dealing.shares[1].ephemeral)), ("Y", pt(complaint.shared_point)),
+             ("R1", pt(complaint.proof.commitment_g)), ("R2", pt(complaint.proof.commitment_h))],
+         encode_dleq(complaint.proof),
+         [(complaint.proof.response, base_mul(1), complaint.proof.commitment_g,
+           run.keys[2].public.encryption_key),
+          (complaint.proof.response, dealing.shares[1].ephemeral, complaint.proof.commitment_h,
+           complaint.shared_point)]),
+        ("decryption_share", "ownervote/v1/proof/dleq",
+         [("election_id", p.election_id.encode()), ("purpose", b"decryption-share"),
+          ("label", b"option[0].count"), ("alpha", pt(ct.alpha)), ("beta", pt(ct.beta)),
+          ("guardian", _u32b(1)),
+          ("G", pt(base_mul(1))), ("X", pt(run.result.verification_keys[1])),
+          ("H", pt(ct.alpha)), ("Y", pt(share.share)),
+          ("R1", pt(share.proof.commitment_g)), ("R2", pt(share.proof.commitment_h))],
+         encode_dleq(share.proof),
+         [(share.proof.response, base_mul(1), share.proof.commitment_g,
+           run.result.verification_keys[1]),
+          (share.proof.response, ct.alpha, share.proof.commitment_h, share.share)]),
+    ]
+    for name, label, items, proof, equations in cases:
+        t = _spec_transcript(label, items)
+        c = t.challenge()
+        for z, base, commit, public in equations:  # z·base == commit + c·public
+            if msm([z, -c], [base, public]) != commit:
+                raise AssertionError(f"{name}: the listed items are not the proof's transcript")
+        out[name] = {"label": label, "items": [[n, h(v)] for n, v in items],
+                     "transcript": h(t.to_bytes()), "challenge": h(encode_scalar(c)),
+                     "proof": h(proof)}
+    return out
+
+
+# --- §10.2: the result under the rule -------------------------------------------------------------
+
+def rule_roll() -> Roll:
+    """Twelve owners: S1..S6 of 100.00 m² and L1..L6 of 200.00 m² (A = 180,000, N = 12)."""
+    return compute_weights([Unit.sole(f"A-0{i}", "A", 10000, f"S{i}") for i in range(1, 7)]
+                           + [Unit.sole(f"B-0{i}", "B", 20000, f"L{i}") for i in range(1, 7)])
+
+
+def _rule_bytes(r: RuleRecord) -> bytes:
+    return (bytes([r.preset]) + b"".join(n.to_bytes(8, "big") + d.to_bytes(8, "big")
+                                         for n, d in r.fractions) + bytes([r.strict]))
+
+
+def _explicit(qa, qh, aa, ah, strict: bool) -> RuleRecord:
+    return RuleRecord(RulePreset.EXPLICIT, (qa, qh, aa, ah), strict)
+
+
+# (name, rule, participants (small, large), per option (small, large) choosing it)
+_HALF, _TWO_THIRDS, _THREE_QUARTERS = (1, 2), (2, 3), (3, 4)
+RULE_CASES = (
+    ("passed", preset_rule(RulePreset.ORDINARY), (6, 4), ((3, 3), (3, 1), (0, 0))),
+    ("no_quorum_area", preset_rule(RulePreset.ORDINARY), (6, 2), ((6, 2), (0, 0), (0, 0))),
+    ("no_quorum_headcount", preset_rule(RulePreset.ORDINARY), (1, 6), ((1, 6), (0, 0), (0, 0))),
+    ("half_ordinary_rejected", preset_rule(RulePreset.ORDINARY), (4, 4),
+     ((2, 2), (2, 2), (0, 0))),
+    ("half_not_strict_passed", _explicit(_TWO_THIRDS, _TWO_THIRDS, _HALF, _HALF, False), (4, 4),
+     ((2, 2), (2, 2), (0, 0))),
+    ("three_quarters_major_passed", preset_rule(RulePreset.MAJOR), (4, 4),
+     ((3, 3), (1, 0), (0, 1))),
+    ("three_quarters_strict_rejected",
+     _explicit(_TWO_THIRDS, _TWO_THIRDS, _THREE_QUARTERS, _THREE_QUARTERS, True), (4, 4),
+     ((3, 3), (1, 0), (0, 1))),
+    ("nobody_voted_zero_quorum", _explicit((0, 1), (0, 1), _HALF, _HALF, True), (0, 0),
+     ((0, 0), (0, 0), (0, 0))),
+    ("one_voter_zero_quorum", _explicit((0, 1), (0, 1), _HALF, _HALF, True), (1, 0),
+     ((1, 0), (0, 0), (0, 0))),
+)
+
+
+def rule_outcomes_vector() -> dict:
+    """Result records (§10.2) of a referendum on rule_roll() for each of RULE_CASES, from the
+    plain totals (the tally vector covers decrypting them)."""
+    roll = roll_commitment(rule_roll())
+    cases = []
+    for name, rule, (ps, pl), options in RULE_CASES:
+        counts = tuple(s + lg for s, lg in options)
+        areas = tuple(10000 * s + 20000 * lg for s, lg in options)
+        definition = DefinitionRecord("rules-2026", "rules/roll", roll.roll_hash,
+                                      "A motion", Contest.referendum(), rule,
+                                      1_800_000_000, 1_800_086_400, 3, 2)
+        owners, area = ps + pl, 10000 * ps + 20000 * pl
+        guardians = (1, 3) if owners else ()
+        aggs = Aggregates((ZERO,) * 3, (ZERO,) * 3, owners, area)
+        result = result_of(definition, roll, aggs, DecryptedTotals(counts, areas), guardians)
+        cases.append({"name": name, "preset": int(rule.preset),
+                      "fractions": [list(f) for f in rule.fractions], "strict": rule.strict,
+                      "rule": h(_rule_bytes(rule)), "participating_owners": owners,
+                      "participating_area": area, "counts": list(counts), "areas": list(areas),
+                      "guardians": list(guardians), "quorum_met": result.quorum_met,
+                      "outcomes": [int(o) for o in result.outcomes],
+                      "result": h(encode_result(result))})
+    refused = [  # rule bytes (preset, 4 × (numerator, denominator), strict) a decoder refuses
+        ("ordinary preset, not strict", (1, ((2, 3), (2, 3), (1, 2), (1, 2)), 0)),
+        ("major preset with 6/8 for 3/4", (2, ((2, 3), (2, 3), (6, 8), (3, 4)), 0)),
+        ("ordinary preset with major fractions", (1, ((2, 3), (2, 3), (3, 4), (3, 4)), 1)),
+        ("a zero denominator", (3, ((2, 3), (2, 0), (1, 2), (1, 2)), 1)),
+        ("a fraction above one", (3, ((4, 3), (2, 3), (1, 2), (1, 2)), 1)),
+        ("approval at least 0", (3, ((2, 3), (2, 3), (0, 1), (1, 2)), 0)),
+        ("approval more than 1", (3, ((2, 3), (2, 3), (1, 2), (1, 1)), 1)),
+        ("unknown preset", (4, ((2, 3), (2, 3), (1, 2), (1, 2)), 1)),
+        ("strict neither 0 nor 1", (3, ((2, 3), (2, 3), (1, 2), (1, 2)), 2)),
+    ]
+    return {"roll": h(encode_roll_commitment(roll)), "total_area": roll.total_area,
+            "total_owners": roll.total_owners, "options": list(Contest.referendum().options),
+            "cases": cases,
+            "refused_rules": [{"why": why, "rule": h(bytes([p]) + b"".join(
+                n.to_bytes(8, "big") + d.to_bytes(8, "big") for n, d in fr) + bytes([st]))}
+                for why, (p, fr, st) in refused]}
+
+
+# --- §6: a committee contest (several options, 0..2 choices) --------------------------------------
+
+def committee_vector() -> dict:
+    """A committee ballot: candidates ann, bob, cai, dai; 0 to 2 choices; the voter picks ann and
+    cai (so the limit proof is over (0, 1, 2) on an encryption of 2)."""
+    rng = SeededScalars(b"committee")
+    sk = rng()
+    contest = Contest.committee(["ann", "bob", "cai", "dai"], 0, 2)
+    election = ElectionContext("committee-2026", contest, base_mul(sk))
+    token = hashlib.sha256(b"committee token public key").digest()
+    ballot = encrypt_ballot(election, token, [0, 2], rng)
+    raw = encode_ballot(ballot)
+    return {"seed": h(b"committee"), "election_id": election.election_id,
+            "options": list(contest.options), "min": 0, "max": 2,
+            "contest_bytes": h(contest.canonical_bytes()),
+            "secret_key": h(encode_scalar(sk)), "public_key": h(encode_point(election.public_key)),
+            "election_hash": h(election.hash), "token_public_key": h(token), "choices": [0, 2],
+            "limit_context": [[n, h(v)] for n, v in proof_context(election, token,
+                                                                   "contest-limit")],
+            "ballot": h(raw), "ballot_sha256": h(hashlib.sha256(raw).digest())}
+
+
+# --- §5.3: a derived identity, beta − v·G = O, is not refused ------------------------------
+
+def derived_identity_vector() -> dict:
+    """A 0/1 proof over an encryption of 0 whose beta is exactly 1·G (nonce r = 1/s under the
+    key s·G), so that the branch v = 1 has the derived point beta − 1·G = O. It verifies: §5.3
+    refuses the identity in the statement (K, alpha, beta), never in a derived point."""
+    rng = SeededScalars(b"derived-identity")
+    sk = rng()
+    pk = base_mul(sk)
+    r = pow(sk, -1, ORDER)
+    ct, _ = encrypt(pk, 0, r)
+    if encode_point(ct.beta) != encode_point(base_mul(1)):
+        raise AssertionError("beta is not G")
+    ctx = (("election_id", b"demo-2026"),)
+    proof = prove_disjunctive(pk, ct, r, (0, 1), 0, ctx, rng)
+    return {"seed": h(b"derived-identity"), "context": [["election_id", h(b"demo-2026")]],
+            "secret_key": h(encode_scalar(sk)), "public_key": h(encode_point(pk)),
+            "nonce": h(encode_scalar(r)), "plaintext": 0, "values": [0, 1],
+            "ciphertext": h(encode_ciphertext(ct)), "proof": h(encode_disjunctive(proof))}
+
+
+# --- §4.3: the bounded discrete log --------------------------------------------------------------
+
+def dlog_vector() -> dict:
+    """Points v·G and what the bounded discrete log answers for bound 1000: found for 0, 1, 999
+    and 1000, not found for 1001 and 5000 (the answer does not depend on the table's size)."""
+    bound = 1000
+    table = DlogTable(bound)
+    cases = []
+    for v in (0, 1, 2, 31, 999, 1000, 1001, 5000):
+        point = IDENTITY if v == 0 else base_mul(v)
+        try:
+            found = table.log(point, bound)
+        except DiscreteLogNotFound:
+            found = None
+        cases.append({"v": v, "point": "" if v == 0 else h(encode_point(point)),
+                      "found": found})
+    return {"bound": bound, "baby_steps": table.m, "stride": table.stride, "cases": cases}
+
+
+# --- §12: the ledger's event envelopes -------------------------------------------------------
+
+def events_vector() -> dict:
+    """Every kind of the election family in its envelope (§12), with the entry's RFC 6962 leaf
+    hash: the bodies are the other vectors' records (ceremony, credential, tally, roll)."""
+    vectors = {"ceremony": ceremony_vector(), "credential": credential_vector(),
+               "tally": tally_vector(), "roll": roll_vector(), "issuer": issuer_keys_vector()}
+    t = vectors["tally"]
+    bodies = [
+        ("roll", "demo/roll", vectors["roll"]["record"]),
+        ("election", "demo-2026", t["definition"]),
+        ("state", "demo-2026", h(encode_transition(Transition(ElectionState.DRAFT,
+                                                              ElectionState.KEY_CEREMONY,
+                                                              1_799_990_000)))),
+        ("guardian-key", "demo-2026", vectors["ceremony"]["guardian_keys"][0]),
+        ("dealing", "demo-2026", vectors["ceremony"]["dealings"][0]),
+        ("complaint", "demo-2026", vectors["ceremony"]["complaints"][0]["complaint"]),
+        ("issuer-keys", "demo-2026", vectors["issuer"]["record"]),
+        ("credentials-issued", "demo-2026", h(encode_credentials_issued(
+            CredentialsIssuedRecord(((8950, 2), (12025, 1)))))),
+        ("ballot", "demo-2026", vectors["credential"]["cast_ballot"]),
+        ("aggregates", "demo-2026", t["aggregates"]),
+        ("decryption-shares", "demo-2026", t["decryption_shares"][0]),
+        ("result", "demo-2026", t["result"]),
+    ]
+    out = []
+    for kind, subject, body in bodies:
+        entry = encode_event(Event(kind, subject, bytes.fromhex(body)))
+        out.append({"kind": kind, "subject": subject, "body": body, "entry": h(entry),
+                    "leaf_hash": h(hashlib.sha256(b"\x00" + entry).digest())})
+    return {"magic": "ownervote/v1/event", "family": "election", "events": out}
 
 
 class SeededBytes:
@@ -230,6 +578,19 @@ def credential_vector() -> dict:
             "cast_ballot": h(encode_cast_ballot(v.cast))}
 
 
+# --- §8.2: the issuer-keys record ----------------------------------------------------------------
+
+def issuer_keys_vector() -> dict:
+    """The issuer-keys record of the credential vector's election (one class, 8950, under the RFC
+    9474 Appendix A key: a 4096-bit modulus, e = 65537; §8.2 asks for ≥ 2048 bits and e = 65537)."""
+    issuer = IssuerKey("demo-2026", 8950, rfc9474_key().public_key())
+    numbers = issuer.public_key.public_numbers()
+    record = IssuerKeysRecord(((8950, issuer.spki),))
+    return {"election_id": "demo-2026", "weight": 8950, "spki": h(issuer.spki),
+            "key_id": h(issuer.key_id), "modulus_bits": numbers.n.bit_length(), "e": numbers.e,
+            "record": h(encode_issuer_keys(record))}
+
+
 def all_vectors() -> dict:
     return {
         "about": "ownervote protocol v1 test vectors; generated by tests/vectors/make_vectors.py",
@@ -245,6 +606,15 @@ def all_vectors() -> dict:
         "dkg": dkg_vector(),
         "credential": credential_vector(),
         "tally": tally_vector(),
+        "ceremony": ceremony_vector(),
+        "proof_transcripts": proof_transcripts_vector(),
+        "issuer_keys": issuer_keys_vector(),
+        "roll": roll_vector(),
+        "rule_outcomes": rule_outcomes_vector(),
+        "committee": committee_vector(),
+        "derived_identity": derived_identity_vector(),
+        "dlog": dlog_vector(),
+        "events": events_vector(),
     }
 
 
