@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from crypto.election_audit import ElectionAudit
 from crypto.records import ResultOutcome, ResultRecord, RulePreset
-from crypto.tally import latest_per_token
+from crypto.tally import highest_per_token
 from rules.area import format_area
 
 OUTCOME_NAMES = {ResultOutcome.NO_QUORUM: "NO QUORUM", ResultOutcome.PASSED: "PASSED",
@@ -60,12 +60,12 @@ def election_summary(e: ElectionAudit) -> list[str]:
                      f"{list(e.dkg.qualified)}; {len(e.complaints)} complaint(s); issuer keys "
                      f"for all {len(e.issuers)} classes")
     if e.ballots or e.aggregates is not None:
-        counted = latest_per_token(e.ballots)
+        counted = highest_per_token(e.ballots)
         lines.append(f"  ballots: {len(e.ballots)} on the ledger, every proof and signature "
-                     f"verified; {len(counted)} counted (the latest of each token), "
+                     f"verified; {len(counted)} counted (the highest counter of each token), "
                      f"{len(e.ballots) - len(counted)} replaced by a revote")
     if e.issued is not None:
-        counted_per_class = Counter(w for w, _ in latest_per_token(e.ballots))
+        counted_per_class = Counter(w for w, _ in highest_per_token(e.ballots))
         issued = sum(n for _, n in e.issued.counts)
         lines.append(f"  credentials: {issued} issued; no class counts more ballots than "
                      f"credentials ({sum(counted_per_class.values())} counted)")

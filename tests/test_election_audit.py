@@ -28,7 +28,7 @@ from crypto.records import (
     encode_result,
     encode_transition,
 )
-from crypto.tally import aggregate, latest_per_token
+from crypto.tally import aggregate, highest_per_token
 from crypto.threshold import partial_decrypt
 from tests.election_ledger import CLOSE_AT, OPEN_AT, close_and_tally, open_election, vote
 
@@ -190,10 +190,12 @@ def test_more_ballots_counted_than_credentials_issued_are_refused(honest):
 def test_wrong_aggregates_are_refused(honest):
     i = honest.index_of("aggregates")
     n = len(honest.definition.contest.options)
-    ballots = [(c.credential.weight, c.ballot) for c in honest.ballots]
-    # counting the first ballot of a token instead of the latest, or dropping a ballot
-    first_wins = aggregate(latest_per_token(reversed(ballots)), n)
-    dropped = aggregate(latest_per_token(ballots[1:]), n)
+    # counting the first ballot of a token instead of its highest counter, or dropping a ballot
+    first: dict = {}
+    for c in honest.ballots:
+        first.setdefault(c.ballot.token_public_key, (c.credential.weight, c.ballot))
+    first_wins = aggregate(list(first.values()), n)
+    dropped = aggregate(highest_per_token(honest.ballots[1:]), n)
     for wrong in (first_wins, dropped):
         entries = list(honest.entries)
         entries[i] = rebody(entries[i], encode_aggregates(wrong))

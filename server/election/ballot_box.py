@@ -5,7 +5,12 @@ every proof are checked (crypto.cast.verify_cast_ballot). It is appended to the 
 ``ballot`` event (docs/protocol.md §12) and durable before the reply, which is the receipt
 against a witness-co-signed checkpoint. The identical ballot again is a replay (ALREADY_EXISTS,
 found through the ledger's leaf-hash index); a different ballot from the same token is a revote:
-accepted, and only the latest of a token counts (crypto.tally.latest_per_token). Sealing an
+accepted only with a revote counter (signed by the token) above the token's previous ballot's
+(STALE_COUNTER) and within the definition's ``max_ballots_per_token`` (REVOTE_CAP), both
+FAILED_PRECONDITION; the ``ballot_tokens`` table holds each token's highest counter and ballot
+count, updated in one conditional statement before the append (so several server processes
+agree, and a crash between it and the append only spends a counter). The highest counter of a
+token counts (crypto.tally.highest_per_token). Sealing an
 election stops new ballots and waits for those in flight, so that no acknowledged ballot lands
 after the close event.
 
@@ -41,11 +46,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from sqlalchemy import select, update
 
 from crypto.ballot import Contest, ContestKind, ElectionContext
 from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot_bytes, encode_cast_ballot
 from crypto.credential import CastBallot, IssuerKey
+from crypto.election_audit import BallotOrderViolation
 from crypto.encoding import (
     Event,
     Reader,
@@ -56,11 +63,13 @@ from crypto.errors import DecodeError, InvalidBallot
 from crypto.group import decode_point, encode_point
 from crypto.log import merkle
 from crypto.log.receipt import Receipt
-from crypto.records import ElectionEvent
+from crypto.records import DEFAULT_MAX_BALLOTS_PER_TOKEN, ElectionEvent
 
+from ..db import insert_skipping_conflicts
 from ..errors import Conflict, Precondition, Refused, Unavailable
 from ..ledger.log import Ledger
 from .ballot_points import BallotPoints, points_of
+from .schema import ballot_tokens
 
 log = logging.getLogger("ownervote.ballot_box")
 
@@ -100,6 +109,58 @@ class ReplayedBallot(Conflict):
                          metadata={"check": self.check})
 
 
+class StaleCounter(Precondition):
+    """The ballot's revote counter is not above the token's previous accepted ballot's."""
+
+    check = "counter"
+
+    def __init__(self, counter: int, previous: int) -> None:
+        super().__init__(f"revote counter {counter} is not above the token's previous "
+                         f"{previous}", reason=BallotOrderViolation.STALE,
+                         metadata={"check": self.check, "previous_counter": str(previous)},
+                         precondition="REVOTE_COUNTER")
+
+
+class RevoteCapReached(Precondition):
+    """The token has cast the most ballots its election allows."""
+
+    check = "revote_cap"
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"this token has cast {cap} ballots, the most the election allows",
+                         reason=BallotOrderViolation.CAP,
+                         metadata={"check": self.check, "max_ballots_per_token": str(cap)},
+                         precondition="REVOTE_CAP")
+
+
+class TokenCounters:
+    """The ballot box's ordering state (table ``ballot_tokens``): :meth:`take` records a
+    ballot's counter for its token if it is above the token's highest and the token is under the
+    cap, atomically (one conditional statement), else refuses."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    async def take(self, election_id: str, token: bytes, counter: int, cap: int) -> None:
+        t = ballot_tokens
+        key = (t.c.election_id == election_id) & (t.c.token_public_key == token)
+        async with self.engine.begin() as conn:
+            first = await conn.execute(insert_skipping_conflicts(self.engine, t).values(
+                election_id=election_id, token_public_key=token, counter=counter, ballots=1))
+            if first.rowcount == 1:
+                return
+            later = await conn.execute(update(t).where(
+                key & (t.c.counter < counter) & (t.c.ballots < cap)).values(
+                counter=counter, ballots=t.c.ballots + 1))
+            if later.rowcount == 1:
+                return
+            previous, ballots = (await conn.execute(
+                select(t.c.counter, t.c.ballots).where(key))).one()
+        if counter <= previous:
+            raise StaleCounter(counter, previous)
+        raise RevoteCapReached(cap)
+
+
 class ReceiptPending(Unavailable):
     """The ballot is accepted and on the ledger, but no co-signed checkpoint covers it yet: the
     voter fetches the receipt later (LedgerService.GetReceipt by leaf hash). Not a refusal."""
@@ -120,6 +181,7 @@ class OpenElection:
     issuers: Mapping[int, IssuerKey]
     opens_at: float  # POSIX seconds
     closes_at: float
+    max_ballots_per_token: int = DEFAULT_MAX_BALLOTS_PER_TOKEN
 
 
 @dataclass(frozen=True)
@@ -378,10 +440,24 @@ class BallotVerifier:
 
 def _ballot_bytes(cast_bytes: bytes) -> bytes:
     """The ballot's canonical bytes inside a cast ballot's canonical bytes (crypto.codec:
-    version, LP(ballot), LP(credential), signature), without encoding the ballot again."""
+    version, counter, LP(ballot), LP(credential), signature), without encoding the ballot
+    again."""
     r = Reader(cast_bytes)
     r.uint(1)
+    r.uint(4)
     return r.lp(1 << 16)
+
+
+def _token_and_counter(cast_bytes: bytes) -> tuple[bytes, int]:
+    """The token key and revote counter of a verified cast ballot's canonical bytes."""
+    r = Reader(cast_bytes)
+    r.uint(1)
+    counter = r.uint(4)
+    b = Reader(r.lp(1 << 16))
+    b.uint(1)
+    b.text()
+    b.take(32)
+    return bytes(b.take(32)), counter
 
 
 class LeafLookups:
@@ -441,6 +517,8 @@ class BallotBox:
         self._drained: dict[str, asyncio.Event] = {}
         self._locks: dict[bytes, asyncio.Lock] = {}
         self._replays = LeafLookups(ledger.store)
+        self._counters = TokenCounters(ledger.store.engine)
+        self._token_locks: dict[bytes, asyncio.Lock] = {}
 
     def _check_open(self, election: OpenElection) -> None:
         now = self.clock()
@@ -460,7 +538,7 @@ class BallotBox:
             raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
         if cast_bytes is None:  # verified but not encodable: never expected, as before
             cast_bytes = encode_cast_ballot(cast)
-        return await self._accept(election.context.election_id, cast_bytes, points)
+        return await self._accept(election, cast_bytes, points)
 
     async def cast_encoded(self, election: OpenElection, cast_bytes: bytes,
                            decode: Callable[[], CastBallot]) -> CastResult:
@@ -482,10 +560,14 @@ class BallotBox:
                 points = points_of(cast)
         except InvalidBallot as exc:
             raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
-        return await self._accept(election.context.election_id, cast_bytes, points)
+        return await self._accept(election, cast_bytes, points)
 
-    async def _accept(self, eid: str, cast_bytes: bytes, points: bytes) -> CastResult:
-        """Append a verified ballot unless sealed meanwhile or a replay; its receipt."""
+    async def _accept(self, election: OpenElection, cast_bytes: bytes,
+                      points: bytes) -> CastResult:
+        """Append a verified ballot unless sealed meanwhile, a replay or out of its token's
+        order (the token's counter taken first); its receipt."""
+        eid = election.context.election_id
+        token, counter = _token_and_counter(cast_bytes)
         entry = encode_event(Event(ElectionEvent.BALLOT, eid, cast_bytes))
         leaf = merkle.leaf_hash(entry)
         # In flight from here, with no await before the count: a seal that came while the ballot
@@ -498,7 +580,12 @@ class BallotBox:
                     raise BallotBoxClosed("the election closed")
                 if await self._replays.index_of(leaf) is not None:
                     raise ReplayedBallot()
-                appended = await self.ledger.append(entry)
+                token_lock = self._token_locks.setdefault(token, asyncio.Lock())
+                async with token_lock:  # one ballot of a token at a time in this process
+                    await self._counters.take(eid, token, counter,
+                                              election.max_ballots_per_token)
+                    appended = await self.ledger.append(entry)
+                self._token_locks.pop(token, None)
             self._locks.pop(leaf, None)
         finally:
             self._inflight[eid] -= 1
