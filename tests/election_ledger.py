@@ -92,7 +92,8 @@ class ElectionLedger:
 
 
 def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
-                  contest: Contest | None = None) -> ElectionLedger:
+                  contest: Contest | None = None, max_ballots_per_token: int = 5,
+                  ready_at: int = OPEN_AT - 500) -> ElectionLedger:
     """Roll, definition, the whole ceremony, issuer keys, READY and OPEN on the ledger."""
     roll = parse_roll_csv(SAMPLE_ROLL)
     commitment = roll_commitment(roll)
@@ -100,6 +101,7 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
     definition = DefinitionRecord(election_id, "sample/roll", commitment.roll_hash,
                                   "Repair the gate", contest, preset_rule(RulePreset.MAJOR),
                                   OPEN_AT, CLOSE_AT, n, t, OPEN_AT - 600,
+                                  max_ballots_per_token=max_ballots_per_token,
                                   allow_weak_threshold=is_weak_threshold(n, t))
     dkg = run_dkg(election_id, n, t)
     for w in commitment.classes:
@@ -119,7 +121,7 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
         led.add("dealing", encode_dealing(d))
     led.add("issuer-keys", encode_issuer_keys(IssuerKeysRecord(
         tuple((w, issuers[w].spki) for w in sorted(issuers)))))
-    led.step(OPEN_AT - 500)  # READY
+    led.step(ready_at)  # READY
     led.step(OPEN_AT)  # OPEN
     return led
 

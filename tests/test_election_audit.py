@@ -9,6 +9,7 @@ import pytest
 
 from crypto.audit import LedgerVerifier
 from crypto.codec import encode_cast_ballot
+from crypto.election_audit import BallotOrderViolation
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.log.audit import AuditFailure
 from crypto.records import (
@@ -277,3 +278,77 @@ def test_the_token_signature_is_checked_over_the_ballot_bytes_as_they_stand(hone
     other = encode_ballot(honest.ballots[1].ballot)
     with pytest.raises(InvalidBallot, match="signature"):
         verify_cast_ballot(honest.context, honest.issuers, cast, ballot_bytes=other)
+
+
+def _before_close(led) -> list[bytes]:
+    """The honest entries up to and including the last ballot (the election still OPEN)."""
+    last = max(i for i, k in enumerate(led.kinds) if k == "ballot")
+    return list(led.entries[:last + 1])
+
+
+def test_an_operator_replaying_an_earlier_ballot_is_refused(honest):
+    """The operator re-appends a public ballot (a byte-identical entry, validly signed): the
+    auditor's ledger verifier (and so the guardians' and the validating witnesses', which run
+    it) refuses it as a replay, naming the entry — whichever earlier ballot it copies."""
+    entries = _before_close(honest)
+    for k in (0, 1, len(honest.ballots) - 1):
+        copy = entries[honest.index_of("ballot", k)]
+        fails_at(entries + [copy], len(entries), "byte-identical to an earlier entry")
+    with pytest.raises(AuditFailure) as err:
+        replay(entries + [entries[honest.index_of("ballot", 0)]])
+    cause = err.value.__cause__
+    assert isinstance(cause, BallotOrderViolation) and cause.reason == "REPLAYED_BALLOT"
+
+
+def test_a_stale_revote_counter_is_refused_by_the_ledger_verifier(honest):
+    """A validly signed ballot of a token whose counter is not above the token's previous
+    ballot's (here owner 0's token again at counter 1, and owner 1's at 2 after its revote 2)
+    is refused, though every signature and proof verifies."""
+    entries = _before_close(honest)
+    for owner, counter in ((0, 1), (1, 2), (1, 1)):
+        token, credential = honest.voters[owner]
+        cast, _, _ = honest.cast(credential.weight, [2], token, credential, counter=counter)
+        entry = encode_event(Event("ballot", honest.election_id, encode_cast_ballot(cast)))
+        fails_at(entries + [entry], len(entries), "is not above the token's previous")
+        with pytest.raises(AuditFailure) as err:
+            replay(entries + [entry])
+        assert err.value.__cause__.reason == "STALE_COUNTER"
+    token, credential = honest.voters[0]  # a higher counter is a revote, accepted
+    cast, _, _ = honest.cast(credential.weight, [2], token, credential, counter=9)
+    replay(entries + [encode_event(Event("ballot", honest.election_id,
+                                         encode_cast_ballot(cast)))])
+
+
+def test_a_token_over_the_revote_cap_is_refused_by_the_ledger_verifier():
+    """The definition's max_ballots_per_token bounds a token's ballots on the ledger."""
+    led = open_election("capped-election", max_ballots_per_token=2)
+    vote(led, [(0, [0])])
+    token, credential = led.voters[0]
+    for counter in (2, 3):
+        cast, _, _ = led.cast(credential.weight, [1], token, credential, counter=counter)
+        led.add("ballot", encode_cast_ballot(cast))
+    assert led.definition.max_ballots_per_token == 2
+    fails_at(led.entries, len(led.entries) - 1, "the most the election allows")
+    replay(led.entries[:-1])  # two ballots of the token: fine
+
+
+def test_the_count_takes_the_highest_counter_of_each_token(honest):
+    """The aggregates the verifier accepts are those of each token's highest counter (the
+    honest ledger's owner 1 revoted with counter 2), and the verifier records the counters."""
+    v = replay(honest.entries)
+    e = v.election(honest.election_id)
+    token1 = honest.voters[1][1].token_public_key
+    assert e.tokens[token1] == (2, 2)
+    assert all(e.tokens[c.ballot.token_public_key][0] >= c.counter for c in e.ballots)
+    counted = highest_per_token(e.ballots)
+    assert [b for w, b in counted if b.token_public_key == token1] == [honest.ballots[-1].ballot]
+
+
+def test_a_ceremony_must_end_within_its_deadline_and_the_opening():
+    """READY before the definition's ceremony deadline (the complaint window cut short) or
+    after the opening time (the vote shortened) is refused."""
+    from tests.election_ledger import OPEN_AT
+    early = open_election("early-ceremony", ready_at=OPEN_AT - 601)
+    fails_at(early.entries, early.index_of("state", 1), "before its deadline")
+    late = open_election("late-ceremony", ready_at=OPEN_AT + 1)
+    fails_at(late.entries, late.index_of("state", 1), "after the opening time")
