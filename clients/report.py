@@ -54,7 +54,13 @@ def election_summary(e: ElectionAudit) -> list[str]:
     lines = [f"election {d.election_id}: {e.state_name}",
              f"  motion: {d.motion}",
              f"  roll {d.roll_id}: hash {d.roll_hash.hex()}, {e.roll.total_owners} owners, "
-             f"{format_area(e.roll.total_area)} m², {len(e.roll.classes)} weight classes"]
+             f"{format_area(e.roll.total_area)} m², {len(e.roll.classes)} weight classes",
+             f"  ceremony deadline {d.ceremony_deadline}, at most {d.max_ballots_per_token} "
+             "ballots per token"]
+    if e.weak_threshold:
+        lines.append(f"  WEAK THRESHOLD 弱门限: {d.threshold} of {d.guardians} guardians can "
+                     "decrypt every ballot (allowed explicitly; the floor is t >= 2 and t > n/2) / "
+                     f"{d.guardians} 名监票人中 {d.threshold} 名即可解密")
     if e.dkg is not None:
         lines.append(f"  ceremony: {d.guardians} guardians, threshold {d.threshold}, qualified "
                      f"{list(e.dkg.qualified)}; {len(e.complaints)} complaint(s); issuer keys "

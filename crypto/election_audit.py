@@ -160,6 +160,12 @@ class ElectionAudit:
     def state_name(self) -> str:
         return self.state.name
 
+    @property
+    def weak_threshold(self) -> bool:
+        """The definition allows a threshold below the floor (t < 2 or t <= n/2): the auditor
+        reports it as WEAK THRESHOLD."""
+        return self.definition.weak_threshold
+
 
 def _need(condition: bool, message: str) -> None:
     if not condition:

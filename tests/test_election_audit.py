@@ -352,3 +352,17 @@ def test_a_ceremony_must_end_within_its_deadline_and_the_opening():
     fails_at(early.entries, early.index_of("state", 1), "before its deadline")
     late = open_election("late-ceremony", ready_at=OPEN_AT + 1)
     fails_at(late.entries, late.index_of("state", 1), "after the opening time")
+
+
+def test_the_auditor_reports_a_weak_threshold_election():
+    """t = 1 is accepted only with the definition's explicit override, and the audit and the
+    auditor's report say WEAK THRESHOLD."""
+    from clients.report import election_summary
+
+    weak = open_election("weak-election", n=3, t=1)
+    assert weak.definition.allow_weak_threshold
+    e = replay(weak.entries).election("weak-election")
+    assert e.weak_threshold and any("WEAK THRESHOLD" in line for line in election_summary(e))
+    strong = replay(open_election("strong-election").entries).election("strong-election")
+    assert not strong.weak_threshold
+    assert not any("WEAK THRESHOLD" in line for line in election_summary(strong))
