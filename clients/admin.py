@@ -11,6 +11,8 @@ with a client certificate whose common name is ``admin`` (``--ca --cert --key``)
                      --quorum-headcount P/Q --approval-area P/Q --approval-headcount P/Q
                      [--strict]]
                     --open WHEN --close WHEN --guardians N --threshold T
+                    [--allow-weak-threshold] [--max-ballots-per-token N]
+                    [--ceremony-deadline WHEN]
         WHEN is an ISO 8601 time or +SECONDS from now.
     schedule ID
         DRAFT → KEY_CEREMONY; from then on the election advances by itself on the clock.
@@ -37,6 +39,7 @@ from crypto.errors import CryptoError, InvalidProof
 from crypto.log.trust import TrustBundle
 from crypto.public_election import PublicElection
 from crypto.records import (
+    DEFAULT_MAX_BALLOTS_PER_TOKEN,
     ElectionEvent,
     ElectionState,
     RulePreset,
@@ -85,10 +88,24 @@ def rule_of(args: argparse.Namespace) -> RuleRecord:
                                            strict=args.strict))
 
 
+DEFAULT_CEREMONY_WINDOW = 2 * 3600  # seconds after creation, never after the opening
+
+
+def default_ceremony_deadline(open_time: int, now: float | None = None) -> int:
+    """Two hours after now, but never after the opening time."""
+    return min(open_time, int(now if now is not None else time.time()) + DEFAULT_CEREMONY_WINDOW)
+
+
 def definition(args: argparse.Namespace) -> election_pb2.ElectionDefinition:
+    now = time.time()
+    open_time = parse_when(args.open, now)
+    deadline = (parse_when(args.ceremony_deadline, now) if args.ceremony_deadline
+                else default_ceremony_deadline(open_time, now))
     return wire.new_definition_pb(args.id, args.roll, args.motion, contest_of(args),
-                                  rule_of(args), parse_when(args.open), parse_when(args.close),
-                                  args.guardians, args.threshold)
+                                  rule_of(args), open_time, parse_when(args.close, now),
+                                  args.guardians, args.threshold, ceremony_deadline=deadline,
+                                  max_ballots_per_token=args.max_ballots_per_token,
+                                  allow_weak_threshold=args.allow_weak_threshold)
 
 
 class AdminClient:
@@ -209,7 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--open", required=True)
     c.add_argument("--close", required=True)
     c.add_argument("--guardians", type=int, required=True)
-    c.add_argument("--threshold", type=int, required=True)
+    c.add_argument("--threshold", type=int, required=True,
+                   help="at least 2 and more than half the guardians, unless "
+                        "--allow-weak-threshold")
+    c.add_argument("--allow-weak-threshold", action="store_true",
+                   help="allow 1 <= threshold <= guardians (auditors report WEAK THRESHOLD)")
+    c.add_argument("--max-ballots-per-token", type=int, default=DEFAULT_MAX_BALLOTS_PER_TOKEN,
+                   help="ballots one token may cast, its first and its revotes (default 5)")
+    c.add_argument("--ceremony-deadline",
+                   help="end of the key ceremony's complaint window, like --open (default: 2 "
+                        "hours from now, never after --open)")
     s = sub.add_parser("schedule")
     s.add_argument("id")
     st = sub.add_parser("status")

@@ -154,7 +154,7 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     t_cast = time.perf_counter() - t0
     print(f"   {len(choices)} ballots cast in {t_cast:.1f} s; every receipt verified against a "
           "checkpoint co-signed by the witnesses (which replay every rule before signing)")
-    for owner in voting[:REVOTERS]:  # the latest ballot of a token counts
+    for owner in voting[:REVOTERS]:  # the ballot of a token with the highest counter counts
         await cast(owner, (choices[owner.owner_id] + 1) % 3)
     print(f"   {REVOTERS} owners changed their mind and voted again: the later ballot counts")
 

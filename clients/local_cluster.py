@@ -78,7 +78,6 @@ class LocalCluster:
     validating: bool = True  # witnesses replay every election rule before co-signing
     guardian_names: tuple[str, ...] = ()  # client certificate common names to issue
     lifecycle_tick: float = 0.2
-    complaint_window: float = 1.0
     servers: int = 1  # more than one needs PostgreSQL: one sequencer, the others forward
     close_grace: float = 1.0  # the close waits this long for other processes' appends
     # per server process (by position): extra settings lines for its TOML file, and how many
@@ -191,7 +190,7 @@ class LocalCluster:
             f"quorum = {self.quorum}", f"witnesses = [{', '.join(endpoints)}]",
             f'tls_cert = "{cert}"', f'tls_key = "{key}"', f'client_ca = "{self.pki / "ca.pem"}"',
             f"lifecycle_tick = {self.lifecycle_tick}",
-            f"complaint_window = {self.complaint_window}", f"close_grace = {self.close_grace}",
+            f"close_grace = {self.close_grace}",
             *extra, ""]))
         return config
 

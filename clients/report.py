@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from crypto.election_audit import ElectionAudit
 from crypto.records import ResultOutcome, ResultRecord, RulePreset
-from crypto.tally import latest_per_token
+from crypto.tally import highest_per_token
 from rules.area import format_area
 
 OUTCOME_NAMES = {ResultOutcome.NO_QUORUM: "NO QUORUM", ResultOutcome.PASSED: "PASSED",
@@ -54,18 +54,24 @@ def election_summary(e: ElectionAudit) -> list[str]:
     lines = [f"election {d.election_id}: {e.state_name}",
              f"  motion: {d.motion}",
              f"  roll {d.roll_id}: hash {d.roll_hash.hex()}, {e.roll.total_owners} owners, "
-             f"{format_area(e.roll.total_area)} m², {len(e.roll.classes)} weight classes"]
+             f"{format_area(e.roll.total_area)} m², {len(e.roll.classes)} weight classes",
+             f"  ceremony deadline {d.ceremony_deadline}, at most {d.max_ballots_per_token} "
+             "ballots per token"]
+    if e.weak_threshold:
+        lines.append(f"  WEAK THRESHOLD 弱门限: {d.threshold} of {d.guardians} guardians can "
+                     "decrypt every ballot (allowed explicitly; the floor is t >= 2 and t > n/2) / "
+                     f"{d.guardians} 名监票人中 {d.threshold} 名即可解密")
     if e.dkg is not None:
         lines.append(f"  ceremony: {d.guardians} guardians, threshold {d.threshold}, qualified "
                      f"{list(e.dkg.qualified)}; {len(e.complaints)} complaint(s); issuer keys "
                      f"for all {len(e.issuers)} classes")
     if e.ballots or e.aggregates is not None:
-        counted = latest_per_token(e.ballots)
+        counted = highest_per_token(e.ballots)
         lines.append(f"  ballots: {len(e.ballots)} on the ledger, every proof and signature "
-                     f"verified; {len(counted)} counted (the latest of each token), "
+                     f"verified; {len(counted)} counted (the highest counter of each token), "
                      f"{len(e.ballots) - len(counted)} replaced by a revote")
     if e.issued is not None:
-        counted_per_class = Counter(w for w, _ in latest_per_token(e.ballots))
+        counted_per_class = Counter(w for w, _ in highest_per_token(e.ballots))
         issued = sum(n for _, n in e.issued.counts)
         lines.append(f"  credentials: {issued} issued; no class counts more ballots than "
                      f"credentials ({sum(counted_per_class.values())} counted)")

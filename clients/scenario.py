@@ -24,7 +24,13 @@ from ownervote.v1 import election_pb2, wire
 from crypto.attestation import DemoIdentityProvider
 from crypto.ballot import Contest
 from crypto.public_election import PublicElection
-from crypto.records import ElectionState, RulePreset, RuleRecord, preset_rule
+from crypto.records import (
+    DEFAULT_MAX_BALLOTS_PER_TOKEN,
+    ElectionState,
+    RulePreset,
+    RuleRecord,
+    preset_rule,
+)
 
 from .admin import AdminClient
 from .channel import open_channel
@@ -91,17 +97,25 @@ class ElectionScenario:
 
     async def define(self, roll_csv: bytes, community_id: str, *, motion: str,
                      opens_in: float, open_for: float, contest: Contest | None = None,
-                     rule: RuleRecord | None = None,
-                     schedule: bool = True) -> election_pb2.ImportRollResponse:
+                     rule: RuleRecord | None = None, schedule: bool = True,
+                     ceremony_in: float = 1.0,
+                     max_ballots_per_token: int = DEFAULT_MAX_BALLOTS_PER_TOKEN,
+                     allow_weak_threshold: bool = False) -> election_pb2.ImportRollResponse:
         """Import the roll, define the election on it (a referendum under the ordinary rule
         unless told otherwise) opening ``opens_in`` seconds from now for ``open_for`` seconds,
-        and schedule it (DRAFT → KEY_CEREMONY). The roll's import response."""
+        with its ceremony deadline ``ceremony_in`` seconds from now (at least one second, never
+        after the opening), and schedule it (DRAFT → KEY_CEREMONY). The roll's import
+        response."""
         self.roll = await self.admin.import_roll(community_id, roll_csv)
         now = time.time()
+        open_time = int(now + opens_in)
         await self.admin.create_election(wire.new_definition_pb(
             self.election_id, self.roll.roll_id, motion, contest or Contest.referendum(),
-            rule or preset_rule(RulePreset.ORDINARY), int(now + opens_in),
-            int(now + opens_in + open_for), self.n, self.t))
+            rule or preset_rule(RulePreset.ORDINARY), open_time,
+            int(now + opens_in + open_for), self.n, self.t,
+            ceremony_deadline=min(open_time, int(now + max(1.0, ceremony_in))),
+            max_ballots_per_token=max_ballots_per_token,
+            allow_weak_threshold=allow_weak_threshold))
         if schedule:
             await self.admin.schedule(self.election_id)
         return self.roll

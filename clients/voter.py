@@ -95,7 +95,9 @@ async def command(voter: VoterClient, args) -> None:
         unknown = [c for c in args.choice if c not in options]
         if unknown:
             raise SystemExit(f"unknown option(s) {unknown}; the options are {options}")
-        cast = await voter.cast(election, wallet, [options.index(c) for c in args.choice])
+        prepared = voter.prepare_cast(election, wallet, [options.index(c) for c in args.choice])
+        write_private(args.wallet, prepared.wallet.to_json())  # the counter is never reused
+        cast = await voter.send(prepared)
         if args.receipt:
             args.receipt.write_text(receipt_json(cast.receipt, cast.ballot_hash))
         print(f"ballot {cast.ballot_hash.hex()[:16]}… accepted at ledger index "

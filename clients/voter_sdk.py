@@ -32,7 +32,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import grpc
@@ -45,6 +45,7 @@ from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.codec import decode_credential, encode_ballot, encode_cast_ballot, encode_credential
 from crypto.credential import (
+    MAX_COUNTER,
     CastBallot,
     Credential,
     finalize_credential,
@@ -80,21 +81,35 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Wallet:
-    """What the phone keeps for one election: the token key and its credential."""
+    """What the phone keeps for one election: the token key, its credential and the revote
+    counter of the last ballot it signed (0: none yet). A ballot is signed with
+    ``last_counter + 1`` (:meth:`VoterClient.prepare_cast` returns the wallet advanced to it,
+    which the phone persists before sending: a counter is never reused, so a revote after a
+    lost answer still outranks the ballot that may have landed)."""
 
     token: Ed25519PrivateKey
     credential: Credential
+    last_counter: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.last_counter <= MAX_COUNTER - 1:
+            raise ValueError("the wallet's last revote counter is 0..2^32-2")
 
     @property
     def election_id(self) -> str:
         return self.credential.election_id
+
+    @property
+    def next_counter(self) -> int:
+        return self.last_counter + 1
 
     def to_json(self) -> str:
         raw = self.token.private_bytes(serialization.Encoding.Raw,
                                        serialization.PrivateFormat.Raw,
                                        serialization.NoEncryption())
         return json.dumps({"token": raw.hex(),
-                           "credential": encode_credential(self.credential).hex()})
+                           "credential": encode_credential(self.credential).hex(),
+                           "last_counter": self.last_counter})
 
     @classmethod
     def from_json(cls, text: str) -> Wallet:
@@ -103,7 +118,10 @@ class Wallet:
         credential = decode_credential(bytes.fromhex(d["credential"]))
         if credential.token_public_key != token_public_bytes(token):
             raise ValueError("the wallet's credential is for another token")
-        return cls(token, credential)
+        last = d.get("last_counter", 0)
+        if not isinstance(last, int) or isinstance(last, bool):
+            raise ValueError("the wallet's last_counter is not a number")
+        return cls(token, credential, last)
 
 
 @dataclass(frozen=True)
@@ -114,12 +132,13 @@ class PreparedCast:
     cast: CastBallot
     request: election_pb2.CastBallotRequest
     entry: bytes
+    wallet: Wallet | None = None  # the wallet advanced to this ballot's counter (to persist)
 
     @classmethod
-    def of(cls, cast: CastBallot) -> PreparedCast:
+    def of(cls, cast: CastBallot, wallet: Wallet | None = None) -> PreparedCast:
         entry = encode_event(Event(ElectionEvent.BALLOT, cast.ballot.election_id,
                                    encode_cast_ballot(cast)))
-        return cls(cast, wire.cast_ballot_request_pb(cast), entry)
+        return cls(cast, wire.cast_ballot_request_pb(cast), entry, wallet)
 
     @property
     def leaf_hash(self) -> bytes:
@@ -136,6 +155,7 @@ class CastReceipt:
     ballot_hash: bytes  # SHA-256 of the ballot's canonical bytes
     receipt: Receipt  # verified: the ledger entry is in a checkpoint the quorum co-signed
     tree_size: int
+    wallet: Wallet | None = None  # the wallet advanced to the ballot's counter (to persist)
 
 
 @dataclass(frozen=True)
@@ -286,12 +306,15 @@ class VoterClient:
     @staticmethod
     def prepare_cast(election: PublicElection, wallet: Wallet,
                      choices: Sequence[int]) -> PreparedCast:
-        """Encrypt the choices with their proofs and sign with the token: the request to send
-        and the ledger entry it will be (no network)."""
+        """Encrypt the choices with their proofs and sign with the token under the wallet's next
+        revote counter: the request to send, the ledger entry it will be and the advanced
+        wallet (``prepared.wallet``, to persist before sending) (no network)."""
         if election.context is None:
             raise ValueError("the election has no joint key yet")
         ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, choices)
-        return PreparedCast.of(sign_ballot(wallet.token, ballot, wallet.credential))
+        counter = wallet.next_counter
+        return PreparedCast.of(sign_ballot(wallet.token, ballot, wallet.credential, counter),
+                               replace(wallet, last_counter=counter))
 
     async def send(self, prepared: PreparedCast) -> CastReceipt:
         """Cast a prepared ballot; the receipt is checked against exactly its ledger entry and a
@@ -305,12 +328,13 @@ class VoterClient:
                 raise refusal from exc
             receipt = await self._await_receipt(prepared.entry)  # accepted; witnesses are slow
         checkpoint = await self._verify_receipt(receipt, prepared.entry)
-        return CastReceipt(prepared.ballot_hash, receipt, checkpoint.size)
+        return CastReceipt(prepared.ballot_hash, receipt, checkpoint.size, prepared.wallet)
 
     async def cast(self, election: PublicElection, wallet: Wallet,
                    choices: Sequence[int]) -> CastReceipt:
-        """:meth:`prepare_cast` then :meth:`send`. Casting again with the same wallet replaces
-        the earlier ballot (the latest counts)."""
+        """:meth:`prepare_cast` then :meth:`send`. Casting again with the returned wallet
+        (``receipt.wallet``, the next counter) replaces the earlier ballot (the highest counter
+        counts); the same wallet again signs a stale counter, which every verifier refuses."""
         return await self.send(self.prepare_cast(election, wallet, choices))
 
     async def _verify_receipt(self, receipt: Receipt, entry: bytes | None) -> Checkpoint:

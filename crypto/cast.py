@@ -9,27 +9,37 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from .ballot import ElectionContext, EncryptedBallot, verify_ballot
 from .codec import encode_ballot
-from .credential import CastBallot, Credential, IssuerKey, verify_credential
+from .credential import MAX_COUNTER, CastBallot, Credential, IssuerKey, verify_credential
 from .encoding import lp
 from .errors import InvalidBallot, InvalidSignature
 
+SIGNATURE_LABEL = b"ownervote/v1/ballot-signature-v2"
 
-def ballot_signing_message(ballot: EncryptedBallot, ballot_bytes: bytes | None = None) -> bytes:
-    """``ballot_bytes``: the ballot's canonical encoding when the caller has it already (decoding
+
+def ballot_signing_message(ballot: EncryptedBallot, counter: int,
+                           ballot_bytes: bytes | None = None) -> bytes:
+    """``LP("ownervote/v1/ballot-signature-v2") || u32(counter) || ballot``: the token signs its
+    revote counter with the ballot, so nobody but the token can order its ballots.
+    ``ballot_bytes``: the ballot's canonical encoding when the caller has it already (decoding
     accepts only the canonical encoding, so these are exactly ``encode_ballot(ballot)``)."""
-    return lp(b"ownervote/v1/ballot-signature") + (
+    if not 1 <= counter <= MAX_COUNTER:
+        raise ValueError("a revote counter is 1..2^32-1")
+    return lp(SIGNATURE_LABEL) + counter.to_bytes(4, "big") + (
         encode_ballot(ballot) if ballot_bytes is None else ballot_bytes)
 
 
 def sign_ballot(token: Ed25519PrivateKey, ballot: EncryptedBallot,
-                credential: Credential) -> CastBallot:
-    return CastBallot(ballot, credential, token.sign(ballot_signing_message(ballot)))
+                credential: Credential, counter: int = 1) -> CastBallot:
+    """The cast ballot of ``ballot`` with revote counter ``counter`` (1 for the token's first
+    ballot; every later one of the same token needs a higher counter to be accepted)."""
+    return CastBallot(ballot, credential, counter,
+                      token.sign(ballot_signing_message(ballot, counter)))
 
 
 def verify_token_signature(cast: CastBallot, ballot_bytes: bytes | None = None) -> None:
     try:
         Ed25519PublicKey.from_public_bytes(cast.ballot.token_public_key).verify(
-            cast.signature, ballot_signing_message(cast.ballot, ballot_bytes))
+            cast.signature, ballot_signing_message(cast.ballot, cast.counter, ballot_bytes))
     except (_CryptographyInvalidSignature, ValueError) as exc:
         raise InvalidSignature("token signature over the ballot does not verify") from exc
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ballot import EncryptedBallot, EncryptedSelection
-from .credential import CastBallot, Credential
+from .credential import MAX_COUNTER, CastBallot, Credential
 from .dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from .elgamal import Ciphertext
 from .encoding import LP_LEN, Reader, decode_all, lp
@@ -31,6 +31,7 @@ from .proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
 from .threshold import DecryptionShare
 
 BALLOT_VERSION = 1
+CAST_BALLOT_VERSION = 2  # 2: the revote counter after the version byte
 MAX_BRANCHES = 65
 
 
@@ -157,29 +158,46 @@ def decode_credential(data: bytes) -> Credential:
     return decode_all(data, read_credential)
 
 
+def encode_counter(counter: int) -> bytes:
+    """A revote counter: u32, 1..2^32-1."""
+    if not isinstance(counter, int) or not 1 <= counter <= MAX_COUNTER:
+        raise DecodeError("a revote counter is 1..2^32-1")
+    return counter.to_bytes(4, "big")
+
+
+def read_counter(r: Reader) -> int:
+    counter = r.uint(4)
+    if counter == 0:
+        raise DecodeError("a revote counter starts at 1")
+    return counter
+
+
+def decode_counter(data: bytes) -> int:
+    return decode_all(data, read_counter)
+
+
 def encode_cast_ballot(c: CastBallot) -> bytes:
-    return (BALLOT_VERSION.to_bytes(1, "big") + lp(encode_ballot(c.ballot))
-            + lp(encode_credential(c.credential)) + c.signature)
+    return (CAST_BALLOT_VERSION.to_bytes(1, "big") + encode_counter(c.counter)
+            + lp(encode_ballot(c.ballot)) + lp(encode_credential(c.credential)) + c.signature)
 
 
 def read_cast_ballot(r: Reader) -> CastBallot:
-    if r.uint(1) != BALLOT_VERSION:
+    return _read_cast_ballot(r)[0]
+
+
+def _read_cast_ballot(r: Reader) -> tuple[CastBallot, bytes]:
+    if r.uint(1) != CAST_BALLOT_VERSION:
         raise DecodeError("unknown cast-ballot version")
-    ballot = decode_ballot(r.lp(1 << 16))
+    counter = read_counter(r)
+    raw = r.lp(1 << 16)
+    ballot = decode_ballot(raw)
     credential = decode_credential(r.lp(1 << 12))
-    return CastBallot(ballot, credential, r.take(64))
+    return CastBallot(ballot, credential, counter, r.take(64)), raw
 
 
 def decode_cast_ballot_bytes(data: bytes) -> tuple[CastBallot, bytes]:
     """The cast ballot and its ballot's canonical bytes, as they stand inside ``data``."""
-    def read(r: Reader) -> tuple[CastBallot, bytes]:
-        if r.uint(1) != BALLOT_VERSION:
-            raise DecodeError("unknown cast-ballot version")
-        raw = r.lp(1 << 16)
-        ballot = decode_ballot(raw)
-        credential = decode_credential(r.lp(1 << 12))
-        return CastBallot(ballot, credential, r.take(64)), raw
-    return decode_all(data, read)
+    return decode_all(data, _read_cast_ballot)
 
 
 def decode_cast_ballot(data: bytes) -> CastBallot:
@@ -195,6 +213,7 @@ class TallyEncodings:
     weight: int
     token_public_key: bytes
     ciphertexts: tuple[tuple[bytes, bytes], ...]
+    counter: int  # the revote counter: the count takes each token's highest
 
 
 @dataclass(frozen=True)
@@ -204,6 +223,7 @@ class TallyView:
     weight: int
     token_public_key: bytes
     ciphertexts: tuple[Ciphertext, ...]
+    counter: int
 
 
 def decode_tally_encodings(data: bytes) -> TallyEncodings:
@@ -244,9 +264,12 @@ def decode_tally_encodings(data: bytes) -> TallyEncodings:
                               "disjunctive proof must have 1..65 branches")
         return at(pos + 1, k * (2 * POINT_LEN + 2 * SCALAR_LEN))
 
-    if end < 1 or data[0] != BALLOT_VERSION:
+    if end < 1 or data[0] != CAST_BALLOT_VERSION:
         raise DecodeError("unknown cast-ballot version" if end else "truncated input")
-    ballot_start, ballot_stop = lp(1, 1 << 16)
+    counter = int.from_bytes(data[1:at(1, 4)], "big")
+    if counter == 0:
+        raise DecodeError("a revote counter starts at 1")
+    ballot_start, ballot_stop = lp(5, 1 << 16)
     end, outer_end = ballot_stop, end  # the ballot's fields must end exactly at its LP
     if ballot_start >= end or data[ballot_start] != BALLOT_VERSION:
         raise DecodeError("unknown ballot version" if ballot_start < end else "truncated input")
@@ -277,14 +300,15 @@ def decode_tally_encodings(data: bytes) -> TallyEncodings:
     end = outer_end
     if at(cred_stop, 64) != end:
         raise DecodeError("trailing bytes")
-    return TallyEncodings(weight, bytes(token), tuple(cts))
+    return TallyEncodings(weight, bytes(token), tuple(cts), counter)
 
 
 def decode_tally_view(data: bytes) -> TallyView:
     """:func:`decode_tally_encodings` with the ciphertexts' points decoded (and checked)."""
     e = decode_tally_encodings(data)
     return TallyView(e.weight, e.token_public_key,
-                     tuple(Ciphertext(decode_point(a), decode_point(b)) for a, b in e.ciphertexts))
+                     tuple(Ciphertext(decode_point(a), decode_point(b)) for a, b in e.ciphertexts),
+                     e.counter)
 
 
 # --- key ceremony and tally -------------------------------------------------------------------

@@ -162,8 +162,18 @@ def token_public_bytes(token: Ed25519PrivateKey) -> bytes:
 
 @dataclass(frozen=True)
 class CastBallot:
-    """What the phone sends: the encrypted ballot, its credential, the token's signature."""
+    """What the phone sends: the encrypted ballot, its credential, its revote counter and the
+    token's signature over the counter and the ballot (crypto.cast.ballot_signing_message)."""
 
     ballot: EncryptedBallot
     credential: Credential
-    signature: bytes  # Ed25519 by T over LP("ownervote/v1/ballot-signature") || ballot bytes
+    counter: int  # 1 for a token's first ballot, then strictly increasing (u32)
+    signature: bytes  # Ed25519 by T over LP("ownervote/v1/ballot-signature-v2") || u32(counter)
+    #                   || ballot bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.counter, int) or not 1 <= self.counter <= MAX_COUNTER:
+            raise ValueError("a revote counter is 1..2^32-1")
+
+
+MAX_COUNTER = (1 << 32) - 1

@@ -12,17 +12,20 @@ explicit table. docs/protocol.md §12 lists the events and the checks:
 * ``roll``: a roll commitment, once per roll id.
 * ``election``: a definition naming a committed roll with its hash, once per election; DRAFT.
 * ``state``: exactly one step forward from the current state, with ``at`` not decreasing;
-  READY needs the ceremony done (n keys, n dealings, QUAL ≥ t; the joint key is recomputed) and
-  the issuer keys; OPEN needs ``at >= open_time``; CLOSED ``at >= close_time``; TALLYING the
-  credential counts and the aggregates; PUBLISHED the result.
+  READY needs the ceremony done (n keys, n dealings, QUAL ≥ t; the joint key is recomputed),
+  the issuer keys and ``ceremony_deadline <= at <= open_time``; OPEN needs
+  ``at >= open_time``; CLOSED ``at >= close_time``; TALLYING the credential counts and the
+  aggregates; PUBLISHED the result.
 * ``guardian-key`` / ``dealing`` / ``complaint`` (KEY_CEREMONY): proofs of possession, the public
   dealing checks (after all n keys), complaints judged; one of each per guardian.
 * ``issuer-keys`` (KEY_CEREMONY): exactly one key per weight class of the roll.
-* ``ballot`` (OPEN only): credential under the class key, token signature, every proof.
+* ``ballot`` (OPEN only): never an entry byte-identical to an earlier one (a replay), a revote
+  counter above the token's previous ballot's, at most ``max_ballots_per_token`` ballots of a
+  token; credential under the class key, token signature (over the counter too), every proof.
 * ``credentials-issued`` (CLOSED): per class, no more than the roll's owners of that class.
 * ``aggregates`` (CLOSED, after the counts): first, with or without the ballots, the
   participation fits the roll (crypto.tally.dlog_bounds: it sizes the tally's discrete logs);
-  then recomputed from the latest ballot of each token,
+  then recomputed from the highest-counter ballot of each token,
   byte for byte; the counted ballots of a class never exceed the credentials issued to it.
 * ``decryption-shares`` (TALLYING): one per guardian, a share with a valid proof for exactly the
   non-trivial aggregates.
@@ -32,6 +35,7 @@ explicit table. docs/protocol.md §12 lists the events and the checks:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -43,7 +47,7 @@ from .codec import (
     decode_dealing,
     decode_guardian_key,
 )
-from .credential import IssuerKey, issuer_key_from_spki
+from .credential import CastBallot, IssuerKey, issuer_key_from_spki
 from .dkg import (
     Complaint,
     Dealing,
@@ -79,7 +83,7 @@ from .records import (
     encode_aggregates,
     encode_result,
 )
-from .tally import Aggregates, aggregate, dlog_bounds, latest_per_token
+from .tally import Aggregates, aggregate, dlog_bounds, highest_per_token
 from .threshold import is_trivial, verify_decryption_share
 
 S = ElectionState
@@ -87,6 +91,38 @@ S = ElectionState
 
 class ElectionViolation(CryptoError):
     """One election rule broken by an entry (wrapped into AuditFailure with the index)."""
+
+
+class BallotOrderViolation(ElectionViolation):
+    """A ballot out of its token's order; ``reason`` says which rule: ``REPLAYED_BALLOT`` (an
+    entry byte-identical to an earlier one), ``STALE_COUNTER`` (a revote counter not above the
+    token's previous ballot's), ``REVOTE_CAP`` (more ballots of the token than the definition's
+    ``max_ballots_per_token``). The ballot box refuses with the same reasons."""
+
+    REPLAYED = "REPLAYED_BALLOT"
+    STALE = "STALE_COUNTER"
+    CAP = "REVOTE_CAP"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_ballot_order(previous: tuple[int, int] | None, counter: int, cap: int) -> None:
+    """The ordering rule of one token's ballot: ``previous`` is (highest counter, ballots) of
+    the token's ballots accepted so far (None for its first); BallotOrderViolation unless
+    ``counter`` is above that counter and the token stays within ``cap`` ballots."""
+    if previous is None:
+        return
+    last, count = previous
+    if counter <= last:
+        raise BallotOrderViolation(BallotOrderViolation.STALE,
+                                   f"revote counter {counter} is not above the token's "
+                                   f"previous {last}")
+    if count >= cap:
+        raise BallotOrderViolation(BallotOrderViolation.CAP,
+                                   f"the token has cast {count} ballots, the most the election "
+                                   f"allows")
 
 
 @dataclass
@@ -103,7 +139,9 @@ class ElectionAudit:
     dkg: DkgResult | None = None
     context: ElectionContext | None = None
     issuers: dict[int, IssuerKey] = field(default_factory=dict)
-    ballots: list[tuple[int, object]] = field(default_factory=list)  # (weight, EncryptedBallot)
+    ballots: list[CastBallot] = field(default_factory=list)  # in ledger order
+    tokens: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # -> (counter, ballots)
+    ballot_digests: set[bytes] = field(default_factory=set)  # SHA-256 of every ballot body
     issued: CredentialsIssuedRecord | None = None
     aggregates: Aggregates | None = None
     shares: dict[int, DecryptionSharesRecord] = field(default_factory=dict)
@@ -119,6 +157,12 @@ class ElectionAudit:
     @property
     def state_name(self) -> str:
         return self.state.name
+
+    @property
+    def weak_threshold(self) -> bool:
+        """The definition allows a threshold below the floor (t < 2 or t <= n/2): the auditor
+        reports it as WEAK THRESHOLD."""
+        return self.definition.weak_threshold
 
 
 def _need(condition: bool, message: str) -> None:
@@ -207,6 +251,10 @@ class ElectionVerifier:
         _need(t.at >= e.last_at, "a transition dated before the previous one")
         d = e.definition
         if t.to_state == S.READY:
+            _need(t.at >= d.ceremony_deadline, "the ceremony finished before its deadline (the "
+                                               "complaint window was cut short)")
+            _need(t.at <= d.open_time, "the ceremony finished after the opening time (the vote "
+                                       "would be shortened)")
             self._finish_ceremony(e)
         elif t.to_state == S.OPEN:
             _need(t.at >= d.open_time, "opened before the opening time")
@@ -272,10 +320,19 @@ class ElectionVerifier:
     def _ballot(self, e: ElectionAudit, body: bytes) -> None:
         _need(self.with_ballots, "a ballot among an election's records (they leave ballots out)")
         _in_state(e, "ballot", S.OPEN)
+        digest = hashlib.sha256(body).digest()
+        if digest in e.ballot_digests:
+            raise BallotOrderViolation(BallotOrderViolation.REPLAYED,
+                                       "a ballot byte-identical to an earlier entry (a replay)")
         cast, ballot_bytes = decode_cast_ballot_bytes(body)
+        token = cast.ballot.token_public_key
+        previous = e.tokens.get(token)
+        check_ballot_order(previous, cast.counter, e.definition.max_ballots_per_token)
         verify_cast_ballot(e.context, e.issuers, cast, ballot_bytes=ballot_bytes)
         self.ballots_verified += 1
-        e.ballots.append((cast.credential.weight, cast.ballot))
+        e.ballot_digests.add(digest)
+        e.tokens[token] = (cast.counter, 1 + (previous[1] if previous else 0))
+        e.ballots.append(cast)
 
     def _credentials_issued(self, e: ElectionAudit, body: bytes) -> None:
         _in_state(e, "credentials-issued", S.CLOSED)
@@ -302,7 +359,7 @@ class ElectionVerifier:
         if not self.with_ballots:
             e.aggregates = published
             return
-        counted = latest_per_token(e.ballots)
+        counted = highest_per_token(e.ballots)
         per_class = Counter(w for w, _ in counted)
         issued = dict(e.issued.counts)
         for w, n in per_class.items():

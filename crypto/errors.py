@@ -19,6 +19,17 @@ class DecodeError(CryptoError, ValueError):
     """
 
 
+class WeakThreshold(DecodeError):
+    """A definition whose threshold is below the floor (t ≥ 2 and t > n/2) without the explicit
+    ``allow_weak_threshold``."""
+
+    def __init__(self, guardians: int, threshold: int) -> None:
+        self.guardians = guardians
+        self.threshold = threshold
+        super().__init__(f"threshold {threshold} of {guardians} guardians is weak (needs t >= 2 "
+                         "and t > n/2, or allow_weak_threshold)")
+
+
 class UnknownEventKind(DecodeError):
     """A ledger event of a kind that no record family registered (crypto/encoding.py)."""
 

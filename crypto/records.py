@@ -5,8 +5,10 @@ the rules themselves live in rules/ (the Art. 278 presets come from rules.art278
 
     roll       = roll_hash (32) || u64(total_area) || u32(total_owners)
                  || u32(k) || (u64(weight) || u32(owners))^k          weights strictly increasing
-    definition = u8(1) || LP(election_id) || LP(roll_id) || roll_hash (32) || LP(motion)
-                 || LP(contest_bytes) || rule || u64(open_time) || u64(close_time) || u8(n) || u8(t)
+    definition = u8(2) || LP(election_id) || LP(roll_id) || roll_hash (32) || LP(motion)
+                 || LP(contest_bytes) || rule || u64(ceremony_deadline) || u64(open_time)
+                 || u64(close_time) || u8(n) || u8(t) || u8(allow_weak_threshold)
+                 || u8(max_ballots_per_token)
     rule       = u8(preset: 1 ordinary, 2 major, 3 explicit)
                  || (u64(numerator) || u64(denominator)) × 4   (quorum area, quorum headcount,
                  || u8(strict)                                   approval area, approval headcount)
@@ -37,7 +39,7 @@ from .ballot import Contest, ContestKind
 from .codec import decode_decryption_share, encode_decryption_share
 from .elgamal import Ciphertext
 from .encoding import Reader, decode_all, lp, register_event_kinds
-from .errors import DecodeError
+from .errors import DecodeError, WeakThreshold
 from .group import IDENTITY, POINT_LEN, decode_point, encode_point, is_identity
 from .tally import Aggregates
 from .threshold import DecryptionShare
@@ -202,8 +204,24 @@ def preset_rule(preset: RulePreset) -> RuleRecord:
     return rule_record(PRESET_RULES[RulePreset(preset)], RulePreset(preset))
 
 
+DEFINITION_VERSION = 2
+DEFAULT_MAX_BALLOTS_PER_TOKEN = 5
+
+
+def is_weak_threshold(guardians: int, threshold: int) -> bool:
+    """A threshold below the definition's default floor: t < 2 or t ≤ n/2 (a single guardian,
+    or a minority of the guardians, could decrypt)."""
+    return threshold < 2 or 2 * threshold <= guardians
+
+
 @dataclass(frozen=True)
 class DefinitionRecord:
+    """An election's definition (version 2). ``ceremony_deadline``: the key ceremony's complaint
+    window ends at this clock (POSIX s, at or before ``open_time``); an election whose ceremony
+    is not complete by ``open_time`` never opens. ``max_ballots_per_token``: how many ballots a
+    token may cast (its first and its revotes), 1..255. ``allow_weak_threshold``: without it
+    the threshold must be at least 2 and more than half the guardians (WeakThreshold)."""
+
     election_id: str
     roll_id: str
     roll_hash: bytes
@@ -214,24 +232,45 @@ class DefinitionRecord:
     close_time: int
     guardians: int
     threshold: int
+    ceremony_deadline: int
+    max_ballots_per_token: int = DEFAULT_MAX_BALLOTS_PER_TOKEN
+    allow_weak_threshold: bool = False
 
     def __post_init__(self) -> None:
         if not self.election_id or not self.roll_id or len(self.roll_hash) != 32:
             raise DecodeError("election id, roll id and roll hash are required")
         if not 0 < self.open_time < self.close_time < 1 << 63:
             raise DecodeError("the election must open before it closes")
+        if not 0 < self.ceremony_deadline <= self.open_time:
+            raise DecodeError("the ceremony deadline must be positive and at or before the "
+                              "opening time")
+        if not 1 <= self.max_ballots_per_token <= 255:
+            raise DecodeError("max_ballots_per_token is 1..255")
+        if not isinstance(self.allow_weak_threshold, bool):
+            raise DecodeError("allow_weak_threshold is a boolean")
         if not 1 <= self.threshold <= self.guardians <= 255:
             raise DecodeError("need 1 <= threshold <= guardians <= 255")
+        if not self.allow_weak_threshold and is_weak_threshold(self.guardians, self.threshold):
+            raise WeakThreshold(self.guardians, self.threshold)
+
+    @property
+    def weak_threshold(self) -> bool:
+        """Whether the threshold is below the default floor (allowed explicitly)."""
+        return is_weak_threshold(self.guardians, self.threshold)
 
 
 def encode_definition(d: DefinitionRecord) -> bytes:
     rule = [d.rule.preset.to_bytes(1, "big")]
     rule += [n.to_bytes(8, "big") + den.to_bytes(8, "big") for n, den in d.rule.fractions]
     rule.append(b"\x01" if d.rule.strict else b"\x00")
-    return b"".join([b"\x01", lp(d.election_id.encode()), lp(d.roll_id.encode()), d.roll_hash,
+    return b"".join([DEFINITION_VERSION.to_bytes(1, "big"), lp(d.election_id.encode()),
+                     lp(d.roll_id.encode()), d.roll_hash,
                      lp(d.motion.encode()), lp(d.contest.canonical_bytes()), *rule,
+                     d.ceremony_deadline.to_bytes(8, "big"),
                      d.open_time.to_bytes(8, "big"), d.close_time.to_bytes(8, "big"),
-                     d.guardians.to_bytes(1, "big"), d.threshold.to_bytes(1, "big")])
+                     d.guardians.to_bytes(1, "big"), d.threshold.to_bytes(1, "big"),
+                     b"\x01" if d.allow_weak_threshold else b"\x00",
+                     d.max_ballots_per_token.to_bytes(1, "big")])
 
 
 def _read_contest(data: bytes) -> Contest:
@@ -251,7 +290,7 @@ def _read_contest(data: bytes) -> Contest:
 
 def decode_definition(data: bytes) -> DefinitionRecord:
     def read(rd: Reader) -> DefinitionRecord:
-        if rd.uint(1) != 1:
+        if rd.uint(1) != DEFINITION_VERSION:
             raise DecodeError("unknown definition version")
         eid, rid, rh, motion = rd.text(128), rd.text(255), rd.take(32), rd.text(MAX_TEXT)
         contest = _read_contest(rd.lp(1 << 16))
@@ -263,8 +302,12 @@ def decode_definition(data: bytes) -> DefinitionRecord:
         if strict not in (0, 1):
             raise DecodeError("strict is 0 or 1")
         rule = RuleRecord(preset, fractions, bool(strict))
-        return DefinitionRecord(eid, rid, rh, motion, contest, rule, rd.uint(8), rd.uint(8),
-                                rd.uint(1), rd.uint(1))
+        deadline, open_time, close_time = rd.uint(8), rd.uint(8), rd.uint(8)
+        n, t, weak, cap = rd.uint(1), rd.uint(1), rd.uint(1), rd.uint(1)
+        if weak not in (0, 1):
+            raise DecodeError("allow_weak_threshold is 0 or 1")
+        return DefinitionRecord(eid, rid, rh, motion, contest, rule, open_time, close_time, n, t,
+                                deadline, cap, bool(weak))
     return decode_all(data, read)
 
 

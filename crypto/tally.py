@@ -2,7 +2,8 @@
 
 Anyone can recompute the aggregates from the public ballots: for each option, the headcount
 aggregate adds every counted ballot's ciphertext; the area aggregate adds them per weight class
-and multiplies each class sum by the class weight. Only the latest ballot of each token counts.
+and multiplies each class sum by the class weight. Only the ballot with each token's highest
+revote counter counts.
 Labels name the aggregates in decryption shares: ``option[i].count`` and ``option[i].area``.
 """
 
@@ -15,6 +16,7 @@ from petlib.ec import EcPt
 
 from .affine import Affine, sum_groups, to_point
 from .ballot import EncryptedBallot
+from .credential import CastBallot
 from .dlog import DlogTable, shared_table
 from .elgamal import ZERO, Ciphertext, add_all
 from .errors import InconsistentTotals
@@ -46,14 +48,17 @@ class Aggregates:
         return out
 
 
-def latest_per_token(ballots: Iterable[tuple[int, EncryptedBallot]]
-                     ) -> list[tuple[int, EncryptedBallot]]:
-    """Keep the last ballot of each token key, in ledger order (a revote replaces)."""
-    latest: dict[bytes, tuple[int, EncryptedBallot]] = {}
-    for weight, ballot in ballots:
-        latest.pop(ballot.token_public_key, None)  # re-insert to keep ledger order of the last
-        latest[ballot.token_public_key] = (weight, ballot)
-    return list(latest.values())
+def highest_per_token(casts: Iterable[CastBallot]) -> list[tuple[int, EncryptedBallot]]:
+    """The counted ballot of each token key, as (weight, ballot): the one with the token's
+    highest revote counter (a revote replaces; on a tie, which no verifier lets onto a ledger,
+    the first). In order of each token's first ballot."""
+    best: dict[bytes, CastBallot] = {}
+    for c in casts:
+        token = c.ballot.token_public_key
+        prev = best.get(token)
+        if prev is None or c.counter > prev.counter:
+            best[token] = c
+    return [(c.credential.weight, c.ballot) for c in best.values()]
 
 
 ClassSums = dict[int, list[Ciphertext]]  # weight class -> per option, the sum of its ballots

@@ -227,7 +227,7 @@ def run_once(args, base: str, servers: int, sweep: list[float]) -> list[tuple]:
           "machine", flush=True)
     eid = f"bench-{secrets.token_hex(3)}"
     with tempfile.TemporaryDirectory(prefix="ownervote-bench-") as tmp:
-        cluster = LocalCluster(Path(tmp), dsn=dsn, complaint_window=0.5, lifecycle_tick=0.2,
+        cluster = LocalCluster(Path(tmp), dsn=dsn, lifecycle_tick=0.2,
                                validating=not args.plain_witnesses, servers=servers,
                                guardian_names=guardian_names(eid))
         try:

@@ -164,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ownervote load test: server on {'PostgreSQL' if dsn else 'SQLite'} + 3 {kind} "
               f"witnesses (quorum 2), locust on the same machine", flush=True)
         cluster = LocalCluster(workdir / "cluster", dsn=dsn, validating=not args.plain_witnesses,
-                               guardian_names=guardian_names(eids, GUARDIANS), lifecycle_tick=0.2,
-                               complaint_window=0.5)
+                               guardian_names=guardian_names(eids, GUARDIANS), lifecycle_tick=0.2)
         cluster.start()
         print(f"== deployment up: server {cluster.address} ({time.perf_counter() - t_start:.1f} "
               "s)\n== preparing the scenario and the request pool", flush=True)

@@ -89,7 +89,6 @@ async def serve(cfg: Config) -> None:
     if kek is None:
         log.warning("key_encryption_key is not set: no key ceremony can finish")
     driver = LifecycleDriver(store, ceremony, tally, box, kek=kek,
-                             complaint_window=cfg.complaint_window,
                              close_grace=cfg.close_grace)
     server = grpc.aio.server()
     add_ledger_service(server, node)

@@ -16,7 +16,6 @@
     client_ca = "…"                               # OWNERVOTE_CLIENT_CA
     listen_tls = true                             # OWNERVOTE_LISTEN_TLS (see below)
     lifecycle_tick = 1.0                          # OWNERVOTE_LIFECYCLE_TICK (seconds)
-    complaint_window = 10.0                       # OWNERVOTE_COMPLAINT_WINDOW (seconds)
     verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
     close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
     snapshot_ttl = 1.0                            # OWNERVOTE_SNAPSHOT_TTL (seconds, 0–60)
@@ -35,10 +34,11 @@ client certificates, and ``tls_cert``/``tls_key``): guardians present CN
 serves TLS with ``tls_cert`` (server authentication only); unset, it does when ``tls_cert`` is set
 and ``guardian_listen`` is not (with a mutual-TLS port the public port stays plain unless told
 otherwise, e.g. behind a TLS-terminating proxy). The lifecycle driver steps every
-``lifecycle_tick`` seconds; a ceremony finishes ``complaint_window`` seconds after its last
-dealing. ``verify_workers``: how many worker processes check cast ballots off the event loop
-(server/election/ballot_box.py); the default is the number of CPUs, 0 checks them in the server
-process itself; as many processes sum the ledger's pages at the close. ``close_grace``: how long
+``lifecycle_tick`` seconds; a ceremony finishes at the ``ceremony_deadline`` its election's
+definition carries (not a server setting). ``verify_workers``: how many worker processes check
+cast ballots off the event loop (server/election/ballot_box.py); the default is the number of
+CPUs, 0 checks them in the server process itself; as many processes sum the ledger's pages at
+the close. ``close_grace``: how long
 after the closing time the close event waits, so that a ballot another server process was still
 appending lands before it (every process refuses ballots from the closing time on).
 ``snapshot_ttl``: how long a process serves an issuing election's state from memory before it
@@ -82,7 +82,6 @@ class Config:
     client_ca: str = ""
     listen_tls: bool | None = None
     lifecycle_tick: float = 1.0
-    complaint_window: float = 10.0
     close_grace: float = 2.0
     snapshot_ttl: float = 1.0
     verify_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -127,8 +126,6 @@ class Config:
             raise ConfigError("listen_tls needs tls_cert and tls_key")
         if not self.lifecycle_tick > 0:
             raise ConfigError("lifecycle_tick must be positive")
-        if not self.complaint_window >= 0:
-            raise ConfigError("complaint_window cannot be negative")
         if not self.close_grace >= 0:
             raise ConfigError("close_grace cannot be negative")
         if not 0 <= self.snapshot_ttl <= 60:
@@ -176,7 +173,7 @@ def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> 
             values["verify_workers"] = int(values["verify_workers"])
         except ValueError as exc:
             raise ConfigError("verify_workers is a number of processes, 0 or more") from exc
-    for name in ("lifecycle_tick", "complaint_window", "close_grace", "snapshot_ttl"):
+    for name in ("lifecycle_tick", "close_grace", "snapshot_ttl"):
         if name in values:
             try:
                 values[name] = float(values[name])

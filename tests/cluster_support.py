@@ -19,8 +19,7 @@ def election_cluster(directory: Path, prefix: str, *, dsn: str | None = None,
     ``guardians`` guardians; stopped on exit."""
     eid = f"{prefix}-{secrets.token_hex(3)}"
     c = LocalCluster(directory, dsn=dsn, origin=f"{prefix}.example/{eid}",
-                     guardian_names=guardian_names(eid, guardians), complaint_window=0.5,
-                     lifecycle_tick=0.1)
+                     guardian_names=guardian_names(eid, guardians), lifecycle_tick=0.1)
     c.election_id = eid
     c.start()
     try:

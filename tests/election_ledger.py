@@ -28,10 +28,11 @@ from crypto.records import (
     encode_result,
     encode_roll_commitment,
     encode_transition,
+    is_weak_threshold,
     preset_rule,
     roll_commitment,
 )
-from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
+from crypto.tally import aggregate, decrypt_aggregates, highest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
@@ -58,6 +59,7 @@ class ElectionLedger:
     state: int = 1
     ballots: list = field(default_factory=list)  # CastBallot, in ledger order
     voters: list = field(default_factory=list)  # (token, credential) of each ballot
+    counters: dict = field(default_factory=dict)  # token key -> the last revote counter signed
 
     def add(self, kind: str, body: bytes, subject: str | None = None) -> int:
         self.entries.append(encode_event(Event(kind, subject or self.election_id, body)))
@@ -71,25 +73,36 @@ class ElectionLedger:
     def index_of(self, kind: str, nth: int = 0) -> int:
         return [i for i, k in enumerate(self.kinds) if k == kind][nth]
 
-    def cast(self, owner_weight: int, choices, token=None, credential=None):
-        """A new voter of the weight class, or a revote with the given token and credential:
+    def cast(self, owner_weight: int, choices, token=None, credential=None,
+             counter: int | None = None):
+        """A new voter of the weight class, or a revote with the given token and credential
+        (revote counter: one above the token's last here, unless given):
         (cast ballot, token, credential)."""
         if token is None:
             v = new_voter(self.context, self.issuers[owner_weight],
                           self.issuer_private[owner_weight], choices)
+            self.counters[v.credential.token_public_key] = 1
             return v.cast, v.token, v.credential
-        return signed_ballot(self.context, token, credential, choices), token, credential
+        key = credential.token_public_key
+        if counter is None:
+            counter = self.counters.get(key, 0) + 1
+        self.counters[key] = max(counter, self.counters.get(key, 0))
+        return (signed_ballot(self.context, token, credential, choices, counter=counter), token,
+                credential)
 
 
 def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
-                  contest: Contest | None = None) -> ElectionLedger:
+                  contest: Contest | None = None, max_ballots_per_token: int = 5,
+                  ready_at: int = OPEN_AT - 500) -> ElectionLedger:
     """Roll, definition, the whole ceremony, issuer keys, READY and OPEN on the ledger."""
     roll = parse_roll_csv(SAMPLE_ROLL)
     commitment = roll_commitment(roll)
     contest = contest or Contest.referendum()
     definition = DefinitionRecord(election_id, "sample/roll", commitment.roll_hash,
                                   "Repair the gate", contest, preset_rule(RulePreset.MAJOR),
-                                  OPEN_AT, CLOSE_AT, n, t)
+                                  OPEN_AT, CLOSE_AT, n, t, OPEN_AT - 600,
+                                  max_ballots_per_token=max_ballots_per_token,
+                                  allow_weak_threshold=is_weak_threshold(n, t))
     dkg = run_dkg(election_id, n, t)
     for w in commitment.classes:
         if w[0] not in _ISSUER_KEYS:
@@ -108,7 +121,7 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
         led.add("dealing", encode_dealing(d))
     led.add("issuer-keys", encode_issuer_keys(IssuerKeysRecord(
         tuple((w, issuers[w].spki) for w in sorted(issuers)))))
-    led.step(OPEN_AT - 500)  # READY
+    led.step(ready_at)  # READY
     led.step(OPEN_AT)  # OPEN
     return led
 
@@ -126,7 +139,7 @@ def vote(led: ElectionLedger, votes) -> None:
 def close_and_tally(led: ElectionLedger, present=None) -> None:
     """CLOSED, the counts, the aggregates, TALLYING, shares of ``present``, result, PUBLISHED."""
     led.step(CLOSE_AT)
-    counted = latest_per_token((c.credential.weight, c.ballot) for c in led.ballots)
+    counted = highest_per_token(led.ballots)
     issued = Counter(w for w, _ in counted)  # one credential per token
     led.add("credentials-issued", encode_credentials_issued(
         CredentialsIssuedRecord(tuple(sorted(issued.items())))))

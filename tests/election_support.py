@@ -16,13 +16,16 @@ MAJOR = preset_rule(RulePreset.MAJOR)
 
 async def new_election(store, *, guardians: int = 5, threshold: int = 3,
                        open_time: int = 1_900_000_000, close_time: int = 1_900_086_400,
-                       ) -> tuple[str, Roll]:
+                       ceremony_deadline: int | None = None,
+                       allow_weak_threshold: bool = False) -> tuple[str, Roll]:
     """Import the sample roll under a fresh community and define a referendum on it (DRAFT)."""
     stored, roll, _ = await store.import_roll(f"c{secrets.token_hex(3)}", SAMPLE_ROLL)
     eid = f"gate-{secrets.token_hex(3)}"
     await store.create_election(DefinitionRecord(
         eid, stored.roll_id, stored.roll_hash, "Repair the gate", Contest.referendum(), MAJOR,
-        open_time, close_time, guardians, threshold))
+        open_time, close_time, guardians, threshold,
+        open_time - 3600 if ceremony_deadline is None else ceremony_deadline,
+        allow_weak_threshold=allow_weak_threshold))
     return eid, roll
 
 

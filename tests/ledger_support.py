@@ -13,6 +13,7 @@ from crypto.log.checkpoint import CosignatureSigner
 from crypto.log.note import Ed25519Signer
 from crypto.log.trust import is_majority, make_bundle
 from server.db import make_engine
+from server.election.append_guard import ElectionAppendGuard
 from server.ledger.cosign import WitnessEndpoint
 from server.ledger.node import LogNode, add_ledger_service, build_log
 from server.schema import create_schema
@@ -116,5 +117,7 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
                            development=not is_majority(quorum, n_witnesses))
     add_ledger_service(server, node)
     await server.start()
+    # as in the server (server/__main__.py): the sequencer keeps the election's ordering rules
+    node.ledger.guard = ElectionAppendGuard(engine)
     await node.ledger.start()
     return LogHarness(node, engine, server, address, witnesses, quorum=quorum)

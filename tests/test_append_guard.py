@@ -19,13 +19,13 @@ from clients.local_cluster import LocalCluster
 from clients.scenario import ElectionScenario, guardian_names
 from clients.voter_sdk import Refused, VoterClient
 from crypto.audit import LedgerVerifier
-from crypto.encoding import Event, decode_event, encode_event
+from crypto.encoding import Event, decode_event, encode_event, lp
 from crypto.log.checkpoint import Checkpoint, SignedCheckpoint
 from crypto.log.note import Ed25519Signer
 from crypto.records import ElectionEvent, ElectionState, Transition, encode_transition
 from rules.roll_csv import parse_roll_csv
 from server.db import make_engine
-from server.election.append_guard import CLOSED_REASON, ElectionAppendGuard
+from server.election.append_guard import CLOSED_DETAIL, CLOSED_REASON, ElectionAppendGuard
 from server.election.schema import transitions
 from server.ledger.guard import EntryRefused
 from server.ledger.log import Ledger
@@ -34,9 +34,14 @@ from server.schema import create_schema
 ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
 
 
-def ballot(eid: str, tag: bytes = b"") -> bytes:
-    """A ballot event (the guard reads the envelope and kind only)."""
-    return encode_event(Event(ElectionEvent.BALLOT, eid, b"ballot " + tag + secrets.token_bytes(8)))
+def ballot(eid: str, token: bytes | None = None, counter: int = 1) -> bytes:
+    """A ballot event as far as the guard reads it: the envelope, and in the cast ballot's bytes
+    (crypto.codec) the counter and the ballot's token key (the rest is the ballot box's to
+    check)."""
+    token = token or secrets.token_bytes(32)
+    inner = b"\x01" + lp(eid.encode()) + bytes(32) + token + secrets.token_bytes(16)
+    cast = b"\x02" + counter.to_bytes(4, "big") + lp(inner) + secrets.token_bytes(16)
+    return encode_event(Event(ElectionEvent.BALLOT, eid, cast))
 
 
 def state(eid: str, to: ElectionState, at: int = 1_000) -> bytes:
@@ -44,16 +49,46 @@ def state(eid: str, to: ElectionState, at: int = 1_000) -> bytes:
                               encode_transition(Transition(to.value - 1, to.value, at))))
 
 
-def test_the_guard_refuses_a_ballot_behind_its_close_in_the_same_batch():
-    g = ElectionAppendGuard(engine=None)
-    batch = [ballot("a"), state("a", ElectionState.CLOSED), ballot("a"), ballot("b"),
-             state("b", ElectionState.OPEN), ballot("b"), b"not an event", ballot("a")]
-    assert g.admit(batch) == [None, None, CLOSED_REASON, None, None, None, None, CLOSED_REASON]
-    assert g.closed == set()  # admit changes nothing
-    g.committed([batch[0], batch[1]])
-    assert g.closed == {"a"}
-    assert g.admit([ballot("a"), ballot("b"), state("a", ElectionState.TALLYING)]) == \
-        [CLOSED_REASON, None, None]
+async def test_the_guard_refuses_a_ballot_behind_its_close_in_the_same_batch(dsn):
+    engine = make_engine(dsn)
+    await create_schema(engine)
+    try:
+        g = ElectionAppendGuard(engine)
+        await g.resume()
+        a, b = f"a-{secrets.token_hex(3)}", f"b-{secrets.token_hex(3)}"
+        batch = [ballot(a), state(a, ElectionState.CLOSED), ballot(a), ballot(b),
+                 state(b, ElectionState.OPEN), ballot(b), b"not an event", ballot(a)]
+        assert await g.admit(batch) == [None, None, CLOSED_REASON, None, None, None, None,
+                                        CLOSED_REASON]
+        assert g.closed == set()  # admit changes nothing committed
+        await g.admit(batch[:2])
+        g.committed(batch[:2])
+        assert g.closed == {a}
+        assert await g.admit([ballot(a), ballot(b), state(a, ElectionState.TALLYING)]) == \
+            [CLOSED_REASON, None, None]
+    finally:
+        await engine.dispose()
+
+
+async def test_the_guard_keeps_each_tokens_counters_increasing_within_the_cap(dsn):
+    """In the log's order (one batch or several): a counter not above the token's previous one
+    is STALE_COUNTER (an identical entry has the same counter); other tokens and elections are
+    not affected."""
+    engine = make_engine(dsn)
+    await create_schema(engine)
+    try:
+        g = ElectionAppendGuard(engine)
+        await g.resume()
+        eid, t1, t2 = f"c-{secrets.token_hex(3)}", secrets.token_bytes(32), secrets.token_bytes(32)
+        first = ballot(eid, t1, 3)
+        verdicts = await g.admit([first, ballot(eid, t1, 3), ballot(eid, t1, 2), first,
+                                  ballot(eid, t2, 1), ballot(eid, t1, 4), ballot("x", t1, 1)])
+        assert [v and v.split(":")[0] for v in verdicts] == [
+            None, "STALE_COUNTER", "STALE_COUNTER", "STALE_COUNTER", None, None, None]
+        # the batch was not committed (a failed commit): the next one is judged afresh
+        assert await g.admit([ballot(eid, t1, 3)]) == [None]
+    finally:
+        await engine.dispose()
 
 
 async def _ledger(dsn: str, origin: str, *, guard: bool = True) -> tuple[Ledger, object]:
@@ -79,7 +114,7 @@ async def test_the_sequencer_never_writes_a_ballot_after_the_close(dsn):
     ledger, engine = await _ledger(dsn, origin)
     try:
         await ledger.start()
-        assert (await ledger.append(ballot(eid, b"early"))).index == 0
+        assert (await ledger.append(ballot(eid))).index == 0
         # the close and a ballot in one batch: the ballot behind it is refused, not written
         close, late = ledger.append(state(eid, ElectionState.CLOSED)), ledger.append(ballot(eid))
         results = await asyncio.gather(close, late, return_exceptions=True)
@@ -89,6 +124,33 @@ async def test_the_sequencer_never_writes_a_ballot_after_the_close(dsn):
             await ledger.append(ballot(eid))  # a later batch
         assert (await ledger.append(ballot("another"))).index == 2  # other elections go on
         assert [e.kind for e in await _entries(ledger)] == ["ballot", "state", "ballot"]
+    finally:
+        await ledger.close()
+        await engine.dispose()
+
+
+async def test_counters_and_the_cap_hold_across_batches_and_a_new_sequencer(dsn):
+    """Committed counters are kept in ballot_tokens in the batch's own transaction: a later batch
+    and a new sequencer on the same store judge by them (the cap is the default 5: no definition
+    in this store)."""
+    origin = f"guard.example/{secrets.token_hex(4)}"
+    eid, token = f"c-{secrets.token_hex(3)}", secrets.token_bytes(32)
+    ledger, engine = await _ledger(dsn, origin)
+    try:
+        await ledger.start()
+        for counter in (1, 2, 5, 7, 8):
+            await ledger.append(ballot(eid, token, counter))
+        with pytest.raises(EntryRefused) as err:
+            await ledger.append(ballot(eid, token, 9))
+        assert err.value.code == "REVOTE_CAP"
+        await ledger.close()
+        ledger = Ledger(engine, origin, ledger._sign, guard=ElectionAppendGuard(engine))
+        await ledger.start()
+        for counter, code in ((8, "STALE_COUNTER"), (9, "REVOTE_CAP")):
+            with pytest.raises(EntryRefused) as err:
+                await ledger.append(ballot(eid, token, counter))
+            assert err.value.code == code
+        assert (await ledger.append(ballot(eid, secrets.token_bytes(32), 1))).index == 5
     finally:
         await ledger.close()
         await engine.dispose()
@@ -153,7 +215,7 @@ async def test_a_process_whose_clock_is_behind_cannot_append_after_the_close(pg_
     dsn = await create_database(PG_BASE, name)
     eid = f"race-{secrets.token_hex(3)}"
     cluster = LocalCluster(tmp_path / "cluster", dsn=dsn, origin=f"race.example/{eid}",
-                           guardian_names=guardian_names(eid, 3), complaint_window=0.5,
+                           guardian_names=guardian_names(eid, 3),
                            lifecycle_tick=0.1, close_grace=0.5, servers=2,
                            server_settings=((), ("snapshot_ttl = 60",)), clock_skews=(0, -6))
     try:
@@ -184,7 +246,7 @@ async def test_a_process_whose_clock_is_behind_cannot_append_after_the_close(pg_
                 refusals.append(err.value)
             assert all(r.code == grpc.StatusCode.FAILED_PRECONDITION and r.reason == "NOT_OPEN"
                        for r in refusals), refusals
-            assert all(CLOSED_REASON in str(r) for r in refusals), refusals  # the sequencer's
+            assert all(CLOSED_DETAIL in str(r) for r in refusals), refusals  # the sequencer's
             export = await fetch_export(sc.voter.channel)
         verifier = LedgerVerifier()
         for i, entry in enumerate(export.entries):

@@ -46,7 +46,7 @@ def spawn(tmp: Path, name: str, *args: str) -> tuple[subprocess.Popen, Path]:
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = LocalCluster(tmp_path / "cluster", origin="cli.example/log", complaint_window=0.3,
+    c = LocalCluster(tmp_path / "cluster", origin="cli.example/log",
                      lifecycle_tick=0.1,
                      guardian_names=guardian_names(EID, 2))
     c.start()
@@ -74,7 +74,7 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
         "--rule", "explicit", "--quorum-area", "1/2", "--quorum-headcount", "1/2",
         "--approval-area", "1/2", "--approval-headcount", "1/2", "--strict",
         "--open", "+8", "--close", "+24", "--guardians", "2",
-        "--threshold", "2")
+        "--threshold", "2", "--ceremony-deadline", "+1")
     assert "KEY_CEREMONY" in cli(t, *admin, "schedule", EID)
     assert "FAILED_PRECONDITION" in cli(t, *admin, "schedule", EID, ok=False)
     guardians = []

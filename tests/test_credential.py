@@ -3,13 +3,18 @@
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crypto.ballot import Contest, ElectionContext
-from crypto.cast import sign_ballot, verify_cast_ballot
+from crypto.cast import ballot_signing_message, sign_ballot, verify_cast_ballot
 from crypto.codec import (
     decode_cast_ballot,
+    decode_counter,
     decode_credential,
+    encode_ballot,
     encode_cast_ballot,
+    encode_counter,
     encode_credential,
 )
 from crypto.credential import (
@@ -23,6 +28,7 @@ from crypto.credential import (
     token_public_bytes,
     verify_credential,
 )
+from crypto.encoding import lp
 from crypto.errors import (
     DecodeError,
     InvalidBallot,
@@ -146,7 +152,9 @@ def test_codec_rejects_malformed(setup):
     v = voter(setup, [0])
     cred = v.credential
     raw = encode_cast_ballot(v.cast)
-    for bad in (raw[:-1], raw + b"\x00", b"\x02" + raw[1:], b""):
+    assert raw[:5] == b"\x02\x00\x00\x00\x01"  # version 2, counter 1
+    for bad in (raw[:-1], raw + b"\x00", b"\x01" + raw[1:], b"\x03" + raw[1:], b"",
+                raw[:1] + bytes(4) + raw[5:], raw[:4]):  # counter 0, truncated counter
         with pytest.raises(DecodeError):
             decode_cast_ballot(bad)
     with pytest.raises(DecodeError):
@@ -178,3 +186,68 @@ def test_an_issuer_key_is_rsa_2048_or_more_with_e_65537():
     for bad in (b"", b"\x30\x00", spki(good)[:-1], spki(good) + b"\x00"):
         with pytest.raises(DecodeError):
             issuer_key_from_spki("e", 1, bad)
+def test_the_revote_counter_is_covered_by_the_token_signature(setup):
+    """The counter is signed: an operator (or anyone without the token key) cannot renumber a
+    ballot to reorder a token's ballots; the signing message is domain-separated (v2 label,
+    then u32(counter), then the ballot's bytes)."""
+    _, issuers, election = setup
+    v = voter(setup, [0])
+    good = sign_ballot(v.token, v.cast.ballot, v.credential, 7)
+    verify_cast_ballot(election, issuers, good)
+    for other in (1, 6, 8, 2**32 - 1):
+        _expect("signature", election, issuers, replace(good, counter=other))
+    assert ballot_signing_message(good.ballot, 7) == (
+        lp(b"ownervote/v1/ballot-signature-v2") + (7).to_bytes(4, "big")
+        + encode_ballot(good.ballot))
+    # a v1 signature (no counter) does not verify as any counter
+    v1 = v.token.sign(lp(b"ownervote/v1/ballot-signature") + encode_ballot(good.ballot))
+    _expect("signature", election, issuers, replace(good, signature=v1))
+    for bad in (0, -1, 2**32):
+        with pytest.raises(ValueError):
+            sign_ballot(v.token, v.cast.ballot, v.credential, bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 2**32 - 1))
+def test_counter_encoding_round_trips(counter):
+    raw = encode_counter(counter)
+    assert len(raw) == 4 and decode_counter(raw) == counter and encode_counter(counter) == raw
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=8))
+def test_counter_decoding_accepts_only_the_canonical_encoding(data):
+    """Exactly four bytes, big-endian, not zero: anything else is refused (so a counter has one
+    encoding, and the signature and the ledger entry pin it)."""
+    try:
+        counter = decode_counter(data)
+    except DecodeError:
+        assert len(data) != 4 or data == bytes(4)
+    else:
+        assert len(data) == 4 and counter >= 1 and encode_counter(counter) == data
+
+
+@pytest.fixture(scope="module")
+def cast(setup):
+    return voter(setup, [1])
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**32 - 1), st.integers(0, 5))
+def test_a_cast_ballots_counter_round_trips_and_zero_or_a_cut_counter_is_refused(cast, counter,
+                                                                                  cut):
+    v = cast  # one voter's cast ballot, re-numbered (the signature is not checked here)
+    raw = encode_cast_ballot(v.cast)
+    mutated = raw[:1] + counter.to_bytes(4, "big") + raw[5:]
+    if counter == 0:
+        with pytest.raises(DecodeError):
+            decode_cast_ballot(mutated)
+    else:
+        again = decode_cast_ballot(mutated)
+        assert again.counter == counter and encode_cast_ballot(again) == mutated
+    if cut:  # a counter of fewer than four bytes
+        with pytest.raises(DecodeError):
+            decode_cast_ballot(raw[:1] + raw[1 + min(cut, 4):])
+    with pytest.raises(ValueError):
+        replace(v.cast, counter=0)

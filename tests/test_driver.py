@@ -40,7 +40,7 @@ from crypto.records import (
     encode_credentials_issued,
     encode_decryption_shares,
 )
-from crypto.tally import aggregate, latest_per_token
+from crypto.tally import aggregate, highest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.art278 import OptionTotals, Outcome, Tally, evaluate
 from server.election.ballot_box import BallotBox, BallotBoxClosed, OpenElection
@@ -88,7 +88,7 @@ class World:
         ceremony = CeremonyStore(self.h.engine, store)
         t = TallyStore(self.h.engine, store, ceremony, self.registrar, clock=self.clock)
         return LifecycleDriver(store, ceremony, t, BallotBox(self.h.ledger, clock=self.clock),
-                               kek=KEK, clock=self.clock, complaint_window=10)
+                               kek=KEK, clock=self.clock)
 
     async def events(self, eid: str) -> list[tuple[int, object]]:
         """(ledger index, event) of the election's events, in ledger order."""
@@ -127,7 +127,7 @@ async def make_world(dsn, tmp_path, **log_kwargs) -> World:
     points = BallotPoints(h.engine)
     t = TallyStore(h.engine, store, ceremony, registrar, clock=clock, points=points)
     box = BallotBox(h.ledger, clock=clock, points=points)
-    driver = LifecycleDriver(store, ceremony, t, box, kek=KEK, clock=clock, complaint_window=10)
+    driver = LifecycleDriver(store, ceremony, t, box, kek=KEK, clock=clock)
     return World(h, store, ceremony, registrar, t, box, driver, clock, points)
 
 
@@ -215,13 +215,13 @@ def kinds_in_order(events) -> list[str]:
 async def test_an_election_from_draft_to_published(world):
     w = world
     eid, roll = await new_election(w.store, guardians=3, threshold=2, open_time=OPEN,
-                                   close_time=CLOSE)
+                                   close_time=CLOSE, ceremony_deadline=int(w.clock()) + 10)
     g = Guardians.new(eid, 3, 2)
     await w.driver.step()  # a DRAFT election waits for ScheduleElection
     assert (await w.store.get_election(eid)).state is S.DRAFT
     await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
     await run_ceremony_directly(w, eid, g)
-    await w.driver.step()  # all dealings seen: the complaint window starts
+    await w.driver.step()  # all dealings seen, but complaints are open until the deadline
     w.clock.now += 9
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY
@@ -244,9 +244,10 @@ async def test_an_election_from_draft_to_published(world):
     for i, o in enumerate(voters):
         token, cred = creds[o.owner_id]
         choice = 2 if i == 2 else 1 if i % 6 == 5 else 0
-        if i == 0:  # votes oppose first, then changes its mind: only the latest counts
+        if i == 0:  # votes oppose first, then changes its mind: its highest counter counts
             await w.box.cast(election, signed_ballot(context, token, cred, [1]))
-        await w.box.cast(election, signed_ballot(context, token, cred, [choice]))
+        await w.box.cast(election, signed_ballot(context, token, cred, [choice],
+                                                 counter=2 if i == 0 else 1))
         choices[o.owner_id] = (o.area, choice)
     w.clock.now = CLOSE
     await w.driver.step()
@@ -258,7 +259,7 @@ async def test_an_election_from_draft_to_published(world):
     # the guardians recompute the aggregates from the ledger before decrypting
     events = await w.events(eid)
     ballots = [decode_cast_ballot(ev.body) for _, ev in events if ev.kind == "ballot"]
-    counted = latest_per_token((c.credential.weight, c.ballot) for c in ballots)
+    counted = highest_per_token(ballots)
     aggregates = next(decode_aggregates(ev.body) for _, ev in events if ev.kind == "aggregates")
     assert aggregates == aggregate(counted, 3)
     # the close added the points the ballot box kept, one row per ballot, flushed by the seal
@@ -295,16 +296,33 @@ async def test_an_election_from_draft_to_published(world):
     assert len(await w.events(eid)) == len(events)
 
 
+async def test_a_ceremony_not_complete_by_the_opening_never_opens(world):
+    """The complaint window ends at the definition's ceremony_deadline; a ceremony that is not
+    complete by open_time does not silently shorten the vote: the election never opens."""
+    w = world
+    eid, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
+                                close_time=CLOSE)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, Guardians.new(eid, 2, 2))
+    w.clock.now = OPEN + 5  # the driver did not run before the opening (the server was down)
+    for _ in range(2):
+        await w.driver.step()
+        assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY
+    w.clock.now = CLOSE + 5
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY
+    assert [ev.kind for _, ev in await w.events(eid)].count("state") == 1  # to KEY_CEREMONY
+
+
 async def test_nobody_voted_publishes_without_guardians(world):
     w = world
     eid, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
                                 close_time=CLOSE)
     await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
     await run_ceremony_directly(w, eid, Guardians.new(eid, 2, 2))
-    w.clock.now = CLOSE + 5  # the clock jumped past the window, the opening and the close
-    await w.driver.step()
-    assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY  # the window starts now
-    w.clock.now += 10
+    await w.driver.step()  # past its deadline (an hour before the opening): READY
+    assert (await w.store.get_election(eid)).state is S.READY
+    w.clock.now = CLOSE + 5  # the clock jumped past the opening and the close
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.PUBLISHED
     result = (await w.tally.result(eid)).result
@@ -319,7 +337,8 @@ async def test_nobody_voted_publishes_without_guardians(world):
 
 async def test_a_restarted_driver_continues_where_the_last_one_stopped(world):
     w = world
-    eid, roll = await new_election(w.store, guardians=2, threshold=1, open_time=OPEN,
+    eid, roll = await new_election(w.store, guardians=2, threshold=1,
+                                allow_weak_threshold=True, open_time=OPEN,
                                    close_time=CLOSE)
     g = Guardians.new(eid, 2, 1)
     await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
@@ -372,7 +391,8 @@ async def test_a_failed_ceremony_never_opens_and_does_not_stop_the_others(world)
     w = world
     bad, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
                                 close_time=CLOSE)
-    good, _ = await new_election(w.store, guardians=1, threshold=1, open_time=OPEN,
+    good, _ = await new_election(w.store, guardians=1, threshold=1,
+                                allow_weak_threshold=True, open_time=OPEN,
                                  close_time=CLOSE)
     for eid in (bad, good):
         await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
@@ -400,11 +420,11 @@ async def test_a_failed_ceremony_never_opens_and_does_not_stop_the_others(world)
 
 async def test_run_steps_on_its_tick_and_stops_cleanly(world):
     w = world
-    eid, _ = await new_election(w.store, guardians=1, threshold=1, open_time=OPEN,
+    eid, _ = await new_election(w.store, guardians=1, threshold=1,
+                                allow_weak_threshold=True, open_time=OPEN,
                                 close_time=CLOSE)
     await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
     await run_ceremony_directly(w, eid, Guardians.new(eid, 1, 1))
-    w.driver.complaint_window = 0
     task = w.driver.start(0.01)
     for _ in range(500):
         if (await w.store.get_election(eid)).state is S.READY:
@@ -416,12 +436,12 @@ async def test_run_steps_on_its_tick_and_stops_cleanly(world):
 
 async def test_a_submission_interrupted_before_its_append_is_completed_by_the_driver(world):
     w = world
-    eid, roll = await new_election(w.store, guardians=1, threshold=1, open_time=OPEN,
+    eid, roll = await new_election(w.store, guardians=1, threshold=1,
+                                allow_weak_threshold=True, open_time=OPEN,
                                    close_time=CLOSE)
     g = Guardians.new(eid, 1, 1)
     await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
     await run_ceremony_directly(w, eid, g)
-    w.driver.complaint_window = 0
     w.clock.now = OPEN
     await w.driver.step()
     g.combine(await w.ceremony.result(eid))

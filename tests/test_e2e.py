@@ -89,13 +89,19 @@ async def whole_election(scenario: ElectionScenario) -> None:
     choices = {}
     for k, o in enumerate(owners[:6]):
         choices[o.owner_id] = k % 3 if k < 4 else 0
-        await voter.cast(election, wallets[o.owner_id], [choices[o.owner_id]])
+        wallets[o.owner_id] = (await voter.cast(election, wallets[o.owner_id],
+                                                [choices[o.owner_id]])).wallet
     w0 = wallets[owners[0].owner_id]
-    choices[owners[0].owner_id] = 1  # a revote: the latest counts
-    await voter.cast(election, w0, [1])
+    choices[owners[0].owner_id] = 1  # a revote: the highest counter counts
+    w0 = (await voter.cast(election, w0, [1])).wallet
     ballot = voter.prepare_cast(election, w0, [1])
+    w0 = ballot.wallet
+    assert ballot.cast.counter == 3
     last = (await voter.send(ballot)).receipt.index
     await refused(voter.send(ballot), grpc.StatusCode.ALREADY_EXISTS)  # a replay
+    # a stale counter: another ballot under a counter the token already used
+    stale = voter.prepare_cast(election, replace(w0, last_counter=1), [0])
+    await refused(voter.send(stale), grpc.StatusCode.FAILED_PRECONDITION, "STALE_COUNTER")
     signed = ballot.cast
     sel = signed.ballot.selections[1]
     bad = replace(sel, ciphertext=replace(sel.ciphertext, beta=sel.ciphertext.beta + G))

@@ -9,6 +9,7 @@ import pytest
 
 from crypto.audit import LedgerVerifier
 from crypto.codec import encode_cast_ballot
+from crypto.election_audit import BallotOrderViolation
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.log.audit import AuditFailure
 from crypto.records import (
@@ -28,7 +29,7 @@ from crypto.records import (
     encode_result,
     encode_transition,
 )
-from crypto.tally import aggregate, latest_per_token
+from crypto.tally import aggregate, highest_per_token
 from crypto.threshold import partial_decrypt
 from tests.election_ledger import CLOSE_AT, OPEN_AT, close_and_tally, open_election, vote
 
@@ -190,10 +191,12 @@ def test_more_ballots_counted_than_credentials_issued_are_refused(honest):
 def test_wrong_aggregates_are_refused(honest):
     i = honest.index_of("aggregates")
     n = len(honest.definition.contest.options)
-    ballots = [(c.credential.weight, c.ballot) for c in honest.ballots]
-    # counting the first ballot of a token instead of the latest, or dropping a ballot
-    first_wins = aggregate(latest_per_token(reversed(ballots)), n)
-    dropped = aggregate(latest_per_token(ballots[1:]), n)
+    # counting the first ballot of a token instead of its highest counter, or dropping a ballot
+    first: dict = {}
+    for c in honest.ballots:
+        first.setdefault(c.ballot.token_public_key, (c.credential.weight, c.ballot))
+    first_wins = aggregate(list(first.values()), n)
+    dropped = aggregate(highest_per_token(honest.ballots[1:]), n)
     for wrong in (first_wins, dropped):
         entries = list(honest.entries)
         entries[i] = rebody(entries[i], encode_aggregates(wrong))
@@ -349,3 +352,89 @@ def test_a_decryption_shares_record_in_another_label_order_verifies(honest):
     entries[i] = rebody(entries[i], encode_decryption_shares(
         DecryptionSharesRecord(record.guardian, tuple(reversed(record.shares)))))
     assert replay(entries).election(honest.election_id).state_name == "PUBLISHED"
+def _before_close(led) -> list[bytes]:
+    """The honest entries up to and including the last ballot (the election still OPEN)."""
+    last = max(i for i, k in enumerate(led.kinds) if k == "ballot")
+    return list(led.entries[:last + 1])
+
+
+def test_an_operator_replaying_an_earlier_ballot_is_refused(honest):
+    """The operator re-appends a public ballot (a byte-identical entry, validly signed): the
+    auditor's ledger verifier (and so the guardians' and the validating witnesses', which run
+    it) refuses it as a replay, naming the entry — whichever earlier ballot it copies."""
+    entries = _before_close(honest)
+    for k in (0, 1, len(honest.ballots) - 1):
+        copy = entries[honest.index_of("ballot", k)]
+        fails_at(entries + [copy], len(entries), "byte-identical to an earlier entry")
+    with pytest.raises(AuditFailure) as err:
+        replay(entries + [entries[honest.index_of("ballot", 0)]])
+    cause = err.value.__cause__
+    assert isinstance(cause, BallotOrderViolation) and cause.reason == "REPLAYED_BALLOT"
+
+
+def test_a_stale_revote_counter_is_refused_by_the_ledger_verifier(honest):
+    """A validly signed ballot of a token whose counter is not above the token's previous
+    ballot's (here owner 0's token again at counter 1, and owner 1's at 2 after its revote 2)
+    is refused, though every signature and proof verifies."""
+    entries = _before_close(honest)
+    for owner, counter in ((0, 1), (1, 2), (1, 1)):
+        token, credential = honest.voters[owner]
+        cast, _, _ = honest.cast(credential.weight, [2], token, credential, counter=counter)
+        entry = encode_event(Event("ballot", honest.election_id, encode_cast_ballot(cast)))
+        fails_at(entries + [entry], len(entries), "is not above the token's previous")
+        with pytest.raises(AuditFailure) as err:
+            replay(entries + [entry])
+        assert err.value.__cause__.reason == "STALE_COUNTER"
+    token, credential = honest.voters[0]  # a higher counter is a revote, accepted
+    cast, _, _ = honest.cast(credential.weight, [2], token, credential, counter=9)
+    replay(entries + [encode_event(Event("ballot", honest.election_id,
+                                         encode_cast_ballot(cast)))])
+
+
+def test_a_token_over_the_revote_cap_is_refused_by_the_ledger_verifier():
+    """The definition's max_ballots_per_token bounds a token's ballots on the ledger."""
+    led = open_election("capped-election", max_ballots_per_token=2)
+    vote(led, [(0, [0])])
+    token, credential = led.voters[0]
+    for counter in (2, 3):
+        cast, _, _ = led.cast(credential.weight, [1], token, credential, counter=counter)
+        led.add("ballot", encode_cast_ballot(cast))
+    assert led.definition.max_ballots_per_token == 2
+    fails_at(led.entries, len(led.entries) - 1, "the most the election allows")
+    replay(led.entries[:-1])  # two ballots of the token: fine
+
+
+def test_the_count_takes_the_highest_counter_of_each_token(honest):
+    """The aggregates the verifier accepts are those of each token's highest counter (the
+    honest ledger's owner 1 revoted with counter 2), and the verifier records the counters."""
+    v = replay(honest.entries)
+    e = v.election(honest.election_id)
+    token1 = honest.voters[1][1].token_public_key
+    assert e.tokens[token1] == (2, 2)
+    assert all(e.tokens[c.ballot.token_public_key][0] >= c.counter for c in e.ballots)
+    counted = highest_per_token(e.ballots)
+    assert [b for w, b in counted if b.token_public_key == token1] == [honest.ballots[-1].ballot]
+
+
+def test_a_ceremony_must_end_within_its_deadline_and_the_opening():
+    """READY before the definition's ceremony deadline (the complaint window cut short) or
+    after the opening time (the vote shortened) is refused."""
+    from tests.election_ledger import OPEN_AT
+    early = open_election("early-ceremony", ready_at=OPEN_AT - 601)
+    fails_at(early.entries, early.index_of("state", 1), "before its deadline")
+    late = open_election("late-ceremony", ready_at=OPEN_AT + 1)
+    fails_at(late.entries, late.index_of("state", 1), "after the opening time")
+
+
+def test_the_auditor_reports_a_weak_threshold_election():
+    """t = 1 is accepted only with the definition's explicit override, and the audit and the
+    auditor's report say WEAK THRESHOLD."""
+    from clients.report import election_summary
+
+    weak = open_election("weak-election", n=3, t=1)
+    assert weak.definition.allow_weak_threshold
+    e = replay(weak.entries).election("weak-election")
+    assert e.weak_threshold and any("WEAK THRESHOLD" in line for line in election_summary(e))
+    strong = replay(open_election("strong-election").entries).election("strong-election")
+    assert not strong.weak_threshold
+    assert not any("WEAK THRESHOLD" in line for line in election_summary(strong))

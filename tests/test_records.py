@@ -1,11 +1,13 @@
 """Canonical encodings of the election records: exact round trips, strict decoding."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.ballot import Contest
-from crypto.errors import DecodeError
+from crypto.errors import DecodeError, WeakThreshold
 from crypto.records import (
     DefinitionRecord,
     ElectionState,
@@ -27,7 +29,8 @@ from rules import art278
 ROLL = RollCommitment(bytes(range(32)), 3 * 8950 + 12025, 4, ((8950, 3), (12025, 1)))
 MAJOR = preset_rule(RulePreset.MAJOR)
 DEF = DefinitionRecord("gate-2026", "sunrise:0011", bytes(32), "Repair the north gate",
-                       Contest.referendum(), MAJOR, 1_800_000_000, 1_800_086_400, 5, 3)
+                       Contest.referendum(), MAJOR, 1_800_000_000, 1_800_086_400, 5, 3,
+                       1_799_990_000)
 
 
 def test_round_trips():
@@ -41,10 +44,42 @@ def test_round_trips():
                 dec(bad)
 
 
+def test_definition_v2_layout():
+    """Version 2: the ceremony deadline before the opening time, and after the threshold the
+    weak-threshold flag and the revote cap."""
+    raw = encode_definition(replace(DEF, max_ballots_per_token=7))
+    assert raw[0] == 2
+    assert raw[-20:] == (DEF.open_time.to_bytes(8, "big") + DEF.close_time.to_bytes(8, "big")
+                         + bytes([5, 3, 0, 7]))
+    assert raw[-28:-20] == DEF.ceremony_deadline.to_bytes(8, "big")
+    assert DEF.max_ballots_per_token == 5  # the default
+    with pytest.raises(DecodeError):
+        decode_definition(b"\x01" + raw[1:])  # version 1 is not decoded
+    with pytest.raises(DecodeError):
+        decode_definition(raw[:-2] + b"\x02" + raw[-1:])  # the flag is 0 or 1
+    with pytest.raises(DecodeError):
+        decode_definition(raw[:-1] + b"\x00")  # a cap of 0
+
+
+def test_threshold_one_without_override_is_refused():
+    """t = 1 (one guardian alone decrypts every ballot) is refused, typed, unless the
+    definition says so explicitly; the encoding is refused at decode too."""
+    with pytest.raises(WeakThreshold):
+        replace(DEF, guardians=3, threshold=1)
+    weak = replace(DEF, guardians=3, threshold=1, allow_weak_threshold=True)
+    assert weak.weak_threshold and not DEF.weak_threshold
+    raw = encode_definition(weak)
+    assert decode_definition(raw) == weak
+    with pytest.raises(WeakThreshold):
+        decode_definition(raw[:-2] + b"\x00" + raw[-1:])
+    assert not replace(DEF, guardians=3, threshold=2).weak_threshold  # 2 > 3/2
+    assert replace(DEF, guardians=4, threshold=2, allow_weak_threshold=True).weak_threshold
+
+
 def test_committee_definitions_round_trip():
     d = DefinitionRecord("committee-2026", "r", bytes(32), "Elect the owners' committee",
                          Contest.committee(["Li", "Wang", "Zhang", "Zhao"], 1, 3),
-                         preset_rule(RulePreset.ORDINARY), 10, 20, 3, 2)
+                         preset_rule(RulePreset.ORDINARY), 10, 20, 3, 2, 5)
     assert decode_definition(encode_definition(d)) == d
 
 
@@ -62,8 +97,21 @@ def test_committee_definitions_round_trip():
     lambda: RuleRecord(RulePreset.MAJOR, ((2, 3), (2, 3), (1, 2), (1, 2)), False),  # not MAJOR
     lambda: RuleRecord(RulePreset.ORDINARY, ((4, 6), (2, 3), (1, 2), (1, 2)), True),  # 4/6
     lambda: RuleRecord(RulePreset.ORDINARY, preset_rule(RulePreset.ORDINARY).fractions, False),
-    lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 20, 10, 5, 3),
-    lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 10, 20, 3, 5),
+    lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 20, 10, 5, 3,
+                             5),
+    lambda: DefinitionRecord("e", "r", bytes(32), "m", Contest.referendum(), MAJOR, 10, 20, 3, 5,
+                             5),
+    # the ceremony deadline: positive, at or before the opening
+    lambda: replace(DEF, ceremony_deadline=0),
+    lambda: replace(DEF, ceremony_deadline=DEF.open_time + 1),
+    # the revote cap: 1..255
+    lambda: replace(DEF, max_ballots_per_token=0),
+    lambda: replace(DEF, max_ballots_per_token=256),
+    # t = 1, or t <= n/2, without the explicit override
+    lambda: replace(DEF, guardians=1, threshold=1),
+    lambda: replace(DEF, guardians=3, threshold=1),
+    lambda: replace(DEF, guardians=4, threshold=2),
+    lambda: replace(DEF, guardians=5, threshold=6, allow_weak_threshold=True),
 ])
 def test_invalid_records_are_refused(bad):
     with pytest.raises(DecodeError):

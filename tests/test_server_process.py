@@ -144,7 +144,7 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
     cert, key = ca.issue("server.example", client=False)
     proc, out, port, mtls = launch(tmp_path, f'tls_cert = "{cert}"\ntls_key = "{key}"\n'
                                    f'guardian_listen = "127.0.0.1:0"\nclient_ca = "{ca.ca_path}"\n'
-                                   'complaint_window = 0\nlifecycle_tick = 0.1\n'
+                                   'lifecycle_tick = 0.1\n'
                                    'listen_tls = true\n')
     try:
         assert mtls and mtls != port
@@ -219,7 +219,7 @@ def test_configuration_file_environment_and_errors(tmp_path):
                  'admin_token = "0123456789abcdef"\ndevelopment = true\n')
     cfg = load_config(f, env={"OWNERVOTE_QUORUM": "2", "OWNERVOTE_LISTEN": "0.0.0.0:9"})
     assert cfg.quorum == 2 and cfg.listen == "0.0.0.0:9" and len(cfg.witnesses) == 2
-    assert (cfg.lifecycle_tick, cfg.complaint_window) == (1.0, 10.0)
+    assert cfg.lifecycle_tick == 1.0 and not hasattr(cfg, "complaint_window")
     assert not cfg.public_tls and load_config(f, env={
         "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem"}).public_tls
     assert not load_config(f, env={
@@ -228,8 +228,8 @@ def test_configuration_file_environment_and_errors(tmp_path):
     assert load_config(f, env={
         "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem", "OWNERVOTE_CLIENT_CA": "ca",
         "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0", "OWNERVOTE_LISTEN_TLS": "true"}).public_tls
-    cfg = load_config(f, env={"OWNERVOTE_COMPLAINT_WINDOW": "2.5", "OWNERVOTE_LIFECYCLE_TICK": "1"})
-    assert (cfg.lifecycle_tick, cfg.complaint_window) == (1.0, 2.5)
+    cfg = load_config(f, env={"OWNERVOTE_LIFECYCLE_TICK": "2.5"})
+    assert cfg.lifecycle_tick == 2.5
     for text, env in (('admin_token = "short"\n', {}),
                       ('admin_token = "0123456789abcdef"\nquorum = 3\n', {}),
                       ('admin_token = "0123456789abcdef"\nbogus = 1\n', {}),

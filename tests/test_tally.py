@@ -5,6 +5,7 @@ import random
 import pytest
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
+from crypto.credential import CastBallot, Credential
 from crypto.errors import InsufficientShares, InvalidShare
 from crypto.records import ElectionEvent
 from crypto.tally import (
@@ -12,7 +13,7 @@ from crypto.tally import (
     area_label,
     count_label,
     decrypt_aggregates,
-    latest_per_token,
+    highest_per_token,
 )
 from crypto.threshold import partial_decrypt
 from tests.support.dkg import run_dkg
@@ -61,13 +62,25 @@ def test_aggregate_and_decrypt_match_the_plaintexts(setup):
     assert (list(totals.counts), list(totals.areas)) == expected(cast)
 
 
-def test_latest_ballot_per_token_counts(setup):
+def _unsigned(weight: int, ballot, counter: int) -> CastBallot:
+    """A cast ballot for the counting rule alone (highest_per_token checks no signature)."""
+    return CastBallot(ballot, Credential(EID, weight, ballot.token_public_key, bytes(32), b"s"),
+                      counter, bytes(64))
+
+
+def test_the_count_takes_each_tokens_highest_counter_not_the_last_appended(setup):
+    """A revote with a higher counter replaces the token's ballot; one with a lower counter
+    appended after it (which no verifier lets onto a ledger) does not: the count takes the
+    highest counter, whatever the order."""
     run, election, cast = setup
     w0, _, _ = cast[0]
     revote = encrypt_ballot(election, cast[0][1].token_public_key, [3])
-    ledger = [(w, b) for w, b, _ in cast] + [(w0, revote)]
-    counted = latest_per_token(ledger)
-    assert len(counted) == 40 and counted[-1][1] is revote
+    older = encrypt_ballot(election, cast[0][1].token_public_key, [1])
+    ledger = [_unsigned(w, b, 2) for w, b, _ in cast] + [_unsigned(w0, revote, 7),
+                                                         _unsigned(w0, older, 5)]
+    counted = highest_per_token(ledger)
+    assert len(counted) == 40 and counted[0] == (w0, revote)
+    assert highest_per_token(reversed(ledger))[0] == (w0, revote)  # order does not matter
     new_cast = [(w0, revote, [3])] + cast[1:]
     agg = aggregate(counted, 4)
     totals = decrypt_aggregates(EID, agg, shares_for(run, agg, [1, 2, 3]),
@@ -108,7 +121,9 @@ def test_the_tally_view_reads_what_aggregation_needs_and_keeps_the_framing_check
         v = decode_tally_view(raw)
         assert (v.weight, v.token_public_key) == (c.credential.weight, c.ballot.token_public_key)
         assert v.ciphertexts == tuple(s.ciphertext for s in c.ballot.selections)
-        alpha = 1 + 4 + 1 + 4 + len("tally-view") + 32 + 32 + 1  # the first ciphertext's prefix
+        # version, counter, LP(ballot) prefix, ballot version, LP(id), hash, token, n
+        alpha = 1 + 4 + 4 + 1 + 4 + len("tally-view") + 32 + 32 + 1  # the first ciphertext's
+        assert v.counter == c.counter == 1
         for bad in (raw[:-1], raw + b"\x00", raw[:alpha] + b"\x05" + raw[alpha + 1:]):
             with pytest.raises(DecodeError):
                 decode_tally_view(bad)
@@ -122,7 +137,7 @@ def test_page_wise_aggregation_equals_the_aggregate_of_the_latest_ballots():
     from crypto.codec import encode_cast_ballot
     from crypto.encoding import Event, encode_event
     from crypto.records import encode_aggregates
-    from crypto.tally import aggregate, latest_per_token
+    from crypto.tally import aggregate, highest_per_token
     from server.election.tally import aggregate_pages
     from tests.election_ledger import open_election, vote
 
@@ -139,7 +154,7 @@ def test_page_wise_aggregation_equals_the_aggregate_of_the_latest_ballots():
     entries.insert(3, encode_event(Event(ElectionEvent.BALLOT, "another-tally",
                                          encode_cast_ballot(other.ballots[0]))))
     pages = [(s, entries[s:s + 4]) for s in range(0, len(entries), 4)]
-    expected = aggregate(latest_per_token((c.credential.weight, c.ballot) for c in led.ballots),
+    expected = aggregate(highest_per_token(led.ballots),
                          3)
     assert encode_aggregates(aggregate_pages("paged-tally", pages, 3)) == \
         encode_aggregates(expected)
@@ -158,7 +173,7 @@ def test_kept_points_give_the_same_aggregates_and_a_wrong_copy_changes_nothing()
     from crypto.codec import encode_cast_ballot
     from crypto.encoding import Event, encode_event
     from crypto.records import encode_aggregates
-    from crypto.tally import aggregate, latest_per_token
+    from crypto.tally import aggregate, highest_per_token
     from server.election.ballot_points import points_of
     from server.election.tally import aggregate_pages, page_sums
     from tests.election_ledger import open_election, vote
@@ -170,8 +185,7 @@ def test_kept_points_give_the_same_aggregates_and_a_wrong_copy_changes_nothing()
     entries = [encode_event(Event(ElectionEvent.BALLOT, "kept-points", encode_cast_ballot(c)))
                for c in led.ballots]
     pages = [(s, entries[s:s + 3]) for s in range(0, len(entries), 3)]
-    expected = encode_aggregates(aggregate(latest_per_token(
-        (c.credential.weight, c.ballot) for c in led.ballots), 3))
+    expected = encode_aggregates(aggregate(highest_per_token(led.ballots), 3))
     kept = {i: points_of(c) for i, c in enumerate(led.ballots)}
     assert encode_aggregates(aggregate_pages("kept-points", pages, 3, points=kept)) == expected
     assert page_sums("kept-points", 0, entries[:3], 3, kept)[2] == 0  # none decompressed
@@ -226,8 +240,8 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
                     assert fast is None, (i, str(full))
             else:
                 assert fast is not None, i
-                assert (fast.weight, fast.token_public_key) == \
-                    (full.credential.weight, full.ballot.token_public_key)
+                assert (fast.weight, fast.token_public_key, fast.counter) == \
+                    (full.credential.weight, full.ballot.token_public_key, full.counter)
                 assert fast.ciphertexts == tuple(
                     (encode_point(s.ciphertext.alpha), encode_point(s.ciphertext.beta))
                     for s in full.ballot.selections)
@@ -235,7 +249,7 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
     ballot, credential = encode_ballot(led.ballots[0].ballot), \
         encode_credential(led.ballots[0].credential)
     for b, c in ((ballot + b"\0", credential), (ballot, credential + b"\0")):
-        bad = b"\x01" + lp(b) + lp(c) + led.ballots[0].signature
+        bad = b"\x02" + (1).to_bytes(4, "big") + lp(b) + lp(c) + led.ballots[0].signature
         for decode in (decode_cast_ballot, decode_tally_encodings):
             with pytest.raises(DecodeError, match="trailing"):
                 decode(bad)

@@ -90,9 +90,10 @@ def test_dkg_vector_decrypts_with_the_published_shares():
 def test_credential_vector_verifies_from_published_data():
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    from crypto.cast import verify_cast_ballot
+    from crypto.cast import ballot_signing_message, verify_cast_ballot
     from crypto.codec import decode_cast_ballot, decode_credential
     from crypto.credential import IssuerKey, credential_message, verify_credential
+    from crypto.encoding import lp
 
     v = V["credential"]
     issuer = IssuerKey(v["election_id"], v["weight"], load_der_public_key(b(v["issuer_spki"])))
@@ -104,7 +105,16 @@ def test_credential_vector_verifies_from_published_data():
     verify_credential(issuer, cred)
     election = ElectionContext(v["election_id"], Contest.referendum(),
                                decode_point(b(v["public_key"])))
-    verify_cast_ballot(election, {v["weight"]: issuer}, decode_cast_ballot(b(v["cast_ballot"])))
+    first = decode_cast_ballot(b(v["cast_ballot"]))
+    verify_cast_ballot(election, {v["weight"]: issuer}, first)
+    revote = decode_cast_ballot(b(v["revote"]))
+    verify_cast_ballot(election, {v["weight"]: issuer}, revote)
+    assert (first.counter, revote.counter) == (1, 2)
+    assert b(v["cast_ballot"])[:5] == b"\x02\x00\x00\x00\x01"  # version 2, u32(counter)
+    for cast, message in ((first, v["signing_message"]), (revote, v["revote_signing_message"])):
+        assert ballot_signing_message(cast.ballot, cast.counter).hex() == message
+        assert b(message)[:4 + 32] == lp(b"ownervote/v1/ballot-signature-v2")
+        assert b(message)[36:40] == cast.counter.to_bytes(4, "big")
 
 
 def test_tally_vector_verifies_and_evaluates_from_published_data():
@@ -121,6 +131,12 @@ def test_tally_vector_verifies_and_evaluates_from_published_data():
     from crypto.threshold import is_trivial
 
     v, dkg = V["tally"], V["dkg"]
+    d = decode_definition(b(v["definition"]))  # version 2: deadline, weak flag, revote cap
+    assert b(v["definition"])[0] == 2 and b(v["definition"])[-28:] == (
+        (1_799_992_800).to_bytes(8, "big") + (1_800_000_000).to_bytes(8, "big")
+        + (1_800_086_400).to_bytes(8, "big") + bytes([3, 2, 0, 5]))[-28:]
+    assert (d.ceremony_deadline, d.max_ballots_per_token, d.allow_weak_threshold,
+            d.weak_threshold) == (1_799_992_800, 5, False, False)
     vkeys = {int(j): decode_point(b(x)) for j, x in dkg["verification_keys"].items()}
     aggs = decode_aggregates(b(v["aggregates"]))
     records = [decode_decryption_shares(b(x)) for x in v["decryption_shares"]]

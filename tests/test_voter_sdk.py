@@ -41,7 +41,10 @@ async def test_the_phone_path_end_to_end(booth):  # noqa: F811
         assert restored.token.public_key().public_bytes_raw() == \
             wallet.token.public_key().public_bytes_raw()
         first = await voter.cast(election, wallet, [0])
-        again = await voter.cast(election, wallet, [1])  # a revote: both on the ledger
+        assert first.wallet.last_counter == 1 and wallet.last_counter == 0
+        assert Wallet.from_json(first.wallet.to_json()).last_counter == 1  # persisted
+        again = await voter.cast(election, first.wallet, [1])  # a revote: both on the ledger
+        assert again.wallet.last_counter == 2
         assert again.receipt.index > first.receipt.index
         assert await voter.verify_receipt(first.receipt) >= first.receipt.index + 1
         # a receipt for another entry does not verify

@@ -40,7 +40,7 @@ REFERENDUM, MAJOR = Contest.referendum(), preset_rule(RulePreset.MAJOR)
 
 def _definition(contest: Contest = REFERENDUM, rule: RuleRecord = MAJOR) -> DefinitionRecord:
     return DefinitionRecord("gate-2026", "sunrise/00aa", ROLL_HASH, "Repair the gate", contest,
-                            rule, 1_900_000_000, 1_900_086_400, 3, 2)
+                            rule, 1_900_000_000, 1_900_086_400, 3, 2, 1_899_990_000)
 
 
 def test_the_enums_map_by_name_both_ways_and_unknown_numbers_are_refused():

@@ -1,78 +1,198 @@
-"""The election family's word at the sequencer: no ballot after its election's close event.
+"""The election family's word at the sequencer: no ballot after its election's close event, and
+each token's ballots in strictly increasing revote-counter order within its election's cap.
 
-The ballot box refuses a ballot from the closing time on, and the close is appended only after
-the box of the process that closes has drained (BallotBox.seal) and a grace for the others. Still,
-a ballot checked by another server process (whose clock may be behind) can reach the sequencer
-after the close event is in the log, or behind it in the same batch. The sequencer is the one
-point all appends pass in the log's order, so the rule is kept there: :class:`ElectionAppendGuard`
-refuses a ``ballot`` event whose election has a ``state`` event to CLOSED earlier in the log or
-earlier in the batch. The validating witnesses, the auditor and the guardians refuse such a
-ledger (crypto/election_audit.py): without this, one late ballot would stop every co-signature.
+The ballot box checks a ballot before it appends it, but between that check and the ballot's
+place in the log another process may have appended something that makes it wrong: the
+election's close (its clock may be behind), or another ballot of the same token (sent to another
+process at the same moment). The sequencer is the one point every append passes in the log's
+order, so the rules that depend on that order are kept here, exactly as every verifier applies
+them to the ledger (crypto/election_audit.py: the validating witnesses, the auditor, the
+guardians). Without this, one late or reordered ballot would make the witnesses refuse every
+later checkpoint.
 
-Its state is the set of elections closed. A sequencer that starts reads it from ``transitions``:
-every election with a CLOSED row, including a recorded intent whose event may or may not have
-reached the log (refusing a ballot then is safe: its closing time and the seal have passed).
+:class:`ElectionAppendGuard` refuses a ``ballot`` event
+
+* ``NOT_OPEN``: whose election has a ``state`` event to CLOSED earlier in the log or in the batch;
+* ``STALE_COUNTER`` / ``REVOTE_CAP``: whose token's previous ballot on the log (or earlier in the
+  batch) has a counter not below its own, or whose token has the definition's
+  ``max_ballots_per_token`` ballots already (crypto.election_audit.check_ballot_order). An entry
+  byte-identical to an earlier one has the same counter, so it is refused too.
+
+Its state: the closed elections, read when a sequencer starts from ``transitions`` (every
+election with a CLOSED row, including a recorded intent whose event may not be on the log yet:
+refusing then is safe, its closing time and the seal have passed); and each token's highest
+counter and ballot count, in ``ballot_tokens``, which the guard writes in each batch's own
+transaction (so the table is exactly what the committed log says) and reads once per batch for
+the tokens it has not seen since it started.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from crypto.encoding import decode_event
+from crypto.election_audit import BallotOrderViolation, check_ballot_order
+from crypto.encoding import Reader, decode_event
 from crypto.errors import DecodeError
-from crypto.records import ElectionEvent, ElectionState, decode_transition
+from crypto.records import (
+    DEFAULT_MAX_BALLOTS_PER_TOKEN,
+    ElectionEvent,
+    ElectionState,
+    decode_definition,
+    decode_transition,
+)
 
-from .schema import transitions
+from ..db import is_postgres
+from .schema import ballot_tokens, elections, transitions
 
-CLOSED_REASON = "the election is closed: no ballot is appended after its close event"
+NOT_OPEN = "NOT_OPEN"
+CLOSED_DETAIL = "the election is closed: no ballot is appended after its close event"
+CLOSED_REASON = f"{NOT_OPEN}: {CLOSED_DETAIL}"
+
+TokenKey = tuple[str, bytes]  # (election id, token public key)
+
+
+def token_and_counter(cast_bytes: bytes) -> tuple[bytes, int]:
+    """The token key and revote counter of a cast ballot's canonical bytes (crypto.codec: version,
+    u32 counter, LP(ballot: version, LP(election id), K, token key, …), …); DecodeError if they
+    are not such bytes."""
+    r = Reader(cast_bytes)
+    r.uint(1)
+    counter = r.uint(4)
+    b = Reader(r.lp(1 << 16))
+    b.uint(1)
+    b.text()
+    b.take(32)
+    return bytes(b.take(32)), counter
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str | None
+    subject: str
+    body: bytes
+
+    @property
+    def closes(self) -> bool:
+        if self.kind != ElectionEvent.STATE:
+            return False
+        try:
+            return decode_transition(self.body).to_state is ElectionState.CLOSED
+        except DecodeError:
+            return False
+
+
+def _entry(data: bytes) -> _Entry:
+    """An event's kind, subject and body; kind None for bytes that are not one (another family's
+    business, or a test's raw entry)."""
+    try:
+        event = decode_event(data)
+    except DecodeError:
+        return _Entry(None, "", b"")
+    return _Entry(event.kind, event.subject, event.body)
 
 
 class ElectionAppendGuard:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine | None) -> None:
         self.engine = engine
         self.closed: set[str] = set()
+        self._tokens: dict[TokenKey, tuple[int, int]] = {}  # (highest counter, ballots)
+        self._caps: dict[str, int] = {}  # election -> max_ballots_per_token
+        self._proposed: dict[TokenKey, tuple[int, int]] = {}  # the batch admit() judged last
+        self._closing: set[str] = set()
 
     async def resume(self) -> None:
         q = select(transitions.c.election_id).where(
             transitions.c.to_state >= ElectionState.CLOSED.value).distinct()
         async with self.engine.connect() as conn:
             self.closed = {r.election_id for r in (await conn.execute(q)).all()}
+        self._tokens.clear()
+        self._caps.clear()
 
-    def admit(self, entries: Sequence[bytes]) -> list[str | None]:
-        closing: set[str] = set()  # closed by an entry earlier in this batch
+    async def admit(self, entries: Sequence[bytes]) -> list[str | None]:
+        parsed = [_entry(d) for d in entries]
+        ballots: dict[int, TokenKey | None] = {}
+        counters: dict[int, int] = {}
+        for i, e in enumerate(parsed):
+            if e.kind == ElectionEvent.BALLOT:
+                try:
+                    token, counters[i] = token_and_counter(e.body)
+                    ballots[i] = (e.subject, token)
+                except DecodeError:
+                    ballots[i] = None
+        await self._load({k for k in ballots.values() if k is not None})
+        proposed: dict[TokenKey, tuple[int, int]] = {}
+        closing: set[str] = set()
         verdicts: list[str | None] = []
-        for data in entries:
-            kind, subject, body = _header(data)
-            if kind == ElectionEvent.BALLOT and (subject in self.closed or subject in closing):
-                verdicts.append(CLOSED_REASON)
-                continue
-            if kind == ElectionEvent.STATE and _closes(body):
-                closing.add(subject)
-            verdicts.append(None)
+        for i, e in enumerate(parsed):
+            verdict = None
+            if i in ballots:
+                key = ballots[i]
+                if e.subject in self.closed or e.subject in closing:
+                    verdict = CLOSED_REASON
+                elif key is None:
+                    verdict = "INVALID_BALLOT: not a cast ballot's canonical bytes"
+                else:
+                    previous = proposed.get(key, self._tokens.get(key))
+                    try:
+                        check_ballot_order(previous, counters[i], self._caps.get(
+                            e.subject, DEFAULT_MAX_BALLOTS_PER_TOKEN))
+                    except BallotOrderViolation as exc:
+                        verdict = f"{exc.reason}: {exc}"
+                    else:
+                        proposed[key] = (counters[i], 1 if previous is None else previous[1] + 1)
+            elif e.closes:
+                closing.add(e.subject)
+            verdicts.append(verdict)
+        self._proposed, self._closing = proposed, closing
         return verdicts
 
+    async def record(self, conn: AsyncConnection, entries: Sequence[bytes]) -> None:
+        if not self._proposed:
+            return
+        dialect = postgresql if is_postgres(conn.engine) else sqlite
+        stmt = dialect.insert(ballot_tokens)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ballot_tokens.c.election_id, ballot_tokens.c.token_public_key],
+            set_={"counter": stmt.excluded.counter, "ballots": stmt.excluded.ballots})
+        await conn.execute(stmt, [
+            {"election_id": eid, "token_public_key": token, "counter": c, "ballots": n}
+            for (eid, token), (c, n) in self._proposed.items()])
+
     def committed(self, entries: Sequence[bytes]) -> None:
-        for data in entries:
-            kind, subject, body = _header(data)
-            if kind == ElectionEvent.STATE and _closes(body):
-                self.closed.add(subject)
+        self._tokens.update(self._proposed)
+        for eid in self._closing:  # its tokens take no more ballots: forget them
+            self.closed.add(eid)
+            self._caps.pop(eid, None)
+            for key in [k for k in self._tokens if k[0] == eid]:
+                del self._tokens[key]
+        self._proposed, self._closing = {}, set()
 
-
-def _header(data: bytes) -> tuple[str | None, str, bytes]:
-    """(kind, subject, body) of an event; (None, "", b"") for bytes that are not one (another
-    family's business, or a test's raw entry)."""
-    try:
-        event = decode_event(data)
-    except DecodeError:
-        return None, "", b""
-    return event.kind, event.subject, event.body
-
-
-def _closes(body: bytes) -> bool:
-    try:
-        return decode_transition(body).to_state is ElectionState.CLOSED
-    except DecodeError:
-        return False
+    async def _load(self, keys: set[TokenKey]) -> None:
+        """Read the caps of elections and the counters of tokens not seen since the start: one
+        query per election of the batch at most, none once they are known."""
+        missing = {k for k in keys if k not in self._tokens}
+        eids = {eid for eid, _ in keys if eid not in self._caps}
+        if not missing and not eids:
+            return
+        async with self.engine.connect() as conn:
+            if eids:
+                rows = await conn.execute(select(elections.c.election_id, elections.c.definition)
+                                          .where(elections.c.election_id.in_(sorted(eids))))
+                for r in rows.all():
+                    self._caps[r.election_id] = decode_definition(
+                        bytes(r.definition)).max_ballots_per_token
+            by_election: dict[str, list[bytes]] = {}
+            for eid, token in missing:
+                by_election.setdefault(eid, []).append(token)
+            t = ballot_tokens
+            for eid, tokens in by_election.items():
+                rows = await conn.execute(select(t.c.token_public_key, t.c.counter, t.c.ballots)
+                                          .where((t.c.election_id == eid)
+                                                 & t.c.token_public_key.in_(tokens)))
+                for r in rows.all():
+                    self._tokens[(eid, bytes(r.token_public_key))] = (r.counter, r.ballots)

@@ -5,7 +5,13 @@ every proof are checked (crypto.cast.verify_cast_ballot). It is appended to the 
 ``ballot`` event (docs/protocol.md §12) and durable before the reply, which is the receipt
 against a witness-co-signed checkpoint. The identical ballot again is a replay (ALREADY_EXISTS,
 found through the ledger's leaf-hash index); a different ballot from the same token is a revote:
-accepted, and only the latest of a token counts (crypto.tally.latest_per_token). Sealing an
+accepted only with a revote counter (signed by the token) above the token's previous ballot's
+(STALE_COUNTER) and within the definition's ``max_ballots_per_token`` (REVOTE_CAP), both
+FAILED_PRECONDITION. Both are decided by the sequencer, in the log's order
+(server/election/append_guard.py): several server processes can never put a token's ballots on
+the ledger out of counter order, and a failed append spends no counter (the identical ballot
+may be sent again). The highest counter of a token counts (crypto.tally.highest_per_token).
+Sealing an
 election stops new ballots and waits for those in flight, so that no acknowledged ballot lands
 after the close event.
 
@@ -44,6 +50,7 @@ from crypto.ballot import Contest, ContestKind, ElectionContext
 from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot_bytes, encode_cast_ballot
 from crypto.credential import CastBallot, IssuerKey, issuer_key_from_spki
+from crypto.election_audit import BallotOrderViolation
 from crypto.encoding import (
     Event,
     Reader,
@@ -97,6 +104,37 @@ class ReplayedBallot(Conflict):
     def __init__(self) -> None:
         super().__init__("this exact ballot is already on the ledger", reason="REPLAYED_BALLOT",
                          metadata={"check": self.check})
+
+
+class StaleCounter(Precondition):
+    """The ballot's revote counter is not above the token's previous ballot's on the ledger."""
+
+    check = "counter"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason=BallotOrderViolation.STALE,
+                         metadata={"check": self.check}, precondition="REVOTE_COUNTER")
+
+
+class RevoteCapReached(Precondition):
+    """The token has cast the most ballots its election allows."""
+
+    check = "revote_cap"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason=BallotOrderViolation.CAP,
+                         metadata={"check": self.check}, precondition="REVOTE_CAP")
+
+
+def refusal_of(refused: EntryRefused) -> Refused:
+    """The answer to a ballot the sequencer refused (server/election/append_guard.py)."""
+    if refused.code == BallotOrderViolation.STALE:
+        return StaleCounter(refused.detail)
+    if refused.code == BallotOrderViolation.CAP:
+        return RevoteCapReached(refused.detail)
+    if refused.code == BallotOrderViolation.REPLAYED:
+        return ReplayedBallot()
+    return BallotBoxClosed(refused.detail)
 
 
 class ReceiptPending(Unavailable):
@@ -376,9 +414,11 @@ class BallotVerifier:
 
 def _ballot_bytes(cast_bytes: bytes) -> bytes:
     """The ballot's canonical bytes inside a cast ballot's canonical bytes (crypto.codec:
-    version, LP(ballot), LP(credential), signature), without encoding the ballot again."""
+    version, counter, LP(ballot), LP(credential), signature), without encoding the ballot
+    again."""
     r = Reader(cast_bytes)
     r.uint(1)
+    r.uint(4)
     return r.lp(1 << 16)
 
 
@@ -485,9 +525,11 @@ class BallotBox:
     async def _accept(self, election: OpenElection, cast_bytes: bytes,
                       points: bytes) -> CastResult:
         """Append a verified ballot unless sealed or closed meanwhile, or a replay; its
-        receipt. The close is checked again under the leaf lock (the check took time), and once
-        more by the sequencer (server/election/append_guard.py), which another process's close
-        event may have reached first."""
+        receipt. The close is checked again under the leaf lock (the check took time); the
+        sequencer has the last word (server/election/append_guard.py): it refuses a ballot
+        behind its election's close (another process's close event may have reached it first),
+        one whose revote counter is not above its token's previous ballot's, and one over the
+        election's revote cap, in the log's own order."""
         eid = election.context.election_id
         entry = encode_event(Event(ElectionEvent.BALLOT, eid, cast_bytes))
         leaf = merkle.leaf_hash(entry)
@@ -503,8 +545,8 @@ class BallotBox:
                     raise ReplayedBallot()
                 try:
                     appended = await self.ledger.append(entry)
-                except EntryRefused as exc:  # the close event reached the sequencer first
-                    raise BallotBoxClosed(exc.reason) from exc
+                except EntryRefused as exc:  # the sequencer's word: the close, or the order
+                    raise refusal_of(exc) from exc
             self._locks.pop(leaf, None)
         finally:
             self._inflight[eid] -= 1

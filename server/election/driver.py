@@ -3,9 +3,12 @@
 :meth:`LifecycleDriver.step` looks at every election between KEY_CEREMONY and TALLYING and does
 what is due now (``run`` calls it every tick in ``python -m server``):
 
-* KEY_CEREMONY: once all n dealings are in, wait the complaint window (counted from when this
-  driver first saw them all), then finish the ceremony (joint key, ``issuer-keys`` event,
-  → READY). With too few qualified dealers the election stays in KEY_CEREMONY for good (logged).
+* KEY_CEREMONY: once all n dealings are in and the definition's ``ceremony_deadline`` (the end
+  of the complaint window, written in the election) has passed, finish the ceremony (joint key,
+  ``issuer-keys`` event, → READY). With too few qualified dealers, or a ceremony not complete by
+  the opening time, the election stays in KEY_CEREMONY for good (logged): it never opens, so a
+  late ceremony cannot silently shorten the vote (the verifiers refuse a READY after
+  ``open_time`` too).
 * READY → OPEN at the opening time (lifecycle.next_state; a clock past the closing time too goes
   on at once).
 * OPEN → CLOSED at the closing time (plus ``close_grace`` when several server processes take
@@ -45,22 +48,17 @@ S = ElectionState
 class LifecycleDriver:
     def __init__(self, elections: ElectionStore, ceremony: CeremonyStore, tally: TallyStore,
                  box: BallotBox, *, kek: bytes | None,
-                 clock: Callable[[], float] = time.time, complaint_window: float = 10.0,
-                 close_grace: float = 0.0) -> None:
-        if complaint_window < 0:
-            raise ValueError("the complaint window cannot be negative")
+                 clock: Callable[[], float] = time.time, close_grace: float = 0.0) -> None:
         self.elections = elections
         self.ceremony = ceremony
         self.tally = tally
         self.box = box
         self.kek = kek or None
         self.clock = clock
-        self.complaint_window = complaint_window
         # Several server processes each refuse ballots from the closing time on (by their
         # clocks); the close event waits this long after it, so that a ballot still being
         # appended by another process lands before the close (the witnesses refuse any after).
         self.close_grace = close_grace
-        self._all_dealt: dict[str, float] = {}  # election -> when all n dealings were first seen
         self._stuck: set[str] = set()  # elections whose ceremony cannot finish (logged once)
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -146,11 +144,15 @@ class LifecycleDriver:
     async def _finish_ceremony(self, election_id: str, e: StoredElection, now: float) -> bool:
         if election_id in self._stuck:
             return False
-        n = e.definition.guardians
-        if await self.ceremony.count(election_id, "dealing") < n:
+        d = e.definition
+        if now > d.open_time:
+            self._stuck.add(election_id)
+            log.error("the key ceremony was not complete by the opening time; the election will "
+                      "not open", extra={"election_id": election_id})
             return False
-        first = self._all_dealt.setdefault(election_id, now)
-        if now - first < self.complaint_window:
+        if now < d.ceremony_deadline:  # the complaint window is open
+            return False
+        if await self.ceremony.count(election_id, "dealing") < d.guardians:
             return False
         if self.kek is None:
             self._stuck.add(election_id)
@@ -166,7 +168,6 @@ class LifecycleDriver:
             log.error("the key ceremony failed; the election will not open: %s", exc,
                       extra={"election_id": election_id})
             return False
-        self._all_dealt.pop(election_id, None)
         log.info("key ceremony finished", extra={"election_id": election_id,
                                                  "qualified": list(result.qualified)})
         return True

@@ -13,6 +13,9 @@
 * ``ceremony_messages`` — every key, dealing and complaint of the key ceremony, as on the ledger.
 * ``tally`` / ``decryption_shares`` — the close's and the tally's records, each body stored before
   it is appended and its ledger index after (so a retry appends identical bytes once).
+* ``ballot_tokens`` — per election and token key, the highest revote counter accepted and how
+  many ballots the token has on the ledger: written by the sequencer's guard in each batch's own
+  transaction (server/election/append_guard.py), so it is exactly what the committed log says.
 * ``ballot_points`` — accepted ballots' ciphertext points, uncompressed: a cache for the close,
   checked against the ledger there (server/election/ballot_points.py).
 """
@@ -103,6 +106,14 @@ decryption_shares = Table(
     Column("body", LargeBinary, nullable=False),  # decryption-shares body
     Column("submitted_at", Float, nullable=False),
     Column("ledger_index", BigInteger, nullable=True),  # None: claimed, not yet on the ledger
+)
+
+ballot_tokens = Table(
+    "ballot_tokens", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("token_public_key", LargeBinary(32), primary_key=True),
+    Column("counter", BigInteger, nullable=False),  # the highest accepted revote counter
+    Column("ballots", Integer, nullable=False),  # ballots of the token taken so far
 )
 
 ballot_points = Table(

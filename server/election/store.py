@@ -269,6 +269,10 @@ class ElectionStore:
             return {w: n for w, n in (await conn.execute(q)).all()}
 
     async def create_election(self, definition: DefinitionRecord) -> Receipt:
+        if definition.ceremony_deadline <= self._wall_clock():
+            raise Refused("the ceremony deadline has passed (it must be after the creation, at "
+                          "or before the opening time)", reason="CEREMONY_DEADLINE_PASSED",
+                          field="ceremony_deadline")
         roll = await self.get_roll(definition.roll_id)
         if roll.roll_hash != definition.roll_hash:
             raise ValueError("the definition names another roll hash")

@@ -5,9 +5,10 @@ After the OPEN → CLOSED transition the lifecycle driver (driver.py) publishes,
 1. ``credentials-issued``: how many blind credentials the registrar issued per weight class
    (classes with none left out), so that anyone can check no class cast more ballots than it
    received credentials;
-2. ``aggregates``: the homomorphic sums (crypto.tally.aggregate) over the latest ballot of each
-   token among the election's ``ballot`` events between its OPEN and its CLOSED event, summed
-   page by page in worker processes from the points the ballot box kept uncompressed
+2. ``aggregates``: the homomorphic sums (crypto.tally.aggregate) over the ballot with the highest
+   revote counter of each token among the election's ``ballot`` events between its OPEN and
+   its CLOSED event, summed page by page in worker processes from the points the ballot box
+   kept uncompressed
    (ballot_points.py; each checked against the ledger's compressed point, and decompressed from
    the ledger when missing or wrong) with batched affine additions (crypto.affine);
 
@@ -139,11 +140,12 @@ def _affine_ciphertexts(encodings: Sequence[tuple[bytes, bytes]], kept: bytes | 
 
 def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options: int,
               points: dict[int, bytes] | None = None
-              ) -> tuple[dict[int, list[bytes]], list[tuple[bytes, int, int]], int]:
+              ) -> tuple[dict[int, list[bytes]], list[tuple[bytes, int, int, int]], int]:
     """One page of the ledger (run in a worker process): the class sums of the election's
-    ballots in it, encoded; (token key, weight, ledger index) of each ballot; and how many
-    ballots had no usable kept points (``points``: ledger index -> ballot_points row) and were
-    decompressed from the ledger. Proofs are skipped (crypto.codec.decode_tally_encodings):
+    ballots in it, encoded; (token key, weight, ledger index, revote counter) of each ballot;
+    and how many ballots had no usable kept points (``points``: ledger index -> ballot_points
+    row) and were decompressed from the ledger. Proofs are skipped
+    (crypto.codec.decode_tally_encodings):
     every ballot on the ledger was verified in full by the ballot box before it was appended,
     and by the validating witnesses."""
     views, seen, decoded = [], [], 0
@@ -155,7 +157,7 @@ def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options:
             cts, kept = _affine_ciphertexts(e.ciphertexts, points.get(start + k))
             decoded += not kept
             views.append((e.weight, cts))
-            seen.append((e.token_public_key, e.weight, start + k))
+            seen.append((e.token_public_key, e.weight, start + k, e.counter))
     sums = class_sums_affine(views, n_options)
     return {w: [encode_total(c) for c in cts] for w, cts in sums.items()}, seen, decoded
 
@@ -164,27 +166,33 @@ def _decoded(sums: dict[int, list[bytes]]) -> ClassSums:
     return {w: [decode_total(b) for b in cts] for w, cts in sums.items()}
 
 
-PageSums = tuple[dict[int, list[bytes]], list[tuple[bytes, int, int]], int]  # page_sums' answer
+PageSums = tuple[dict[int, list[bytes]], list[tuple[bytes, int, int, int]], int]  # page_sums'
 
 
 def replaced_ballots(results: Iterable[PageSums]) -> tuple[dict[bytes, tuple[int, int]],
                                                              list[int]]:
-    """From the pages' answers in ledger order: token -> (weight, index) of each token's latest
-    ballot, and the ledger indexes of the ballots a later one of the same token replaced."""
-    latest: dict[bytes, tuple[int, int]] = {}
+    """From the pages' answers in ledger order: token -> (weight, index) of each token's counted
+    ballot — the one with its highest revote counter (crypto.tally.highest_per_token; every
+    verifier refuses a counter not above the token's previous one, so on a valid ledger it is
+    also the token's last) — and the ledger indexes of the token's other ballots."""
+    best: dict[bytes, tuple[int, int, int]] = {}  # token -> (counter, weight, index)
     replaced: list[int] = []
     for _, seen, _ in results:
-        for token, weight, index in seen:
-            if token in latest:
-                replaced.append(latest[token][1])
-            latest[token] = (weight, index)
-    return latest, replaced
+        for token, weight, index, counter in seen:
+            prev = best.get(token)
+            if prev is None or counter > prev[0]:
+                if prev is not None:
+                    replaced.append(prev[2])
+                best[token] = (counter, weight, index)
+            else:
+                replaced.append(index)
+    return {t: (w, i) for t, (_, w, i) in best.items()}, replaced
 
 
 def combine_pages(election_id: str, results: Sequence[PageSums], n_options: int,
                   replaced_entries: Iterable[bytes]) -> Aggregates:
     """The aggregates: the pages' class sums less those of the replaced ballots (a few; the
-    group is abelian, so the result is exactly ``crypto.tally.aggregate(latest_per_token(...))``),
+    group is abelian, so the result is exactly ``crypto.tally.aggregate(highest_per_token(...))``),
     each class sum scaled by its weight."""
     latest, _ = replaced_ballots(results)
     decoded = sum(d for _, _, d in results)
@@ -202,7 +210,7 @@ def aggregate_pages(election_id: str, pages: Iterable[tuple[int, Sequence[bytes]
                     n_options: int, executor: Executor | None = None,
                     points: dict[int, bytes] | None = None) -> Aggregates:
     """The aggregates of the election's ballots in ``pages`` ((first index, entries), in ledger
-    order), counting the latest ballot of each token: the pages summed in parallel on
+    order), counting the highest-counter ballot of each token: the pages summed in parallel on
     ``executor`` (worker processes), then :func:`combine_pages`. ``points`` are the ballot box's
     kept points by ledger index (ballot_points.py); each is checked against the ledger before
     use. (The server's close does the same, streaming pages from the database:
@@ -336,7 +344,7 @@ class TallyStore:
 
     async def aggregate_range(self, election_id: str, start: int, end: int,
                               n_options: int) -> Aggregates:
-        """The aggregates of the latest ballot of each token among ledger entries [start, end):
+        """The aggregates of the highest-counter ballot of each token among entries [start, end):
         pages of the ledger and of the kept points are read one after the other while worker
         processes sum the pages already read (at most ``2 × workers`` pages in flight, so memory
         stays bounded whatever the election's size); then the replaced ballots are read back

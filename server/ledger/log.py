@@ -259,7 +259,9 @@ class Ledger:
                                             new_nodes, root, note, [pid for pid, _ in pending],
                                             quorum_free=self.collector is None),
                                       notify_channel=CHANNEL_BATCH
-                                      if is_postgres(self.engine) else None)
+                                      if is_postgres(self.engine) else None,
+                                      within=None if self.guard is None else
+                                      lambda conn: self.guard.record(conn, entries))
         # committed (never before: a failed batch's positions are reused by the next batch)
         self.store.remember(new_nodes)
         self._size = new_size
@@ -283,7 +285,7 @@ class Ledger:
         """The batch without what the guard refuses. A refused local append's caller gets
         EntryRefused now; a refused handed-over entry's refusal is committed (and the waiting
         process notified) before the batch is written."""
-        verdicts = self.guard.admit([d for d, _ in items] + [d for _, d in pending])
+        verdicts = await self.guard.admit([d for d, _ in items] + [d for _, d in pending])
         kept = []
         for item, reason in zip(items, verdicts, strict=False):
             if reason is None:

@@ -18,7 +18,7 @@ reuses with other entries) leaves nothing behind.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
@@ -341,10 +341,14 @@ class LogStore:
 
     # --- the sequencer's write ------------------------------------------------------------------
 
-    async def commit_batch(self, batch: Batch, notify_channel: str | None = None) -> None:
+    async def commit_batch(self, batch: Batch, notify_channel: str | None = None,
+                           within: Callable[[AsyncConnection], Awaitable[None]] | None = None
+                           ) -> None:
         """Entries, tree nodes, checkpoint and head in ONE transaction: a crash at any moment
-        leaves either the whole batch or none of it. The head row is locked first (PostgreSQL
-        ``SELECT … FOR UPDATE``) and must still be at ``old_size``: a stale sequencer fails."""
+        leaves either the whole batch or none of it (``within`` writes more in the same
+        transaction: the append guard's state, server/ledger/guard.py). The head row is locked
+        first (PostgreSQL ``SELECT … FOR UPDATE``) and must still be at ``old_size``: a stale
+        sequencer fails."""
         new_size = batch.old_size + len(batch.entries)
         async with self.engine.begin() as conn:
             q = select(log_heads.c.size).where(log_heads.c.log_id == self.log_id)
@@ -370,6 +374,8 @@ class LogStore:
             if batch.consumed_pending:
                 await conn.execute(delete(log_pending).where(
                     log_pending.c.id.in_(list(batch.consumed_pending))))
+            if within is not None:
+                await within(conn)
             if notify_channel is not None:
                 await conn.execute(text("SELECT pg_notify(:c, '')"), {"c": notify_channel})
 

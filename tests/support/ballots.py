@@ -59,12 +59,14 @@ def blinded_request(issuer: IssuerKey, token: Ed25519PrivateKey | None = None,
 
 
 def signed_ballot(election: ElectionContext, token: Ed25519PrivateKey, credential: Credential,
-                  choices: Sequence[int], rng: ScalarSource | None = None) -> CastBallot:
-    """``choices`` encrypted (bound to the token's key) and signed by the token; with the voter's
-    own token and credential, a revote."""
+                  choices: Sequence[int], rng: ScalarSource | None = None,
+                  counter: int = 1) -> CastBallot:
+    """``choices`` encrypted (bound to the token's key) and signed by the token with revote
+    counter ``counter``; with the voter's own token and credential and a higher counter, a
+    revote."""
     ballot = encrypt_ballot(election, token_public_bytes(token), choices,
                             random_scalar if rng is None else rng)
-    return sign_ballot(token, ballot, credential)
+    return sign_ballot(token, ballot, credential, counter)
 
 
 def new_voter(election: ElectionContext, issuer: IssuerKey,

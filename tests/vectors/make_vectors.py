@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot, proof_context
+from crypto.cast import ballot_signing_message
 from crypto.codec import (
     encode_ballot,
     encode_cast_ballot,
@@ -81,7 +82,7 @@ from crypto.threshold import partial_decrypt
 from crypto.transcript import Transcript
 from rules.roll import Roll, Unit, compute_weights, roll_canonical_bytes, roll_hash
 from rules.roll_csv import parse_roll_csv
-from tests.support.ballots import new_voter
+from tests.support.ballots import new_voter, signed_ballot
 from tests.support.dkg import run_dkg
 
 RNG_DST = b"ownervote-v1-test-vector-rng"
@@ -226,7 +227,8 @@ def tally_vector() -> dict:
     roll = roll_commitment(vector_roll())  # 37,505 in classes 7580 ×1, 8950 ×2, 12025 ×1
     definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
                                   Contest.referendum(), preset_rule(RulePreset.MAJOR),
-                                  1_800_000_000, 1_800_086_400, 3, 2)
+                                  1_800_000_000, 1_800_086_400, 3, 2, 1_799_992_800,
+                                  max_ballots_per_token=5)
     records = []
     for g in (1, 3):
         share = GuardianShare(g, decode_scalar(bytes.fromhex(dkg["secret_shares"][str(g)])))
@@ -409,7 +411,7 @@ def rule_outcomes_vector() -> dict:
         areas = tuple(10000 * s + 20000 * lg for s, lg in options)
         definition = DefinitionRecord("rules-2026", "rules/roll", roll.roll_hash,
                                       "A motion", Contest.referendum(), rule,
-                                      1_800_000_000, 1_800_086_400, 3, 2)
+                                      1_800_000_000, 1_800_086_400, 3, 2, 1_799_992_800)
         owners, area = ps + pl, 10000 * ps + 20000 * pl
         guardians = (1, 3) if owners else ()
         aggs = Aggregates((ZERO,) * 3, (ZERO,) * 3, owners, area)
@@ -567,6 +569,7 @@ def credential_vector() -> dict:
     token = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"token seed").digest())
     tpk = token_public_bytes(token)
     v = new_voter(election, issuer, issuer_sk, [1], token=token, blind_rng=rbytes, rng=rng)
+    revote = signed_ballot(election, token, v.credential, [0], rng=rng, counter=2)
     return {"seed": h(b"credential"), "issuer_key": "RFC 9474 Appendix A key",
             "issuer_spki": h(issuer.spki), "key_id": h(issuer.key_id), "weight": 8950,
             "election_id": "demo-2026", "public_key": h(encode_point(election.public_key)),
@@ -575,7 +578,11 @@ def credential_vector() -> dict:
             "prepared_message": h(v.request.prepared_message),
             "blinded_msg": h(v.request.blinded_msg), "blind_sig": h(v.blind_signature),
             "credential": h(encode_credential(v.credential)),
-            "cast_ballot": h(encode_cast_ballot(v.cast))}
+            "signing_message": h(ballot_signing_message(v.cast.ballot, v.cast.counter)),
+            "cast_ballot": h(encode_cast_ballot(v.cast)),
+            # the same token's revote (counter 2; its ballot's nonces drawn after the first's)
+            "revote_signing_message": h(ballot_signing_message(revote.ballot, revote.counter)),
+            "revote": h(encode_cast_ballot(revote))}
 
 
 # --- §8.2: the issuer-keys record ----------------------------------------------------------------

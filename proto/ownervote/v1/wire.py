@@ -26,12 +26,12 @@ from grpc_status import rpc_status
 
 from crypto.attestation import Attestation
 from crypto.ballot import Contest, ContestKind, EncryptedBallot, EncryptedSelection
-from crypto.codec import BALLOT_VERSION
+from crypto.codec import BALLOT_VERSION, CAST_BALLOT_VERSION
 from crypto.credential import CastBallot, Credential, IssuerKey
 from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from crypto.elgamal import Ciphertext
 from crypto.encoding import lp
-from crypto.errors import DecodeError, InvalidProof
+from crypto.errors import DecodeError, InvalidProof, WeakThreshold
 from crypto.group import (
     POINT_LEN,
     SCALAR_LEN,
@@ -46,6 +46,7 @@ from crypto.log.receipt import ProvenEntry, Receipt
 from crypto.proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
 from crypto.public_election import PublicElection
 from crypto.records import (
+    DEFAULT_MAX_BALLOTS_PER_TOKEN,
     DecryptionSharesRecord,
     DefinitionRecord,
     ElectionState,
@@ -53,6 +54,7 @@ from crypto.records import (
     ResultRecord,
     RulePreset,
     RuleRecord,
+    is_weak_threshold,
     preset_rule,
 )
 from crypto.threshold import DecryptionShare
@@ -188,8 +190,11 @@ def cast_ballot(path: str, c: crypto_pb2.CastBallot) -> CastBallot:
         raise invalid(path, "ballot and credential are required")
     if len(c.signature) != 64:
         raise invalid(f"{path}.signature", "an Ed25519 signature is 64 bytes")
+    if c.counter == 0:
+        raise invalid(f"{path}.counter", "a revote counter starts at 1")
     return CastBallot(ballot(f"{path}.ballot", c.ballot),
-                      credential(f"{path}.credential", c.credential), bytes(c.signature))
+                      credential(f"{path}.credential", c.credential), c.counter,
+                      bytes(c.signature))
 
 
 def _disjunctive_bytes(p: crypto_pb2.DisjunctiveProof, out: list) -> bool:
@@ -212,7 +217,8 @@ def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
     every point and scalar field has its exact length; then the bytes decode
     (crypto.codec.decode_cast_ballot) exactly when every point and scalar does, i.e. when
     :func:`cast_ballot` maps ``c`` (or an election id is over the codec's 128 bytes)."""
-    if not c.HasField("ballot") or not c.HasField("credential") or len(c.signature) != 64:
+    if (not c.HasField("ballot") or not c.HasField("credential") or len(c.signature) != 64
+            or c.counter == 0):
         return None
     b, cr = c.ballot, c.credential
     if (len(b.election_hash) != 32 or len(b.token_public_key) != 32
@@ -234,8 +240,8 @@ def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
         return None
     credential = (lp(cr.election_id.encode()) + cr.weight.to_bytes(8, "big")
                   + cr.token_public_key + cr.msg_prefix + lp(cr.signature))
-    return (BALLOT_VERSION.to_bytes(1, "big") + lp(b"".join(out)) + lp(credential)
-            + c.signature)
+    return (CAST_BALLOT_VERSION.to_bytes(1, "big") + c.counter.to_bytes(4, "big")
+            + lp(b"".join(out)) + lp(credential) + c.signature)
 
 
 def _disjunctive_pb(p: DisjunctiveProof) -> crypto_pb2.DisjunctiveProof:
@@ -259,7 +265,7 @@ def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
             election_id=c.credential.election_id, weight=c.credential.weight,
             token_public_key=c.credential.token_public_key, msg_prefix=c.credential.msg_prefix,
             signature=c.credential.signature),
-        signature=c.signature)
+        signature=c.signature, counter=c.counter)
 
 
 def cast_ballot_request_pb(c: CastBallot) -> election_pb2.CastBallotRequest:
@@ -386,18 +392,25 @@ def rule(path: str, r: election_pb2.Rule) -> RuleRecord:
 
 def definition_pb(d: DefinitionRecord) -> election_pb2.ElectionDefinition:
     return new_definition_pb(d.election_id, d.roll_id, d.motion, d.contest, d.rule, d.open_time,
-                             d.close_time, d.guardians, d.threshold)
+                             d.close_time, d.guardians, d.threshold,
+                             ceremony_deadline=d.ceremony_deadline,
+                             max_ballots_per_token=d.max_ballots_per_token,
+                             allow_weak_threshold=d.allow_weak_threshold)
 
 
 def new_definition_pb(election_id: str, roll_id: str, motion: str, contest: Contest,
                       rule: RuleRecord, open_time: int, close_time: int, guardians: int,
-                      threshold: int) -> election_pb2.ElectionDefinition:
+                      threshold: int, *, ceremony_deadline: int,
+                      max_ballots_per_token: int = DEFAULT_MAX_BALLOTS_PER_TOKEN,
+                      allow_weak_threshold: bool = False) -> election_pb2.ElectionDefinition:
     """What an administrator defines (the roll's hash is the server's to fill in)."""
     out = election_pb2.ElectionDefinition(
         election_id=election_id, roll_id=roll_id, motion=motion, contest=contest_pb(contest),
-        rule=rule_pb(rule), guardians=guardians, threshold=threshold)
+        rule=rule_pb(rule), guardians=guardians, threshold=threshold,
+        max_ballots_per_token=max_ballots_per_token, allow_weak_threshold=allow_weak_threshold)
     out.open_time.seconds = open_time
     out.close_time.seconds = close_time
+    out.ceremony_deadline.seconds = ceremony_deadline
     return out
 
 
@@ -413,12 +426,22 @@ def definition(d: election_pb2.ElectionDefinition, roll_hash: bytes,
     if not d.HasField("open_time") or not d.HasField("close_time") or \
             d.open_time.seconds >= d.close_time.seconds or d.open_time.seconds <= 0:
         raise invalid(f"{path}.open_time", "open_time must be set and before close_time")
+    if not d.HasField("ceremony_deadline") or \
+            not 0 < d.ceremony_deadline.seconds <= d.open_time.seconds:
+        raise invalid(f"{path}.ceremony_deadline",
+                      "ceremony_deadline must be set, positive and at or before open_time")
     if not 1 <= d.threshold <= d.guardians <= 255:
         raise invalid(f"{path}.threshold", "need 1 <= threshold <= guardians <= 255")
+    if not d.allow_weak_threshold and is_weak_threshold(d.guardians, d.threshold):
+        raise invalid(f"{path}.threshold", str(WeakThreshold(d.guardians, d.threshold)),
+                      "WEAK_THRESHOLD")
+    if not 1 <= d.max_ballots_per_token <= 255:
+        raise invalid(f"{path}.max_ballots_per_token", "1..255 ballots per token")
     try:
         return DefinitionRecord(d.election_id, d.roll_id, roll_hash, d.motion, c, r,
                                 d.open_time.seconds, d.close_time.seconds, d.guardians,
-                                d.threshold)
+                                d.threshold, d.ceremony_deadline.seconds,
+                                d.max_ballots_per_token, d.allow_weak_threshold)
     except DecodeError as exc:
         raise invalid(path, str(exc)) from exc
 

@@ -65,7 +65,8 @@ class AdminService(election_pb2_grpc.AdminServiceServicer):
             units=sum(len(o.units) for o in roll.owners), owners=stored.total_owners,
             total_area=stored.total_area, receipt=wire.receipt_pb(receipt))
 
-    @answers(fields={"roll_id": "definition.roll_id", "election_id": "definition.election_id"})
+    @answers(fields={"roll_id": "definition.roll_id", "election_id": "definition.election_id",
+                     "ceremony_deadline": "definition.ceremony_deadline"})
     async def CreateElection(self, request, context):  # noqa: N802
         self.auth.check(context)
         roll = await self.store.roll_to_define_on(request.definition.roll_id)

@@ -19,8 +19,10 @@ from .common import check_election_id
 
 def field_of_check(check: str) -> str | None:
     """The protobuf path of a failed ballot check (crypto names it in domain terms)."""
-    if check in ("replay", "election_state"):
+    if check in ("replay", "election_state", "revote_cap"):
         return None
+    if check == "counter":
+        return "cast_ballot.counter"
     if check.startswith("credential.") or check == "signature":
         return f"cast_ballot.{check}"
     if check.startswith("selection["):
