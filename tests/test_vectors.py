@@ -538,3 +538,54 @@ def test_event_envelope_vectors():
         ev = decode_event(entry)
         assert (ev.kind, ev.subject, ev.body.hex()) == (e["kind"], e["subject"], e["body"])
         assert event_family(ev.kind) == v["family"]
+def test_trust_bundle_vectors_from_their_keys_and_by_hand():
+    """§13.1: the bundle's text built by hand from the keys' seeds, its SHA-256 digest and its
+    short fingerprint computed without the library, and decoding giving back exactly it."""
+    import base64
+    import hashlib
+
+    from crypto.dkg import guardian_fingerprint
+    from crypto.log.checkpoint import CosignatureSigner
+    from crypto.log.note import Ed25519Signer
+    from crypto.log.trust import decode_bundle
+
+    v = V["trust"]
+    log = Ed25519Signer(v["log"]["name"], b(v["log"]["seed"]))
+    assert log.verifier().vkey() == v["log"]["vkey"]
+    witnesses = [CosignatureSigner(w["name"], b(w["seed"])) for w in v["witnesses"]]
+    assert [w.verifier().vkey() for w in witnesses] == [w["vkey"] for w in v["witnesses"]]
+
+    def short(digest: bytes, dev: bool = False) -> str:
+        b32 = base64.b32encode(digest[:20]).decode()
+        return ("DEV-" if dev else "") + "-".join(b32[i:i + 4] for i in range(0, 32, 4))
+
+    def lp(x: bytes) -> bytes:
+        return len(x).to_bytes(4, "big") + x
+
+    head = ["ownervote-trust-bundle/v1", f"origin {v['origin']}", f"log {v['log']['vkey']}",
+            *sorted(f"witness {w['vkey']}" for w in v["witnesses"]), f"quorum {v['quorum']}",
+            f"identity-provider {v['identity_provider']['public_key']}"]
+    g = v["with_guardians"]
+    dkg = {k["index"]: k["encryption_key"] for k in V["dkg"]["guardian_keys"]}
+    fps = {int(i): hashlib.sha256(lp(b"ownervote/v1/guardian-fingerprint")
+                                  + lp(g["election_id"].encode()) + bytes([int(i)])
+                                  + b(dkg[int(i)])).digest() for i in g["fingerprints"]}
+    assert {str(i): fp.hex() for i, fp in fps.items()} == g["fingerprints"]
+    guardians = [f"guardian {g['election_id']} {i} {fps[i].hex()}" for i in sorted(fps)]
+    dev = v["development"]
+    dev_lines = [*head[:3], f"witness {v['witnesses'][0]['vkey']}", "quorum 0", head[-1],
+                 "development"]
+    for doc, lines, is_dev in ((v["bundle"], head, False), (g, head + guardians, False),
+                               (dev, dev_lines, True)):
+        text = "".join(line + "\n" for line in lines).encode()
+        assert text.hex() == doc["encoding"] and text.decode() == doc["text"]
+        assert hashlib.sha256(text).hexdigest() == doc["sha256"]
+        assert short(hashlib.sha256(text).digest(), is_dev) == doc["fingerprint"]
+        bundle = decode_bundle(text)
+        assert bundle.encode() == text and bundle.fingerprint() == doc["fingerprint"]
+        assert bundle.development is is_dev
+    pinned = decode_bundle(b(g["encoding"])).guardian_fingerprints(g["election_id"])
+    from crypto.codec import decode_guardian_key  # the library's fingerprint agrees
+    for k in V["dkg"]["guardian_keys"]:
+        key = decode_guardian_key(bytes([k["index"]]) + b(k["encryption_key"]) + b(k["proof"]))
+        assert guardian_fingerprint(g["election_id"], key) == pinned[k["index"]]
