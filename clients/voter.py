@@ -13,6 +13,10 @@
         witness quorum, and saved. Voting again replaces the earlier ballot.
     verify-receipt --receipt FILE
         Re-check a saved receipt.
+    counted --wallet FILE
+        After the close: prove from the ledger that the ballot the count takes for this
+        wallet's token is its own latest one (and say so), or that another ballot of the token
+        counts (someone else holds the wallet).
     result ID
         The published result: the ledger's result entry, proven.
 
@@ -33,7 +37,7 @@ from pathlib import Path
 from ownervote.files import write_private
 from ownervote.v1.wire import WireError
 
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, InvalidProof
 from crypto.log.receipt import Receipt
 from crypto.log.view import LogView
 
@@ -103,6 +107,12 @@ async def command(voter: VoterClient, args) -> None:
         print(f"ballot {cast.ballot_hash.hex()[:16]}… accepted at ledger index "
               f"{cast.receipt.index}; receipt verified against a co-signed checkpoint of "
               f"size {cast.tree_size}")
+    elif args.cmd == "counted":
+        c = await voter.check_counted(Wallet.from_json(args.wallet.read_text()))
+        print(f"已计入：您的最新一票（第 {c.counter} 次投票，账本序号 {c.index}）在截止（序号 "
+              f"{c.close_index}）前记入账本，计票取的正是这一票 / counted: your latest ballot "
+              f"(revote {c.counter}, ledger index {c.index}) is on the ledger before the close "
+              f"(index {c.close_index}), and it is the one the count takes")
     elif args.cmd == "verify-receipt":
         size = await voter.verify_receipt(receipt_from_json(args.receipt.read_text()))
         print(f"receipt OK: the entry is in the co-signed tree of size {size}")
@@ -134,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--choice", action="append", default=[])
     v.add_argument("--receipt", type=Path)
     sub.add_parser("verify-receipt").add_argument("--receipt", type=Path, required=True)
+    sub.add_parser("counted").add_argument("--wallet", type=Path, required=True)
     sub.add_parser("result").add_argument("id")
     args = p.parse_args(argv)
     try:
@@ -144,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"refused: {exc}" + (f" [field {exc.field}]" if exc.field else ""),
               file=sys.stderr)
+        return 1
+    except InvalidProof as exc:
+        if exc.what == "counted":  # the owner's own ballot is not the one counted
+            print(f"未计入 / NOT COUNTED: {exc.detail}", file=sys.stderr)
+        else:
+            print(f"verification failed: {exc}", file=sys.stderr)
         return 1
     except (CryptoError, WireError) as exc:
         print(f"verification failed: {exc}", file=sys.stderr)

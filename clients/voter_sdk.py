@@ -43,7 +43,13 @@ from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, ledger_pb2
 from crypto.attestation import Attestation
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
-from crypto.codec import decode_credential, encode_ballot, encode_cast_ballot, encode_credential
+from crypto.codec import (
+    cast_ballot_token_and_counter,
+    decode_credential,
+    encode_ballot,
+    encode_cast_ballot,
+    encode_credential,
+)
 from crypto.credential import (
     MAX_COUNTER,
     CastBallot,
@@ -56,14 +62,20 @@ from crypto.credential import (
 from crypto.election_audit import ElectionAudit
 from crypto.election_view import election_from_records
 from crypto.encoding import Event, decode_event, encode_event
-from crypto.errors import InvalidProof
+from crypto.errors import CryptoError, InvalidProof
 from crypto.log import merkle
 from crypto.log.checkpoint import Checkpoint
 from crypto.log.receipt import Receipt
 from crypto.log.trust import TrustBundle
 from crypto.log.view import LogView
 from crypto.public_election import PublicElection
-from crypto.records import ElectionEvent, ResultOutcome, ResultRecord, decode_result
+from crypto.records import (
+    ElectionEvent,
+    ElectionState,
+    ResultOutcome,
+    ResultRecord,
+    decode_result,
+)
 
 
 class Refused(Exception):
@@ -90,10 +102,14 @@ class Wallet:
     token: Ed25519PrivateKey
     credential: Credential
     last_counter: int = 0
+    last_ballot: bytes = b""  # the leaf hash of the ballot signed with last_counter
 
     def __post_init__(self) -> None:
         if not 0 <= self.last_counter <= MAX_COUNTER - 1:
             raise ValueError("the wallet's last revote counter is 0..2^32-2")
+        if len(self.last_ballot) not in (0, 32) or bool(self.last_ballot) != bool(
+                self.last_counter):
+            raise ValueError("the wallet's last ballot is a 32-byte leaf hash, with its counter")
 
     @property
     def election_id(self) -> str:
@@ -109,7 +125,8 @@ class Wallet:
                                        serialization.NoEncryption())
         return json.dumps({"token": raw.hex(),
                            "credential": encode_credential(self.credential).hex(),
-                           "last_counter": self.last_counter})
+                           "last_counter": self.last_counter,
+                           "last_ballot": self.last_ballot.hex()})
 
     @classmethod
     def from_json(cls, text: str) -> Wallet:
@@ -121,7 +138,7 @@ class Wallet:
         last = d.get("last_counter", 0)
         if not isinstance(last, int) or isinstance(last, bool):
             raise ValueError("the wallet's last_counter is not a number")
-        return cls(token, credential, last)
+        return cls(token, credential, last, bytes.fromhex(d.get("last_ballot", "")))
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,17 @@ class CastReceipt:
     receipt: Receipt  # verified: the ledger entry is in a checkpoint the quorum co-signed
     tree_size: int
     wallet: Wallet | None = None  # the wallet advanced to the ballot's counter (to persist)
+
+
+@dataclass(frozen=True)
+class CountedBallot:
+    """What :meth:`VoterClient.check_counted` proved: the token's ballot the count takes is its
+    latest, at ``index``, with revote ``counter``, before the close event at ``close_index``."""
+
+    election_id: str
+    index: int
+    counter: int
+    close_index: int
 
 
 @dataclass(frozen=True)
@@ -313,8 +341,9 @@ class VoterClient:
             raise ValueError("the election has no joint key yet")
         ballot = encrypt_ballot(election.context, wallet.credential.token_public_key, choices)
         counter = wallet.next_counter
-        return PreparedCast.of(sign_ballot(wallet.token, ballot, wallet.credential, counter),
-                               replace(wallet, last_counter=counter))
+        prepared = PreparedCast.of(sign_ballot(wallet.token, ballot, wallet.credential, counter))
+        return replace(prepared, wallet=replace(wallet, last_counter=counter,
+                                                last_ballot=prepared.leaf_hash))
 
     async def send(self, prepared: PreparedCast) -> CastReceipt:
         """Cast a prepared ballot; the receipt is checked against exactly its ledger entry and a
@@ -362,6 +391,90 @@ class VoterClient:
     async def verify_receipt(self, receipt: Receipt, entry: bytes | None = None) -> int:
         """Re-check a stored receipt (the tree size it proves inclusion in)."""
         return (await self._verify_receipt(receipt, entry)).size
+
+    async def check_counted(self, wallet: Wallet) -> CountedBallot:
+        """After the close: that the ballot the count takes for this wallet's token is its own
+        latest one (the ballot signed with ``wallet.last_counter``). Proven, not asked:
+
+        1. the election's records (co-signed, consistent with this device's view) have the close
+           event, at index C;
+        2. the wallet's last ballot is the ledger's entry i < C (its receipt, by leaf hash, with
+           its inclusion proof), and its counter is the wallet's;
+        3. every entry in [i, C] is fetched and proven complete: the frontier of [0, i) (the
+           inclusion path of i in the tree of size i + 1) extended by their leaf hashes gives the
+           root of the tree of size C + 1, which a consistency proof ties to the co-signed
+           checkpoint; none of them is a ballot of this token with a higher counter (which only
+           the token key can sign: a stolen wallet). Every verifier refuses a lower one, and
+           counts each token's highest (protocol §8.3, §12).
+
+        InvalidProof names what fails: ``counted`` (not on the ledger before the close, or another
+        ballot of the token counts), ``ledger`` (the entries do not prove out)."""
+        if not wallet.last_counter:
+            raise InvalidProof("counted", "this wallet has cast no ballot")
+        eid = wallet.election_id
+        _, audit = await self.records(eid, require_guardians=False)
+        close = audit.transitions.get(ElectionState.CLOSED)
+        if close is None:
+            raise InvalidProof("counted", "the close is not on the ledger yet")
+        mine = await self._await_receipt_by_leaf(wallet.last_ballot)
+        checkpoint = await self._verify_receipt(mine, None)
+        if mine.leaf_hash != wallet.last_ballot:
+            raise InvalidProof("counted", "the receipt is for another entry")
+        if mine.index >= close:
+            raise InvalidProof("counted", f"your latest ballot is at index {mine.index}, after "
+                               f"the close at {close}: it does not count")
+        entries = await self._proven_range(mine.index, close + 1, checkpoint)
+        token = wallet.credential.token_public_key
+        first = decode_event(entries[0])
+        if (first.kind, first.subject) != (ElectionEvent.BALLOT, eid) or \
+                cast_ballot_token_and_counter(first.body) != (token, wallet.last_counter):
+            raise InvalidProof("counted", "the entry of your receipt is not your latest ballot")
+        for k, entry in enumerate(entries[1:-1], start=mine.index + 1):
+            ev = decode_event(entry)
+            if (ev.kind, ev.subject) == (ElectionEvent.BALLOT, eid):
+                other, counter = cast_ballot_token_and_counter(ev.body)
+                if other == token:
+                    raise InvalidProof("counted", f"a later ballot of your token (revote "
+                                       f"{counter}, ledger index {k}) counts instead of yours: "
+                                       "someone else holds your wallet")
+        return CountedBallot(eid, mine.index, wallet.last_counter, close)
+
+    async def _await_receipt_by_leaf(self, leaf: bytes) -> Receipt:
+        try:
+            r = await self.ledger.GetReceipt(ledger_pb2.GetReceiptRequest(leaf_hash=leaf))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise InvalidProof("counted", "your latest ballot is not on the ledger") from exc
+            raise Refused(exc) from exc
+        return wire.receipt(r.receipt)
+
+    async def _proven_range(self, start: int, end: int, checkpoint: Checkpoint) -> list[bytes]:
+        """Entries [start, end) of the log, proven to be exactly its entries there against
+        ``checkpoint`` (trusted, of size ≥ end); InvalidProof("ledger") otherwise."""
+        path = [] if start == 0 else list((await self._call(
+            self.ledger.GetInclusionProof, ledger_pb2.GetInclusionProofRequest(
+                index=start, tree_size=start + 1))).hashes)
+        entries: list[bytes] = []
+        while start + len(entries) < end:
+            r = await self._call(self.ledger.GetEntries, ledger_pb2.GetEntriesRequest(
+                start=start + len(entries), count=min(1000, end - start - len(entries))))
+            if not r.entries:
+                raise InvalidProof("ledger", f"the log gives no entry at {start + len(entries)}")
+            entries.extend(bytes(e) for e in r.entries)
+        entries = entries[:end - start]
+        tree = merkle.CompactRange(start, list(reversed(path)))
+        for entry in entries:
+            tree.append(merkle.leaf_hash(entry))
+        proof = [] if end == checkpoint.size else list((await self._call(
+            self.ledger.GetConsistencyProof, ledger_pb2.GetConsistencyProofRequest(
+                old_size=end, new_size=checkpoint.size))).hashes)
+        try:
+            merkle.verify_consistency(end, checkpoint.size, proof, tree.root(),
+                                      checkpoint.root_hash)
+        except CryptoError as exc:
+            raise InvalidProof("ledger", f"entries {start}..{end - 1} are not the log's: "
+                               f"{exc}") from exc
+        return entries
 
     async def result(self, election_id: str) -> ElectionResult:
         """The ledger's result: the ``result`` entry GetResult names, proven by its receipt,

@@ -204,6 +204,21 @@ def decode_cast_ballot(data: bytes) -> CastBallot:
     return decode_all(data, read_cast_ballot)
 
 
+def cast_ballot_token_and_counter(data: bytes) -> tuple[bytes, int]:
+    """The token key and revote counter of a cast ballot's canonical bytes, read from the
+    front of the encoding (version, u32 counter, LP(ballot: version, LP(election id), K, token
+    key, …)) without decoding a point: what orders a token's ballots. DecodeError if ``data``
+    does not start so; the rest is not checked (verify_cast_ballot's business)."""
+    r = Reader(data)
+    r.uint(1)
+    counter = r.uint(4)
+    b = Reader(r.lp(1 << 16))
+    b.uint(1)
+    b.text()
+    b.take(32)
+    return bytes(b.take(32)), counter
+
+
 @dataclass(frozen=True)
 class TallyEncodings:
     """What the aggregation needs of a cast ballot already verified on the ledger, its points

@@ -53,6 +53,7 @@ def definition(roll_id: str, election_id: str | None = None, **changes):
         rule=election_pb2.Rule(preset=election_pb2.RULE_PRESET_MAJOR), guardians=5, threshold=3)
     d.open_time.seconds = 1_900_000_000
     d.close_time.seconds = 1_900_086_400
+    d.ceremony_deadline.seconds = 1_899_990_000
     for k, v in changes.items():
         setattr(d, k, v)
     return d
@@ -132,8 +133,12 @@ async def test_invalid_definitions_name_their_field(admin):
         (definition(rid, election_id="Not Valid!"), "definition.election_id"),
         (definition(rid, motion=""), "definition.motion"),
         (definition(rid, guardians=2, threshold=3), "definition.threshold"),
+        (definition(rid, guardians=3, threshold=1), "definition.threshold"),  # weak, no override
         (bad_times, "definition.open_time"),
     ]
+    late = definition(rid)  # the ceremony would end after the opening
+    late.ceremony_deadline.seconds = late.open_time.seconds + 1
+    cases.append((late, "definition.ceremony_deadline"))
     d = definition(rid)
     d.contest.kind = election_pb2.CONTEST_KIND_UNSPECIFIED
     cases.append((d, "definition.contest.kind"))

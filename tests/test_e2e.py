@@ -23,6 +23,7 @@ from crypto.audit import LedgerVerifier
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.dkg import GuardianShare
+from crypto.errors import InvalidProof
 from crypto.group import G
 from crypto.records import DecryptionSharesRecord, ElectionState
 from crypto.threshold import is_trivial, partial_decrypt
@@ -127,6 +128,14 @@ async def whole_election(scenario: ElectionScenario) -> None:
     nxt = await voter.cast(election, wallets[owners[2].owner_id], [choices[owners[2].owner_id]])
     assert nxt.receipt.index == last + 1
     await scenario.wait_for(ElectionState.TALLYING, timeout=40)
+    # after the close each phone proves that the count takes its own latest ballot
+    counted = await voter.check_counted(w0)
+    assert (counted.counter, counted.index) == (3, last) and counted.close_index > last
+    assert (await voter.check_counted(wallets[owners[1].owner_id])).counter == 1
+    # a copy of owner 0's wallet from before the revotes (a stolen phone's, or a stale backup)
+    # learns that a later ballot of its token counts, not the one it cast
+    with pytest.raises(InvalidProof, match="a later ballot of your token"):
+        await voter.check_counted(wallets[owners[0].owner_id])
     await refused(voter.cast(election, w0, [0]), grpc.StatusCode.FAILED_PRECONDITION)
     await refused(voter.result(eid), grpc.StatusCode.FAILED_PRECONDITION)
     # guardian shares: for another ciphertext, with a bad proof, from fewer than t

@@ -35,8 +35,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from crypto.codec import cast_ballot_token_and_counter
 from crypto.election_audit import BallotOrderViolation, check_ballot_order
-from crypto.encoding import Reader, decode_event
+from crypto.encoding import decode_event
 from crypto.errors import DecodeError
 from crypto.records import (
     DEFAULT_MAX_BALLOTS_PER_TOKEN,
@@ -54,20 +55,6 @@ CLOSED_DETAIL = "the election is closed: no ballot is appended after its close e
 CLOSED_REASON = f"{NOT_OPEN}: {CLOSED_DETAIL}"
 
 TokenKey = tuple[str, bytes]  # (election id, token public key)
-
-
-def token_and_counter(cast_bytes: bytes) -> tuple[bytes, int]:
-    """The token key and revote counter of a cast ballot's canonical bytes (crypto.codec: version,
-    u32 counter, LP(ballot: version, LP(election id), K, token key, …), …); DecodeError if they
-    are not such bytes."""
-    r = Reader(cast_bytes)
-    r.uint(1)
-    counter = r.uint(4)
-    b = Reader(r.lp(1 << 16))
-    b.uint(1)
-    b.text()
-    b.take(32)
-    return bytes(b.take(32)), counter
 
 
 @dataclass(frozen=True)
@@ -120,7 +107,7 @@ class ElectionAppendGuard:
         for i, e in enumerate(parsed):
             if e.kind == ElectionEvent.BALLOT:
                 try:
-                    token, counters[i] = token_and_counter(e.body)
+                    token, counters[i] = cast_ballot_token_and_counter(e.body)
                     ballots[i] = (e.subject, token)
                 except DecodeError:
                     ballots[i] = None

@@ -435,13 +435,14 @@ def definition(d: election_pb2.ElectionDefinition, roll_hash: bytes,
     if not d.allow_weak_threshold and is_weak_threshold(d.guardians, d.threshold):
         raise invalid(f"{path}.threshold", str(WeakThreshold(d.guardians, d.threshold)),
                       "WEAK_THRESHOLD")
-    if not 1 <= d.max_ballots_per_token <= 255:
+    cap = d.max_ballots_per_token or DEFAULT_MAX_BALLOTS_PER_TOKEN  # 0: unset
+    if not 1 <= cap <= 255:
         raise invalid(f"{path}.max_ballots_per_token", "1..255 ballots per token")
     try:
         return DefinitionRecord(d.election_id, d.roll_id, roll_hash, d.motion, c, r,
                                 d.open_time.seconds, d.close_time.seconds, d.guardians,
-                                d.threshold, d.ceremony_deadline.seconds,
-                                d.max_ballots_per_token, d.allow_weak_threshold)
+                                d.threshold, d.ceremony_deadline.seconds, cap,
+                                d.allow_weak_threshold)
     except DecodeError as exc:
         raise invalid(path, str(exc)) from exc
 
