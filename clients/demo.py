@@ -144,8 +144,9 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     limit = asyncio.Semaphore(12)
 
     async def cast(owner, choice: int) -> None:
-        async with limit:
-            await voter.cast(election, wallets[owner.owner_id], [choice])
+        async with limit:  # the wallet comes back advanced to the ballot's revote counter
+            wallets[owner.owner_id] = (await voter.cast(election, wallets[owner.owner_id],
+                                                        [choice])).wallet
             choices[owner.owner_id] = choice
 
     t0 = time.perf_counter()
@@ -154,9 +155,11 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     t_cast = time.perf_counter() - t0
     print(f"   {len(choices)} ballots cast in {t_cast:.1f} s; every receipt verified against a "
           "checkpoint co-signed by the witnesses (which replay every rule before signing)")
+    before_revote = wallets[voting[0].owner_id]  # a copy, as a thief's or a stale backup
     for owner in voting[:REVOTERS]:  # the ballot of a token with the highest counter counts
         await cast(owner, (choices[owner.owner_id] + 1) % 3)
-    print(f"   {REVOTERS} owners changed their mind and voted again: the later ballot counts")
+    print(f"   {REVOTERS} owners changed their mind and voted again (revote counter 2, signed "
+          "by the token): the highest counter counts")
 
     step("5. Attempts that are refused")
     owner, wallet = voting[0], wallets[voting[0].owner_id]
@@ -167,12 +170,16 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     await refused("a credential for someone not on the roll", voter.eligibility(att, sig))
     ballot = voter.prepare_cast(election, wallet, [choices[owner.owner_id]])
     await voter.send(ballot)
+    wallet = wallets[owner.owner_id] = ballot.wallet
     await refused("the same ballot sent again (a replay)", voter.send(ballot))
+    await refused("a new ballot under an earlier revote counter (it would not outrank the "
+                  "owner's latest)", voter.send(voter.prepare_cast(
+                      election, replace(wallet, last_counter=1), [0])))
     signed = ballot.cast
     sel = signed.ballot.selections[0]
     twice = replace(sel, ciphertext=replace(sel.ciphertext, beta=sel.ciphertext.beta + G))
     stuffed = sign_ballot(wallet.token, replace(signed.ballot, selections=(
-        twice, *signed.ballot.selections[1:])), wallet.credential)
+        twice, *signed.ballot.selections[1:])), wallet.credential, wallet.next_counter)
     await refused("a ballot whose 'approve' counts twice (signed by its voter)",
                   voter.send(PreparedCast.of(stuffed)))
     other = max(w for w in election.issuers if w != wallet.credential.weight)
@@ -221,6 +228,12 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     print(f"\n   OUTCOME: the motion is {result.options[0].outcome.name} "
           f"(the published result's receipt is at ledger index {result.receipt.index}); "
           "the totals equal the votes the demo cast")
+    counted = await voter.check_counted(wallet)
+    print(f"   已计入 / counted: owner {owner.owner_id}'s phone proves from the ledger that its "
+          f"latest ballot (revote {counted.counter}, index {counted.index}) is the one counted, "
+          f"before the close at index {counted.close_index}")
+    await refused("the same owner's wallet as copied before the revotes (a stolen phone's)",
+                  voter.check_counted(before_revote))
     async with Impostor(cluster.address, cluster.origin, witnesses, {"result"}) as impostor:
         channel = grpc.aio.insecure_channel(impostor.address)
         await refused("an invented result (the motion 'passed' the other way round)",

@@ -72,7 +72,8 @@ async def serve(cfg: Config) -> None:
         log.warning("DEVELOPMENT: the witness quorum (%d of %d) is not a strict majority; every "
                     "checkpoint says so and only a development trust bundle trusts this log",
                     cfg.quorum, len(witnesses))
-    node.ledger.guard = ElectionAppendGuard(engine)  # no ballot after its election's close
+    # the sequencer's word on ballots: none after its election's close, counters in order
+    node.ledger.guard = ElectionAppendGuard(engine, node.ledger.store.log_id)
     await node.ledger.start()
     store = ElectionStore(engine, node.ledger, snapshot_ttl=cfg.snapshot_ttl)
     registrar = Registrar(engine)

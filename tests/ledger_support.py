@@ -118,6 +118,6 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
     add_ledger_service(server, node)
     await server.start()
     # as in the server (server/__main__.py): the sequencer keeps the election's ordering rules
-    node.ledger.guard = ElectionAppendGuard(engine)
+    node.ledger.guard = ElectionAppendGuard(engine, node.ledger.store.log_id)
     await node.ledger.start()
     return LogHarness(node, engine, server, address, witnesses, quorum=quorum)

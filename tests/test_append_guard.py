@@ -53,7 +53,7 @@ async def test_the_guard_refuses_a_ballot_behind_its_close_in_the_same_batch(dsn
     engine = make_engine(dsn)
     await create_schema(engine)
     try:
-        g = ElectionAppendGuard(engine)
+        g = ElectionAppendGuard(engine, "guard.example/unit")
         await g.resume()
         a, b = f"a-{secrets.token_hex(3)}", f"b-{secrets.token_hex(3)}"
         batch = [ballot(a), state(a, ElectionState.CLOSED), ballot(a), ballot(b),
@@ -77,7 +77,7 @@ async def test_the_guard_keeps_each_tokens_counters_increasing_within_the_cap(ds
     engine = make_engine(dsn)
     await create_schema(engine)
     try:
-        g = ElectionAppendGuard(engine)
+        g = ElectionAppendGuard(engine, "guard.example/unit")
         await g.resume()
         eid, t1, t2 = f"c-{secrets.token_hex(3)}", secrets.token_bytes(32), secrets.token_bytes(32)
         first = ballot(eid, t1, 3)
@@ -100,7 +100,7 @@ async def _ledger(dsn: str, origin: str, *, guard: bool = True) -> tuple[Ledger,
         return SignedCheckpoint.sign(Checkpoint(origin, size, root), signer).encode()
 
     ledger = Ledger(engine, origin, sign,
-                    guard=ElectionAppendGuard(engine) if guard else None)
+                    guard=ElectionAppendGuard(engine, origin) if guard else None)
     return ledger, engine
 
 
@@ -144,7 +144,7 @@ async def test_counters_and_the_cap_hold_across_batches_and_a_new_sequencer(dsn)
             await ledger.append(ballot(eid, token, 9))
         assert err.value.code == "REVOTE_CAP"
         await ledger.close()
-        ledger = Ledger(engine, origin, ledger._sign, guard=ElectionAppendGuard(engine))
+        ledger = Ledger(engine, origin, ledger._sign, guard=ElectionAppendGuard(engine, origin))
         await ledger.start()
         for counter, code in ((8, "STALE_COUNTER"), (9, "REVOTE_CAP")):
             with pytest.raises(EntryRefused) as err:

@@ -22,8 +22,10 @@ Its state: the closed elections, read when a sequencer starts from ``transitions
 election with a CLOSED row, including a recorded intent whose event may not be on the log yet:
 refusing then is safe, its closing time and the seal have passed); and each token's highest
 counter and ballot count, in ``ballot_tokens``, which the guard writes in each batch's own
-transaction (so the table is exactly what the committed log says) and reads once per batch for
-the tokens it has not seen since it started.
+transaction (so the table is exactly what the committed log says) and reads whole, for the
+elections not closed, when a sequencer starts: from then on a token it does not know has no
+ballot yet, and a batch costs the guard no query but one upsert (and one read of a definition's
+cap the first time its election is seen).
 """
 
 from __future__ import annotations
@@ -84,8 +86,9 @@ def _entry(data: bytes) -> _Entry:
 
 
 class ElectionAppendGuard:
-    def __init__(self, engine: AsyncEngine | None) -> None:
+    def __init__(self, engine: AsyncEngine, log_id: str) -> None:
         self.engine = engine
+        self.log_id = log_id  # the log it guards (several logs may share a database)
         self.closed: set[str] = set()
         self._tokens: dict[TokenKey, tuple[int, int]] = {}  # (highest counter, ballots)
         self._caps: dict[str, int] = {}  # election -> max_ballots_per_token
@@ -93,11 +96,15 @@ class ElectionAppendGuard:
         self._closing: set[str] = set()
 
     async def resume(self) -> None:
-        q = select(transitions.c.election_id).where(
-            transitions.c.to_state >= ElectionState.CLOSED.value).distinct()
+        closed = select(transitions.c.election_id).where(
+            transitions.c.to_state >= ElectionState.CLOSED.value)
+        t = ballot_tokens
+        tokens = select(t.c.election_id, t.c.token_public_key, t.c.counter, t.c.ballots).where(
+            (t.c.log_id == self.log_id) & t.c.election_id.not_in(closed))
         async with self.engine.connect() as conn:
-            self.closed = {r.election_id for r in (await conn.execute(q)).all()}
-        self._tokens.clear()
+            self.closed = {r.election_id for r in (await conn.execute(closed.distinct())).all()}
+            self._tokens = {(r.election_id, bytes(r.token_public_key)): (r.counter, r.ballots)
+                            for r in (await conn.execute(tokens)).all()}
         self._caps.clear()
 
     async def admit(self, entries: Sequence[bytes]) -> list[str | None]:
@@ -111,7 +118,7 @@ class ElectionAppendGuard:
                     ballots[i] = (e.subject, token)
                 except DecodeError:
                     ballots[i] = None
-        await self._load({k for k in ballots.values() if k is not None})
+        await self._load_caps({e for e, _ in (k for k in ballots.values() if k is not None)})
         proposed: dict[TokenKey, tuple[int, int]] = {}
         closing: set[str] = set()
         verdicts: list[str | None] = []
@@ -144,10 +151,12 @@ class ElectionAppendGuard:
         dialect = postgresql if is_postgres(conn.engine) else sqlite
         stmt = dialect.insert(ballot_tokens)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[ballot_tokens.c.election_id, ballot_tokens.c.token_public_key],
+            index_elements=[ballot_tokens.c.log_id, ballot_tokens.c.election_id,
+                            ballot_tokens.c.token_public_key],
             set_={"counter": stmt.excluded.counter, "ballots": stmt.excluded.ballots})
         await conn.execute(stmt, [
-            {"election_id": eid, "token_public_key": token, "counter": c, "ballots": n}
+            {"log_id": self.log_id, "election_id": eid, "token_public_key": token,
+             "counter": c, "ballots": n}
             for (eid, token), (c, n) in self._proposed.items()])
 
     def committed(self, entries: Sequence[bytes]) -> None:
@@ -159,27 +168,14 @@ class ElectionAppendGuard:
                 del self._tokens[key]
         self._proposed, self._closing = {}, set()
 
-    async def _load(self, keys: set[TokenKey]) -> None:
-        """Read the caps of elections and the counters of tokens not seen since the start: one
-        query per election of the batch at most, none once they are known."""
-        missing = {k for k in keys if k not in self._tokens}
-        eids = {eid for eid, _ in keys if eid not in self._caps}
-        if not missing and not eids:
+    async def _load_caps(self, eids: set[str]) -> None:
+        """The revote caps of elections not seen since the start (one query, the first time)."""
+        eids = {e for e in eids if e not in self._caps}
+        if not eids:
             return
         async with self.engine.connect() as conn:
-            if eids:
-                rows = await conn.execute(select(elections.c.election_id, elections.c.definition)
-                                          .where(elections.c.election_id.in_(sorted(eids))))
-                for r in rows.all():
-                    self._caps[r.election_id] = decode_definition(
-                        bytes(r.definition)).max_ballots_per_token
-            by_election: dict[str, list[bytes]] = {}
-            for eid, token in missing:
-                by_election.setdefault(eid, []).append(token)
-            t = ballot_tokens
-            for eid, tokens in by_election.items():
-                rows = await conn.execute(select(t.c.token_public_key, t.c.counter, t.c.ballots)
-                                          .where((t.c.election_id == eid)
-                                                 & t.c.token_public_key.in_(tokens)))
-                for r in rows.all():
-                    self._tokens[(eid, bytes(r.token_public_key))] = (r.counter, r.ballots)
+            rows = await conn.execute(select(elections.c.election_id, elections.c.definition)
+                                      .where(elections.c.election_id.in_(sorted(eids))))
+            for r in rows.all():
+                self._caps[r.election_id] = decode_definition(
+                    bytes(r.definition)).max_ballots_per_token

@@ -13,7 +13,7 @@
 * ``ceremony_messages`` — every key, dealing and complaint of the key ceremony, as on the ledger.
 * ``tally`` / ``decryption_shares`` — the close's and the tally's records, each body stored before
   it is appended and its ledger index after (so a retry appends identical bytes once).
-* ``ballot_tokens`` — per election and token key, the highest revote counter accepted and how
+* ``ballot_tokens`` — per log, election and token key, the highest revote counter accepted and how
   many ballots the token has on the ledger: written by the sequencer's guard in each batch's own
   transaction (server/election/append_guard.py), so it is exactly what the committed log says.
 * ``ballot_points`` — accepted ballots' ciphertext points, uncompressed: a cache for the close,
@@ -110,6 +110,7 @@ decryption_shares = Table(
 
 ballot_tokens = Table(
     "ballot_tokens", metadata,
+    Column("log_id", String(255), primary_key=True),  # the log whose ballots these are
     Column("election_id", String(128), primary_key=True),
     Column("token_public_key", LargeBinary(32), primary_key=True),
     Column("counter", BigInteger, nullable=False),  # the highest accepted revote counter
