@@ -144,7 +144,9 @@ async def test_counters_and_the_cap_hold_across_batches_and_a_new_sequencer(dsn)
             await ledger.append(ballot(eid, token, 9))
         assert err.value.code == "REVOTE_CAP"
         await ledger.close()
-        ledger = Ledger(engine, origin, ledger._sign, guard=ElectionAppendGuard(engine, origin))
+        await engine.dispose()  # a new process: its own engine on the same store
+        sign, engine = ledger._sign, make_engine(dsn)
+        ledger = Ledger(engine, origin, sign, guard=ElectionAppendGuard(engine, origin))
         await ledger.start()
         for counter, code in ((8, "STALE_COUNTER"), (9, "REVOTE_CAP")):
             with pytest.raises(EntryRefused) as err:
