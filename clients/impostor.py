@@ -9,7 +9,8 @@ forwarded unchanged) and lies in the ways an operator holding the server could:
   read every vote — under a checkpoint signed with a log key of its own and "co-signed" by
   witness keys it made up under the real witnesses' names;
 * ``tampered``: the real records and the real co-signed checkpoint, one dealing replaced by its
-  own (the inclusion proof no longer holds);
+  own (the inclusion proof no longer holds); ``issuer_key``: the same with the issuer keys
+  replaced by keys it made (it could then sign credentials for anyone);
 * ``receipt``: it casts the ballot for real but answers with the receipt's checkpoint stripped to
   one cosignature (under the quorum), or (``self_signed``) with a receipt of its own log;
 * ``result``: it answers GetResult with an invented result entry (the motion passed) proven
@@ -25,6 +26,7 @@ import grpc
 from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2_grpc, wire
 
 from crypto.codec import encode_dealing, encode_guardian_key
+from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.log import merkle
@@ -33,13 +35,16 @@ from crypto.log.note import Ed25519Signer, parse_note
 from crypto.log.receipt import ProvenEntry, Receipt
 from crypto.records import (
     ElectionEvent,
+    IssuerKeysRecord,
     ResultOutcome,
     decode_definition,
+    decode_issuer_keys,
     decode_result,
+    encode_issuer_keys,
     encode_result,
 )
 
-LIES = ("joint_key", "tampered", "receipt", "self_signed", "result")
+LIES = ("joint_key", "tampered", "issuer_key", "receipt", "self_signed", "result")
 
 
 class ForgedLog:
@@ -89,6 +94,15 @@ class _Elections(election_pb2_grpc.ElectionServiceServicer):
                     _, _, entries = wire.election_records(real)
                     e.entry = self._ceremony(ev.subject, entries)[-1]
                     break
+            return real
+        if "issuer_key" in self.i.lies:
+            for e in real.entries:
+                ev = decode_event(e.entry)
+                if ev.kind == ElectionEvent.ISSUER_KEYS:
+                    ours = tuple((w, IssuerKey(ev.subject, w, generate_issuer_key().public_key())
+                                  .spki) for w, _ in decode_issuer_keys(ev.body).keys)
+                    e.entry = encode_event(Event(ev.kind, ev.subject, encode_issuer_keys(
+                        IssuerKeysRecord(ours))))
             return real
         if "joint_key" not in self.i.lies:
             return real

@@ -57,6 +57,8 @@ async def test_the_sdk_refuses_every_lie_of_a_server(cluster):
         await lie({"joint_key"}, lambda p: p.election(eid), UnverifiedNote)
         # the real checkpoint, one record replaced
         await lie({"tampered"}, lambda p: p.election(eid), InvalidProof)
+        # the real checkpoint, the issuer keys replaced by the server's own
+        await lie({"issuer_key"}, lambda p: p.election(eid), InvalidProof)
         # receipts: one of its own log, or the real one stripped below the quorum
         w0 = wallets[owners[0]]
         await lie({"self_signed"}, lambda p: p.cast(election, w0, [0]), UnverifiedNote)
