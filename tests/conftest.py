@@ -7,10 +7,25 @@ PostgreSQL a fresh database is created for the session and dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import secrets
+import signal
+import sys
 
 import pytest
+
+
+def _dump_tasks(signum, frame) -> None:
+    """SIGUSR1: every thread's stack and every task of the running event loop, on stderr (to
+    see where a hung test waits: ``kill -USR1 <pytest pid>``)."""
+    faulthandler.dump_traceback(all_threads=True)
+    loop = asyncio._get_running_loop()
+    for task in asyncio.all_tasks(loop) if loop is not None else ():
+        task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_tasks)
 
 from server.db import create_database, drop_database
 
