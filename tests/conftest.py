@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from server.db import create_database, drop_database
+
 
 def _dump_tasks(signum, frame) -> None:
     """SIGUSR1: every thread's stack and every task of the running event loop, on stderr (to
@@ -27,7 +29,6 @@ def _dump_tasks(signum, frame) -> None:
 
 signal.signal(signal.SIGUSR1, _dump_tasks)
 
-from server.db import create_database, drop_database
 
 PG_BASE = os.environ.get("OWNERVOTE_TEST_PG_DSN", "")
 
