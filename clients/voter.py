@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidProof as exc:
         if exc.what == "counted":  # the owner's own ballot is not the one counted
             print(f"未计入 / NOT COUNTED: {exc.detail}", file=sys.stderr)
+        elif exc.what == "close":
+            print(f"尚未截止 / not closed yet: {exc.detail}", file=sys.stderr)
         else:
             print(f"verification failed: {exc}", file=sys.stderr)
         return 1

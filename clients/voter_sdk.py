@@ -415,7 +415,7 @@ class VoterClient:
         _, audit = await self.records(eid, require_guardians=False)
         close = audit.transitions.get(ElectionState.CLOSED)
         if close is None:
-            raise InvalidProof("counted", "the close is not on the ledger yet")
+            raise InvalidProof("close", "the close is not on the ledger yet")
         mine = await self._await_receipt_by_leaf(wallet.last_ballot)
         checkpoint = await self._verify_receipt(mine, None)
         if mine.leaf_hash != wallet.last_ballot:

@@ -120,6 +120,15 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
                                         str(t / "forged.json"), ok=False)
     assert "unknown option" in cli(t, *voter, "vote", "--wallet", str(t / "wallet0.json"),
                                    "--choice", "maybe", ok=False)
+    stolen = (t / "wallet2.json").read_text()  # a copy of owner 3's wallet, taken now
+    assert "receipt verified" in cli(t, *voter, "vote", "--wallet", str(t / "wallet2.json"),
+                                     "--choice", "approve")  # the owner changes their mind
+    (t / "wallet2.json").write_text(stolen)  # ... and the thief votes with the stale copy
+    assert "STALE_COUNTER" in cli(t, *voter, "vote", "--wallet", str(t / "wallet2.json"),
+                                  "--choice", "oppose", ok=False)
+    (t / "wallet2.json").write_text(stolen)  # the stale copy, as the thief holds it
+    out = cli(t, *voter, "counted", "--wallet", str(t / "wallet0.json"), ok=False)
+    assert out.startswith("尚未截止 / not closed yet") and out.count("\n") == 1
     assert "close is not on the ledger" in cli(t, *guardians[0], "decrypt", ok=False)
     cli(t, *admin, "status", EID, "--follow", "--until", "TALLYING")
     assert "refused" in cli(t, *voter, "vote", "--wallet", str(t / "wallet1.json"), "--choice",
@@ -129,13 +138,19 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     cli(t, *admin, "status", EID, "--follow")
     result = cli(t, *voter, "result", EID)
     lines = {x.split()[0]: x for x in result.splitlines()[1:]}
-    assert lines["approve"].split()[-3] == "2" and lines["oppose"].split()[-3] == "1"
+    assert lines["approve"].split()[-3] == "3" and lines["oppose"].split()[-3] == "0"
+    # each owner's phone proves its latest ballot is the one counted; the stale copy learns
+    # that a later ballot of its token counts instead (Chinese first, one line, exit 1)
+    assert "已计入" in cli(t, *voter, "counted", "--wallet", str(t / "wallet0.json"))
+    out = cli(t, *voter, "counted", "--wallet", str(t / "wallet2.json"), ok=False)
+    assert out.startswith("未计入 / NOT COUNTED: a later ballot of your token") and \
+        out.count("\n") == 1
     # a guardian decrypts once: after the publication it refuses
     assert "guardian refuses" in cli(t, *guardians[0], "decrypt", ok=False)
     report = cli(t, "clients.auditor", "verify", "--trust", str(cluster.trust_file), "--server",
                  cluster.address, "--roll", str(SAMPLE),
                  *(a for w in cluster.witness_addresses for a in ("--ask-witness", w)))
-    assert "VERIFIED" in report and "3 ballots verified" in report
+    assert "VERIFIED" in report and "4 ballots verified" in report and "3 counted" in report
     assert report.count("is of this history") == cluster.witnesses
 
 
