@@ -80,8 +80,9 @@ async def measure(cluster: LocalCluster, eid: str, owners: int, credentials: int
                   concurrency: int, sweep: list[float], step: float) -> list[tuple]:
     rng = random.Random(7)
     async with ElectionScenario(cluster, eid) as scenario:
+        # every wallet casts again in each sweep step: a revote cap above the whole run's
         await scenario.define(roll_csv(owners, rng), "bench", motion="Benchmark", opens_in=20,
-                              open_for=3580)
+                              open_for=3580, max_ballots_per_token=255)
         election = await scenario.run_ceremony()
         return await _measure(scenario, election, rng, owners, credentials, ballots,
                               concurrency, sweep, step)
@@ -137,8 +138,12 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
     # wallets for the ballots (untimed if more ballots than credentials were asked for)
     await asyncio.gather(*(credential(a, s, []) for a, s in attestations[credentials:ballots]))
     await scenario.wait_for(ElectionState.OPEN, timeout=120)
-    requests = [VoterClient.prepare_cast(election, w, [rng.choice([0, 0, 0, 1, 2])]).request
-                for w in wallets[:ballots]]
+    def next_request(k: int):  # the k-th wallet's next ballot (its next revote counter)
+        prepared = VoterClient.prepare_cast(election, wallets[k], [rng.choice([0, 0, 0, 1, 2])])
+        wallets[k] = prepared.wallet
+        return prepared.request
+
+    requests = [next_request(k) for k in range(min(ballots, len(wallets)))]
 
     async def cast(request, out: list[float]) -> None:
         async with limit:
@@ -152,8 +157,7 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
     print(summary("ballots accepted", lat, time.perf_counter() - t0, concurrency), flush=True)
     points = []
     for rate in sweep:  # each wallet casts again: every ballot is new, checked and appended
-        pool = [VoterClient.prepare_cast(election, w, [rng.choice([0, 0, 0, 1, 2])]).request
-                for w in (wallets[k % len(wallets)] for k in range(int(rate * step)))]
+        pool = [next_request(k % len(wallets)) for k in range(int(rate * step))]
         got, p50, p99, failed = await offered_load(voters, pool, rate, step)
         points.append((rate, got, p50, p99, failed))
         print(f"offered {rate:6.0f}/s → accepted {got:6.1f}/s   p50 {p50 * 1000:7.1f} ms   "

@@ -100,11 +100,12 @@ def read_pool(path: Path) -> Pool:
                 [bytes.fromhex(h) for h in d["receipt_leaves"]])
 
 
-def cast_request(election: PublicElection, wallet: Wallet, choice: int) -> tuple[bytes, bytes]:
-    """A serialized CastBallotRequest (a fresh encryption, signed by the wallet's token) and the
-    leaf hash its ledger entry will have."""
+def cast_request(election: PublicElection, wallet: Wallet,
+                 choice: int) -> tuple[bytes, bytes, Wallet]:
+    """A serialized CastBallotRequest (a fresh encryption, signed by the wallet's token under its
+    next revote counter), the leaf hash its ledger entry will have, and the advanced wallet."""
     prepared = VoterClient.prepare_cast(election, wallet, [choice])
-    return prepared.request.SerializeToString(), prepared.leaf_hash
+    return prepared.request.SerializeToString(), prepared.leaf_hash, prepared.wallet
 
 
 def _interleave(groups: Sequence[Sequence]) -> list:
@@ -140,7 +141,8 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
         t0 = time.perf_counter()
         for c, sc in zip(communities, scenarios, strict=True):
             await sc.define(c.csv, c.community_id, motion=f"Load test {c.community_id}",
-                            opens_in=lead, open_for=max(6 * 3600, 2 * valid_for))
+                            opens_in=lead, open_for=max(6 * 3600, 2 * valid_for),
+                            max_ballots_per_token=255)  # a few tokens cast the whole pool
         owners = sum(len(c.voters) for c in communities)
         say(f"   {len(communities)} communities, {sum(len(c.units) for c in communities)} units, "
             f"{owners} voting owners: rolls imported, elections scheduled "
@@ -194,12 +196,17 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
             f"blinded token) ({time.perf_counter() - t0:.1f} s)")
 
         t0 = time.perf_counter()
-        firsts = [cast_request(elections[eid], w, rng.choice([0, 0, 0, 1, 2]))
-                  for eid, w in wallets]
+        firsts = []
+        for k, (eid, w) in enumerate(wallets):
+            request, leaf, w = cast_request(elections[eid], w, rng.choice([0, 0, 0, 1, 2]))
+            wallets[k] = (eid, w)
+            firsts.append((request, leaf))
+        # then each token's revotes, in the order the load test sends them (its counters rise)
         for k in range(ballots):
             eid, w = wallets[k % len(wallets)]
-            pool.cast_requests.append(
-                cast_request(elections[eid], w, rng.choice([0, 0, 0, 1, 2]))[0])
+            request, _, w = cast_request(elections[eid], w, rng.choice([0, 0, 0, 1, 2]))
+            wallets[k % len(wallets)] = (eid, w)
+            pool.cast_requests.append(request)
         say(f"   {len(pool.cast_requests)} ballots encrypted and signed by the "
             f"{len(wallets)} tokens ({time.perf_counter() - t0:.1f} s)")
 

@@ -95,7 +95,9 @@ class LogHarness:
 
 async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 2,
                     origin: str | None = None, max_batch: int = 1000,
-                    validator=None, validator_factory=None) -> LogHarness:
+                    validator=None, validator_factory=None, guard: bool = True) -> LogHarness:
+    """A log and its witnesses in this process; ``guard=False``: a log without the sequencer's
+    election guard (an operator's modified server, whose ledger the verifiers must refuse)."""
     origin = origin or f"test.ownervote.example/log-{secrets.token_hex(4)}"
     signer = Ed25519Signer.generate(origin)
     engine = make_engine(dsn)
@@ -118,6 +120,7 @@ async def start_log(dsn: str, tmp: Path, *, n_witnesses: int = 3, quorum: int = 
     add_ledger_service(server, node)
     await server.start()
     # as in the server (server/__main__.py): the sequencer keeps the election's ordering rules
-    node.ledger.guard = ElectionAppendGuard(engine, node.ledger.store.log_id)
+    if guard:
+        node.ledger.guard = ElectionAppendGuard(engine, node.ledger.store.log_id)
     await node.ledger.start()
     return LogHarness(node, engine, server, address, witnesses, quorum=quorum)

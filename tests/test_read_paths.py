@@ -50,7 +50,7 @@ async def _store(engine, clock: Clock, ttl: float = 60.0) -> ElectionStore:
 async def _election(engine, state: ElectionState) -> str:
     eid = f"e-{secrets.token_hex(4)}"
     d = DefinitionRecord(eid, "roll-x", b"\0" * 32, "Repair the gate", Contest.referendum(),
-                         MAJOR, OPEN_AT, CLOSE_AT, 3, 2)
+                         MAJOR, OPEN_AT, CLOSE_AT, 3, 2, OPEN_AT - 3600)
     async with engine.begin() as conn:
         await conn.execute(insert(elections).values(
             election_id=eid, roll_id="roll-x", definition=encode_definition(d),

@@ -160,8 +160,10 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
             admin = election_pb2_grpc.AdminServiceStub(channel)
             roll = await admin.ImportRoll(election_pb2.ImportRollRequest(
                 community_id="mtls", csv=SAMPLE))
-            await admin.CreateElection(election_pb2.CreateElectionRequest(
-                definition=definition(roll.roll_id, eid, guardians=1, threshold=1)))
+            d = definition(roll.roll_id, eid, guardians=1, threshold=1,
+                           allow_weak_threshold=True)
+            d.ceremony_deadline.seconds = int(time.time()) + 2  # the ceremony ends soon
+            await admin.CreateElection(election_pb2.CreateElectionRequest(definition=d))
             scheduled = await admin.ScheduleElection(election_pb2.ScheduleElectionRequest(
                 election_id=eid))
             assert scheduled.election.state == election_pb2.ELECTION_STATE_KEY_CEREMONY

@@ -56,6 +56,7 @@ class Service:
         self.ca = DevCA(tmp_path / "pki")
         self.provider = DemoIdentityProvider(clock=w.clock)
         self.channels: list[grpc.aio.Channel] = []
+        self.counters: dict[bytes, int] = {}  # each token's last revote counter
 
     async def start(self) -> None:
         w = self.w
@@ -107,8 +108,11 @@ class Service:
         return token, finalize_credential(req, resp.blind_sig)
 
     async def vote(self, eid: str, token, cred, choice: int):
+        """Cast for ``choice``; a token's later ballots carry the next revote counter."""
         context = (await self.w.store.get_election(eid)).context()
-        cast = signed_ballot(context, token, cred, [choice])
+        key = cred.token_public_key
+        counter = self.counters[key] = self.counters.get(key, 0) + 1
+        cast = signed_ballot(context, token, cred, [choice], counter=counter)
         return self.box.CastBallot(election_pb2.CastBallotRequest(
             cast_ballot=wire.cast_ballot_pb(cast)))
 
