@@ -11,7 +11,6 @@ import faulthandler
 import os
 import secrets
 import signal
-import sys
 
 import pytest
 
@@ -19,12 +18,14 @@ from server.db import create_database, drop_database
 
 
 def _dump_tasks(signum, frame) -> None:
-    """SIGUSR1: every thread's stack and every task of the running event loop, on stderr (to
-    see where a hung test waits: ``kill -USR1 <pytest pid>``)."""
-    faulthandler.dump_traceback(all_threads=True)
-    loop = asyncio._get_running_loop()
-    for task in asyncio.all_tasks(loop) if loop is not None else ():
-        task.print_stack(file=sys.stderr)
+    """SIGUSR1: every thread's stack and every task of the running event loop, into
+    ``/tmp/ownervote-tasks-<pid>.txt`` (pytest captures stderr), to see where a hung test waits:
+    ``kill -USR1 <pytest pid>``."""
+    with open(f"/tmp/ownervote-tasks-{os.getpid()}.txt", "w") as out:
+        faulthandler.dump_traceback(out, all_threads=True)
+        loop = asyncio._get_running_loop()
+        for task in asyncio.all_tasks(loop) if loop is not None else ():
+            task.print_stack(file=out)
 
 
 signal.signal(signal.SIGUSR1, _dump_tasks)

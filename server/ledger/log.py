@@ -386,17 +386,21 @@ class Ledger:
             finally:
                 self.is_sequencer = False
                 self._sequencer_ready.clear()
-                for t in (seq, watch):
-                    t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await t
-                with contextlib.suppress(Exception):
-                    # invalidate, not just close: a closed connection goes back to the pool
-                    # with the session, and so the advisory lock, still held
-                    await conn.invalidate()
-                with contextlib.suppress(Exception):
-                    await conn.close()
-                self._lock_conn = None
+                seq.cancel()
+                watch.cancel()
+                try:
+                    # wait, not a suppressed await: this task's own cancellation (the ledger
+                    # closing, or the event loop's end) must not be swallowed here, or the
+                    # loop below would take the role again and never end
+                    await asyncio.wait({seq, watch})
+                finally:
+                    with contextlib.suppress(Exception):
+                        # invalidate, not just close: a closed connection goes back to the pool
+                        # with the session, and so the advisory lock, still held
+                        await conn.invalidate()
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                    self._lock_conn = None
                 # queued local appends were not written: their callers get an error, not silence
                 while not self._queue.empty():
                     _, fut = self._queue.get_nowait()
