@@ -31,6 +31,24 @@ def _dump_tasks(signum, frame) -> None:
 signal.signal(signal.SIGUSR1, _dump_tasks)
 
 
+def _cancel_all_tasks_within(loop, timeout: float = 10.0) -> None:
+    """asyncio.runners._cancel_all_tasks, but bounded: the tasks left when a test's event loop
+    ends are cancelled and given ``timeout`` seconds, then abandoned. SQLAlchemy's aiosqlite
+    adapter can leave a "graceful close" task for a connection the garbage collector reclaimed
+    after a cancelled call (a witness's request cancelled by its caller going away), and that
+    task waits forever on a connection thread that has already stopped: unbounded, the loop's
+    end — and the whole suite — hangs on it."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not tasks:
+        return
+    for t in tasks:
+        t.cancel()
+    loop.run_until_complete(asyncio.wait(tasks, timeout=timeout))
+
+
+asyncio.runners._cancel_all_tasks = _cancel_all_tasks_within
+
+
 PG_BASE = os.environ.get("OWNERVOTE_TEST_PG_DSN", "")
 
 
