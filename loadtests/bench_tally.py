@@ -43,7 +43,7 @@ from crypto.records import (
     encode_aggregates,
     preset_rule,
 )
-from crypto.tally import aggregate, decrypt_aggregates, latest_per_token
+from crypto.tally import aggregate, decrypt_aggregates, highest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from server.db import create_database, drop_database, make_engine
 from server.election.ballot_points import BallotPoints, points_of
@@ -90,13 +90,9 @@ def ledger_of(casts: Sequence, n: int) -> list[bytes]:
 
 def full_decode_aggregation(entries: Sequence[bytes]):
     """What an auditor's replay does for the aggregate: decode every ballot in full (every
-    proof point), keep the latest per token, aggregate."""
-    counted = []
-    for data in entries:
-        ev = decode_event(data)
-        cast = decode_cast_ballot(ev.body)
-        counted.append((cast.credential.weight, cast.ballot))
-    return aggregate(latest_per_token(counted), 3)
+    proof point), keep each token's highest counter, aggregate."""
+    casts = [decode_cast_ballot(decode_event(data).body) for data in entries]
+    return aggregate(highest_per_token(casts), 3)
 
 
 def server_aggregation(entries: Sequence[bytes], executor, points=None) -> object:
@@ -157,7 +153,7 @@ def ceremony(dkg, shares, aggs, total_area: int) -> float:
     roll = RollCommitment(bytes(32), total_area, owners,
                           ((1, owners - 1), (total_area - (owners - 1), 1)))
     definition = DefinitionRecord(EID, "r", bytes(32), "m", Contest.referendum(),
-                                  preset_rule(RulePreset.MAJOR), 1, 2, 5, 3)
+                                  preset_rule(RulePreset.MAJOR), 1, 2, 5, 3, 1)
     result_of(definition, roll, aggs, totals, (1, 3, 5))
     return time.perf_counter() - t0
 
