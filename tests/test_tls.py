@@ -101,5 +101,6 @@ def test_the_development_ca_writes_private_keys_0600_from_the_start(tmp_path, mo
     finally:
         os.umask(old)
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    assert [m for p, m in created if p.endswith(".tmp")] == [0o600]
+    assert stat.S_IMODE((tmp_path / "ca.key").stat().st_mode) == 0o600  # the CA's own key too
+    assert [m for p, m in created if p.endswith(".tmp")] == [0o600, 0o600]
     assert stat.S_IMODE(cert.stat().st_mode) & 0o044  # the certificate is public

@@ -7,6 +7,7 @@ import grpc
 from ownervote.v1 import wire
 
 from ...errors import Unsupported
+from ...tls import peer_common_name
 
 
 def check_election_id(value: str, field: str = "election_id") -> str:
@@ -22,7 +23,6 @@ def require_tally(tally):
 
 
 def client_common_name(context: grpc.aio.ServicerContext) -> str | None:
-    """The common name of the caller's client certificate; only the mutual-TLS listener asks
-    for one and verifies it against the client CA, so elsewhere there is none."""
-    names = (context.auth_context() or {}).get("x509_common_name") or []
-    return names[0].decode() if names else None
+    """The common name of the caller's verified client certificate (server.tls.peer_common_name:
+    only the mutual-TLS listener asks for one), else None."""
+    return peer_common_name(context)
