@@ -5,7 +5,9 @@ BallotBoxService, GuardianService, and RegistrationService when an identity prov
 configured), with gRPC health checking and server reflection, and runs the lifecycle driver
 (server/election/driver.py) that moves every election along its schedule. With
 ``guardian_listen`` the same services are also served on a mutual-TLS port that requires a
-client certificate from ``client_ca`` (guardians; administrators with CN ``admin``).
+client certificate from ``client_ca`` (guardians; administrators with CN ``admin``, the only
+callers AdminService answers outside a loopback development setup; registrars). The public
+port serves TLS unless ``development = true`` (server/config.py, Transport).
 Cast ballots are checked in ``verify_workers`` worker processes, started before the server
 listens. SIGTERM/SIGINT shut it down gracefully (driver stopped, health NOT_SERVING, in-flight
 calls finished, verification workers stopped, ledger closed).
@@ -72,6 +74,10 @@ async def serve(cfg: Config) -> None:
         log.warning("DEVELOPMENT: the witness quorum (%d of %d) is not a strict majority; every "
                     "checkpoint says so and only a development trust bundle trusts this log",
                     cfg.quorum, len(witnesses))
+    if not cfg.public_tls:
+        log.warning("DEVELOPMENT: the public port %s serves plaintext", cfg.listen)
+    if cfg.admin_token:
+        log.warning("DEVELOPMENT: AdminService accepts a bearer token from this machine")
     # the sequencer's word on ballots: none after its election's close, counters in order
     node.ledger.guard = ElectionAppendGuard(engine, node.ledger.store.log_id)
     await node.ledger.start()
@@ -94,7 +100,7 @@ async def serve(cfg: Config) -> None:
     server = grpc.aio.server()
     add_ledger_service(server, node)
     election_pb2_grpc.add_AdminServiceServicer_to_server(
-        AdminService(store, AdminAuth(cfg.admin_token)), server)
+        AdminService(store, AdminAuth(cfg.admin_token or None)), server)
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store, tally),
                                                             server)
     election_pb2_grpc.add_BallotBoxServiceServicer_to_server(BallotBoxService(store, box), server)
@@ -126,8 +132,8 @@ async def serve(cfg: Config) -> None:
                                "log_verifier_key": signer.verifier().vkey()})
     print(f"ownervote server listening on port {port}", flush=True)
     if mtls_port is not None:
-        print(f"ownervote server: guardians and administrators (mutual TLS) on port {mtls_port}",
-              flush=True)
+        print(f"ownervote server: guardians, administrators and registrars (mutual TLS) on port "
+              f"{mtls_port}", flush=True)
     await stop_on_signals().wait()
     log.info("shutting down")
     await driver.stop()

@@ -4,17 +4,18 @@
     listen = "127.0.0.1:50051"                    # OWNERVOTE_LISTEN
     origin = "ownervote.example/log"              # OWNERVOTE_ORIGIN (the ledger's origin)
     log_key_file = "keys/log.key"                 # OWNERVOTE_LOG_KEY_FILE
-    admin_token = "…"                             # OWNERVOTE_ADMIN_TOKEN (>= 16 characters)
+    admin_token = "…"                             # OWNERVOTE_ADMIN_TOKEN (development only)
     quorum = 2                                    # OWNERVOTE_QUORUM (a strict majority)
     development = false                           # OWNERVOTE_DEVELOPMENT (see below)
     witnesses = ["VKEY@HOST:PORT", …]             # OWNERVOTE_WITNESSES (comma-separated)
     tls_cert = "…"  tls_key = "…"                 # OWNERVOTE_TLS_CERT / OWNERVOTE_TLS_KEY
+                                                  # (required, unless development = true)
     witness_ca = "…" client_cert = "…" client_key = "…"   (mutual TLS to the witnesses)
     identity_provider_key = "<64 hex>"            # OWNERVOTE_IDENTITY_PROVIDER_KEY (Ed25519)
     key_encryption_key = "…"                      # OWNERVOTE_KEY_ENCRYPTION_KEY (>= 16 chars)
     guardian_listen = "0.0.0.0:50052"             # OWNERVOTE_GUARDIAN_LISTEN
     client_ca = "…"                               # OWNERVOTE_CLIENT_CA
-    listen_tls = true                             # OWNERVOTE_LISTEN_TLS (see below)
+    listen_tls = true                             # OWNERVOTE_LISTEN_TLS (false: development)
     lifecycle_tick = 1.0                          # OWNERVOTE_LIFECYCLE_TICK (seconds)
     verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
     close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
@@ -27,18 +28,26 @@ bundle accepts), in GetLogInfo (``development``), in its health checks (the serv
 ``ownervote.v1.Development`` reports SERVING) and in its log.
 RegistrationService is served when both identity_provider_key and key_encryption_key are set;
 the key encryption key also protects the issuer keys the lifecycle driver creates when a key
-ceremony finishes (without it no ceremony can finish). ``guardian_listen`` opens a second,
-mutual-TLS port (it needs ``client_ca``, the CA that signs the guardians' and administrators'
-client certificates, and ``tls_cert``/``tls_key``): guardians present CN
-``<election_id>/guardian-<i>``, administrators CN ``admin``. ``listen_tls``: whether ``listen``
-serves TLS with ``tls_cert`` (server authentication only); unset, it does when ``tls_cert`` is set
-and ``guardian_listen`` is not (with a mutual-TLS port the public port stays plain unless told
-otherwise, e.g. behind a TLS-terminating proxy). The lifecycle driver steps every
-``lifecycle_tick`` seconds; a ceremony finishes at the ``ceremony_deadline`` its election's
-definition carries (not a server setting). ``verify_workers``: how many worker processes check
-cast ballots off the event loop (server/election/ballot_box.py); the default is the number of
-CPUs, 0 checks them in the server process itself; as many processes sum the ledger's pages at
-the close. ``close_grace``: how long
+ceremony finishes (without it no ceremony can finish).
+
+Transport (docs/threat-model.md, a network attacker). The public port ``listen`` serves TLS
+with ``tls_cert``/``tls_key`` (server authentication only: phones, auditors). A server whose
+public port would serve plaintext (no ``tls_cert``, or ``listen_tls = false``) refuses to start
+unless ``development = true``. ``guardian_listen`` opens a second, mutual-TLS port that requires
+a client certificate from ``client_ca`` (it needs ``tls_cert``/``tls_key`` too): guardians
+present CN ``<election_id>/guardian-<i>``, administrators CN ``admin`` (AdminService answers no
+one else: server/election/rpc/admin_service.py), registrars ``registrar:<name>``
+(server/tls.py). ``admin_token`` is for a development machine only: a bearer token that
+AdminService accepts from loopback callers instead of the certificate; it is refused unless
+``development = true`` and every port (``listen``, ``guardian_listen``) is bound to a loopback
+address (``127.0.0.1``, ``::1``, ``localhost``). A production deployment behind a
+TLS-terminating proxy re-encrypts to the server (the proxy is a TLS client of the public port).
+
+The lifecycle driver steps every ``lifecycle_tick`` seconds; a ceremony finishes at the
+``ceremony_deadline`` its election's definition carries (not a server setting).
+``verify_workers``: how many worker processes check cast ballots off the event loop
+(server/election/ballot_box.py); the default is the number of CPUs, 0 checks them in the server
+process itself; as many processes sum the ledger's pages at the close. ``close_grace``: how long
 after the closing time the close event waits, so that a ballot another server process was still
 appending lands before it (every process refuses ballots from the closing time on).
 ``snapshot_ttl``: how long a process serves an issuing election's state from memory before it
@@ -55,6 +64,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from crypto.log.trust import is_majority
+
+from .tls import is_loopback
 
 
 class ConfigError(ValueError):
@@ -88,13 +99,14 @@ class Config:
 
     @property
     def public_tls(self) -> bool:
-        """Whether the ``listen`` port serves TLS (see ``listen_tls``)."""
+        """Whether the ``listen`` port serves TLS: with ``tls_cert``, unless ``listen_tls`` is
+        false (a development setting)."""
         if self.listen_tls is not None:
             return self.listen_tls
-        return bool(self.tls_cert) and not self.guardian_listen
+        return bool(self.tls_cert)
 
     def __post_init__(self) -> None:
-        if len(self.admin_token) < 16:
+        if self.admin_token and len(self.admin_token) < 16:
             raise ConfigError("admin_token must be at least 16 characters")
         if not 0 <= self.quorum <= len(self.witnesses):
             raise ConfigError("quorum must be between 0 and the number of witnesses")
@@ -124,6 +136,7 @@ class Config:
             raise ConfigError("guardian_listen (mutual TLS) needs tls_cert and tls_key")
         if self.listen_tls and not self.tls_cert:
             raise ConfigError("listen_tls needs tls_cert and tls_key")
+        self._check_transport()
         if not self.lifecycle_tick > 0:
             raise ConfigError("lifecycle_tick must be positive")
         if not self.close_grace >= 0:
@@ -133,6 +146,23 @@ class Config:
         if isinstance(self.verify_workers, bool) or not isinstance(self.verify_workers, int) \
                 or self.verify_workers < 0:
             raise ConfigError("verify_workers is a number of processes, 0 or more")
+
+
+    def _check_transport(self) -> None:
+        """TLS on the public port, and a bearer token only on a loopback development machine."""
+        if not self.public_tls and not self.development:
+            raise ConfigError(f"the public port {self.listen} would serve plaintext: set tls_cert "
+                              "and tls_key (TLS), or development = true on a machine of your own")
+        if self.admin_token:
+            if not self.development:
+                raise ConfigError("admin_token (a bearer token) is for development only: "
+                                  "administrators use a client certificate with CN admin on "
+                                  "guardian_listen; unset admin_token, or set development = true")
+            exposed = [a for a in (self.listen, self.guardian_listen) if a and not is_loopback(a)]
+            if exposed:
+                raise ConfigError(f"admin_token (a bearer token) with a port bound to "
+                                  f"{exposed[0]}: bind listen and guardian_listen to 127.0.0.1, "
+                                  "or unset admin_token and use the admin client certificate")
 
 
 def load_config(path: Path | None = None, env: dict[str, str] | None = None) -> Config:

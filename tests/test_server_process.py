@@ -218,35 +218,31 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
 def test_configuration_file_environment_and_errors(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('quorum = 1\nwitnesses = ["a@127.0.0.1:1", "b@127.0.0.1:2"]\n'
-                 'admin_token = "0123456789abcdef"\ndevelopment = true\n')
+                 'development = true\n')
     cfg = load_config(f, env={"OWNERVOTE_QUORUM": "2", "OWNERVOTE_LISTEN": "0.0.0.0:9"})
     assert cfg.quorum == 2 and cfg.listen == "0.0.0.0:9" and len(cfg.witnesses) == 2
     assert cfg.lifecycle_tick == 1.0 and not hasattr(cfg, "complaint_window")
     assert not cfg.public_tls and load_config(f, env={
         "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem"}).public_tls
-    assert not load_config(f, env={
+    assert load_config(f, env={  # a mutual-TLS port does not make the public port plain
         "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem", "OWNERVOTE_CLIENT_CA": "ca",
-        "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0"}).public_tls  # the public port stays plain
-    assert load_config(f, env={
+        "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0"}).public_tls
+    assert not load_config(f, env={  # only a development setup may say so
         "OWNERVOTE_TLS_CERT": "c.pem", "OWNERVOTE_TLS_KEY": "k.pem", "OWNERVOTE_CLIENT_CA": "ca",
-        "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0", "OWNERVOTE_LISTEN_TLS": "true"}).public_tls
+        "OWNERVOTE_GUARDIAN_LISTEN": "127.0.0.1:0", "OWNERVOTE_LISTEN_TLS": "false"}).public_tls
     cfg = load_config(f, env={"OWNERVOTE_LIFECYCLE_TICK": "2.5"})
     assert cfg.lifecycle_tick == 2.5
-    for text, env in (('admin_token = "short"\n', {}),
-                      ('admin_token = "0123456789abcdef"\nquorum = 3\n', {}),
-                      ('admin_token = "0123456789abcdef"\nbogus = 1\n', {}),
-                      ('admin_token = "0123456789abcdef"\n', {"OWNERVOTE_QUORUM": "x"}),
-                      ('admin_token = "0123456789abcdef"\nguardian_listen = "127.0.0.1:0"\n',
-                       {}),
-                      ('admin_token = "0123456789abcdef"\nclient_ca = "ca.pem"\n'
+    for text, env in (('admin_token = "short"\ndevelopment = true\n', {}),
+                      ('development = true\nquorum = 3\n', {}),
+                      ('development = true\nbogus = 1\n', {}),
+                      ('development = true\n', {"OWNERVOTE_QUORUM": "x"}),
+                      ('development = true\nguardian_listen = "127.0.0.1:0"\n', {}),
+                      ('development = true\nclient_ca = "ca.pem"\n'
                        'guardian_listen = "127.0.0.1:0"\n', {}),  # no tls_cert
-                      ('admin_token = "0123456789abcdef"\n',
-                       {"OWNERVOTE_LIFECYCLE_TICK": "0"}),
-                      ('admin_token = "0123456789abcdef"\n',
-                       {"OWNERVOTE_COMPLAINT_WINDOW": "soon"}),
-                      ('admin_token = "0123456789abcdef"\nkey_encryption_key = "short"\n', {}),
-                      ('admin_token = "0123456789abcdef"\nlisten_tls = true\n', {}),
-                      ('admin_token = "0123456789abcdef"\n', {"OWNERVOTE_LISTEN_TLS": "maybe"}),
+                      ('development = true\n', {"OWNERVOTE_LIFECYCLE_TICK": "0"}),
+                      ('development = true\nkey_encryption_key = "short"\n', {}),
+                      ('development = true\nlisten_tls = true\n', {}),
+                      ('development = true\n', {"OWNERVOTE_LISTEN_TLS": "maybe"}),
                       ("not toml [", {})):
         f.write_text(text)
         with pytest.raises(ConfigError):

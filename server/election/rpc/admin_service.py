@@ -1,10 +1,12 @@
 """AdminService over gRPC (election.proto): ImportRoll, CreateElection (DRAFT) and
 ScheduleElection (DRAFT → KEY_CEREMONY; the lifecycle driver does the rest).
 
-Administrators authenticate with ``authorization: Bearer <token>`` (compared in constant time)
-or, on the mutual-TLS listener, with a client certificate whose common name is ``admin``
-(:class:`AdminAuth`): no credentials are UNAUTHENTICATED, wrong ones PERMISSION_DENIED, before
-anything of the request is looked at.
+Administrators authenticate with a client certificate whose common name is ``admin``, which
+only the mutual-TLS listener asks for and verifies (:class:`AdminAuth`, server/tls.py). A
+bearer token (``authorization: Bearer <token>``, compared in constant time) is accepted only
+where the server was given one, which server/config.py allows only in a development setup bound
+to loopback addresses, and only from a loopback peer. No credentials are UNAUTHENTICATED,
+wrong ones PERMISSION_DENIED, before anything of the request is looked at.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
 from ...errors import Forbidden, Unauthenticated, answers, invalid
+from ...tls import peer_is_loopback, require_client
 from ..store import ElectionStore
 from .common import check_election_id, client_common_name
 
@@ -23,24 +26,27 @@ ADMIN_CN = "admin"
 
 
 class AdminAuth:
-    """Administrators present ``authorization: Bearer <token>``, or a verified client
-    certificate with common name ``admin`` (mutual-TLS listener)."""
+    """Administrators present a verified client certificate with common name ``admin``
+    (mutual-TLS listener); with a ``token`` (loopback development setups only), a loopback
+    caller may present ``authorization: Bearer <token>`` instead."""
 
-    def __init__(self, token: str) -> None:
-        if len(token) < 16:
+    def __init__(self, token: str | None = None) -> None:
+        if token is not None and len(token) < 16:
             raise ValueError("the admin token must be at least 16 characters")
-        self.token = token.encode()
+        self.token = token.encode() if token else None
 
     def check(self, context) -> None:
-        cn = client_common_name(context)
-        if cn == ADMIN_CN:
+        if client_common_name(context) is not None:  # a certificate decides, whatever else
+            require_client(context, {ADMIN_CN}, role="administrators", reason="NOT_ADMIN")
             return
         header = dict(context.invocation_metadata() or ()).get("authorization", "")
-        if not header.startswith("Bearer "):
-            if cn is not None:
-                raise Forbidden(f"certificate {cn!r} is not an administrator's",
-                                reason="NOT_ADMIN")
-            raise Unauthenticated("administrator credentials required", reason="UNAUTHENTICATED")
+        if self.token is None or not header.startswith("Bearer "):
+            raise Unauthenticated("administrators authenticate with a client certificate "
+                                  f"(CN {ADMIN_CN}) on the mutual-TLS port",
+                                  reason="UNAUTHENTICATED")
+        if not peer_is_loopback(context):
+            raise Unauthenticated("a bearer token is accepted from this machine only",
+                                  reason="UNAUTHENTICATED")
         if not hmac.compare_digest(header[7:].encode(), self.token):
             raise Forbidden("not an administrator", reason="NOT_ADMIN")
 
