@@ -1,7 +1,10 @@
 """The administrator CLI: ``python -m clients.admin --server HOST:PORT [auth] COMMAND``.
 
-Authentication: a bearer token (``--token`` or env ``OWNERVOTE_ADMIN_TOKEN``), or mutual TLS
-with a client certificate whose common name is ``admin`` (``--ca --cert --key``).
+Authentication: mutual TLS with a client certificate whose common name is ``admin``
+(``--ca --cert --key``), against the server's mutual-TLS port (its ``guardian_listen``). The
+server's AdminService answers no one else, except on a development server on this machine
+configured with an ``admin_token``: then ``--token`` (or env ``OWNERVOTE_ADMIN_TOKEN``) works on
+its loopback ports too. ``status`` reads the co-signed ledger and needs no authentication.
 
     import-roll --community ID FILE.csv
         Import the housing bureau's roll (all or nothing; a bad row is reported with its line).
@@ -109,10 +112,10 @@ def definition(args: argparse.Namespace) -> election_pb2.ElectionDefinition:
 
 
 class AdminClient:
-    """An administrator's client: authenticated by its mutual-TLS certificate (or a bearer
-    ``token``), trusting only the pinned ``bundle`` — every receipt it gets is checked against
-    the exact entry it expects where it can compute it, and every state it reports is the
-    co-signed ledger's."""
+    """An administrator's client: authenticated by its mutual-TLS certificate (or, on a loopback
+    development server, a bearer ``token``), trusting only the pinned ``bundle`` — every
+    receipt it gets is checked against the exact entry it expects where it can compute it, and
+    every state it reports is the co-signed ledger's."""
 
     def __init__(self, channel: grpc.aio.Channel, bundle: TrustBundle,
                  token: str | None = None) -> None:
@@ -207,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=__doc__.split("\n", 2)[2])
     add_connection_arguments(p, client_cert=True)
     add_trust_argument(p)
-    p.add_argument("--token", help="bearer token (default: env OWNERVOTE_ADMIN_TOKEN)")
+    p.add_argument("--token", help="bearer token of a development server on this machine "
+                   "(default: env OWNERVOTE_ADMIN_TOKEN); otherwise use --ca --cert --key")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("import-roll")
     r.add_argument("--community", required=True)

@@ -1,5 +1,7 @@
-"""Opening a gRPC channel to the server the way each client needs it: plain (local demo), TLS
-with a pinned CA, or mutual TLS with a client certificate (guardians, administrators)."""
+"""Opening a gRPC channel to the server the way each client needs it: TLS with a pinned CA
+(``--ca``: every server outside development serves TLS on its public port), mutual TLS with a
+client certificate (guardians, administrators: ``--ca --cert --key``, on the server's
+mutual-TLS port), or plain gRPC without ``--ca`` (a development server only)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def open_channel(server: str, ca: Path | None = None, cert: Path | None = None,
 
 def add_connection_arguments(p: argparse.ArgumentParser, *, client_cert: bool = False) -> None:
     p.add_argument("--server", required=True, help="HOST:PORT of the ownervote server")
-    p.add_argument("--ca", type=Path, help="PEM CA of the server's certificate (TLS)")
+    p.add_argument("--ca", type=Path, help="PEM CA of the server's certificate (TLS; without it, "
+                   "plain gRPC to a development server)")
     if client_cert:
         p.add_argument("--cert", type=Path, help="PEM client certificate (mutual TLS)")
         p.add_argument("--key", type=Path, help="PEM private key of --cert")

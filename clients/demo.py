@@ -201,7 +201,8 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
                  voting[1].owner_id]])),
             ({"self_signed"}, "a receipt of a log the server signed itself",
              lambda p: p.cast(election, wallet, [0]))):
-        async with Impostor(cluster.address, cluster.origin, witnesses, lies) as impostor:
+        async with Impostor(cluster.address, cluster.origin, witnesses, lies,
+                            cluster.credentials()) as impostor:
             channel = grpc.aio.insecure_channel(impostor.address)
             await refused(what, call(VoterClient(channel, cluster.bundle)))
             await channel.close()
@@ -234,7 +235,8 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
           f"before the close at index {counted.close_index}")
     await refused("the same owner's wallet as copied before the revotes (a stolen phone's)",
                   voter.check_counted(before_revote))
-    async with Impostor(cluster.address, cluster.origin, witnesses, {"result"}) as impostor:
+    async with Impostor(cluster.address, cluster.origin, witnesses, {"result"},
+                        cluster.credentials()) as impostor:
         channel = grpc.aio.insecure_channel(impostor.address)
         await refused("an invented result (the motion 'passed' the other way round)",
                       VoterClient(channel, cluster.bundle).result(ELECTION_ID))
@@ -277,8 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         step("0. Starting the server (SQLite) and three validating witnesses")
         cluster.start()
-        print(f"   server {cluster.address} (mutual TLS for guardians and administrators on "
-              f"{cluster.secure_address}); witnesses co-sign with quorum {cluster.quorum} of "
+        print(f"   server {cluster.address} (TLS; mutual TLS for guardians and administrators "
+              f"on {cluster.secure_address}); witnesses co-sign with quorum {cluster.quorum} of "
               f"{cluster.witnesses}")
         print(f"   the deployment's trust bundle {cluster.trust_file.name}: fingerprint "
               f"{cluster.bundle.fingerprint()} (posted on the notice board; every client pins "

@@ -185,16 +185,18 @@ class _Ledger(ledger_pb2_grpc.LedgerServiceServicer):
 
 
 class Impostor:
-    """Listen on ``127.0.0.1`` in front of the real server at ``real_address``, telling
-    ``lies`` (a subset of :data:`LIES`)."""
+    """Listen on ``127.0.0.1`` in front of the real server at ``real_address`` (reached with
+    ``credentials``: its TLS; None, plain gRPC to a development server), telling ``lies`` (a
+    subset of :data:`LIES`)."""
 
     def __init__(self, real_address: str, origin: str, witness_names: list[str],
-                 lies: set[str]) -> None:
+                 lies: set[str], credentials: grpc.ChannelCredentials | None = None) -> None:
         unknown = set(lies) - set(LIES)
         if unknown:
             raise ValueError(f"no such lie: {sorted(unknown)}")
         self.origin, self.witness_names, self.lies = origin, list(witness_names), set(lies)
-        self._real = grpc.aio.insecure_channel(real_address)
+        self._real = grpc.aio.secure_channel(real_address, credentials) if credentials \
+            else grpc.aio.insecure_channel(real_address)
         self.elections = election_pb2_grpc.ElectionServiceStub(self._real)
         self.ballot_box = election_pb2_grpc.BallotBoxServiceStub(self._real)
         self.ledger = ledger_pb2_grpc.LedgerServiceStub(self._real)

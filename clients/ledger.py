@@ -1,7 +1,8 @@
 """Ledger CLI: ``python -m clients.ledger export|audit``.
 
-    export --server HOST:PORT --out FILE
-        Download the log up to its latest co-signed checkpoint into one file.
+    export --server HOST:PORT [--ca PEM] --out FILE
+        Download the log up to its latest co-signed checkpoint into one file (over TLS with the
+        server's CA; without --ca, plain gRPC to a development server).
     audit FILE --trust BUNDLE
         Recompute and check everything offline against the log's key, the witnesses' keys and
         the quorum the trust bundle pins; exit 1 naming the first problem.
@@ -20,13 +21,13 @@ from crypto.errors import DecodeError
 from crypto.log.audit import AuditFailure, audit
 from crypto.log.export import decode_export, encode_export
 
-from .channel import error_line
+from .channel import error_line, open_channel
 from .ledger_export import fetch_export
 from .trust import NoTrust, add_trust_argument, read_bundle
 
 
-async def _export(server: str, out: Path) -> None:
-    async with grpc.aio.insecure_channel(server) as channel:
+async def _export(server: str, ca: Path | None, out: Path) -> None:
+    async with open_channel(server, ca) as channel:
         export = await fetch_export(channel)
     out.write_bytes(encode_export(export))
     print(f"exported {len(export.entries)} entries and {len(export.checkpoints)} checkpoints "
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export")
     e.add_argument("--server", required=True)
+    e.add_argument("--ca", type=Path, help="PEM CA of the server's TLS certificate")
     e.add_argument("--out", required=True, type=Path)
     a = sub.add_parser("audit")
     a.add_argument("file", type=Path)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "export":
         try:
-            asyncio.run(_export(args.server, args.out))
+            asyncio.run(_export(args.server, args.ca, args.out))
         except (OSError, grpc.RpcError, LookupError) as exc:
             print(f"cannot export the ledger: {error_line(exc)}", file=sys.stderr)
             return 2

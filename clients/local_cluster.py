@@ -7,7 +7,11 @@ others' verifier keys before it starts, and the deployment's trust bundle (crypt
 the log's key, the witnesses' keys, the quorum, the identity provider's key) is written to
 :attr:`LocalCluster.trust_file` for the clients to pin; a development CA
 (``python -m server.pki``) issues the server's TLS certificate and the client certificates
-(administrator ``admin``, guardians ``<election>/guardian-<i>``) for the mutual-TLS port.
+(administrator ``admin``, guardians ``<election>/guardian-<i>``) for the mutual-TLS port. The
+server's public port serves TLS with that CA (:meth:`LocalCluster.channel`; the validating
+witnesses follow it with ``--ledger-ca``), and AdminService answers only the ``admin``
+certificate on the mutual-TLS port: the cluster runs the transport of a deployment, not a
+development setup.
 Everything started is stopped by :meth:`LocalCluster.stop` (SIGTERM, then SIGKILL after a grace
 period).
 """
@@ -25,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ownervote.files import write_private
 
@@ -86,11 +91,10 @@ class LocalCluster:
     server_settings: tuple[tuple[str, ...], ...] = ()
     clock_skews: tuple[float, ...] = ()
     origin: str = "demo.ownervote.example/log"
-    admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     provider: DemoIdentityProvider = field(default_factory=lambda: DemoIdentityProvider(
         Ed25519PrivateKey.generate()))
     processes: list[Process] = field(default_factory=list)
-    address: str = ""  # the public port (plain gRPC here) of the first server process
+    address: str = ""  # the public port (TLS, :attr:`ca`) of the first server process
     secure_address: str = ""  # its mutual-TLS port (guardians, administrators)
     addresses: list[str] = field(default_factory=list)  # every server process's public port
     log_vkey: str = ""
@@ -113,9 +117,29 @@ class LocalCluster:
     def pki(self) -> Path:
         return self.directory / "pki"
 
+    @property
+    def ca(self) -> Path:
+        """The development CA's certificate: what a client pins to reach the server over TLS."""
+        return self.pki / "ca.pem"
+
     def cert(self, cn: str) -> tuple[Path, Path]:
+        """``cn``'s certificate and key, as server/pki.py names them."""
         safe = cn.replace("/", "_")
         return self.pki / f"{safe}.pem", self.pki / f"{safe}.key"
+
+    def credentials(self, cn: str | None = None) -> grpc.ChannelCredentials:
+        """TLS to the cluster's servers, verifying them with :attr:`ca`, presenting ``cn``'s
+        client certificate if given (mutual TLS)."""
+        if cn is None:
+            return grpc.ssl_channel_credentials(self.ca.read_bytes())
+        cert, key = self.cert(cn)
+        return grpc.ssl_channel_credentials(self.ca.read_bytes(), key.read_bytes(),
+                                            cert.read_bytes())
+
+    def channel(self, address: str | None = None, cn: str | None = None) -> grpc.aio.Channel:
+        """A TLS channel to ``address`` (the first server's public port by default), with
+        ``cn``'s client certificate if given (for :attr:`secure_address`)."""
+        return grpc.aio.secure_channel(address or self.address, self.credentials(cn))
 
     def _spawn(self, name: str, args: list[str], env: dict | None = None) -> Process:
         log = self.directory / f"{name}.log"
@@ -144,7 +168,8 @@ class LocalCluster:
             args = ["-m", "server.witness", "--name", name, "--key-file", str(d / f"w{i + 1}.key"),
                     "--db", f"sqlite+aiosqlite:///{d / f'w{i + 1}.db'}",
                     "--listen", f"127.0.0.1:{(wport := free_port())}",
-                    "--follow", f"{self.origin}={self.log_vkey}@{self.address}"]
+                    "--follow", f"{self.origin}={self.log_vkey}@{self.address}",
+                    "--ledger-ca", str(self.ca)]
             trusted = signer
             if self.validating:
                 vsigner = CosignatureSigner.generate(name + "/validated")
@@ -161,8 +186,7 @@ class LocalCluster:
         self.pin(make_bundle(self.origin, self.log_vkey, self.witness_vkeys, self.quorum,
                              self.provider.public_key.public_bytes_raw(),
                              development=not is_majority(self.quorum, self.witnesses)))
-        env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=self.admin_token,
-                   OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
+        env = dict(os.environ, OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
                    OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()
                    .hex())
         for k in range(self.servers):

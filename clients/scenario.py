@@ -6,9 +6,10 @@ tests, the benchmarks and the load test share.
 TLS (certificate ``admin``) imports the roll, defines the election and schedules it; each
 guardian over mutual TLS with its own certificate (:func:`guardian_name`) runs the key
 ceremony from its own state file and, after the close, decrypts; owners obtain credentials from
-identity attestations through the voter SDK. It waits for the states the lifecycle driver moves
-the election through, and closes every channel it opened. Nothing here takes a shortcut past a
-service: every step is one a person could take with the CLIs.
+identity attestations through the voter SDK, over TLS to the public port. It waits for the
+states the lifecycle driver moves the election through, and closes every channel it opened.
+Nothing here takes a shortcut past a service: every step is one a person could take with the
+CLIs.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from crypto.records import (
 )
 
 from .admin import AdminClient
-from .channel import open_channel
 from .guardian_client import GuardianClient, new_guardian
 from .local_cluster import LocalCluster
 from .voter_sdk import VoterClient, Wallet
@@ -74,10 +74,8 @@ class ElectionScenario:
         self.roll: election_pb2.ImportRollResponse | None = None
 
     def _open(self, address: str, cn: str | None = None) -> grpc.aio.Channel:
-        if cn is None:
-            channel = grpc.aio.insecure_channel(address)
-        else:
-            channel = open_channel(address, self.cluster.pki / "ca.pem", *self.cluster.cert(cn))
+        """TLS to ``address``, with ``cn``'s client certificate if given (mutual TLS)."""
+        channel = self.cluster.channel(address, cn)
         self._channels.append(channel)
         return channel
 

@@ -92,7 +92,7 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
                    credentials: int, ballots: int, concurrency: int, sweep: list[float],
                    step: float) -> list[tuple]:
     cluster, eid = scenario.cluster, scenario.election_id
-    channels = [grpc.aio.insecure_channel(a) for a in cluster.addresses]
+    channels = [cluster.channel(a) for a in cluster.addresses]  # TLS, as phones
     # requests alternate between server processes
     voters = [VoterClient(c, cluster.bundle) for c in channels]
     ids = [f"owner-{i:05d}" for i in range(owners)]

@@ -78,8 +78,11 @@ def locust_command(args: argparse.Namespace, host: str) -> list[str]:
     return cmd
 
 
-def run_locust(args: argparse.Namespace, host: str, pool: Path, out: Path) -> int:
+def run_locust(args: argparse.Namespace, host: str, pool: Path, out: Path,
+               ca: Path | None = None) -> int:
     env = dict(os.environ, OWNERVOTE_LOAD_POOL=str(pool))
+    if ca is not None:  # the server's public port serves TLS
+        env["OWNERVOTE_LOAD_CA"] = str(ca)
     with open(out, "w") as f:
         proc = subprocess.Popen(locust_command(args, host), cwd=ROOT, stdout=f,
                                 stderr=subprocess.STDOUT, env=env)
@@ -175,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         write_pool(pool, pool_path)
         print(f"== locust: {args.users} users (voters 4 : readers 1), {args.spawn_rate:g}/s "
               f"spawn rate, {args.duration}", flush=True)
-        code = run_locust(args, cluster.address, pool_path, workdir / "locust.out")
+        code = run_locust(args, cluster.address, pool_path, workdir / "locust.out", cluster.ca)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         code = 130

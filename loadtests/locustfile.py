@@ -4,14 +4,15 @@ ballots, and readers checking receipts, elections and checkpoints.
 Normally run by ``make loadtest`` (``loadtests/loadtest.py``), which starts a deployment,
 prepares the request pool and runs::
 
-    OWNERVOTE_LOAD_POOL=pool.json locust -f loadtests/locustfile.py --headless \\
-        -u 20 -r 10 -t 30s --host 127.0.0.1:PORT --only-summary
+    OWNERVOTE_LOAD_POOL=pool.json OWNERVOTE_LOAD_CA=ca.pem locust -f loadtests/locustfile.py \\
+        --headless -u 20 -r 10 -t 30s --host 127.0.0.1:PORT --only-summary
 
-``--host`` is the server's public gRPC address (``HOST:PORT``). The pool (JSON written by
-``loadtests/prepare.py``, path in env ``OWNERVOTE_LOAD_POOL``) holds serialized requests made
-before the timed phase, so no cryptography runs here: each request is sent once, popped from the
-pool, which is loaded once per process. It serves one locust process (a standalone run, not
-``--processes``/workers, which would each send the same requests).
+``--host`` is the server's public gRPC address (``HOST:PORT``), reached over TLS verified with
+the CA in env ``OWNERVOTE_LOAD_CA`` (unset: plain gRPC to a development server). The pool
+(JSON written by ``loadtests/prepare.py``, path in env ``OWNERVOTE_LOAD_POOL``) holds serialized
+requests made before the timed phase, so no cryptography runs here: each request is sent once,
+popped from the pool, which is loaded once per process. It serves one locust process (a
+standalone run, not ``--processes``/workers, which would each send the same requests).
 
 Following locust's documented gRPC pattern: grpc is switched to gevent before any channel is
 opened; every unary call goes through :class:`LocustInterceptor`, which reports it to locust's
@@ -37,6 +38,7 @@ import logging
 import os
 import random
 import time
+from pathlib import Path
 
 import grpc
 import grpc.experimental.gevent as grpc_gevent
@@ -49,6 +51,7 @@ from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, ledger_pb2
 grpc_gevent.init_gevent()  # before any channel: grpc's I/O cooperates with gevent
 
 POOL_ENV = "OWNERVOTE_LOAD_POOL"
+CA_ENV = "OWNERVOTE_LOAD_CA"
 log = logging.getLogger("ownervote.loadtest")
 
 
@@ -148,8 +151,10 @@ class GrpcUser(User):
         if not self.host:
             raise RuntimeError("give the server's gRPC address with --host HOST:PORT")
         target = self.host.split("://", 1)[-1].rstrip("/")
-        self._channel = grpc.intercept_channel(grpc.insecure_channel(target),
-                                               LocustInterceptor(environment))
+        ca = os.environ.get(CA_ENV)
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(
+            Path(ca).read_bytes())) if ca else grpc.insecure_channel(target)
+        self._channel = grpc.intercept_channel(channel, LocustInterceptor(environment))
         self.pool = Pool.get()
 
     def on_stop(self) -> None:

@@ -42,11 +42,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import grpc
 from ownervote.v1 import election_pb2, wire
 
 from clients.admin import AdminClient
-from clients.channel import open_channel
 from clients.local_cluster import LocalCluster
 from clients.scenario import ElectionScenario
 from clients.voter_sdk import VoterClient, Wallet
@@ -130,9 +128,8 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
         raise ValueError("at least one real credential is needed to cast ballots")
     rng = random.Random(seed)
     provider = replace(cluster.provider, lifetime=valid_for)
-    admin_channel = open_channel(cluster.secure_address, cluster.pki / "ca.pem",
-                                 *cluster.cert("admin"))
-    public = grpc.aio.insecure_channel(cluster.address)
+    admin_channel = cluster.channel(cluster.secure_address, "admin")
+    public = cluster.channel()
     admin = AdminClient(admin_channel, cluster.bundle)
     voter = VoterClient(public, cluster.bundle)
     scenarios = [ElectionScenario(cluster, eid, guardians=GUARDIANS, threshold=THRESHOLD,

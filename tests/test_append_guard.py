@@ -223,7 +223,7 @@ async def test_a_process_whose_clock_is_behind_cannot_append_after_the_close(pg_
     try:
         cluster.start()
         async with ElectionScenario(cluster, eid, guardians=3, threshold=2, poll=0.05) as sc, \
-                grpc.aio.insecure_channel(cluster.addresses[1]) as channel:
+                cluster.channel(cluster.addresses[1]) as channel:
             await sc.define(ROLL, f"c-{eid}", motion="Race the close", opens_in=6, open_for=10)
             election = await sc.run_ceremony(timeout=60)
             owners = [o.owner_id for o in parse_roll_csv(ROLL.decode()).owners][:5]

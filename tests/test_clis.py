@@ -61,9 +61,12 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     trust = str(cluster.trust_file)  # the deployment's bundle: every CLI pins it
     admin = ["clients.admin", "--server", cluster.secure_address, "--trust", trust, "--ca", ca,
              "--cert", cert, "--key", key]
-    no_auth = cli(t, "clients.admin", "--server", cluster.address, "--trust", trust,
+    no_auth = cli(t, "clients.admin", "--server", cluster.address, "--trust", trust, "--ca", ca,
                   "import-roll", "--community", "x", str(SAMPLE), ok=False)
     assert "UNAUTHENTICATED" in no_auth
+    assert "UNAUTHENTICATED" in cli(t, "clients.admin", "--server", cluster.address, "--trust",
+                                    trust, "--ca", ca, "--token", "0123456789abcdef0123",
+                                    "import-roll", "--community", "x", str(SAMPLE), ok=False)
     no_trust = cli(t, "clients.admin", "--server", cluster.secure_address, "--ca", ca, "--cert",
                    cert, "--key", key, "import-roll", "--community", "x", str(SAMPLE), ok=False)
     assert "--trust" in no_trust and "Traceback" not in no_trust
@@ -96,7 +99,7 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     cli(t, *admin, "status", EID, "--follow", "--until", "READY")
     keyfile = t / "idp.key"
     keyfile.write_text(cluster.provider.key.private_bytes_raw().hex())
-    voter = ["clients.voter", "--server", cluster.address, "--trust", trust]
+    voter = ["clients.voter", "--server", cluster.address, "--trust", trust, "--ca", ca]
     owners = ["O001", "O002", "O003"]
     for k, owner in enumerate(owners):
         cli(t, "clients.identity_provider", "attest", "--key-file", str(keyfile), "--owner",
@@ -148,7 +151,7 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     # a guardian decrypts once: after the publication it refuses
     assert "guardian refuses" in cli(t, *guardians[0], "decrypt", ok=False)
     report = cli(t, "clients.auditor", "verify", "--trust", str(cluster.trust_file), "--server",
-                 cluster.address, "--roll", str(SAMPLE),
+                 cluster.address, "--ca", ca, "--roll", str(SAMPLE),
                  *(a for w in cluster.witness_addresses for a in ("--ask-witness", w)))
     assert "VERIFIED" in report and "4 ballots verified" in report and "3 counted" in report
     assert report.count("is of this history") == cluster.witnesses
@@ -167,7 +170,7 @@ def _cosigned_by_all(cluster: LocalCluster, timeout: float = 30) -> int:
     every = make_bundle(cluster.origin, cluster.log_vkey, cluster.witness_vkeys,
                         cluster.witnesses, bytes(32))
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(cluster.address) as channel:
+    with grpc.secure_channel(cluster.address, cluster.credentials()) as channel:
         stub = ledger_pb2_grpc.LedgerServiceStub(channel)
         while True:
             note = stub.GetCheckpoint(ledger_pb2.GetCheckpointRequest()).signed_note
@@ -191,13 +194,14 @@ def test_the_auditor_catches_a_split_view_and_trusts_only_its_bundle(plain_clust
         "split-garden", str(SAMPLE))
     size = _cosigned_by_all(cluster)
     honest = [a for w in cluster.witness_addresses for a in ("--ask-witness", w)]
-    verify = ["clients.auditor", "verify", "--server", cluster.address]
+    verify = ["clients.auditor", "verify", "--server", cluster.address, "--ca", ca]
     trust = ["--trust", str(cluster.trust_file)]
     report = cli(t, *verify, *trust, *honest)
     assert report.count("is of this history") == 3 and "VERIFIED" in report
     # the ledger CLI pins the same bundle
     export = t / "ledger.export"
-    cli(t, "clients.ledger", "export", "--server", cluster.address, "--out", str(export))
+    cli(t, "clients.ledger", "export", "--server", cluster.address, "--ca", ca, "--out",
+        str(export))
     assert "audit OK" in cli(t, "clients.ledger", "audit", str(export), *trust)
     assert "--trust FILE is required" in cli(t, "clients.ledger", "audit", str(export), ok=False)
     # no bundle: one line, no traceback

@@ -39,7 +39,8 @@ async def test_the_sdk_refuses_every_lie_of_a_server(cluster):
         await scenario.wait_for(ElectionState.OPEN, timeout=30)
 
         async def through(lies: set[str]) -> tuple[Impostor, VoterClient, grpc.aio.Channel]:
-            impostor = Impostor(cluster.address, cluster.origin, witnesses, lies)
+            impostor = Impostor(cluster.address, cluster.origin, witnesses, lies,
+                                cluster.credentials())
             await impostor.start()
             channel = grpc.aio.insecure_channel(impostor.address)
             return impostor, VoterClient(channel, cluster.bundle), channel

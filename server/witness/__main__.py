@@ -5,7 +5,10 @@ first start. ``--validate elections`` makes it a validating witness that replays
 rule on every entry before co-signing (crypto.election_audit.LedgerVerifier, one per followed
 log); ``--validate module:function`` plugs in another validator. A validating witness also needs
 ``--validating-key-file`` and, per followed log, the log's LedgerService address
-(``--follow ORIGIN=VKEY@HOST:PORT``).
+(``--follow ORIGIN=VKEY@HOST:PORT``), which it calls over TLS: with its own certificate when
+it has one and a CA (``--tls-cert``, ``--tls-key``, ``--tls-client-ca``; ``--ledger-ca`` if the
+log's certificate is from another CA), else verifying the log only (``--ledger-ca``); plain
+gRPC only when given neither (a development log).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from ..db import make_engine
 from ..keys import load_or_create_key
 from ..process import add_health_and_reflection, stop_on_signals
 from ..schema import create_schema
-from ..tls import TlsConfig
+from ..tls import TlsConfig, server_only_channel_credentials
 from .service import FollowedLog, Witness
 from .store import WitnessStore
 
@@ -50,6 +53,16 @@ def election_validator(origin: str):
     return LedgerVerifier().apply
 
 
+def ledger_credentials(args: argparse.Namespace, tls: TlsConfig | None):
+    """How a validating witness calls the logs it follows (see the module docstring)."""
+    ca = Path(args.ledger_ca) if args.ledger_ca else tls.ca if tls else None
+    if ca is None:
+        return None
+    if tls is not None:
+        return TlsConfig(tls.cert, tls.key, ca).channel_credentials()
+    return server_only_channel_credentials(ca)
+
+
 async def serve(args: argparse.Namespace) -> None:
     engine = make_engine(args.db)
     await create_schema(engine)
@@ -69,8 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
                     Path(args.tls_client_ca) if args.tls_client_ca else None) \
         if args.tls_cert else None
     witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator,
-                      validator_factory=factory,
-                      ledger_credentials=tls.channel_credentials() if tls and tls.ca else None)
+                      validator_factory=factory, ledger_credentials=ledger_credentials(args, tls))
     server = grpc.aio.server()
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(witness, server)
     health_servicer = await add_health_and_reflection(
@@ -105,6 +117,8 @@ def main() -> None:
     p.add_argument("--tls-cert", help="PEM certificate: serve TLS")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--tls-client-ca", help="PEM CA of client certificates: require mutual TLS")
+    p.add_argument("--ledger-ca", help="PEM CA of the followed logs' TLS certificates (default: "
+                   "--tls-client-ca)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(serve(p.parse_args()))
 
