@@ -40,8 +40,8 @@ one else: server/election/rpc/admin_service.py), registrars ``registrar:<name>``
 (server/tls.py). ``admin_token`` is for a development machine only: a bearer token that
 AdminService accepts from loopback callers instead of the certificate; it is refused unless
 ``development = true`` and every port (``listen``, ``guardian_listen``) is bound to a loopback
-address (``127.0.0.1``, ``::1``, ``localhost``). A production deployment behind a
-TLS-terminating proxy re-encrypts to the server (the proxy is a TLS client of the public port).
+address (``127.0.0.1``, ``::1``, ``localhost``). Behind a load balancer, it passes TLS
+through or re-encrypts to the server (a TLS client of the public port), never plain.
 
 The lifecycle driver steps every ``lifecycle_tick`` seconds; a ceremony finishes at the
 ``ceremony_deadline`` its election's definition carries (not a server setting).
