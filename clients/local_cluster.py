@@ -95,7 +95,7 @@ class LocalCluster:
         Ed25519PrivateKey.generate()))
     processes: list[Process] = field(default_factory=list)
     address: str = ""  # the public port (TLS, :attr:`ca`) of the first server process
-    secure_address: str = ""  # its mutual-TLS port (guardians, administrators)
+    secure_address: str = ""  # its mutual-TLS port (guardians, administrators, registrars)
     addresses: list[str] = field(default_factory=list)  # every server process's public port
     log_vkey: str = ""
     witness_vkeys: list[str] = field(default_factory=list)  # the keys the bundle pins

@@ -8,7 +8,7 @@ log); ``--validate module:function`` plugs in another validator. A validating wi
 (``--follow ORIGIN=VKEY@HOST:PORT``), which it calls over TLS: with its own certificate when
 it has one and a CA (``--tls-cert``, ``--tls-key``, ``--tls-client-ca``; ``--ledger-ca`` if the
 log's certificate is from another CA), else verifying the log only (``--ledger-ca``); plain
-gRPC only when given neither (a development log).
+gRPC only when given no CA (a development log).
 """
 
 from __future__ import annotations
