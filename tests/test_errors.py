@@ -143,6 +143,25 @@ async def test_the_decorator_answers_each_kind_with_its_status_and_maps_domain_f
     assert details(exc.value.status)[3] == "cast_ballot.signature"
 
 
+async def test_a_rate_limit_carries_retry_info():
+    """A refusal with ``retry_after`` carries google.rpc.RetryInfo, in whole seconds rounded
+    up; one without carries none."""
+    with pytest.raises(Aborted) as exc:
+        await call(answers(), errors.Exhausted("slow down", reason="R", retry_after=12.2))
+    rich = status_pb2.Status.FromString(
+        dict(exc.value.status.trailing_metadata)["grpc-status-details-bin"])
+    retries = [d for d in rich.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+    assert len(retries) == 1
+    info = error_details_pb2.RetryInfo()
+    retries[0].Unpack(info)
+    assert info.retry_delay.seconds == 13 and exc.value.status.code == S.RESOURCE_EXHAUSTED
+    with pytest.raises(Aborted) as exc:
+        await call(answers(), Conflict("twice", reason="TWICE"))
+    rich = status_pb2.Status.FromString(
+        dict(exc.value.status.trailing_metadata)["grpc-status-details-bin"])
+    assert not any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in rich.details)
+
+
 async def test_a_wire_error_names_the_request_path_itself():
     with pytest.raises(Aborted) as exc:
         await call(answers(lambda f: "not this"),

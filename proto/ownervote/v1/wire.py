@@ -706,7 +706,7 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict:
     """Client side: decode the rich status of a failed call into a plain dict (for tests/CLIs)."""
     status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None
     out: dict = {"code": error.code(), "message": error.details(), "reason": None,
-                 "field": None, "metadata": {}}
+                 "field": None, "metadata": {}, "retry_delay": None}
     if status is None:
         return out
     for any_ in status.details:
@@ -720,5 +720,9 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict:
             any_.Unpack(br)
             if br.field_violations:
                 out["field"] = br.field_violations[0].field
+        elif any_.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            any_.Unpack(retry)
+            out["retry_delay"] = retry.retry_delay.ToTimedelta().total_seconds()
     return out
 
