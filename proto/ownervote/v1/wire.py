@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from crypto.attestation import Attestation
+from crypto.attestation import MAX_AUTHORISED, Attestation
 from crypto.ballot import Contest, ContestKind, EncryptedBallot, EncryptedSelection
 from crypto.codec import BALLOT_VERSION, CAST_BALLOT_VERSION
 from crypto.credential import CastBallot, Credential, IssuerKey
@@ -537,7 +537,8 @@ def result(r: election_pb2.GetResultResponse) -> tuple[ResultRecord, tuple[str, 
 
 def attestation_pb(att: Attestation, signature: bytes) -> election_pb2.IdentityAttestation:
     a = election_pb2.IdentityAttestation(owner_id=att.owner_id, election_id=att.election_id,
-                                         nonce=att.nonce, signature=signature)
+                                         nonce=att.nonce, signature=signature,
+                                         authorises=list(att.authorises))
     a.expires_at.seconds = att.expires_at
     return a
 
@@ -549,8 +550,16 @@ def attestation(a: election_pb2.IdentityAttestation,
     election_id(f"{path}.election_id", a.election_id)
     if not a.HasField("expires_at"):
         raise invalid(f"{path}.expires_at", "required")
+    if len(a.authorises) > MAX_AUTHORISED:
+        raise invalid(f"{path}.authorises", f"at most {MAX_AUTHORISED} digests")
+    for i, d in enumerate(a.authorises):
+        if len(d) != 32:
+            raise invalid(f"{path}.authorises[{i}]", "a SHA-256 digest is 32 bytes")
+        if i and d <= a.authorises[i - 1]:
+            raise invalid(f"{path}.authorises[{i}]", "the digests are strictly increasing")
     try:
-        att = Attestation(a.owner_id, a.election_id, bytes(a.nonce), a.expires_at.seconds)
+        att = Attestation(a.owner_id, a.election_id, bytes(a.nonce), a.expires_at.seconds,
+                          tuple(bytes(d) for d in a.authorises))
     except DecodeError as exc:
         raise invalid(path, str(exc)) from exc
     if len(a.signature) != 64:
