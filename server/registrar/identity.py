@@ -161,12 +161,17 @@ class MemoryNonces:
     """The nonces used, in this process (the single-process fallback)."""
 
     clock: Clock = time.time
+    prune_every: float = 600.0
     _used: dict[bytes, tuple[str, bytes, int]] = field(default_factory=dict)
+    _pruned: float = 0.0
 
     async def use(self, attestation: Attestation, request_hash: bytes) -> None:
-        now = int(self.clock())
-        for nonce in [n for n, (_, _, exp) in self._used.items() if exp + NONCE_GRACE < now]:
-            del self._used[nonce]
+        now = self.clock()
+        if now - self._pruned >= self.prune_every:  # nonces an hour past their expiry
+            self._pruned = now
+            for nonce in [n for n, (_, _, exp) in self._used.items()
+                          if exp + NONCE_GRACE < now]:
+                del self._used[nonce]
         mine = (attestation.owner_id, bytes(request_hash), attestation.expires_at)
         if self._used.setdefault(attestation.nonce, mine)[:2] != mine[:2]:
             raise NonceReplayed()
