@@ -131,8 +131,9 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     print(f"   READY: issuer keys for {len(election.issuers)} weight classes on the ledger; "
           f"the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
 
-    step(f"4. {voters} owners obtain a blind credential and vote (the phone blinds; the "
-         "registrar never sees the token)")
+    step(f"4. {voters} owners obtain a blind credential and vote (the phone blinds, then the "
+         "identity provider attests that blinded message only; the registrar never sees the "
+         "token)")
     voting = rng.sample(list(roll.owners), voters)
     choices: dict[str, int] = {}
     t0 = time.perf_counter()
@@ -163,9 +164,9 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
 
     step("5. Attempts that are refused")
     owner, wallet = voting[0], wallets[voting[0].owner_id]
-    att, sig = cluster.provider.attest(owner.owner_id, ELECTION_ID)
     await refused("a second credential for the same owner",
-                  voter.obtain_credential(election, att, sig))
+                  voter.obtain_credential(election, cluster.provider.attester(
+                      owner.owner_id, ELECTION_ID)))
     att, sig = cluster.provider.attest("stranger-001", ELECTION_ID)
     await refused("a credential for someone not on the roll", voter.eligibility(att, sig))
     ballot = voter.prepare_cast(election, wallet, [choices[owner.owner_id]])

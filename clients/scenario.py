@@ -176,8 +176,8 @@ class ElectionScenario:
 
         async def one(owner: str) -> None:
             async with limit:
-                att, sig = provider.attest(owner, self.election_id)
-                wallets[owner] = await self.voter.obtain_credential(election, att, sig)
+                wallets[owner] = await self.voter.obtain_credential(
+                    election, provider.attester(owner, self.election_id))
 
         await asyncio.gather(*(one(o) for o in owners))
         return {o: wallets[o] for o in owners}

@@ -3,10 +3,14 @@
 
     election ID
         The motion, the options, the state and the times, as the co-signed ledger proves them.
-    register --attestation FILE --wallet FILE
-        Obtain a blind credential with an identity attestation (JSON, from the identity
-        provider); the token key is generated here and kept, with the credential, in the wallet
-        file (mode 0600). The registrar never sees the token.
+    register --election ID --attest COMMAND --wallet FILE
+        Obtain a blind credential. The token key is generated and the credential blinded here;
+        only then is the identity provider asked: COMMAND (for the demo's, e.g.
+        "python -m clients.identity_provider attest --key-file K --owner O --election ID") is
+        run with "--blinded-digest HEX" added for each blinded message the attestation is to
+        authorise (none: an eligibility-only one) and prints the attestation (JSON). The token
+        and the credential are kept in the wallet file (mode 0600). The registrar never sees
+        the token, and the attestation is good for this blinded message only.
     vote --wallet FILE --choice NAME [--choice NAME ...] [--receipt FILE]
         Encrypt for the joint key the ledger proves, sign with the token and cast; the receipt
         is verified against the exact ledger entry and a checkpoint co-signed by the bundle's
@@ -31,12 +35,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ownervote.files import write_private
 from ownervote.v1.wire import WireError
 
+from crypto.attestation import Attestation, blinded_digest
 from crypto.errors import CryptoError, InvalidProof
 from crypto.log.receipt import Receipt
 from crypto.log.view import LogView
@@ -58,6 +65,35 @@ def receipt_from_json(text: str) -> Receipt:
     return Receipt(d["index"], bytes.fromhex(d["leaf_hash"]),
                    tuple(bytes.fromhex(h) for h in d["inclusion_proof"]),
                    d["signed_note"].encode())
+
+
+class AttesterFailed(Exception):
+    """The identity provider's command failed or printed no attestation."""
+
+
+def command_attester(command: str):
+    """The SDK's attester (voter_sdk.Attester) that runs the identity provider's command with
+    ``--blinded-digest HEX`` for each blinded message and reads the attestation it prints."""
+    argv = shlex.split(command)
+    if not argv:
+        raise AttesterFailed("--attest names no command")
+
+    async def attest(blinded_msgs: Sequence[bytes]) -> tuple[Attestation, bytes]:
+        extra = [x for m in blinded_msgs for x in ("--blinded-digest", blinded_digest(m).hex())]
+        proc = await asyncio.create_subprocess_exec(*argv, *extra,
+                                                    stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise AttesterFailed(f"the identity provider's command exited {proc.returncode}: "
+                                 f"{err.decode(errors='replace').strip()[-500:]}")
+        try:
+            return attestation_from_json(out.decode())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AttesterFailed(f"the identity provider's command printed no attestation: "
+                                 f"{exc}") from exc
+
+    return attest
 
 
 def view_path(args) -> Path | None:
@@ -87,9 +123,8 @@ async def command(voter: VoterClient, args) -> None:
               f"{', '.join(e.contest.options)} (choose {e.contest.min_selections}.."
               f"{e.contest.max_selections})")
     elif args.cmd == "register":
-        att, sig = attestation_from_json(args.attestation.read_text())
-        election = await voter.election(att.election_id)
-        wallet = await voter.obtain_credential(election, att, sig)
+        election = await voter.election(args.election)
+        wallet = await voter.obtain_credential(election, command_attester(args.attest))
         write_private(args.wallet, wallet.to_json())
         print(f"credential for weight class {wallet.credential.weight} saved in {args.wallet}")
     elif args.cmd == "vote":
@@ -137,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("election").add_argument("id")
     r = sub.add_parser("register")
-    r.add_argument("--attestation", type=Path, required=True)
+    r.add_argument("--election", required=True)
+    r.add_argument("--attest", required=True, metavar="COMMAND",
+                   help="the identity provider's command (see above)")
     r.add_argument("--wallet", type=Path, required=True)
     v = sub.add_parser("vote")
     v.add_argument("--wallet", type=Path, required=True)
@@ -167,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CryptoError, WireError) as exc:
         print(f"verification failed: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (OSError, AttesterFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -9,11 +9,13 @@ What a phone does, in order (docs/protocol.md §8–§12):
    checkpoint seen before (crypto/election_view.py): the joint key recomputed from the
    ceremony, the guardians' keys checked against the bundle, the issuer keys, the state. A
    server cannot make the phone encrypt for another key or contest, nor show it a fork.
-2. :meth:`VoterClient.obtain_credential` — with an identity attestation (from the identity
-   provider), generate the token key *on the device*, blind the credential message for the
-   owner's weight class (RFC 9474 Blind), let the registrar blind-sign it, unblind (Finalize,
-   which verifies the signature). The registrar never sees the token. The :class:`Wallet`
-   (token + credential) stays on the phone.
+2. :meth:`VoterClient.obtain_credential` — generate the token key *on the device*, blind the
+   credential message for the owner's weight class (RFC 9474 Blind), and only then ask the
+   identity provider (the ``attest`` callback: after its real-name and face check it signs an
+   attestation naming the blinded message's digest, docs/protocol.md §8.4), let the registrar
+   blind-sign it, unblind (Finalize, which verifies the signature). The registrar never sees
+   the token; an attestation taken on the way is good for this blinded message only. The
+   :class:`Wallet` (token + credential) stays on the phone.
 3. :meth:`VoterClient.cast` — :meth:`VoterClient.prepare_cast` encrypts the choices with their
    proofs and signs with the token, :meth:`VoterClient.send` casts; the reply is a receipt,
    checked here against the exact ledger entry the ballot became and a checkpoint co-signed by
@@ -30,8 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -77,9 +80,23 @@ from crypto.records import (
     decode_result,
 )
 
+#: The identity provider, as the SDK asks it: given the blinded messages (none: an
+#: eligibility-only attestation), the attestation authorising exactly them and its signature
+#: (e.g. ``DemoIdentityProvider.attester(owner_id, election_id)``; an app's call to the real
+#: provider may be a coroutine).
+Attested = tuple[Attestation, bytes]
+Attester = Callable[[Sequence[bytes]], Attested | Awaitable[Attested]]
+
+
+async def attested(attest: Attester, blinded_msgs: Sequence[bytes]) -> Attested:
+    """The attester's answer for these blinded messages (awaited if it is a coroutine)."""
+    answer = attest(tuple(blinded_msgs))
+    return await answer if inspect.isawaitable(answer) else answer
+
 
 class Refused(Exception):
-    """The server refused a call: its gRPC code, reason and the field it named."""
+    """The server refused a call: its gRPC code, reason, the field it named and, for a rate
+    limit, the seconds it asks the client to wait (RetryInfo)."""
 
     def __init__(self, error: grpc.RpcError) -> None:
         d = wire.details_of(error)
@@ -87,6 +104,7 @@ class Refused(Exception):
         self.reason: str | None = d["reason"]
         self.field: str | None = d["field"]
         self.metadata: dict = d["metadata"]
+        self.retry_delay: float | None = d["retry_delay"]
         super().__init__(f"{self.code.name}"
                          + (f" ({self.reason})" if self.reason else "") + f": {d['message']}")
 
@@ -304,22 +322,27 @@ class VoterClient:
         return (await self.records(election_id))[0]
 
     async def eligibility(self, att: Attestation, signature: bytes) -> int:
+        """The owner's weight class; any valid attestation of the owner answers it, an
+        eligibility-only one (authorising no blinded message) is enough."""
         resp = await self._call(self.registration.GetEligibility,
                                 wire.eligibility_request_pb(att, signature))
         return resp.weight
 
-    async def obtain_credential(self, election: PublicElection, att: Attestation,
-                                signature: bytes, weight: int | None = None) -> Wallet:
-        """Token generated and credential blinded here; the registrar signs blind. ``weight``
-        is the owner's weight class if the app already asked (:meth:`eligibility`, e.g. when
-        the owner first opened it); otherwise it asks now. A wrong one is refused (weight)."""
+    async def obtain_credential(self, election: PublicElection, attest: Attester,
+                                weight: int | None = None) -> Wallet:
+        """Token generated and credential blinded here; then ``attest`` is asked for an
+        attestation of exactly that blinded message, and the registrar signs blind.
+        ``weight`` is the owner's weight class if the app already asked (:meth:`eligibility`,
+        e.g. when the owner first opened it); otherwise it asks now, with an eligibility-only
+        attestation. A wrong one is refused (weight)."""
         if weight is None:
-            weight = await self.eligibility(att, signature)
+            weight = await self.eligibility(*await attested(attest, ()))
         issuer = election.issuers.get(weight)
         if issuer is None:
             raise InvalidProof("issuer_keys", f"the election publishes no key for class {weight}")
         token = generate_token()
         request = request_credential(issuer, token_public_bytes(token))
+        att, signature = await attested(attest, (request.blinded_msg,))
         msg = wire.credential_request_pb(att, signature, weight, request.blinded_msg)
         for attempt in range(5):  # the identical request again is answered identically
             try:

@@ -62,6 +62,25 @@ class InvalidSignature(CryptoError):
     """A signature did not verify (RFC 9474 §4.5 "invalid signature", Ed25519, notes)."""
 
 
+class AttestationRefused(CryptoError):
+    """A genuine identity attestation (the provider's signature verifies) that does not allow
+    this request (crypto/attestation.py). ``check`` names the field that refuses it:
+    ``election_id`` (another election), ``expires_at`` (expired) or ``authorises`` (the blinded
+    message is not one it authorises)."""
+
+    def __init__(self, check: str, detail: str) -> None:
+        self.check = check
+        self.detail = detail
+        super().__init__(f"{check}: {detail}")
+
+
+class ExpiredAttestation(AttestationRefused):
+    """A genuine attestation whose expiry has passed."""
+
+    def __init__(self, detail: str = "the attestation has expired") -> None:
+        super().__init__("expires_at", detail)
+
+
 class WeakIssuerKey(DecodeError):
     """An issuer key outside docs/protocol.md §8.2: not RSA, under 2048 bits, or e ≠ 65537."""
 

@@ -96,47 +96,47 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
     # requests alternate between server processes
     voters = [VoterClient(c, cluster.bundle) for c in channels]
     ids = [f"owner-{i:05d}" for i in range(owners)]
-    attestations = [cluster.provider.attest(o, eid) for o in ids[:max(credentials, ballots)]]
+    # each owner's identity provider, which attests once the phone has blinded
+    attestations = [cluster.provider.attester(o, eid) for o in ids[:max(credentials, ballots)]]
     limit = asyncio.Semaphore(concurrency)
     wallets = []
 
-    async def credential(att, sig, out: list[float]) -> None:
+    async def credential(attest, out: list[float]) -> None:
         async with limit:
             t = time.perf_counter()
             client = voters[len(out) % len(voters)]
-            wallets.append(await client.obtain_credential(election, att, sig))
+            wallets.append(await client.obtain_credential(election, attest))
             out.append(time.perf_counter() - t)
 
     lat: list[float] = []
     t0 = time.perf_counter()
     half = credentials // 2
-    await asyncio.gather(*(credential(a, s, lat) for a, s in attestations[:half]))
+    await asyncio.gather(*(credential(a, lat) for a in attestations[:half]))
     print(summary("credentials issued", lat, time.perf_counter() - t0, concurrency)
           + "  eligibility + request + finalize", flush=True)
     # the registrar's issuing alone: the app asked for eligibility before (when the owner first
     # opened it), so the timed step is the credential request and its finalization
-    async def eligibility(att, sig) -> int:
+    async def eligibility(attest) -> int:
         async with limit:
-            return await voters[0].eligibility(att, sig)
+            return await voters[0].eligibility(*attest(()))  # an eligibility-only attestation
 
-    weights = await asyncio.gather(*(eligibility(a, s) for a, s in
-                                     attestations[half:credentials]))
+    weights = await asyncio.gather(*(eligibility(a) for a in attestations[half:credentials]))
 
-    async def request(att, sig, weight, out: list[float]) -> None:
+    async def request(attest, weight, out: list[float]) -> None:
         async with limit:
             t = time.perf_counter()
             client = voters[len(out) % len(voters)]
-            wallets.append(await client.obtain_credential(election, att, sig, weight))
+            wallets.append(await client.obtain_credential(election, attest, weight))
             out.append(time.perf_counter() - t)
 
     lat = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(request(a, s, w, lat) for (a, s), w in
+    await asyncio.gather(*(request(a, w, lat) for a, w in
                            zip(attestations[half:credentials], weights, strict=True)))
     print(summary("credentials issued", lat, time.perf_counter() - t0, concurrency)
           + "  request + finalize (eligibility asked before)", flush=True)
     # wallets for the ballots (untimed if more ballots than credentials were asked for)
-    await asyncio.gather(*(credential(a, s, []) for a, s in attestations[credentials:ballots]))
+    await asyncio.gather(*(credential(a, []) for a in attestations[credentials:ballots]))
     await scenario.wait_for(ElectionState.OPEN, timeout=120)
     def next_request(k: int):  # the k-th wallet's next ballot (its next revote counter)
         prepared = VoterClient.prepare_cast(election, wallets[k], [rng.choice([0, 0, 0, 1, 2])])

@@ -182,9 +182,9 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
             group = []
             for owner in ids[n:]:
                 weight = roll.weight_of(owner)
-                att, sig = provider.attest(owner, eid)
                 blinded = request_credential(election.issuers[weight],
                                              token_public_bytes(generate_token()))
+                att, sig = provider.attest(owner, eid, [blinded.blinded_msg])
                 group.append(wire.credential_request_pb(att, sig, weight, blinded.blinded_msg)
                              .SerializeToString())
             groups.append(group)

@@ -36,7 +36,6 @@ from .election.ballot_box import BallotBox, BallotVerifier
 from .election.ballot_points import BallotPoints
 from .election.ceremony import CeremonyStore
 from .election.driver import LifecycleDriver
-from .election.identity import AttestationVerifier, GuardedVerifier
 from .election.registrar import Registrar
 from .election.rpc.admin_service import AdminAuth, AdminService
 from .election.rpc.ballot_service import BallotBoxService
@@ -49,6 +48,8 @@ from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
 from .process import add_health_and_reflection, stop_on_signals
+from .registrar.identity import AttestationVerifier, DatabaseNonces, GuardedVerifier
+from .registrar.limits import DatabaseFailureLimiter
 from .schema import create_schema
 from .tls import TlsConfig
 
@@ -57,6 +58,8 @@ DEVELOPMENT_SERVICE = "ownervote.v1.Development"  # reported SERVING by a develo
 SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
             "ownervote.v1.ElectionService", "ownervote.v1.BallotBoxService",
             "ownervote.v1.GuardianService")
+# registration failures allowed per owner and per client address in FAILURE_WINDOW seconds
+OWNER_FAILURES, CLIENT_FAILURES, FAILURE_WINDOW = 5, 20, 300.0
 
 
 async def serve(cfg: Config) -> None:
@@ -108,10 +111,16 @@ async def serve(cfg: Config) -> None:
                                                             server)
     services = list(SERVICES)
     if cfg.identity_provider_key:
-        identity = GuardedVerifier(AttestationVerifier(Ed25519PublicKey.from_public_bytes(
-            bytes.fromhex(cfg.identity_provider_key))))
+        # failure limits and used nonces in the database: shared by every server process
+        identity = GuardedVerifier(
+            AttestationVerifier(Ed25519PublicKey.from_public_bytes(
+                bytes.fromhex(cfg.identity_provider_key))),
+            per_owner=DatabaseFailureLimiter(engine, OWNER_FAILURES, FAILURE_WINDOW),
+            per_client=DatabaseFailureLimiter(engine, CLIENT_FAILURES, FAILURE_WINDOW),
+            nonces=DatabaseNonces(engine))
         election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
-            store, registrar, identity, kek), server)
+            store, registrar, identity, kek, trusted_proxy_header=cfg.trusted_proxy_header),
+            server)
         services.append("ownervote.v1.RegistrationService")
     health_servicer = await add_health_and_reflection(server, services)
     if cfg.development:  # visible to any health check: grpc_health_probe -service ...

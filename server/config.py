@@ -20,6 +20,7 @@
     verify_workers = 2                            # OWNERVOTE_VERIFY_WORKERS (default: CPUs)
     close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
     snapshot_ttl = 1.0                            # OWNERVOTE_SNAPSHOT_TTL (seconds, 0–60)
+    trusted_proxy_header = "x-forwarded-for"      # OWNERVOTE_TRUSTED_PROXY_HEADER (see below)
 The quorum must be a strict majority of the witnesses, and there must be witnesses: a server
 with none, or with a quorum of half of them or less, starts only with ``development = true``
 (a machine of one's own), and then says so everywhere a client looks: in every checkpoint it
@@ -54,11 +55,17 @@ appending lands before it (every process refuses ballots from the closing time o
 reads the database again (ElectionStore.election_snapshot): a close made by another process is
 seen this late at most (a ballot that gets through meanwhile is still refused by the sequencer,
 server/election/append_guard.py).
+``trusted_proxy_header``: only for a public port behind a reverse proxy that the deployment
+runs: the request header in which that proxy passes the client's address (its last value, and
+of a list its last element). Registration's failure limits are then keyed by that address
+instead of the connection's (which is the proxy's); unset (the default), the header is never
+read, so a client cannot choose its own key by sending it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -66,6 +73,7 @@ from pathlib import Path
 from crypto.log.trust import is_majority
 
 from .tls import is_loopback
+PROXY_HEADER = re.compile(r"(?!grpc-)[a-z0-9][a-z0-9_.-]{0,127}")
 
 
 class ConfigError(ValueError):
@@ -96,6 +104,7 @@ class Config:
     close_grace: float = 2.0
     snapshot_ttl: float = 1.0
     verify_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    trusted_proxy_header: str = ""
 
     @property
     def public_tls(self) -> bool:
@@ -143,6 +152,10 @@ class Config:
             raise ConfigError("close_grace cannot be negative")
         if not 0 <= self.snapshot_ttl <= 60:
             raise ConfigError("snapshot_ttl is between 0 and 60 seconds")
+        header = self.trusted_proxy_header
+        if not isinstance(header, str) or (header and not PROXY_HEADER.fullmatch(header)):
+            raise ConfigError("trusted_proxy_header is a lower-case request header name (such as "
+                              "x-forwarded-for), not a reserved one (grpc-…, or a pseudo-header)")
         if isinstance(self.verify_workers, bool) or not isinstance(self.verify_workers, int) \
                 or self.verify_workers < 0:
             raise ConfigError("verify_workers is a number of processes, 0 or more")

@@ -2,12 +2,13 @@
 
 Every refusal the server makes is a :class:`ServerError` of one of a handful of kinds, raised
 where the refusal is decided (a store, the ballot box, an RPC's input check): it carries a
-message, a machine-readable ``reason``, optionally the ``field`` it is about, ``metadata`` and,
-for a state that does not allow the call, the ``precondition`` type. No domain object knows a
-gRPC status code: :data:`STATUS` maps each kind to one, and :func:`answers` — the decorator on
-every RPC handler — turns a raised error into ``google.rpc.Status`` with its details
-(server/status.py). A handler names how the fields of its domain map to its request's paths
-(``fields``); nothing else translates errors by hand.
+message, a machine-readable ``reason``, optionally the ``field`` it is about, ``metadata``,
+for a state that does not allow the call the ``precondition`` type, and for a refusal that a
+later retry may pass (a rate limit) ``retry_after`` seconds (answered as ``RetryInfo``). No
+domain object knows a gRPC status code: :data:`STATUS` maps each kind to one, and
+:func:`answers` — the decorator on every RPC handler — turns a raised error into
+``google.rpc.Status`` with its details (server/status.py). A handler names how the fields of
+its domain map to its request's paths (``fields``); nothing else translates errors by hand.
 
 A field that does not map to a domain object (``ownervote.v1.wire.WireError``) is refused as
 INVALID_ARGUMENT naming its path. Anything else that escapes a handler is a bug: it is logged
@@ -35,13 +36,14 @@ class ServerError(Exception):
 
     def __init__(self, message: str, *, reason: str, field: str | None = None,
                  metadata: Mapping[str, str] | None = None,
-                 precondition: str | None = None) -> None:
+                 precondition: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.field = field
         self.metadata = dict(metadata or {})
         self.precondition = precondition
+        self.retry_after = retry_after
 
 
 class Refused(ServerError):
@@ -79,7 +81,7 @@ class Forbidden(ServerError):
 
 
 class Exhausted(ServerError):
-    """Too many attempts (``metadata['retry_after']`` seconds): RESOURCE_EXHAUSTED."""
+    """Too many attempts (retry in ``retry_after`` seconds): RESOURCE_EXHAUSTED."""
 
 
 class Unsupported(ServerError):
@@ -130,7 +132,7 @@ def to_status(error: ServerError, fields: FieldMap | None = None):
     return rpc_status.to_status(status_proto(
         code_of(error), error.message, reason=error.reason,
         field=_request_path(error.field, fields), metadata=error.metadata,
-        precondition=error.precondition))
+        precondition=error.precondition, retry_after=error.retry_after))
 
 
 def of_wire(exc: WireError) -> Refused:

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .db import metadata
 from .election import schema as election_schema
 from .ledger import schema as ledger_schema
+from .registrar import schema as registrar_schema
 from .witness import schema as witness_schema
 
 #: the packages whose tables make up the schema
-PACKAGES = (ledger_schema, election_schema, witness_schema)
+PACKAGES = (ledger_schema, election_schema, registrar_schema, witness_schema)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

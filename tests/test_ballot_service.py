@@ -18,13 +18,13 @@ from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import ElectionState
 from server.election.ballot_box import BallotBox
 from server.election.ceremony import CeremonyStore
-from server.election.identity import AttestationVerifier, GuardedVerifier
 from server.election.registrar import Registrar
 from server.election.rpc.ballot_service import BallotBoxService
 from server.election.rpc.election_service import ElectionService
 from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
 from server.ledger.node import add_ledger_service
+from server.registrar.identity import AttestationVerifier, GuardedVerifier
 from tests.election_support import new_election
 from tests.ledger_support import start_log
 from tests.support.ballots import blinded_request, signed_ballot
@@ -86,9 +86,9 @@ async def booth(dsn, tmp_path):
 
 async def enrol(booth, owner):
     reg, _, store, provider, _, eid, _, _ = booth
-    att, sig = provider.attest(owner.owner_id, eid)
     issuers = await store.issuer_keys(eid)
     token, req = blinded_request(issuers[owner.area])
+    att, sig = provider.attest(owner.owner_id, eid, [req.blinded_msg])
     resp = await reg.RequestCredential(election_pb2.RequestCredentialRequest(
         attestation=attestation_pb(att, sig), weight=owner.area, blinded_msg=req.blinded_msg))
     return token, finalize_credential(req, resp.blind_sig)

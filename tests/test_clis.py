@@ -6,6 +6,7 @@ identity provider, guardians, voter and auditor, each a separate process; and th
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -101,15 +102,24 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     keyfile.write_text(cluster.provider.key.private_bytes_raw().hex())
     voter = ["clients.voter", "--server", cluster.address, "--trust", trust, "--ca", ca]
     owners = ["O001", "O002", "O003"]
+
+    def attest(owner: str) -> str:  # the identity provider's command, as the voter CLI runs it
+        return shlex.join([sys.executable, "-m", "clients.identity_provider", "attest",
+                           "--key-file", str(keyfile), "--owner", owner, "--election", EID])
+
     for k, owner in enumerate(owners):
-        cli(t, "clients.identity_provider", "attest", "--key-file", str(keyfile), "--owner",
-            owner, "--election", EID, "--out", str(t / f"att{k}.json"))
         assert "credential for weight class" in cli(
-            t, *voter, "register", "--attestation", str(t / f"att{k}.json"), "--wallet",
+            t, *voter, "register", "--election", EID, "--attest", attest(owner), "--wallet",
             str(t / f"wallet{k}.json"))
     # the same owner again (a new token): refused, exit 1 with the reason
-    assert "ALREADY_EXISTS" in cli(t, *voter, "register", "--attestation", str(t / "att0.json"),
-                                   "--wallet", str(t / "other.json"), ok=False)
+    assert "ALREADY_EXISTS" in cli(t, *voter, "register", "--election", EID, "--attest",
+                                   attest(owners[0]), "--wallet", str(t / "other.json"),
+                                   ok=False)
+    # the provider's CLI signs the digests it is shown, and nothing else
+    att = json.loads(cli(t, "clients.identity_provider", "attest", "--key-file", str(keyfile),
+                         "--owner", "O001", "--election", EID, "--blinded-digest", "ff" * 32,
+                         "--blinded-digest", "01" * 32))
+    assert att["authorises"] == ["01" * 32, "ff" * 32]
     cli(t, *admin, "status", EID, "--follow", "--until", "OPEN")
     for k, choice in enumerate(["approve", "approve", "oppose"]):
         out = cli(t, *voter, "vote", "--wallet", str(t / f"wallet{k}.json"), "--choice", choice,

@@ -81,8 +81,8 @@ async def whole_election(scenario: ElectionScenario) -> None:
     wallets = await scenario.issue([o.owner_id for o in owners[:6]], concurrency=1,
                                    election=election)
     # a second, different credential request for the same owner
-    att, sig = cluster.provider.attest(owners[0].owner_id, eid)
-    await refused(voter.obtain_credential(election, att, sig), grpc.StatusCode.ALREADY_EXISTS)
+    await refused(voter.obtain_credential(election, cluster.provider.attester(
+        owners[0].owner_id, eid)), grpc.StatusCode.ALREADY_EXISTS)
     # a guardian asked to decrypt before the close refuses by itself
     with pytest.raises(GuardianRefusal, match="close is not on the ledger"):
         await scenario.guardian(1).decrypt()

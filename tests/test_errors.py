@@ -21,7 +21,6 @@ from server.election.ballot_box import (
     ReplayedBallot,
 )
 from server.election.ceremony import AlreadySent, CeremonyRefused
-from server.election.identity import IdentityRefused, RateLimited
 from server.election.registrar import AlreadyIssued, WrongWeightClass
 from server.election.store import CosigningTimeout, NoSuchElection, NotAnOwner, WrongState
 from server.election.tally import BadShares, SharesSubmitted, TallyRefused
@@ -34,6 +33,12 @@ from server.errors import (
     Unavailable,
     answers,
     code_of,
+)
+from server.registrar.identity import (
+    IdentityRefused,
+    NonceReplayed,
+    RateLimited,
+    UnauthorisedRequest,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +56,10 @@ def test_every_refusal_of_the_domain_has_the_status_clients_have_always_seen():
         AlreadyIssued(): (S.ALREADY_EXISTS, "CREDENTIAL_ISSUED", "blinded_msg"),
         WrongWeightClass(8950): (S.INVALID_ARGUMENT, "WRONG_WEIGHT_CLASS", "weight"),
         IdentityRefused("bad"): (S.PERMISSION_DENIED, "IDENTITY_REFUSED", "attestation"),
-        RateLimited("owner:x", 12.2): (S.RESOURCE_EXHAUSTED, "RATE_LIMITED", None),
+        RateLimited("for this owner", 12.2): (S.RESOURCE_EXHAUSTED, "RATE_LIMITED", None),
+        UnauthorisedRequest("no"): (S.PERMISSION_DENIED, "UNAUTHORISED_REQUEST",
+                                    "attestation.authorises"),
+        NonceReplayed(): (S.PERMISSION_DENIED, "NONCE_REPLAYED", "attestation.nonce"),
         CeremonyRefused("KEYS_MISSING", "2 of 3"): (S.FAILED_PRECONDITION, "KEYS_MISSING", None),
         AlreadySent(2, "key"): (S.ALREADY_EXISTS, "ALREADY_SUBMITTED", None),
         TallyRefused("NOT_TALLYING", "no"): (S.FAILED_PRECONDITION, "NOT_TALLYING", None),
@@ -66,7 +74,8 @@ def test_every_refusal_of_the_domain_has_the_status_clients_have_always_seen():
     }
     for error, (code, reason, field) in cases.items():
         assert (code_of(error), error.reason, error.field) == (code, reason, field), error
-    assert RateLimited("owner:x", 12.2).metadata == {"retry_after": "12"}
+    assert RateLimited("for this owner", 12.2).metadata == {"retry_after": "12"}
+    assert RateLimited("for this owner", 12.2).retry_after == 12.2
     assert ReceiptPending(5, b"\x01" * 32).metadata == {"index": "5", "ballot_hash": "01" * 32}
     assert CosigningTimeout(7).metadata == {"index": "7"}
     assert BallotRefused("credential.weight", "x").metadata == {"check": "credential.weight"}
@@ -141,6 +150,25 @@ async def test_the_decorator_answers_each_kind_with_its_status_and_maps_domain_f
         await call(answers(lambda f: f"cast_ballot.{f}"), BallotRefused("signature", "bad"))
     assert details(exc.value.status)[:2] == (S.INVALID_ARGUMENT, "bad")
     assert details(exc.value.status)[3] == "cast_ballot.signature"
+
+
+async def test_a_rate_limit_carries_retry_info():
+    """A refusal with ``retry_after`` carries google.rpc.RetryInfo, in whole seconds rounded
+    up; one without carries none."""
+    with pytest.raises(Aborted) as exc:
+        await call(answers(), errors.Exhausted("slow down", reason="R", retry_after=12.2))
+    rich = status_pb2.Status.FromString(
+        dict(exc.value.status.trailing_metadata)["grpc-status-details-bin"])
+    retries = [d for d in rich.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+    assert len(retries) == 1
+    info = error_details_pb2.RetryInfo()
+    retries[0].Unpack(info)
+    assert info.retry_delay.seconds == 13 and exc.value.status.code == S.RESOURCE_EXHAUSTED
+    with pytest.raises(Aborted) as exc:
+        await call(answers(), Conflict("twice", reason="TWICE"))
+    rich = status_pb2.Status.FromString(
+        dict(exc.value.status.trailing_metadata)["grpc-status-details-bin"])
+    assert not any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in rich.details)
 
 
 async def test_a_wire_error_names_the_request_path_itself():

@@ -80,3 +80,9 @@ def test_the_ledger_and_the_witness_know_no_election_service():
     assert _offending("server", lambda m, i: not m.startswith(("server.ledger",
                                                                "server.witness"))
                       or not i.startswith("server.election")) == []
+
+
+def test_the_registrar_never_imports_the_election_service():
+    """server/registrar/ reads the election's state from the ledger (LAYOUT.md)."""
+    assert _offending("server", lambda m, i: not m.startswith("server.registrar")
+                      or not i.startswith("server.election")) == []

@@ -1,5 +1,6 @@
-"""Identity checks and credential issuance: one credential per owner, idempotent retries,
-refusals, rate limits, and nothing stored that links to the token (SQLite and PostgreSQL)."""
+"""Credential issuance: one credential per owner, idempotent retries, refusals, and nothing
+stored that links to the token (SQLite and PostgreSQL); the attestation verifier's memory of
+signatures (the guard, its limits and nonces: tests/test_registrar_identity.py)."""
 
 from __future__ import annotations
 
@@ -19,19 +20,13 @@ from crypto.credential import (
     verify_credential,
 )
 from server.db import make_engine
-from server.election.identity import (
-    AttestationVerifier,
-    FailureLimiter,
-    GuardedVerifier,
-    IdentityRefused,
-    RateLimited,
-)
 from server.election.registrar import (
     AlreadyIssued,
     Registrar,
     WrongWeightClass,
     credentials_issued,
 )
+from server.registrar.identity import AttestationVerifier, IdentityRefused, UnauthorisedRequest
 from server.schema import create_schema
 from tests.support.ballots import blinded_request
 
@@ -101,36 +96,6 @@ async def test_nothing_stored_contains_the_token_or_the_message(registrar, keys)
         assert tpk not in stored and req.prepared_message not in stored
 
 
-def test_attestations_and_rate_limits():
-    now = [1_000_000.0]
-    provider = DemoIdentityProvider(clock=lambda: now[0])
-    inner = AttestationVerifier(provider.public_key, clock=lambda: now[0])
-    guarded = GuardedVerifier(inner, FailureLimiter(3, 60, clock=lambda: now[0]),
-                              FailureLimiter(5, 60, clock=lambda: now[0]))
-    att, sig = provider.attest("owner-9", "e1")
-    assert guarded.verify(att, sig, "e1", peer="10.0.0.1") == "owner-9"
-    with pytest.raises(IdentityRefused):
-        guarded.verify(att, sig, "e2", peer="10.0.0.1")  # another election
-    forged = replace(att, owner_id="owner-10")
-    for _ in range(3):
-        with pytest.raises(IdentityRefused):
-            guarded.verify(forged, sig, "e1", peer="10.0.0.2")
-    with pytest.raises(RateLimited):  # owner-10 is locked out for a while
-        guarded.verify(forged, sig, "e1", peer="10.0.0.3")
-    now[0] += 61
-    with pytest.raises(IdentityRefused):
-        guarded.verify(forged, sig, "e1", peer="10.0.0.3")
-    # a peer that fails for many owners is locked out too (its earlier failure is out of window)
-    for i in range(5):
-        with pytest.raises((IdentityRefused, RateLimited)):
-            guarded.verify(replace(att, owner_id=f"x{i}"), sig, "e1", peer="10.0.0.1")
-    with pytest.raises(RateLimited):
-        guarded.verify(att, sig, "e1", peer="10.0.0.1")
-    now[0] += provider.lifetime + 120
-    with pytest.raises(IdentityRefused):  # expired
-        inner.verify(att, sig, "e1")
-
-
 def test_a_remembered_attestation_still_checks_election_expiry_and_exact_bytes():
     """The second presentation of an attestation skips the Ed25519 check, nothing else: another
     election, an expired one, or any other bytes or signature are refused as before."""
@@ -149,8 +114,9 @@ def test_a_remembered_attestation_still_checks_election_expiry_and_exact_bytes()
     assert verifier.verify(att, sig, "e1") == "owner-1"
     assert verifier.verify(att, sig, "e1") == "owner-1"
     assert len(calls) == 1  # remembered
-    with pytest.raises(IdentityRefused, match="another election"):
+    with pytest.raises(IdentityRefused, match="another election") as err:
         verifier.verify(att, sig, "e2")
+    assert err.value.field == "attestation.election_id"
     forged = bytes([sig[0] ^ 1]) + sig[1:]
     with pytest.raises(IdentityRefused):
         verifier.verify(att, forged, "e1")  # not the remembered signature: checked, refused
@@ -160,6 +126,11 @@ def test_a_remembered_attestation_still_checks_election_expiry_and_exact_bytes()
         verifier.verify(*provider.attest(f"other-{k}", "e1"), "e1")
     n = len(calls)
     assert verifier.verify(att, sig, "e1") == "owner-1" and len(calls) == n + 1
+    att3, sig3 = provider.attest("owner-3", "e1", [b"\x01" * 256])
+    verifier.verify(att3, sig3, "e1", b"\x01" * 256)
+    with pytest.raises(UnauthorisedRequest):  # remembered, and still not for another message
+        verifier.verify(att3, sig3, "e1", b"\x02" * 256)
     now[0] += 100
-    with pytest.raises(IdentityRefused, match="expired"):
+    with pytest.raises(IdentityRefused, match="expired") as err:
         verifier.verify(att, sig, "e1")
+    assert err.value.field == "attestation.expires_at"

@@ -17,7 +17,7 @@ TABLES = {"log_heads", "log_entries", "log_nodes", "log_checkpoints", "log_pendi
           "log_refusals", "rolls", "roll_owners", "elections", "transitions", "issuer_keys",
           "credentials_issued",
           "ceremony_messages", "tally", "decryption_shares", "ballot_points", "ballot_tokens",
-          "witness_logs"}
+          "attestation_nonces", "registration_failures", "witness_logs"}
 
 
 def test_every_package_table_is_on_the_one_metadata():

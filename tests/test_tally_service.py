@@ -20,7 +20,6 @@ from crypto.credential import finalize_credential
 from crypto.group import G, encode_point
 from crypto.records import ElectionState, decode_aggregates, decode_transition
 from crypto.threshold import partial_decrypt
-from server.election.identity import AttestationVerifier, GuardedVerifier
 from server.election.rpc.admin_service import AdminAuth, AdminService
 from server.election.rpc.ballot_service import BallotBoxService
 from server.election.rpc.election_service import ElectionService
@@ -28,6 +27,7 @@ from server.election.rpc.guardian_service import GuardianService
 from server.election.rpc.registration_service import RegistrationService
 from server.election.tally import decryption_shares
 from server.pki import DevCA
+from server.registrar.identity import AttestationVerifier, GuardedVerifier
 from server.tls import TlsConfig
 from tests.election_support import new_election
 from tests.support.ballots import blinded_request, signed_ballot
@@ -99,9 +99,9 @@ class Service:
         await self.server.stop(None)
 
     async def enrol(self, eid: str, owner):
-        att, sig = self.provider.attest(owner.owner_id, eid)
         issuers = await self.w.store.issuer_keys(eid)
         token, req = blinded_request(issuers[owner.area])
+        att, sig = self.provider.attest(owner.owner_id, eid, [req.blinded_msg])
         resp = await self.reg.RequestCredential(election_pb2.RequestCredentialRequest(
             attestation=attestation_pb(att, sig), weight=owner.area,
             blinded_msg=req.blinded_msg))

@@ -32,9 +32,17 @@ async def test_the_phone_path_end_to_end(booth):  # noqa: F811
         assert election.state is ElectionState.OPEN and election.context is not None
         assert set(election.issuers) == {c.area for c in roll.weight_classes()}
         owner = roll.owners[2]
-        att, sig = provider.attest(owner.owner_id, eid)
+        att, sig = provider.attest(owner.owner_id, eid)  # eligibility only
         assert await voter.eligibility(att, sig) == owner.area
-        wallet = await voter.obtain_credential(election, att, sig)
+        asked = []
+
+        async def attest(blinded_msgs):  # the identity provider, as an app would await it
+            asked.append(tuple(blinded_msgs))
+            return provider.attest(owner.owner_id, eid, blinded_msgs)
+
+        wallet = await voter.obtain_credential(election, attest)
+        # an eligibility-only attestation first, then one for exactly the one blinded message
+        assert [len(a) for a in asked] == [0, 1]
         assert wallet.credential.weight == owner.area
         restored = Wallet.from_json(wallet.to_json())  # what the phone stores
         assert restored.credential == wallet.credential
@@ -53,9 +61,9 @@ async def test_the_phone_path_end_to_end(booth):  # noqa: F811
         with pytest.raises(InvalidProof):
             await voter.verify_receipt(other)
         # one credential per owner: a new token (a different blinded request) is refused
-        att2, sig2 = provider.attest(owner.owner_id, eid)
         with pytest.raises(Refused) as err:
-            await voter.obtain_credential(election, att2, sig2)
+            await voter.obtain_credential(election, provider.attester(owner.owner_id, eid),
+                                          owner.area)
         assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
         # an attestation for another election is refused with the field named
         att3, sig3 = provider.attest(owner.owner_id, "another-election")

@@ -159,8 +159,20 @@ def test_the_result_round_trips_and_its_fractions_must_be_its_quotients():
 
 
 def test_attestations_receipts_and_the_log_round_trip():
-    att, sig = DemoIdentityProvider().attest("O001", "gate-2026")
+    att, sig = DemoIdentityProvider().attest("O001", "gate-2026", [b"\x01" * 256, b"\x02" * 256])
+    assert len(att.authorises) == 2
     assert wire.attestation(wire.attestation_pb(att, sig)) == (att, sig)
+    for change, field in (  # the authorised digests: 32 bytes each, strictly increasing
+            (lambda a: a.authorises.append(b"\x00" * 31), "attestation.authorises[2]"),
+            (lambda a: a.authorises.append(a.authorises[1]), "attestation.authorises[2]"),
+            (lambda a: a.authorises.reverse(), "attestation.authorises[1]"),
+            (lambda a: a.authorises.extend(bytes([i]) * 32 for i in range(3, 18)),
+             "attestation.authorises")):
+        bad = wire.attestation_pb(att, sig)
+        change(bad)
+        with pytest.raises(wire.WireError) as err:
+            wire.attestation(bad)
+        assert err.value.field == field
     request = wire.credential_request_pb(att, sig, 8950, b"\x01" * 256)
     assert (request.weight, request.blinded_msg) == (8950, b"\x01" * 256)
     assert wire.attestation(wire.eligibility_request_pb(att, sig).attestation) == (att, sig)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from crypto.attestation import Attestation
+from crypto.attestation import MAX_AUTHORISED, Attestation
 from crypto.ballot import Contest, ContestKind, EncryptedBallot, EncryptedSelection
 from crypto.codec import BALLOT_VERSION, CAST_BALLOT_VERSION
 from crypto.credential import CastBallot, Credential, IssuerKey
@@ -537,7 +537,8 @@ def result(r: election_pb2.GetResultResponse) -> tuple[ResultRecord, tuple[str, 
 
 def attestation_pb(att: Attestation, signature: bytes) -> election_pb2.IdentityAttestation:
     a = election_pb2.IdentityAttestation(owner_id=att.owner_id, election_id=att.election_id,
-                                         nonce=att.nonce, signature=signature)
+                                         nonce=att.nonce, signature=signature,
+                                         authorises=list(att.authorises))
     a.expires_at.seconds = att.expires_at
     return a
 
@@ -549,8 +550,16 @@ def attestation(a: election_pb2.IdentityAttestation,
     election_id(f"{path}.election_id", a.election_id)
     if not a.HasField("expires_at"):
         raise invalid(f"{path}.expires_at", "required")
+    if len(a.authorises) > MAX_AUTHORISED:
+        raise invalid(f"{path}.authorises", f"at most {MAX_AUTHORISED} digests")
+    for i, d in enumerate(a.authorises):
+        if len(d) != 32:
+            raise invalid(f"{path}.authorises[{i}]", "a SHA-256 digest is 32 bytes")
+        if i and d <= a.authorises[i - 1]:
+            raise invalid(f"{path}.authorises[{i}]", "the digests are strictly increasing")
     try:
-        att = Attestation(a.owner_id, a.election_id, bytes(a.nonce), a.expires_at.seconds)
+        att = Attestation(a.owner_id, a.election_id, bytes(a.nonce), a.expires_at.seconds,
+                          tuple(bytes(d) for d in a.authorises))
     except DecodeError as exc:
         raise invalid(path, str(exc)) from exc
     if len(a.signature) != 64:
@@ -706,7 +715,7 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict:
     """Client side: decode the rich status of a failed call into a plain dict (for tests/CLIs)."""
     status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None
     out: dict = {"code": error.code(), "message": error.details(), "reason": None,
-                 "field": None, "metadata": {}}
+                 "field": None, "metadata": {}, "retry_delay": None}
     if status is None:
         return out
     for any_ in status.details:
@@ -720,5 +729,9 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> dict:
             any_.Unpack(br)
             if br.field_violations:
                 out["field"] = br.field_violations[0].field
+        elif any_.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            any_.Unpack(retry)
+            out["retry_delay"] = retry.retry_delay.ToTimedelta().total_seconds()
     return out
 
