@@ -73,6 +73,7 @@ from pathlib import Path
 from crypto.log.trust import is_majority
 
 from .tls import is_loopback
+
 PROXY_HEADER = re.compile(r"(?!grpc-)[a-z0-9][a-z0-9_.-]{0,127}")
 
 
