@@ -99,7 +99,7 @@ async def test_the_lock_out_attempt_fails_and_the_owner_still_registers(deployme
     forger = DemoIdentityProvider()  # not the trusted provider: its signatures do not verify
     for k in range(60):
         att, sig = forger.attest(victim, eid, [b"x"])
-        async with grpc.aio.insecure_channel(cluster.addresses[k % len(cluster.addresses)]) \
+        async with cluster.channel(cluster.addresses[k % len(cluster.addresses)]) \
                 as channel:
             stub = election_pb2_grpc.RegistrationServiceStub(channel)
             ip = f"198.51.100.{k % 4}"
@@ -114,7 +114,7 @@ async def test_the_lock_out_attempt_fails_and_the_owner_still_registers(deployme
     _, mine = blinded_request(election.issuers[weight])
     stolen, ssig = cluster.provider.attest(victim, eid, [mine.blinded_msg])
     reasons = []
-    async with grpc.aio.insecure_channel(cluster.address) as channel:
+    async with cluster.channel(cluster.address) as channel:
         stub = election_pb2_grpc.RegistrationServiceStub(channel)
         for k in range(OWNER_LIMIT + 3):
             _, theirs = blinded_request(election.issuers[weight])
@@ -124,7 +124,7 @@ async def test_the_lock_out_attempt_fails_and_the_owner_still_registers(deployme
     assert reasons == ["UNAUTHORISED_REQUEST"] * OWNER_LIMIT + ["RATE_LIMITED"] * 3
     assert 0 < info["retry_delay"] <= 300  # RetryInfo
     # the owner, from the owner's own address: eligibility, then the credential
-    async with grpc.aio.insecure_channel(cluster.address) as channel:
+    async with cluster.channel(cluster.address) as channel:
         voter = VoterClient(channel, cluster.bundle)
         wallet = await voter.obtain_credential(election, cluster.provider.attester(victim, eid))
     verify_credential(election.issuers[wallet.credential.weight], wallet.credential)
@@ -142,7 +142,7 @@ async def test_200_failures_from_one_ip_over_many_connections_are_refused_after_
     for k in range(200):
         att, sig = forger.attest(OWNERS[k % len(OWNERS)], eid)
         address = cluster.addresses[k % len(cluster.addresses)]
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with cluster.channel(address) as channel:
             stub = election_pb2_grpc.RegistrationServiceStub(channel)
             info = await refusal(stub.GetEligibility(wire.eligibility_request_pb(att, sig)))
         reasons.append(info["reason"])
@@ -151,7 +151,7 @@ async def test_200_failures_from_one_ip_over_many_connections_are_refused_after_
     assert all(d is None for d in delays[:CLIENT_LIMIT])
     assert all(0 < d <= 300 for d in delays[CLIENT_LIMIT:])
     # the refusals stop nobody with a valid attestation, from this very IP
-    async with grpc.aio.insecure_channel(cluster.addresses[-1]) as channel:
+    async with cluster.channel(cluster.addresses[-1]) as channel:
         voter = VoterClient(channel, cluster.bundle)
         owner = OWNERS[1]
         weight = await voter.eligibility(*cluster.provider.attest(owner, eid))
@@ -168,7 +168,7 @@ async def test_a_stolen_attestation_with_another_blinded_message_is_refused(depl
     cluster, eid, election = deployment
     owner = OWNERS[2]
     me = as_client("203.0.113.30")
-    async with grpc.aio.insecure_channel(cluster.address) as channel:
+    async with cluster.channel(cluster.address) as channel:
         stub = election_pb2_grpc.RegistrationServiceStub(channel)
         weight = (await stub.GetEligibility(wire.eligibility_request_pb(
             *cluster.provider.attest(owner, eid)), metadata=me)).weight
@@ -204,8 +204,8 @@ async def test_a_replayed_nonce_is_refused_and_the_identical_retry_is_answered(d
     repeating = replace(cluster.provider, nonce_source=lambda: nonce)  # the trusted key
     me = as_client("203.0.113.40")
     first, second = OWNERS[3], OWNERS[4]
-    async with grpc.aio.insecure_channel(cluster.addresses[0]) as a, \
-            grpc.aio.insecure_channel(cluster.addresses[-1]) as b:
+    async with cluster.channel(cluster.addresses[0]) as a, \
+            cluster.channel(cluster.addresses[-1]) as b:
         stub_a = election_pb2_grpc.RegistrationServiceStub(a)
         stub_b = election_pb2_grpc.RegistrationServiceStub(b)  # another process, if two
         w1 = (await stub_a.GetEligibility(wire.eligibility_request_pb(
