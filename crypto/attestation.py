@@ -181,12 +181,18 @@ class DemoIdentityProvider:
     """Issues attestations for whoever it is told to: the demo's stand-in for a real-name
     service (which would check an ID card and a face before signing). It signs exactly what
     the production provider must sign (docs/protocol.md §8.4): the owner id, the election, a
-    fresh nonce, the expiry and the digests of the blinded messages the phone shows it."""
+    fresh nonce, the expiry and the digests of the blinded messages the phone shows it.
+
+    ``expiry_grid``: the expiry is rounded up to a multiple of this many seconds. Attestations
+    go on the ledger in the registrars' issuance records, so an exact expiry (signing time plus
+    the lifetime) would date each registration to the second; on a grid, every attestation of
+    one grid step looks the same (docs/protocol.md §8.4; the demo uses 600 s)."""
 
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     lifetime: int = 600
     clock: Callable[[], float] = time.time
     nonce_source: Callable[[], bytes] = _fresh_nonce  # a test may make it repeat
+    expiry_grid: int = 1
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -202,8 +208,10 @@ class DemoIdentityProvider:
     def attest_digests(self, owner_id: str, election_id: str,
                        digests: Iterable[bytes] = ()) -> tuple[Attestation, bytes]:
         """The same for the blinded messages' digests (what a phone shows the provider)."""
-        att = Attestation(owner_id, election_id, self.nonce_source(),
-                          int(self.clock()) + self.lifetime, tuple(sorted(set(digests))))
+        expires = int(self.clock()) + self.lifetime
+        expires += -expires % self.expiry_grid  # rounded up to the grid
+        att = Attestation(owner_id, election_id, self.nonce_source(), expires,
+                          tuple(sorted(set(digests))))
         return att, sign_attestation(self.key, att)
 
     def attester(self, owner_id: str,

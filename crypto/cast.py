@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .ballot import ElectionContext, EncryptedBallot, verify_ballot
 from .codec import encode_ballot
-from .credential import MAX_COUNTER, CastBallot, Credential, IssuerKey, verify_credential
+from .credential import MAX_COUNTER, CastBallot, Credential, IssuerSet, verify_credential
 from .encoding import lp
 from .errors import InvalidBallot, InvalidSignature
 
@@ -44,26 +42,21 @@ def verify_token_signature(cast: CastBallot, ballot_bytes: bytes | None = None) 
         raise InvalidSignature("token signature over the ballot does not verify") from exc
 
 
-def verify_cast_ballot(election: ElectionContext, issuers: Mapping[int, IssuerKey],
+def verify_cast_ballot(election: ElectionContext, issuers: IssuerSet,
                        cast: CastBallot, *, ballot_bytes: bytes | None = None) -> None:
     """Everything a ballot box or auditor checks of one ballot; InvalidBallot names the check.
 
-    ``issuers`` maps each weight class of the election to its issuer key; ``ballot_bytes`` the
-    ballot's canonical bytes when they are at hand (crypto.codec.decode_cast_ballot_bytes),
-    saving their re-encoding for the token signature.
+    ``issuers``: every registrar's issuer keys and the threshold k (a credential needs valid
+    signatures of k distinct registrars); ``ballot_bytes`` the ballot's canonical bytes when
+    they are at hand (crypto.codec.decode_cast_ballot_bytes), saving their re-encoding for the
+    token signature.
     """
     cred = cast.credential
     if cred.election_id != election.election_id:
         raise InvalidBallot("credential.election_id", "credential is for another election")
     if cred.token_public_key != cast.ballot.token_public_key:
         raise InvalidBallot("credential.token_public_key", "credential certifies another token")
-    issuer = issuers.get(cred.weight)
-    if issuer is None:
-        raise InvalidBallot("credential.weight", "no issuer key for this weight class")
-    try:
-        verify_credential(issuer, cred)
-    except InvalidSignature as exc:
-        raise InvalidBallot("credential.signature", str(exc)) from exc
+    verify_credential(issuers, cred)
     try:
         verify_token_signature(cast, ballot_bytes)
     except InvalidSignature as exc:

@@ -14,7 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ballot import EncryptedBallot, EncryptedSelection
-from .credential import MAX_COUNTER, CastBallot, Credential
+from .credential import (
+    MAX_COUNTER,
+    MAX_REGISTRARS,
+    CastBallot,
+    Credential,
+    CredentialSignature,
+)
 from .dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from .elgamal import Ciphertext
 from .encoding import LP_LEN, Reader, decode_all, lp
@@ -31,7 +37,7 @@ from .proofs import DisjunctiveBranch, DisjunctiveProof, DleqProof, SchnorrProof
 from .threshold import DecryptionShare
 
 BALLOT_VERSION = 1
-CAST_BALLOT_VERSION = 2  # 2: the revote counter after the version byte
+CAST_BALLOT_VERSION = 3  # 2: the revote counter after the version byte; 3: k registrars
 MAX_BRANCHES = 65
 
 
@@ -139,11 +145,16 @@ def _skip_disjunctive(r: Reader) -> None:
 # --- credentials and cast ballots -----------------------------------------------------------
 
 MAX_RSA_BYTES = 1024  # 8192-bit moduli
+MAX_CREDENTIAL_BYTES = 1 << 15
 
 
 def encode_credential(c: Credential) -> bytes:
+    """``LP(election_id) || u64(weight) || T || u8(c) || (u8(registrar) || msg_prefix ||
+    LP(signature))^c``, registrars strictly increasing (docs/protocol.md §8.2)."""
     return (lp(c.election_id.encode()) + c.weight.to_bytes(8, "big") + c.token_public_key
-            + c.msg_prefix + lp(c.signature))
+            + len(c.signatures).to_bytes(1, "big")
+            + b"".join(s.registrar.to_bytes(1, "big") + bytes(s.msg_prefix) + lp(s.signature)
+                       for s in c.signatures))
 
 
 def read_credential(r: Reader) -> Credential:
@@ -151,7 +162,13 @@ def read_credential(r: Reader) -> Credential:
     weight = r.uint(8)
     if weight == 0:
         raise DecodeError("weight must be positive")
-    return Credential(election_id, weight, r.take(32), r.take(32), r.lp(MAX_RSA_BYTES))
+    token = r.take(32)
+    n = r.uint(1)
+    if not 1 <= n <= MAX_REGISTRARS:
+        raise DecodeError(f"a credential has 1..{MAX_REGISTRARS} signatures")
+    sigs = tuple(CredentialSignature(r.uint(1), r.take(32), r.lp(MAX_RSA_BYTES))
+                 for _ in range(n))
+    return Credential(election_id, weight, token, sigs)
 
 
 def decode_credential(data: bytes) -> Credential:
@@ -191,7 +208,7 @@ def _read_cast_ballot(r: Reader) -> tuple[CastBallot, bytes]:
     counter = read_counter(r)
     raw = r.lp(1 << 16)
     ballot = decode_ballot(raw)
-    credential = decode_credential(r.lp(1 << 12))
+    credential = decode_credential(r.lp(MAX_CREDENTIAL_BYTES))
     return CastBallot(ballot, credential, counter, r.take(64)), raw
 
 
@@ -229,6 +246,7 @@ class TallyEncodings:
     token_public_key: bytes
     ciphertexts: tuple[tuple[bytes, bytes], ...]
     counter: int  # the revote counter: the count takes each token's highest
+    registrars: bytes = b""  # the credential's registrar indices, one byte each, increasing
 
 
 @dataclass(frozen=True)
@@ -304,18 +322,34 @@ def decode_tally_encodings(data: bytes) -> TallyEncodings:
     if skip_disjunctive(pos) != end:
         raise DecodeError("trailing bytes")
     end = outer_end
-    cred_start, cred_stop = lp(ballot_stop, 1 << 12)
+    cred_start, cred_stop = lp(ballot_stop, MAX_CREDENTIAL_BYTES)
     end, outer_end = cred_stop, end
     pos = text(cred_start)
     weight = int.from_bytes(data[pos:at(pos, 8)], "big")
     if weight == 0:
         raise DecodeError("weight must be positive")
-    if lp(at(at(pos + 8, 32), 32), MAX_RSA_BYTES)[1] != end:
+    pos = at(pos + 8, 32)
+    n = data[pos] if pos < end else -1
+    if not 1 <= n <= MAX_REGISTRARS:
+        raise DecodeError(f"a credential has 1..{MAX_REGISTRARS} signatures" if n >= 0
+                          else "truncated input")
+    pos += 1
+    last = -1
+    registrars = bytearray()
+    for _ in range(n):
+        registrar = data[pos] if pos < end else -1
+        if registrar <= last or registrar >= MAX_REGISTRARS:
+            raise DecodeError("truncated input" if registrar < 0 else
+                              "credential registrars must be distinct, increasing, below 16")
+        last = registrar
+        registrars.append(registrar)
+        pos = lp(at(pos + 1, 32), MAX_RSA_BYTES)[1]
+    if pos != end:
         raise DecodeError("trailing bytes")
     end = outer_end
     if at(cred_stop, 64) != end:
         raise DecodeError("trailing bytes")
-    return TallyEncodings(weight, bytes(token), tuple(cts), counter)
+    return TallyEncodings(weight, bytes(token), tuple(cts), counter, bytes(registrars))
 
 
 def decode_tally_view(data: bytes) -> TallyView:

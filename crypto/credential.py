@@ -6,13 +6,21 @@ the signature certifies the weight, while the registrar never sees the token key
 the credential it issued to the ballot it later sees. One issuer key per (election, weight class);
 the variant is RSABSSA-SHA384-PSS-Randomized (RFC 9474 §5, the RFC's recommended default).
 
+No single registrar can mint a ballot: an election names its registrars and a threshold k
+(crypto.records.DefinitionRecord), each registrar keeps its own issuer key per weight class, and
+a credential carries the blind signatures of at least k distinct registrars on one credential
+message. The phone blinds that message for each registrar separately (a fresh message prefix and
+a fresh blinding factor each), so each registrar sees an unrelated blinded message.
+
     credential message = LP("ownervote/v1/credential") || LP(election_id) || u64(weight) || T
     prepared message   = msg_prefix (32 random bytes, RFC 9474 §4.1) || credential message
+                         (one per registrar signature)
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from . import blind_rsa
 from .ballot import TOKEN_KEY_LEN, EncryptedBallot
 from .encoding import lp
-from .errors import DecodeError, InvalidSignature, WeakIssuerKey
+from .errors import DecodeError, InvalidCredential, InvalidSignature, WeakIssuerKey
 
 VARIANT = blind_rsa.RSABSSA_SHA384_PSS_RANDOMIZED
 ISSUER_KEY_BITS = 2048
@@ -34,16 +42,23 @@ def generate_issuer_key(bits: int = ISSUER_KEY_BITS) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
 
 
+MAX_REGISTRARS = 16
+
+
 @dataclass(frozen=True)
 class IssuerKey:
-    """The public key that certifies one weight class of one election."""
+    """The public key with which one registrar certifies one weight class of one election.
+    ``registrar``: the registrar's index in the definition's sorted list (0-based)."""
 
     election_id: str
     weight: int  # exclusive area in 0.01 m²
     public_key: rsa.RSAPublicKey
+    registrar: int = 0
 
     def __post_init__(self) -> None:
         check_issuer_public_key(self.public_key)
+        if not 0 <= self.registrar < MAX_REGISTRARS:
+            raise DecodeError(f"a registrar index is 0..{MAX_REGISTRARS - 1}")
 
     @cached_property
     def spki(self) -> bytes:
@@ -69,14 +84,15 @@ def check_issuer_public_key(key: object) -> None:
         raise WeakIssuerKey(f"an issuer key's public exponent is {PUBLIC_EXPONENT}")
 
 
-def issuer_key_from_spki(election_id: str, weight: int, spki: bytes) -> IssuerKey:
+def issuer_key_from_spki(election_id: str, weight: int, spki: bytes,
+                         registrar: int = 0) -> IssuerKey:
     """The issuer key whose canonical SubjectPublicKeyInfo DER is ``spki``: DecodeError for bytes
     that are not one, or not canonically encoded, WeakIssuerKey for a key below §8.2."""
     try:
         key = serialization.load_der_public_key(bytes(spki))
     except (ValueError, TypeError) as exc:
         raise DecodeError("an issuer key is a DER SubjectPublicKeyInfo") from exc
-    issuer = IssuerKey(election_id, weight, key)
+    issuer = IssuerKey(election_id, weight, key, registrar)
     if issuer.spki != bytes(spki):
         raise DecodeError("an issuer key's DER is not canonical")
     return issuer
@@ -92,17 +108,85 @@ def credential_message(election_id: str, weight: int, token_public_key: bytes) -
 
 
 @dataclass(frozen=True)
+class IssuerSet:
+    """Every registrar's issuer keys of one election and the threshold k of distinct registrars
+    a credential needs (docs/protocol.md §8.2). ``keys``: registrar index -> weight -> key;
+    a registrar that published no keys is absent."""
+
+    election_id: str
+    threshold: int
+    keys: Mapping[int, Mapping[int, IssuerKey]]
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threshold <= MAX_REGISTRARS:
+            raise DecodeError(f"a registrar threshold is 1..{MAX_REGISTRARS}")
+        for r, by_weight in self.keys.items():
+            for w, key in by_weight.items():
+                if (key.election_id, key.weight, key.registrar) != (self.election_id, w, r):
+                    raise DecodeError(f"registrar {r}'s key of class {w} certifies another "
+                                      "class, registrar or election")
+
+    def for_class(self, weight: int) -> dict[int, IssuerKey]:
+        """Registrar index -> its issuer key of this class (registrars without one left out)."""
+        return {r: ks[weight] for r, ks in sorted(self.keys.items()) if weight in ks}
+
+    @property
+    def weights(self) -> frozenset[int]:
+        return frozenset(w for ks in self.keys.values() for w in ks)
+
+
+@dataclass(frozen=True)
+class CredentialSignature:
+    """One registrar's signature in a credential: its index in the definition, the RFC 9474
+    §4.1 message prefix the phone chose for it, and the RSABSSA signature over
+    ``msg_prefix || credential message``."""
+
+    registrar: int
+    msg_prefix: bytes  # 32 bytes, RFC 9474 §4.1 PrepareRandomize
+    signature: bytes
+
+
+@dataclass(frozen=True)
 class Credential:
+    """A token's credential: one credential message, signed by one or more registrars (indices
+    strictly increasing)."""
+
     election_id: str
     weight: int
     token_public_key: bytes  # T, raw Ed25519 public key
-    msg_prefix: bytes  # 32 bytes, RFC 9474 §4.1 PrepareRandomize
-    signature: bytes  # RSABSSA signature over msg_prefix || credential message
+    signatures: tuple[CredentialSignature, ...]
+
+    def __post_init__(self) -> None:
+        regs = [s.registrar for s in self.signatures]
+        if not 1 <= len(regs) <= MAX_REGISTRARS or regs != sorted(set(regs)):
+            raise DecodeError("a credential has 1..16 signatures of distinct registrars, in "
+                              "increasing order")
+        if any(not 0 <= r < MAX_REGISTRARS for r in regs):
+            raise DecodeError(f"a registrar index is 0..{MAX_REGISTRARS - 1}")
 
     @property
-    def prepared_message(self) -> bytes:
-        return self.msg_prefix + credential_message(self.election_id, self.weight,
-                                                    self.token_public_key)
+    def message(self) -> bytes:
+        return credential_message(self.election_id, self.weight, self.token_public_key)
+
+    @property
+    def registrars(self) -> tuple[int, ...]:
+        return tuple(s.registrar for s in self.signatures)
+
+
+def merge_credentials(parts: Sequence[Credential]) -> Credential:
+    """One credential from single-registrar ones on the same credential message (ValueError if
+    they certify different messages or repeat a registrar)."""
+    if not parts:
+        raise ValueError("no credentials to merge")
+    first = parts[0]
+    if any((c.election_id, c.weight, c.token_public_key)
+           != (first.election_id, first.weight, first.token_public_key) for c in parts):
+        raise ValueError("the credentials certify different messages")
+    sigs = sorted((s for c in parts for s in c.signatures), key=lambda s: s.registrar)
+    try:
+        return Credential(first.election_id, first.weight, first.token_public_key, tuple(sigs))
+    except DecodeError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -136,17 +220,49 @@ def finalize_credential(request: CredentialRequest, blind_sig: bytes) -> Credent
     sig = blind_rsa.finalize(VARIANT, request.issuer.public_key, request.prepared_message,
                              blind_sig, request.inv)
     return Credential(request.issuer.election_id, request.issuer.weight,
-                      request.token_public_key, request.prepared_message[:blind_rsa.PREFIX_LEN],
-                      sig)
+                      request.token_public_key, (CredentialSignature(
+                          request.issuer.registrar,
+                          request.prepared_message[:blind_rsa.PREFIX_LEN], sig),))
 
 
-def verify_credential(issuer: IssuerKey, credential: Credential) -> None:
-    """RFC 9474 §4.5 Verify under the class key; raises InvalidSignature."""
+def verify_credential_signature(issuer: IssuerKey, credential: Credential,
+                                signature: CredentialSignature) -> None:
+    """RFC 9474 §4.5 Verify of one registrar's signature under its class key; InvalidSignature."""
     if credential.election_id != issuer.election_id or credential.weight != issuer.weight:
         raise InvalidSignature("credential is for another election or weight class")
-    if len(credential.msg_prefix) != blind_rsa.PREFIX_LEN:
+    if signature.registrar != issuer.registrar:
+        raise InvalidSignature("the signature is another registrar's")
+    if len(signature.msg_prefix) != blind_rsa.PREFIX_LEN:
         raise InvalidSignature("credential msg_prefix must be 32 bytes")
-    blind_rsa.verify(VARIANT, issuer.public_key, credential.prepared_message, credential.signature)
+    blind_rsa.verify(VARIANT, issuer.public_key, signature.msg_prefix + credential.message,
+                     signature.signature)
+
+
+def verify_credential(issuers: IssuerSet, credential: Credential) -> None:
+    """A credential is valid when it carries valid signatures of at least ``threshold`` distinct
+    registrars of the election, every one of them valid (docs/protocol.md §8.2). Raises
+    InvalidCredential naming the check: ``credential.election_id``, ``credential.weight`` (no
+    registrar has a key of the class), ``credential.signatures`` (fewer than k),
+    ``credential.signatures[i].registrar`` (a registrar without a key of the class),
+    ``credential.signatures[i].signature``."""
+    if credential.election_id != issuers.election_id:
+        raise InvalidCredential("credential.election_id", "credential is for another election")
+    keys = issuers.for_class(credential.weight)
+    if not keys:
+        raise InvalidCredential("credential.weight", "no issuer key for this weight class")
+    if len(credential.signatures) < issuers.threshold:
+        raise InvalidCredential("credential.signatures",
+                                f"{len(credential.signatures)} registrar signature(s), the "
+                                f"election needs {issuers.threshold}")
+    for i, sig in enumerate(credential.signatures):
+        key = keys.get(sig.registrar)
+        if key is None:
+            raise InvalidCredential(f"credential.signatures[{i}].registrar",
+                                    f"registrar {sig.registrar} has no issuer key of this class")
+        try:
+            verify_credential_signature(key, credential, sig)
+        except InvalidSignature as exc:
+            raise InvalidCredential(f"credential.signatures[{i}].signature", str(exc)) from exc
 
 
 # --- the token key ------------------------------------------------------------------------------

@@ -13,20 +13,28 @@ explicit table. docs/protocol.md §12 lists the events and the checks:
 * ``election``: a definition naming a committed roll with its hash, once per election; DRAFT.
 * ``state``: exactly one step forward from the current state, with ``at`` not decreasing;
   READY needs the ceremony done (n keys, n dealings, QUAL ≥ t; the joint key is recomputed),
-  the issuer keys and ``ceremony_deadline <= at <= open_time``; OPEN needs
-  ``at >= open_time``; CLOSED ``at >= close_time``; TALLYING the credential counts and the
-  aggregates; PUBLISHED the result.
+  the issuer keys of at least k registrars and ``ceremony_deadline <= at <= open_time``; OPEN
+  needs ``at >= open_time``; CLOSED ``at >= close_time``; TALLYING the aggregates; PUBLISHED
+  the result.
 * ``guardian-key`` / ``dealing`` / ``complaint`` (KEY_CEREMONY): proofs of possession, the public
   dealing checks (after all n keys), complaints judged; one of each per guardian.
-* ``issuer-keys`` (KEY_CEREMONY): exactly one key per weight class of the roll.
+* ``issuer-keys`` (KEY_CEREMONY): from a registrar the definition names, signed by its key, once
+  per registrar, exactly one key per weight class of the roll.
+* ``issuances`` (READY, OPEN, CLOSED; the ``final`` batch only when CLOSED): signed by a
+  registrar that published issuer keys, its batches numbered 0, 1, … with nothing after the
+  final one; per record, an owner this registrar has not issued to before, a class of the roll,
+  no more issuances in a class than the roll has owners in it, and the record itself valid
+  (crypto/issuance.py: attestation genuine, for this election and owner, authorising the
+  blinded message, not expired before READY; the blind signature the registrar's on it).
 * ``ballot`` (OPEN only): never an entry byte-identical to an earlier one (a replay), a revote
   counter above the token's previous ballot's, at most ``max_ballots_per_token`` ballots of a
-  token; credential under the class key, token signature (over the counter too), every proof.
-* ``credentials-issued`` (CLOSED): per class, no more than the roll's owners of that class.
-* ``aggregates`` (CLOSED, after the counts): first, with or without the ballots, the
-  participation fits the roll (crypto.tally.dlog_bounds: it sizes the tally's discrete logs);
-  then recomputed from the highest-counter ballot of each token,
-  byte for byte; the counted ballots of a class never exceed the credentials issued to it.
+  token; a credential signed by at least k distinct registrars under their class keys, token
+  signature (over the counter too), every proof.
+* ``aggregates`` (CLOSED, after every registrar with issuer keys published its final batch):
+  first, with or without the ballots, the participation fits the roll (crypto.tally.dlog_bounds:
+  it sizes the tally's discrete logs); then recomputed from the highest-counter ballot of each
+  token, byte for byte; per registrar and class, the voting tokens carrying that registrar's
+  signature never exceed its issuance records of that class.
 * ``decryption-shares`` (TALLYING): one per guardian, a share with a valid proof for exactly the
   non-trivial aggregates.
 * ``result`` (TALLYING): t guardians with shares on the ledger; their shares recombined, the
@@ -47,7 +55,7 @@ from .codec import (
     decode_dealing,
     decode_guardian_key,
 )
-from .credential import CastBallot, IssuerKey, issuer_key_from_spki
+from .credential import CastBallot, IssuerKey, IssuerSet, issuer_key_from_spki
 from .dkg import (
     Complaint,
     Dealing,
@@ -61,11 +69,18 @@ from .dkg import (
     verify_guardian_key,
 )
 from .encoding import Event
-from .errors import CryptoError, DecodeError, InconsistentTotals
+from .errors import CryptoError, DecodeError, InconsistentTotals, InvalidSignature
+from .issuance import (
+    Issuance,
+    decode_issuances,
+    decode_issuer_keys,
+    verify_issuance,
+    verify_issuances,
+    verify_issuer_keys,
+)
 from .outcome import decrypt_totals, result_of
 from .records import (
     ELECTION_FAMILY,
-    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     DefinitionRecord,
     ElectionEvent,
@@ -73,10 +88,8 @@ from .records import (
     ResultRecord,
     RollCommitment,
     decode_aggregates,
-    decode_credentials_issued,
     decode_decryption_shares,
     decode_definition,
-    decode_issuer_keys,
     decode_result,
     decode_roll_commitment,
     decode_transition,
@@ -138,16 +151,35 @@ class ElectionAudit:
     complaints: dict[tuple[int, int], tuple[Complaint, Verdict]] = field(default_factory=dict)
     dkg: DkgResult | None = None
     context: ElectionContext | None = None
-    issuers: dict[int, IssuerKey] = field(default_factory=dict)
+    issuers: dict[int, dict[int, IssuerKey]] = field(default_factory=dict)  # registrar -> class
     ballots: list[CastBallot] = field(default_factory=list)  # in ledger order
     tokens: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # -> (counter, ballots)
     ballot_digests: set[bytes] = field(default_factory=set)  # SHA-256 of every ballot body
-    issued: CredentialsIssuedRecord | None = None
+    issuances: list[tuple[int, Issuance]] = field(default_factory=list)  # (registrar, record)
+    issued: Counter = field(default_factory=Counter)  # (registrar, weight) -> issuances
+    issued_owners: dict[int, set[str]] = field(default_factory=dict)  # registrar -> owner ids
+    batches: dict[int, int] = field(default_factory=dict)  # registrar -> batches published
+    final: set[int] = field(default_factory=set)  # registrars whose final batch is on the ledger
     aggregates: Aggregates | None = None
     shares: dict[int, DecryptionSharesRecord] = field(default_factory=dict)
     result: ResultRecord | None = None
     counted_per_class: dict[int, int] = field(default_factory=dict)
+    counted_per_registrar: Counter = field(default_factory=Counter)  # (registrar, weight)
     transitions: dict[ElectionState, int] = field(default_factory=dict)  # state -> its index
+    transition_at: dict[ElectionState, int] = field(default_factory=dict)  # state -> its at
+
+    @property
+    def issuer_set(self) -> IssuerSet:
+        """Every registrar's issuer keys and the credential threshold k."""
+        return IssuerSet(self.definition.election_id, self.definition.registrar_threshold,
+                         self.issuers)
+
+    def issued_per_class(self) -> dict[int, dict[int, int]]:
+        """Registrar index -> weight -> issuance records on the ledger."""
+        out: dict[int, dict[int, int]] = {}
+        for (r, w), n in sorted(self.issued.items()):
+            out.setdefault(r, {})[w] = n
+        return out
 
     @property
     def params(self) -> DkgParameters:
@@ -163,6 +195,21 @@ class ElectionAudit:
         """The definition allows a threshold below the floor (t < 2 or t <= n/2): the auditor
         reports it as WEAK THRESHOLD."""
         return self.definition.weak_threshold
+
+
+def counted_with_registrars(ballots: list[CastBallot]) -> tuple[list, Counter]:
+    """The counted (weight, ballot) pairs (each token's highest-counter ballot) and, per
+    (registrar, weight), how many counted tokens carry that registrar's signature."""
+    best: dict[bytes, CastBallot] = {}
+    for c in ballots:
+        t = c.ballot.token_public_key
+        if t not in best or c.counter > best[t].counter:
+            best[t] = c
+    per_registrar: Counter = Counter()
+    for c in best.values():
+        for r in c.credential.registrars:
+            per_registrar[(r, c.credential.weight)] += 1
+    return highest_per_token(ballots), per_registrar
 
 
 def _need(condition: bool, message: str) -> None:
@@ -195,7 +242,7 @@ class ElectionVerifier:
         self._per_election = {  # kind -> the rule of that kind, for a defined election
             E.STATE: self._state, E.GUARDIAN_KEY: self._guardian_key, E.DEALING: self._dealing,
             E.COMPLAINT: self._complaint, E.ISSUER_KEYS: self._issuer_keys,
-            E.BALLOT: self._ballot, E.CREDENTIALS_ISSUED: self._credentials_issued,
+            E.BALLOT: self._ballot, E.ISSUANCES: self._issuances,
             E.AGGREGATES: self._aggregates, E.DECRYPTION_SHARES: self._decryption_shares,
             E.RESULT: self._result,
         }
@@ -261,17 +308,19 @@ class ElectionVerifier:
         elif t.to_state == S.CLOSED:
             _need(t.at >= d.close_time, "closed before the closing time")
         elif t.to_state == S.TALLYING:
-            _need(e.issued is not None and e.aggregates is not None,
-                  "tallying before the credential counts and the aggregates are published")
+            _need(e.aggregates is not None, "tallying before the aggregates are published")
         elif t.to_state == S.PUBLISHED:
             _need(e.result is not None, "published without a result")
         e.state, e.last_at = t.to_state, t.at
         e.transitions[t.to_state] = self._index
+        e.transition_at[t.to_state] = t.at
 
     def _finish_ceremony(self, e: ElectionAudit) -> None:
         p = e.params
         _need(len(e.dealings) == p.n, f"{len(e.dealings)} of {p.n} dealings at READY")
-        _need(bool(e.issuers), "READY without issuer keys")
+        k = e.definition.registrar_threshold
+        _need(len(e.issuers) >= k, f"READY with the issuer keys of {len(e.issuers)} "
+                                   f"registrar(s), fewer than the credential threshold {k}")
         upheld = [c for c, v in e.complaints.values() if v is Verdict.UPHELD]
         e.dkg = dkg_result(p, [e.dealings[i] for i in sorted(e.dealings)], upheld)
         e.context = ElectionContext(p.election_id, e.definition.contest,
@@ -303,17 +352,68 @@ class ElectionVerifier:
         verdict = judge_complaint(e.params, c, dealing, [e.keys[i] for i in sorted(e.keys)])
         e.complaints[(c.complainer, c.dealer)] = (c, verdict)
 
+    def _registrar(self, e: ElectionAudit, name: str) -> int:
+        try:
+            return e.definition.registrar_index(name)
+        except KeyError:
+            raise ElectionViolation(f"registrar {name!r} is not one of the election's") from None
+
     def _issuer_keys(self, e: ElectionAudit, body: bytes) -> None:
         _in_state(e, "issuer-keys", S.KEY_CEREMONY)
-        _need(not e.issuers, "issuer keys published twice")
         record = decode_issuer_keys(body)
+        r = self._registrar(e, record.registrar)
+        _need(r not in e.issuers, f"registrar {record.registrar} published issuer keys twice")
+        eid = e.definition.election_id
+        try:
+            verify_issuer_keys(e.definition.registrars[r].key, eid, record)
+        except InvalidSignature as exc:
+            raise ElectionViolation(f"issuer keys of {record.registrar}: {exc}") from exc
         _need([w for w, _ in record.keys] == [w for w, _ in e.roll.classes],
               "the issuer keys are not one per weight class of the roll")
+        keys = {}
         for w, spki in record.keys:
             try:
-                e.issuers[w] = issuer_key_from_spki(e.definition.election_id, w, spki)
+                keys[w] = issuer_key_from_spki(eid, w, spki, r)
             except DecodeError as exc:  # not a key, not canonical, or weaker than §8.2
                 raise ElectionViolation(f"issuer key of class {w}: {exc}") from exc
+        e.issuers[r] = keys
+
+    def _issuances(self, e: ElectionAudit, body: bytes) -> None:
+        _in_state(e, "issuances", S.READY, S.OPEN, S.CLOSED)
+        record = decode_issuances(body)
+        r = self._registrar(e, record.registrar)
+        keys = e.issuers.get(r)
+        _need(keys is not None, f"issuances of {record.registrar}, which has no issuer keys")
+        eid = e.definition.election_id
+        try:
+            verify_issuances(e.definition.registrars[r].key, eid, record)
+        except InvalidSignature as exc:
+            raise ElectionViolation(f"issuances of {record.registrar}: {exc}") from exc
+        _need(r not in e.final, f"a batch of {record.registrar} after its final one")
+        _need(record.seq == e.batches.get(r, 0),
+              f"batch {record.seq} of {record.registrar}, expected {e.batches.get(r, 0)}")
+        _need(not record.final or e.state == S.CLOSED, "a final batch before the close")
+        owners = e.issued_owners.setdefault(r, set())
+        roll = dict(e.roll.classes)
+        ready_at = e.transition_at.get(S.READY, 0)
+        for i, item in enumerate(record.issuances):
+            where = f"issuances[{i}]"
+            _need(item.owner_id not in owners,
+                  f"{where}: {record.registrar} issued to {item.owner_id} before")
+            _need(item.weight in roll, f"{where}: class {item.weight} is not on the roll")
+            _need(e.issued[(r, item.weight)] < roll[item.weight],
+                  f"{where}: more issuances in class {item.weight} than the roll has owners")
+            try:
+                verify_issuance(eid, e.definition.identity_provider, keys[item.weight], item,
+                                check=where, not_expired_at=ready_at)
+            except InvalidSignature as exc:
+                raise ElectionViolation(f"issuances of {record.registrar}: {exc}") from exc
+            owners.add(item.owner_id)
+            e.issued[(r, item.weight)] += 1
+            e.issuances.append((r, item))
+        e.batches[r] = record.seq + 1
+        if record.final:
+            e.final.add(r)
 
     # --- voting and the tally ------------------------------------------------------------------
 
@@ -328,25 +428,17 @@ class ElectionVerifier:
         token = cast.ballot.token_public_key
         previous = e.tokens.get(token)
         check_ballot_order(previous, cast.counter, e.definition.max_ballots_per_token)
-        verify_cast_ballot(e.context, e.issuers, cast, ballot_bytes=ballot_bytes)
+        verify_cast_ballot(e.context, e.issuer_set, cast, ballot_bytes=ballot_bytes)
         self.ballots_verified += 1
         e.ballot_digests.add(digest)
         e.tokens[token] = (cast.counter, 1 + (previous[1] if previous else 0))
         e.ballots.append(cast)
 
-    def _credentials_issued(self, e: ElectionAudit, body: bytes) -> None:
-        _in_state(e, "credentials-issued", S.CLOSED)
-        _need(e.issued is None, "credential counts published twice")
-        record = decode_credentials_issued(body)
-        owners = dict(e.roll.classes)
-        for w, n in record.counts:
-            _need(n <= owners.get(w, 0), f"{n} credentials issued in class {w}, which has "
-                                         f"{owners.get(w, 0)} owners")
-        e.issued = record
-
     def _aggregates(self, e: ElectionAudit, body: bytes) -> None:
         _in_state(e, "aggregates", S.CLOSED)
-        _need(e.issued is not None, "aggregates before the credential counts")
+        missing = sorted(e.definition.registrars[r].name for r in e.issuers if r not in e.final)
+        _need(not missing or not self.with_ballots,
+              f"aggregates before the final issuances of {', '.join(missing)}")
         _need(e.aggregates is None, "aggregates published twice")
         published = decode_aggregates(body)
         # before anything else, and on every path: the participation bounds every discrete log
@@ -359,17 +451,18 @@ class ElectionVerifier:
         if not self.with_ballots:
             e.aggregates = published
             return
-        counted = highest_per_token(e.ballots)
+        counted, per_registrar = counted_with_registrars(e.ballots)
         per_class = Counter(w for w, _ in counted)
-        issued = dict(e.issued.counts)
-        for w, n in per_class.items():
-            _need(n <= issued.get(w, 0), f"{n} ballots counted in class {w}, but "
-                                         f"{issued.get(w, 0)} credentials were issued")
+        for (r, w), n in sorted(per_registrar.items()):
+            _need(n <= e.issued[(r, w)],
+                  f"{n} voting tokens in class {w} carry {e.definition.registrars[r].name}'s "
+                  f"signature, but it issued {e.issued[(r, w)]} credentials in that class")
         expected = aggregate(counted, len(e.definition.contest.options))
         _need(encode_aggregates(expected) == body,
               "the aggregates are not those of the counted ballots")
         e.aggregates = decode_aggregates(body)
         e.counted_per_class = dict(per_class)
+        e.counted_per_registrar = per_registrar
 
     def _decryption_shares(self, e: ElectionAudit, body: bytes) -> None:
         _in_state(e, "decryption-shares", S.TALLYING)

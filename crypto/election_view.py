@@ -27,19 +27,24 @@ from .errors import UnpinnedKey
 from .log.checkpoint import Checkpoint
 from .log.receipt import ProvenEntry
 from .public_election import PublicElection
-from .records import ELECTION_FAMILY, ElectionEvent, ElectionState
+from .records import ELECTION_FAMILY, DefinitionRecord, ElectionEvent, ElectionState
 
 
 def election_from_records(election_id: str, checkpoint: Checkpoint,
                           entries: Sequence[ProvenEntry], guardians: Mapping[int, bytes], *,
-                          require_guardians: bool = True
+                          require_guardians: bool = True,
+                          registrars: Mapping[str, bytes] | None = None,
+                          identity_provider: bytes | None = None
                           ) -> tuple[PublicElection, ElectionAudit]:
     """The election and what the ledger establishes about it. ``checkpoint`` is trusted by the
     caller; ``guardians`` are the bundle's pinned fingerprints for this election. Raises
     InvalidProof (an entry not in the checkpoint's tree), ElectionViolation (a rule broken, an
     entry of another election, no definition) or UnpinnedKey (a guardian key the bundle does not
     pin). ``require_guardians=False``: only the guardians the bundle pins are checked (for a
-    client that reads the state, not the joint key)."""
+    client that reads the state, not the joint key). ``registrars`` / ``identity_provider``: the
+    bundle's; every registrar the definition names must be one of them with the same key, and
+    the definition's identity provider the bundle's (UnpinnedKey), so that a server cannot name
+    registrars of its own making."""
     verifier = ElectionVerifier(with_ballots=False)
     last = -1
     for e in entries:
@@ -55,12 +60,14 @@ def election_from_records(election_id: str, checkpoint: Checkpoint,
         verifier.apply(event, e.index)
     audit = verifier.election(election_id)
     check_guardians(election_id, audit, guardians, every=require_guardians)
+    if registrars is not None:
+        check_registrars(audit.definition, registrars, identity_provider)
     roll = audit.roll
     joint = audit.dkg.joint_public_key if audit.dkg is not None else None
     classes = dict(roll.classes)
     return PublicElection(audit.definition, audit.state, roll.total_area, roll.total_owners,
-                          joint, dict(audit.issuers),
-                          {w: classes[w] for w in audit.issuers}), audit
+                          joint, {r: dict(ks) for r, ks in audit.issuers.items()},
+                          {w: classes[w] for ks in audit.issuers.values() for w in ks}), audit
 
 
 def check_guardians(election_id: str, audit: ElectionAudit, pinned: Mapping[int, bytes], *,
@@ -77,3 +84,16 @@ def check_guardians(election_id: str, audit: ElectionAudit, pinned: Mapping[int,
         if missing:
             raise UnpinnedKey(f"the trust bundle pins no key for guardian(s) {missing} of "
                               f"{election_id}: the joint key cannot be trusted")
+
+
+def check_registrars(definition: DefinitionRecord, pinned: Mapping[str, bytes],
+                     identity_provider: bytes | None) -> None:
+    """UnpinnedKey unless every registrar the definition names is pinned by the bundle with the
+    same key, and the definition trusts the bundle's identity provider."""
+    for r in definition.registrars:
+        if pinned.get(r.name) != r.key:
+            raise UnpinnedKey(f"registrar {r.name!r} of {definition.election_id} is not one the "
+                              "trust bundle pins (or has another key)")
+    if identity_provider is not None and definition.identity_provider != identity_provider:
+        raise UnpinnedKey(f"{definition.election_id} trusts another identity provider than the "
+                          "trust bundle's")

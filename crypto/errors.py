@@ -23,10 +23,11 @@ class WeakThreshold(DecodeError):
     """A definition whose threshold is below the floor (t ≥ 2 and t > n/2) without the explicit
     ``allow_weak_threshold``."""
 
-    def __init__(self, guardians: int, threshold: int) -> None:
+    def __init__(self, guardians: int, threshold: int, detail: str = "") -> None:
         self.guardians = guardians
         self.threshold = threshold
-        super().__init__(f"threshold {threshold} of {guardians} guardians is weak (needs t >= 2 "
+        super().__init__(f"{detail} (needs k >= 2, or allow_weak_threshold)" if detail else
+                         f"threshold {threshold} of {guardians} guardians is weak (needs t >= 2 "
                          "and t > n/2, or allow_weak_threshold)")
 
 
@@ -92,6 +93,11 @@ class InvalidBallot(CryptoError):
         self.check = check
         self.detail = detail
         super().__init__(f"{check}: {detail}" if detail else check)
+
+
+class InvalidCredential(InvalidBallot):
+    """A credential failed a check; ``check`` names which
+    (``credential.signatures[1].signature``)."""
 
 
 class InvalidShare(CryptoError):

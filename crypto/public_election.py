@@ -18,7 +18,7 @@ from functools import cached_property
 from petlib.ec import EcPt
 
 from .ballot import Contest, ElectionContext
-from .credential import IssuerKey
+from .credential import IssuerKey, IssuerSet
 from .errors import DecodeError
 from .records import DefinitionRecord, ElectionState
 
@@ -30,14 +30,28 @@ class PublicElection:
     total_area: int  # of the roll, 0.01 m²
     total_owners: int  # of the roll (headcount)
     joint_public_key: EcPt | None = None  # from READY on
-    issuers: Mapping[int, IssuerKey] = field(default_factory=dict)  # weight class -> key
+    #: registrar index -> weight class -> key (registrars that published none left out)
+    issuers: Mapping[int, Mapping[int, IssuerKey]] = field(default_factory=dict)
     class_owners: Mapping[int, int] = field(default_factory=dict)  # weight class -> owners
 
     def __post_init__(self) -> None:
-        eid = self.definition.election_id
-        for weight, key in self.issuers.items():
-            if (key.election_id, key.weight) != (eid, weight):
-                raise DecodeError(f"the issuer key of class {weight} certifies another class")
+        try:
+            _ = self.issuer_set
+        except DecodeError as exc:
+            raise DecodeError(f"the issuer keys do not fit the election: {exc}") from exc
+        if any(r >= len(self.definition.registrars) for r in self.issuers):
+            raise DecodeError("an issuer key of a registrar the election does not name")
+
+    @cached_property
+    def issuer_set(self) -> IssuerSet:
+        """Every registrar's keys and the credential threshold k: what verifies a credential."""
+        return IssuerSet(self.definition.election_id, self.definition.registrar_threshold,
+                         self.issuers)
+
+    @property
+    def weights(self) -> tuple[int, ...]:
+        """The weight classes some registrar has a key for, increasing."""
+        return tuple(sorted(self.issuer_set.weights))
 
     @property
     def election_id(self) -> str:

@@ -5,16 +5,16 @@ the rules themselves live in rules/ (the Art. 278 presets come from rules.art278
 
     roll       = roll_hash (32) || u64(total_area) || u32(total_owners)
                  || u32(k) || (u64(weight) || u32(owners))^k          weights strictly increasing
-    definition = u8(2) || LP(election_id) || LP(roll_id) || roll_hash (32) || LP(motion)
+    definition = u8(3) || LP(election_id) || LP(roll_id) || roll_hash (32) || LP(motion)
                  || LP(contest_bytes) || rule || u64(ceremony_deadline) || u64(open_time)
                  || u64(close_time) || u8(n) || u8(t) || u8(allow_weak_threshold)
-                 || u8(max_ballots_per_token)
+                 || u8(max_ballots_per_token) || u8(r) || (LP(registrar name) || key(32))^r
+                 || u8(k) || identity_provider_key(32)          registrars sorted by name
     rule       = u8(preset: 1 ordinary, 2 major, 3 explicit)
                  || (u64(numerator) || u64(denominator)) × 4   (quorum area, quorum headcount,
                  || u8(strict)                                   approval area, approval headcount)
     state      = u8(from) || u8(to) || u64(at)                      ElectionState numbers, POSIX s
-    issuer-keys        = u32(k) || (u64(weight) || LP(spki))^k
-    credentials-issued = u32(k) || (u64(weight) || u32(issued))^k   weights strictly increasing
+    issuer-keys, issuances: crypto/issuance.py (each signed by its registrar)
     aggregates = u8(n) || total^n (counts) || total^n (areas)     total = alpha || beta, 33 bytes
                                                             each; the identity as 33 zero bytes
                  || u64(participating_owners) || u64(participating_area)
@@ -28,6 +28,7 @@ the rules themselves live in rules/ (the Art. 278 presets come from rules.art278
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -58,8 +59,8 @@ class ElectionEvent(enum.StrEnum):
     GUARDIAN_KEY = "guardian-key"  # the key ceremony (crypto.codec)
     DEALING = "dealing"
     COMPLAINT = "complaint"
-    ISSUER_KEYS = "issuer-keys"  # the issuer key of every weight class
-    CREDENTIALS_ISSUED = "credentials-issued"  # issuance counts per weight class
+    ISSUER_KEYS = "issuer-keys"  # one registrar's issuer key of every weight class
+    ISSUANCES = "issuances"  # a batch of one registrar's issuance records
     BALLOT = "ballot"  # a cast ballot (crypto.codec.encode_cast_ballot)
     AGGREGATES = "aggregates"  # the encrypted totals at close
     DECRYPTION_SHARES = "decryption-shares"  # one guardian's shares of every aggregate
@@ -204,8 +205,31 @@ def preset_rule(preset: RulePreset) -> RuleRecord:
     return rule_record(PRESET_RULES[RulePreset(preset)], RulePreset(preset))
 
 
-DEFINITION_VERSION = 2
+DEFINITION_VERSION = 3  # 3: the registrars, their threshold and the identity provider
 DEFAULT_MAX_BALLOTS_PER_TOKEN = 5
+MAX_REGISTRARS = 16
+_REGISTRAR_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Registrar:
+    """A registrar an election names: its name (``[a-z0-9][a-z0-9.-]{0,63}``) and the Ed25519
+    key (raw, 32 bytes) with which it signs its issuer keys and its issuance records; the trust
+    bundle pins the same pair."""
+
+    name: str
+    key: bytes
+
+    def __post_init__(self) -> None:
+        if not _REGISTRAR_NAME.fullmatch(self.name):
+            raise DecodeError("a registrar name is [a-z0-9][a-z0-9.-]{0,63}")
+        if len(self.key) != 32:
+            raise DecodeError("a registrar key is 32 bytes")
+
+
+def is_weak_registrar_threshold(threshold: int) -> bool:
+    """A credential threshold of one registrar: that registrar alone could mint ballots."""
+    return threshold < 2
 
 
 def is_weak_threshold(guardians: int, threshold: int) -> bool:
@@ -220,7 +244,11 @@ class DefinitionRecord:
     window ends at this clock (POSIX s, at or before ``open_time``); an election whose ceremony
     is not complete by ``open_time`` never opens. ``max_ballots_per_token``: how many ballots a
     token may cast (its first and its revotes), 1..255. ``allow_weak_threshold``: without it
-    the threshold must be at least 2 and more than half the guardians (WeakThreshold)."""
+    the threshold must be at least 2 and more than half the guardians, and the credential
+    threshold at least 2 (WeakThreshold). ``registrars``: sorted by name, distinct names and
+    keys, 1..16; ``registrar_threshold`` k: a ballot's credential needs the signatures of k
+    distinct ones (1 <= k <= len(registrars)). ``identity_provider``: the Ed25519 key whose
+    attestations the registrars accept and every verifier checks in the issuance records."""
 
     election_id: str
     roll_id: str
@@ -233,10 +261,22 @@ class DefinitionRecord:
     guardians: int
     threshold: int
     ceremony_deadline: int
+    registrars: tuple[Registrar, ...]
+    registrar_threshold: int
+    identity_provider: bytes
     max_ballots_per_token: int = DEFAULT_MAX_BALLOTS_PER_TOKEN
     allow_weak_threshold: bool = False
 
     def __post_init__(self) -> None:
+        names = [r.name for r in self.registrars]
+        if not 1 <= len(names) <= MAX_REGISTRARS or names != sorted(set(names)):
+            raise DecodeError(f"1..{MAX_REGISTRARS} registrars, sorted by name, distinct")
+        if len({r.key for r in self.registrars}) != len(names):
+            raise DecodeError("two registrars share a key")
+        if not 1 <= self.registrar_threshold <= len(names):
+            raise DecodeError("need 1 <= registrar threshold <= registrars")
+        if len(self.identity_provider) != 32:
+            raise DecodeError("the identity provider key is 32 bytes")
         if not self.election_id or not self.roll_id or len(self.roll_hash) != 32:
             raise DecodeError("election id, roll id and roll hash are required")
         if not 0 < self.open_time < self.close_time < 1 << 63:
@@ -252,11 +292,24 @@ class DefinitionRecord:
             raise DecodeError("need 1 <= threshold <= guardians <= 255")
         if not self.allow_weak_threshold and is_weak_threshold(self.guardians, self.threshold):
             raise WeakThreshold(self.guardians, self.threshold)
+        if not self.allow_weak_threshold and is_weak_registrar_threshold(
+                self.registrar_threshold):
+            raise WeakThreshold(self.guardians, self.threshold,
+                                f"a credential threshold of {self.registrar_threshold} "
+                                "registrar lets one registrar mint ballots")
 
     @property
     def weak_threshold(self) -> bool:
-        """Whether the threshold is below the default floor (allowed explicitly)."""
-        return is_weak_threshold(self.guardians, self.threshold)
+        """Whether a threshold is below the default floor (allowed explicitly)."""
+        return (is_weak_threshold(self.guardians, self.threshold)
+                or is_weak_registrar_threshold(self.registrar_threshold))
+
+    def registrar_index(self, name: str) -> int:
+        """The 0-based index of the named registrar (KeyError if the election names none)."""
+        for i, r in enumerate(self.registrars):
+            if r.name == name:
+                return i
+        raise KeyError(name)
 
 
 def encode_definition(d: DefinitionRecord) -> bytes:
@@ -270,7 +323,10 @@ def encode_definition(d: DefinitionRecord) -> bytes:
                      d.open_time.to_bytes(8, "big"), d.close_time.to_bytes(8, "big"),
                      d.guardians.to_bytes(1, "big"), d.threshold.to_bytes(1, "big"),
                      b"\x01" if d.allow_weak_threshold else b"\x00",
-                     d.max_ballots_per_token.to_bytes(1, "big")])
+                     d.max_ballots_per_token.to_bytes(1, "big"),
+                     len(d.registrars).to_bytes(1, "big"),
+                     *(lp(r.name.encode()) + r.key for r in d.registrars),
+                     d.registrar_threshold.to_bytes(1, "big"), d.identity_provider])
 
 
 def _read_contest(data: bytes) -> Contest:
@@ -306,8 +362,13 @@ def decode_definition(data: bytes) -> DefinitionRecord:
         n, t, weak, cap = rd.uint(1), rd.uint(1), rd.uint(1), rd.uint(1)
         if weak not in (0, 1):
             raise DecodeError("allow_weak_threshold is 0 or 1")
+        r = rd.uint(1)
+        if r > MAX_REGISTRARS:
+            raise DecodeError("too many registrars")
+        registrars = tuple(Registrar(rd.text(64), rd.take(32)) for _ in range(r))
+        k, idp = rd.uint(1), rd.take(32)
         return DefinitionRecord(eid, rid, rh, motion, contest, rule, open_time, close_time, n, t,
-                                deadline, cap, bool(weak))
+                                deadline, registrars, k, idp, cap, bool(weak))
     return decode_all(data, read)
 
 
@@ -330,64 +391,6 @@ def encode_transition(t: Transition) -> bytes:
 
 def decode_transition(data: bytes) -> Transition:
     return decode_all(data, lambda rd: Transition(rd.uint(1), rd.uint(1), rd.uint(8)))
-
-
-@dataclass(frozen=True)
-class IssuerKeysRecord:
-    """The issuer key of every weight class of an election: ``u32(k) || (u64(weight) ||
-    LP(SubjectPublicKeyInfo DER))^k``, weights strictly increasing."""
-
-    keys: tuple[tuple[int, bytes], ...]
-
-    def __post_init__(self) -> None:
-        weights = [w for w, _ in self.keys]
-        if not weights or weights != sorted(set(weights)) or weights[0] <= 0:
-            raise DecodeError("issuer keys: weights positive and strictly increasing")
-
-
-def encode_issuer_keys(r: IssuerKeysRecord) -> bytes:
-    return len(r.keys).to_bytes(4, "big") + b"".join(
-        w.to_bytes(8, "big") + lp(spki) for w, spki in r.keys)
-
-
-def decode_issuer_keys(data: bytes) -> IssuerKeysRecord:
-    def read(rd: Reader) -> IssuerKeysRecord:
-        k = rd.uint(4)
-        if k > 1 << 20:
-            raise DecodeError("too many issuer keys")
-        return IssuerKeysRecord(tuple((rd.uint(8), rd.lp(4096)) for _ in range(k)))
-    return decode_all(data, read)
-
-
-def _weight_counts(pairs: tuple[tuple[int, int], ...], what: str) -> None:
-    weights = [w for w, _ in pairs]
-    if weights != sorted(set(weights)) or any(w <= 0 or n <= 0 for w, n in pairs):
-        raise DecodeError(f"{what}: weights and counts positive, weights strictly increasing")
-
-
-@dataclass(frozen=True)
-class CredentialsIssuedRecord:
-    """How many credentials were issued per weight class (published at close); classes with
-    none issued are left out."""
-
-    counts: tuple[tuple[int, int], ...]  # (weight, issued)
-
-    def __post_init__(self) -> None:
-        _weight_counts(self.counts, "credentials issued")
-
-
-def encode_credentials_issued(r: CredentialsIssuedRecord) -> bytes:
-    return len(r.counts).to_bytes(4, "big") + b"".join(
-        w.to_bytes(8, "big") + n.to_bytes(4, "big") for w, n in r.counts)
-
-
-def decode_credentials_issued(data: bytes) -> CredentialsIssuedRecord:
-    def read(rd: Reader) -> CredentialsIssuedRecord:
-        k = rd.uint(4)
-        if k > 1 << 20:
-            raise DecodeError("too many weight classes")
-        return CredentialsIssuedRecord(tuple((rd.uint(8), rd.uint(4)) for _ in range(k)))
-    return decode_all(data, read)
 
 
 IDENTITY_ENCODING = bytes(POINT_LEN)  # only in aggregates: the sum of no ballots is (O, O)

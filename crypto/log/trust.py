@@ -12,6 +12,7 @@ guardians' keys. Its canonical text is::
     witness <witness verifier key>                    one line each, sorted, distinct names
     quorum <k>                                        len(witnesses) / 2 < k <= len(witnesses)
     identity-provider <32-byte Ed25519 key, hex>
+    registrar <name> <32-byte Ed25519 key, hex>       one line each, sorted by name
     guardian <subject> <index> <fingerprint, 64 hex>  sorted by (subject, index)
     development                                       only in a bundle that allows a weak quorum
 
@@ -45,6 +46,7 @@ MAGIC = "ownervote-trust-bundle/v1"
 DEVELOPMENT_EXTENSION = "ownervote/development: no majority of witnesses co-signs this log"
 SHORT_BYTES = 20
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_REGISTRAR = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 _SUBJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
 
 
@@ -68,6 +70,7 @@ class TrustBundle:
     identity_provider: bytes  # raw Ed25519 public key
     guardians: Mapping[tuple[str, int], bytes] = field(default_factory=dict)  # fingerprints
     development: bool = False
+    registrars: Mapping[str, bytes] = field(default_factory=dict)  # name -> Ed25519 key
 
     def __post_init__(self) -> None:
         if self.log_key.name != self.origin:
@@ -90,6 +93,13 @@ class TrustBundle:
                 raise MalformedBundle("a guardian is a subject, an index 1..255 and a "
                                       "32-byte fingerprint")
         object.__setattr__(self, "guardians", dict(sorted(self.guardians.items())))
+        for name, key in self.registrars.items():
+            if not _REGISTRAR.fullmatch(name) or len(key) != 32:
+                raise MalformedBundle("a registrar is a name [a-z0-9][a-z0-9.-]{0,63} and a "
+                                      "32-byte Ed25519 key")
+        if len(set(self.registrars.values())) != len(self.registrars):
+            raise MalformedBundle("two registrars share a key")
+        object.__setattr__(self, "registrars", dict(sorted(self.registrars.items())))
 
     # --- the document ---------------------------------------------------------------------------
 
@@ -97,6 +107,7 @@ class TrustBundle:
         lines = [MAGIC, f"origin {self.origin}", f"log {self.log_key.vkey()}",
                  *(f"witness {w.vkey()}" for w in self.witnesses), f"quorum {self.quorum}",
                  f"identity-provider {self.identity_provider.hex()}",
+                 *(f"registrar {n} {k.hex()}" for n, k in self.registrars.items()),
                  *(f"guardian {s} {i} {fp.hex()}" for (s, i), fp in self.guardians.items())]
         if self.development:
             lines.append("development")
@@ -136,15 +147,23 @@ class TrustBundle:
         kept = {k: v for k, v in self.guardians.items() if k[0] != subject}
         kept.update({(subject, i): bytes(fp) for i, fp in fingerprints.items()})
         return TrustBundle(self.origin, self.log_key, self.witnesses, self.quorum,
-                           self.identity_provider, kept, self.development)
+                           self.identity_provider, kept, self.development, self.registrars)
+
+    def with_registrars(self, registrars: Mapping[str, bytes]) -> TrustBundle:
+        """This bundle with these registrars added (replacing a registrar of the same name)."""
+        merged = {**self.registrars, **{n: bytes(k) for n, k in registrars.items()}}
+        return TrustBundle(self.origin, self.log_key, self.witnesses, self.quorum,
+                           self.identity_provider, self.guardians, self.development, merged)
 
 
 def make_bundle(origin: str, log_vkey: str, witness_vkeys: Iterable[str], quorum: int,
-                identity_provider: bytes, *, development: bool = False) -> TrustBundle:
+                identity_provider: bytes, *, development: bool = False,
+                registrars: Mapping[str, bytes] | None = None) -> TrustBundle:
     """A bundle from the keys' C2SP verifier strings (MalformedKey / MalformedBundle)."""
     return TrustBundle(origin, Ed25519Verifier.from_vkey(log_vkey),
                        tuple(CosignatureVerifier.from_vkey(v) for v in witness_vkeys), quorum,
-                       bytes(identity_provider), {}, development)
+                       bytes(identity_provider), {}, development,
+                       {n: bytes(k) for n, k in (registrars or {}).items()})
 
 
 def decode_bundle(data: bytes) -> TrustBundle:
@@ -166,7 +185,7 @@ def decode_bundle(data: bytes) -> TrustBundle:
     for key in single:
         if len(fields.get(key, [])) != 1:
             raise MalformedBundle(f"a trust bundle has one {key!r} line")
-    unknown = set(fields) - {*single, "witness", "guardian", "development"}
+    unknown = set(fields) - {*single, "witness", "guardian", "registrar", "development"}
     if unknown:
         raise MalformedBundle(f"unknown line {sorted(unknown)[0]!r}")
     development = "development" in fields
@@ -185,10 +204,19 @@ def decode_bundle(data: bytes) -> TrustBundle:
         if key in guardians:
             raise MalformedBundle(f"guardian {key} appears twice")
         guardians[key] = bytes.fromhex(parts[2])
+    registrars: dict[str, bytes] = {}
+    for value in fields.get("registrar", []):
+        parts = value.split(" ")
+        if len(parts) != 2 or not _REGISTRAR.fullmatch(parts[0]) \
+                or not _HEX64.fullmatch(parts[1]):
+            raise MalformedBundle(f"a registrar line is <name> <key>: {value!r}")
+        if parts[0] in registrars:
+            raise MalformedBundle(f"registrar {parts[0]} appears twice")
+        registrars[parts[0]] = bytes.fromhex(parts[1])
     bundle = TrustBundle(fields["origin"][0], Ed25519Verifier.from_vkey(fields["log"][0]),
                          tuple(CosignatureVerifier.from_vkey(v) for v in fields.get("witness",
                                                                                     [])),
-                         int(quorum), bytes.fromhex(idp), guardians, development)
+                         int(quorum), bytes.fromhex(idp), guardians, development, registrars)
     if bundle.encode() != data:
         raise MalformedBundle("not the canonical text of its bundle (order, spacing or a "
                               "repeated line)")

@@ -4,20 +4,27 @@
 
 tests/test_vectors.py regenerates them and requires byte equality with the frozen file, and
 checks every vector with the verifiers. The deterministic "randomness" is
-``hash_to_scalar(seed || u32(counter), "ownervote-v1-test-vector-rng")``, counter from 0: an
-independent implementation can reproduce every byte.
+``hash_to_scalar(seed || u32(counter), "ownervote-v1-test-vector-rng")``, counter from 0, for
+scalars and SHAKE-256(seed || u32(counter)) for the blind-RSA bytes (SeededBytes); Ed25519
+keys come from SHA-256 seeds, the registrars' issuer keys are RFC 9474 Appendix A's and
+seeded_rsa_key's (their primes published), and the identity provider's attestations have a
+fixed clock and nonce: an independent implementation can reproduce every byte.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
+import gmpy2
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from crypto.attestation import DemoIdentityProvider, blinded_digest
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot, proof_context
 from crypto.cast import ballot_signing_message
 from crypto.codec import (
@@ -55,22 +62,28 @@ from crypto.group import (
     hash_to_scalar,
     msm,
 )
+from crypto.issuance import (
+    Issuance,
+    IssuerKeysRecord,
+    batch,
+    encode_issuances,
+    encode_issuer_keys,
+    sign_issuances,
+    sign_issuer_keys,
+)
 from crypto.outcome import result_of
 from crypto.proofs import prove_disjunctive, prove_dleq, prove_schnorr
 from crypto.records import (
-    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     DefinitionRecord,
     ElectionState,
-    IssuerKeysRecord,
+    Registrar,
     RulePreset,
     RuleRecord,
     Transition,
     encode_aggregates,
-    encode_credentials_issued,
     encode_decryption_shares,
     encode_definition,
-    encode_issuer_keys,
     encode_result,
     encode_roll_commitment,
     encode_transition,
@@ -228,6 +241,8 @@ def tally_vector() -> dict:
     definition = DefinitionRecord("demo-2026", "demo/roll", roll.roll_hash, "Repair the gate",
                                   Contest.referendum(), preset_rule(RulePreset.MAJOR),
                                   1_800_000_000, 1_800_086_400, 3, 2, 1_799_992_800,
+                                  vector_registrars(), REGISTRAR_THRESHOLD,
+                                  identity_provider_key().public_key().public_bytes_raw(),
                                   max_ballots_per_token=5)
     records = []
     for g in (1, 3):
@@ -411,7 +426,9 @@ def rule_outcomes_vector() -> dict:
         areas = tuple(10000 * s + 20000 * lg for s, lg in options)
         definition = DefinitionRecord("rules-2026", "rules/roll", roll.roll_hash,
                                       "A motion", Contest.referendum(), rule,
-                                      1_800_000_000, 1_800_086_400, 3, 2, 1_799_992_800)
+                                      1_800_000_000, 1_800_086_400, 3, 2, 1_799_992_800,
+                                      vector_registrars(), REGISTRAR_THRESHOLD,
+                                      identity_provider_key().public_key().public_bytes_raw())
         owners, area = ps + pl, 10000 * ps + 20000 * pl
         guardians = (1, 3) if owners else ()
         aggs = Aggregates((ZERO,) * 3, (ZERO,) * 3, owners, area)
@@ -510,7 +527,8 @@ def events_vector() -> dict:
     """Every kind of the election family in its envelope (§12), with the entry's RFC 6962 leaf
     hash: the bodies are the other vectors' records (ceremony, credential, tally, roll)."""
     vectors = {"ceremony": ceremony_vector(), "credential": credential_vector(),
-               "tally": tally_vector(), "roll": roll_vector(), "issuer": issuer_keys_vector()}
+               "tally": tally_vector(), "roll": roll_vector(), "issuer": issuer_keys_vector(),
+               "issuances": issuances_vector()}
     t = vectors["tally"]
     bodies = [
         ("roll", "demo/roll", vectors["roll"]["record"]),
@@ -521,9 +539,8 @@ def events_vector() -> dict:
         ("guardian-key", "demo-2026", vectors["ceremony"]["guardian_keys"][0]),
         ("dealing", "demo-2026", vectors["ceremony"]["dealings"][0]),
         ("complaint", "demo-2026", vectors["ceremony"]["complaints"][0]["complaint"]),
-        ("issuer-keys", "demo-2026", vectors["issuer"]["record"]),
-        ("credentials-issued", "demo-2026", h(encode_credentials_issued(
-            CredentialsIssuedRecord(((8950, 2), (12025, 1)))))),
+        ("issuer-keys", "demo-2026", vectors["issuer"]["records"][0]["record"]),
+        ("issuances", "demo-2026", vectors["issuances"]["batches"][0]["record"]),
         ("ballot", "demo-2026", vectors["credential"]["cast_ballot"]),
         ("aggregates", "demo-2026", t["aggregates"]),
         ("decryption-shares", "demo-2026", t["decryption_shares"][0]),
@@ -550,6 +567,7 @@ class SeededBytes:
         return out
 
 
+@functools.cache  # loading a private key checks it, which takes a moment
 def rfc9474_key() -> rsa.RSAPrivateKey:
     """The RSA key of RFC 9474 Appendix A (so that the issuer key is published data)."""
     v = json.loads((Path(__file__).parent / "rfc9474.json").read_text())[0]
@@ -559,24 +577,125 @@ def rfc9474_key() -> rsa.RSAPrivateKey:
                                  rsa.rsa_crt_iqmp(p, q), pub).private_key()
 
 
+# --- §8: the election's registrars, their keys, and the identity provider ------------------------
+
+REGISTRAR_NAMES = ("committee", "housing-bureau", "street-office")  # sorted: indices 0, 1, 2
+REGISTRAR_THRESHOLD = 2
+VECTOR_WEIGHT = 8950  # the class of the credential and issuance vectors (O001 and O003)
+
+
+def registrar_seed(name: str) -> bytes:
+    """Registrar ``name``'s Ed25519 seed: SHA-256("ownervote vector registrar " || name)."""
+    return hashlib.sha256(f"ownervote vector registrar {name}".encode()).digest()
+
+
+def registrar_key(name: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(registrar_seed(name))
+
+
+def vector_registrars() -> tuple[Registrar, ...]:
+    return tuple(Registrar(n, registrar_key(n).public_key().public_bytes_raw())
+                 for n in REGISTRAR_NAMES)
+
+
+def identity_provider_seed() -> bytes:
+    """The trust vector's identity provider (§13.1), which the registrars of every vector trust."""
+    return hashlib.sha256(b"ownervote trust vector identity provider").digest()
+
+
+def identity_provider_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(identity_provider_seed())
+
+
+def seeded_prime(label: bytes, bits: int) -> int:
+    """The smallest prime p >= x with gcd(65537, p - 1) = 1, where x is SHAKE-256("ownervote
+    vector rsa prime " || label) read as a ``bits``-bit big-endian integer with its two top bits
+    and its low bit set (a vector's key only: the primes are published with it)."""
+    x = int.from_bytes(hashlib.shake_256(b"ownervote vector rsa prime " + label).digest(bits // 8),
+                       "big") | (3 << (bits - 2)) | 1
+    p = int(gmpy2.next_prime(x - 1))
+    while (p - 1) % 65537 == 0:
+        p = int(gmpy2.next_prime(p))
+    if p.bit_length() != bits:
+        raise AssertionError("the prime outgrew its size")
+    return p
+
+
+@functools.cache  # the prime searches take a moment: once per key and run
+def seeded_rsa_key(label: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+    """A 2048-bit issuer key (e = 65537, d = e^-1 mod lcm(p - 1, q - 1)) from the primes
+    ``seeded_prime(label || " p")`` and ``seeded_prime(label || " q")``."""
+    p, q = (seeded_prime(f"{label} {which}".encode(), bits // 2) for which in ("p", "q"))
+    e = 65537
+    d = pow(e, -1, math.lcm(p - 1, q - 1))
+    return rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
+                                 rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q)
+                                 ).private_key()
+
+
+def issuer_private_key(registrar: int) -> rsa.RSAPrivateKey:
+    """Each registrar's own issuer key of class 8950: the committee's is RFC 9474 Appendix A's
+    (4096 bits), the others' seeded_rsa_key("<name> 8950") (2048 bits)."""
+    if registrar == 0:
+        return rfc9474_key()
+    return seeded_rsa_key(f"{REGISTRAR_NAMES[registrar]} {VECTOR_WEIGHT}")
+
+
+def vector_issuer(registrar: int) -> IssuerKey:
+    return IssuerKey("demo-2026", VECTOR_WEIGHT, issuer_private_key(registrar).public_key(),
+                     registrar)
+
+
+def vector_attester(owner_id: str) -> DemoIdentityProvider:
+    """The identity provider as it attests ``owner_id``'s request: clock 1,800,000,100 (the
+    election is open), lifetime 600 s, nonce SHA-256("ownervote vector nonce " || owner_id)[:16]."""
+    nonce = hashlib.sha256(f"ownervote vector nonce {owner_id}".encode()).digest()[:16]
+    return DemoIdentityProvider(identity_provider_key(), lifetime=600,
+                                clock=lambda: 1_800_000_100, nonce_source=lambda: nonce)
+
+
+def _voter(owner_id: str, registrars: tuple[int, ...], seed: bytes, choices):
+    """``owner_id``'s phone obtaining a credential from ``registrars`` (token seed SHA-256(seed
+    || " token"), blind-RSA bytes SeededBytes(seed), ballot nonces SeededScalars(seed) after the
+    election key): the voter, the election, the attestation bound to every blinded message and
+    its signature."""
+    rng = SeededScalars(seed)
+    election = ElectionContext("demo-2026", Contest.referendum(), base_mul(rng()))
+    token = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed + b" token").digest())
+    v = new_voter(election, [vector_issuer(r) for r in registrars],
+                  [issuer_private_key(r) for r in registrars], choices, token=token,
+                  blind_rng=SeededBytes(seed), rng=rng)
+    att, att_sig = vector_attester(owner_id).attest(owner_id, "demo-2026",
+                                                    [q.blinded_msg for q in v.requests])
+    return v, election, rng, att, att_sig
+
+
 def credential_vector() -> dict:
-    rng = SeededScalars(b"credential")
-    rbytes = SeededBytes(b"credential")
-    sk = rng()
-    election = ElectionContext("demo-2026", Contest.referendum(), base_mul(sk))
-    issuer_sk = rfc9474_key()
-    issuer = IssuerKey("demo-2026", 8950, issuer_sk.public_key())
-    token = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"token seed").digest())
+    """Owner O001's phone (§8.2): one token, the credential message blinded for registrars 0
+    and 1 (k = 2 of 3) in that order, each registrar's blind signature, the credential carrying
+    both, a cast ballot (v3) and the same token's revote."""
+    v, election, rng, _, _ = _voter("O001", (0, 1), b"credential", [1])
+    token = v.token
     tpk = token_public_bytes(token)
-    v = new_voter(election, issuer, issuer_sk, [1], token=token, blind_rng=rbytes, rng=rng)
     revote = signed_ballot(election, token, v.credential, [0], rng=rng, counter=2)
-    return {"seed": h(b"credential"), "issuer_key": "RFC 9474 Appendix A key",
-            "issuer_spki": h(issuer.spki), "key_id": h(issuer.key_id), "weight": 8950,
+    signatures = []
+    for r, q, blind, sig in zip((0, 1), v.requests, v.blind_signatures, v.credential.signatures,
+                                strict=True):
+        issuer = vector_issuer(r)
+        signatures.append({"registrar": r, "name": REGISTRAR_NAMES[r],
+                           "issuer_spki": h(issuer.spki), "key_id": h(issuer.key_id),
+                           "modulus_bits": issuer.public_key.key_size,
+                           "prepared_message": h(q.prepared_message),
+                           "blinded_msg": h(q.blinded_msg), "blind_sig": h(blind),
+                           "msg_prefix": h(sig.msg_prefix), "signature": h(sig.signature)})
+    return {"seed": h(b"credential"), "owner_id": "O001", "weight": VECTOR_WEIGHT,
+            "issuer_keys": "registrar 0: RFC 9474 Appendix A; 1, 2: seeded_rsa_key",
             "election_id": "demo-2026", "public_key": h(encode_point(election.public_key)),
-            "token_seed": h(hashlib.sha256(b"token seed").digest()), "token_public_key": h(tpk),
-            "credential_message": h(credential_message("demo-2026", 8950, tpk)),
-            "prepared_message": h(v.request.prepared_message),
-            "blinded_msg": h(v.request.blinded_msg), "blind_sig": h(v.blind_signature),
+            "registrar_threshold": REGISTRAR_THRESHOLD,
+            "token_seed": h(hashlib.sha256(b"credential token").digest()),
+            "token_public_key": h(tpk),
+            "credential_message": h(credential_message("demo-2026", VECTOR_WEIGHT, tpk)),
+            "signatures": signatures,
             "credential": h(encode_credential(v.credential)),
             "signing_message": h(ballot_signing_message(v.cast.ballot, v.cast.counter)),
             "cast_ballot": h(encode_cast_ballot(v.cast)),
@@ -585,24 +704,86 @@ def credential_vector() -> dict:
             "revote": h(encode_cast_ballot(revote))}
 
 
-# --- §8.2: the issuer-keys record ----------------------------------------------------------------
+# --- §8.5: the signed issuer-keys records and issuance batches -----------------------------------
 
 def issuer_keys_vector() -> dict:
-    """The issuer-keys record of the credential vector's election (one class, 8950, under the RFC
-    9474 Appendix A key: a 4096-bit modulus, e = 65537; §8.2 asks for ≥ 2048 bits and e = 65537)."""
-    issuer = IssuerKey("demo-2026", 8950, rfc9474_key().public_key())
-    numbers = issuer.public_key.public_numbers()
-    record = IssuerKeysRecord(((8950, issuer.spki),))
-    return {"election_id": "demo-2026", "weight": 8950, "spki": h(issuer.spki),
-            "key_id": h(issuer.key_id), "modulus_bits": numbers.n.bit_length(), "e": numbers.e,
-            "record": h(encode_issuer_keys(record))}
+    """Each registrar's signed issuer-keys record (v2) for the credential vector's election (one
+    class, 8950): the committee's key is RFC 9474 Appendix A's (a 4096-bit modulus, e = 65537),
+    the others' 2048-bit seeded keys, whose primes are given; §8.2 asks for >= 2048 bits and
+    e = 65537."""
+    records = []
+    for r, name in enumerate(REGISTRAR_NAMES):
+        issuer = vector_issuer(r)
+        numbers = issuer_private_key(r).private_numbers()
+        record = sign_issuer_keys(registrar_key(name), "demo-2026",
+                                  IssuerKeysRecord(name, ((VECTOR_WEIGHT, issuer.spki),)))
+        records.append({"registrar": r, "name": name, "seed": h(registrar_seed(name)),
+                        "public_key": h(registrar_key(name).public_key().public_bytes_raw()),
+                        "weight": VECTOR_WEIGHT, "spki": h(issuer.spki),
+                        "key_id": h(issuer.key_id),
+                        "modulus_bits": numbers.public_numbers.n.bit_length(),
+                        "e": numbers.public_numbers.e,
+                        "p": "RFC 9474 Appendix A" if r == 0 else format(numbers.p, "x"),
+                        "q": "RFC 9474 Appendix A" if r == 0 else format(numbers.q, "x"),
+                        "body": h(record.body()), "signature": h(record.signature),
+                        "record": h(encode_issuer_keys(record))})
+    return {"election_id": "demo-2026", "label": "ownervote/v1/issuer-keys-v2",
+            "records": records}
+
+
+def issuances_vector() -> dict:
+    """The issuance records of two owners of class 8950: O001 (the credential vector's phone,
+    registrars 0 and 1) and O003 (registrars 0 and 2, seed "issuance O003"); each attestation
+    authorises the owner's blinded messages to both of its registrars. One batch per registrar:
+    the committee's (seq 0) holds both owners in owner-id order, the housing bureau's (seq 0)
+    O001, the street office's final batch (seq 0) O003."""
+    per_registrar: dict[int, list[Issuance]] = {0: [], 1: [], 2: []}
+    owners = []
+    for owner, registrars, seed in (("O003", (0, 2), b"issuance O003"),
+                                    ("O001", (0, 1), b"credential")):
+        v, _, _, att, att_sig = _voter(owner, registrars, seed, [0])
+        for r, q, blind in zip(registrars, v.requests, v.blind_signatures, strict=True):
+            per_registrar[r].append(Issuance(owner, VECTOR_WEIGHT, att.canonical_bytes(),
+                                             att_sig, blinded_digest(q.blinded_msg), blind))
+        owners.append({"owner_id": owner, "registrars": list(registrars),
+                       "nonce": h(att.nonce), "expires_at": att.expires_at,
+                       "authorises": [h(d) for d in att.authorises],
+                       "attestation": h(att.canonical_bytes()),
+                       "attestation_signature": h(att_sig),
+                       "credential": h(encode_credential(v.credential))})
+    batches = []
+    for r, name in enumerate(REGISTRAR_NAMES):
+        final = r == 2
+        record = sign_issuances(registrar_key(name), "demo-2026",
+                                batch(name, 0, final, per_registrar[r]))
+        batches.append({"registrar": r, "name": name, "seq": 0, "final": final,
+                        "owners": [i.owner_id for i in record.issuances],
+                        "issuances": [h(i.encode()) for i in record.issuances],
+                        "body": h(record.body()), "signature": h(record.signature),
+                        "record": h(encode_issuances(record))})
+    return {"election_id": "demo-2026", "label": "ownervote/v1/issuances",
+            "identity_provider": h(identity_provider_key().public_key().public_bytes_raw()),
+            "attested_at": 1_800_000_100, "owners": owners, "batches": batches}
+
+
+def definition_vector() -> dict:
+    """The tally vector's definition (v3) with its fields: what §12 encodes for an election."""
+    d = tally_vector()["definition"]
+    return {"definition": d, "version": 3,
+            "registrars": [{"name": r.name, "key": h(r.key)} for r in vector_registrars()],
+            "registrar_threshold": REGISTRAR_THRESHOLD,
+            "identity_provider": h(identity_provider_key().public_key().public_bytes_raw()),
+            "guardians": 3, "threshold": 2, "allow_weak_threshold": False,
+            "max_ballots_per_token": 5, "ceremony_deadline": 1_799_992_800,
+            "open_time": 1_800_000_000, "close_time": 1_800_086_400}
 
 
 def trust_vector() -> dict:
     """A deployment's trust bundle from fixed keys (docs/protocol.md §13.1): the log's and three
     witnesses' Ed25519 seeds SHA-256("ownervote trust vector log" / "... witness N"), the
     identity provider's key from the seed SHA-256("ownervote trust vector identity provider");
-    then the same bundle pinning the dkg vector's three guardians, and a development bundle."""
+    then the same bundle pinning the dkg vector's three guardians, the same pinning the three
+    registrars of the definition vector too, and a development bundle."""
     from crypto.dkg import guardian_fingerprint
     from crypto.log.checkpoint import CosignatureSigner
     from crypto.log.note import Ed25519Signer
@@ -623,6 +804,7 @@ def trust_vector() -> dict:
     pinned = {k.index: guardian_fingerprint("demo-2026", k.public)
               for k in run.keys.values()}
     guarded = bundle.with_guardians("demo-2026", pinned)
+    full = guarded.with_registrars({r.name: r.key for r in vector_registrars()})
     dev = make_bundle(origin, log.verifier().vkey(), [witnesses[0].verifier().vkey()], 0,
                       idp_raw, development=True)
 
@@ -639,6 +821,9 @@ def trust_vector() -> dict:
             "with_guardians": {"election_id": "demo-2026",
                                "fingerprints": {str(i): h(fp) for i, fp in sorted(pinned.items())},
                                **doc(guarded)},
+            "with_registrars": {"registrars": [{"name": r.name, "seed": h(registrar_seed(r.name)),
+                                                "key": h(r.key)} for r in vector_registrars()],
+                                **doc(full)},
             "development": {"witnesses": 1, "quorum": 0, **doc(dev)}}
 
 
@@ -660,6 +845,8 @@ def all_vectors() -> dict:
         "ceremony": ceremony_vector(),
         "proof_transcripts": proof_transcripts_vector(),
         "issuer_keys": issuer_keys_vector(),
+        "issuances": issuances_vector(),
+        "definition": definition_vector(),
         "roll": roll_vector(),
         "rule_outcomes": rule_outcomes_vector(),
         "committee": committee_vector(),

@@ -27,7 +27,13 @@ from grpc_status import rpc_status
 from crypto.attestation import MAX_AUTHORISED, Attestation
 from crypto.ballot import Contest, ContestKind, EncryptedBallot, EncryptedSelection
 from crypto.codec import BALLOT_VERSION, CAST_BALLOT_VERSION
-from crypto.credential import CastBallot, Credential, IssuerKey
+from crypto.credential import (
+    MAX_REGISTRARS,
+    CastBallot,
+    Credential,
+    CredentialSignature,
+    IssuerKey,
+)
 from crypto.dkg import Complaint, Dealing, EncryptedShare, GuardianPublicKey
 from crypto.elgamal import Ciphertext
 from crypto.encoding import lp
@@ -50,10 +56,12 @@ from crypto.records import (
     DecryptionSharesRecord,
     DefinitionRecord,
     ElectionState,
+    Registrar,
     ResultOutcome,
     ResultRecord,
     RulePreset,
     RuleRecord,
+    is_weak_registrar_threshold,
     is_weak_threshold,
     preset_rule,
 )
@@ -174,15 +182,31 @@ def ballot(path: str, b: crypto_pb2.EncryptedBallot) -> EncryptedBallot:
                            disjunctive(f"{path}.limit_proof", b.limit_proof))
 
 
+def _credential_signatures_ok(c: crypto_pb2.Credential) -> str | None:
+    """None if the signatures' count, order and lengths are right, else what is wrong."""
+    if not 1 <= len(c.signatures) <= MAX_REGISTRARS:
+        return f"1..{MAX_REGISTRARS} registrar signatures"
+    last = -1
+    for s in c.signatures:
+        if not last < s.registrar < MAX_REGISTRARS:
+            return "registrar indices strictly increasing, below 16"
+        if len(s.msg_prefix) != 32 or not 1 <= len(s.signature) <= 1024:
+            return "a msg_prefix is 32 bytes, a signature 1..1024"
+        last = s.registrar
+    return None
+
+
 def credential(path: str, c: crypto_pb2.Credential) -> Credential:
     if c.weight == 0 or c.weight >= 1 << 63:
         raise invalid(f"{path}.weight", "a positive 63-bit integer")
-    if len(c.token_public_key) != 32 or len(c.msg_prefix) != 32:
-        raise invalid(f"{path}.token_public_key", "token key and msg_prefix are 32 bytes")
-    if not 1 <= len(c.signature) <= 1024:
-        raise invalid(f"{path}.signature", "1..1024 bytes")
-    return Credential(c.election_id, c.weight, bytes(c.token_public_key), bytes(c.msg_prefix),
-                      bytes(c.signature))
+    if len(c.token_public_key) != 32:
+        raise invalid(f"{path}.token_public_key", "a token key is 32 bytes")
+    wrong = _credential_signatures_ok(c)
+    if wrong:
+        raise invalid(f"{path}.signatures", wrong)
+    return Credential(c.election_id, c.weight, bytes(c.token_public_key), tuple(
+        CredentialSignature(s.registrar, bytes(s.msg_prefix), bytes(s.signature))
+        for s in c.signatures))
 
 
 def cast_ballot(path: str, c: crypto_pb2.CastBallot) -> CastBallot:
@@ -236,10 +260,12 @@ def cast_ballot_bytes(c: crypto_pb2.CastBallot) -> bytes | None:
     if not _disjunctive_bytes(b.limit_proof, out):
         return None
     if (cr.weight == 0 or cr.weight >= 1 << 63 or len(cr.token_public_key) != 32
-            or len(cr.msg_prefix) != 32 or not 1 <= len(cr.signature) <= 1024):
+            or _credential_signatures_ok(cr) is not None):
         return None
     credential = (lp(cr.election_id.encode()) + cr.weight.to_bytes(8, "big")
-                  + cr.token_public_key + cr.msg_prefix + lp(cr.signature))
+                  + cr.token_public_key + len(cr.signatures).to_bytes(1, "big")
+                  + b"".join(s.registrar.to_bytes(1, "big") + s.msg_prefix + lp(s.signature)
+                             for s in cr.signatures))
     return (CAST_BALLOT_VERSION.to_bytes(1, "big") + c.counter.to_bytes(4, "big")
             + lp(b"".join(out)) + lp(credential) + c.signature)
 
@@ -263,8 +289,10 @@ def cast_ballot_pb(c: CastBallot) -> crypto_pb2.CastBallot:
             limit_proof=_disjunctive_pb(b.limit_proof)),
         credential=crypto_pb2.Credential(
             election_id=c.credential.election_id, weight=c.credential.weight,
-            token_public_key=c.credential.token_public_key, msg_prefix=c.credential.msg_prefix,
-            signature=c.credential.signature),
+            token_public_key=c.credential.token_public_key,
+            signatures=[crypto_pb2.CredentialSignature(
+                registrar=s.registrar, msg_prefix=s.msg_prefix, signature=s.signature)
+                for s in c.credential.signatures]),
         signature=c.signature, counter=c.counter)
 
 
@@ -395,27 +423,48 @@ def definition_pb(d: DefinitionRecord) -> election_pb2.ElectionDefinition:
                              d.close_time, d.guardians, d.threshold,
                              ceremony_deadline=d.ceremony_deadline,
                              max_ballots_per_token=d.max_ballots_per_token,
-                             allow_weak_threshold=d.allow_weak_threshold)
+                             allow_weak_threshold=d.allow_weak_threshold,
+                             registrars=d.registrars,
+                             registrar_threshold=d.registrar_threshold,
+                             identity_provider=d.identity_provider)
 
 
 def new_definition_pb(election_id: str, roll_id: str, motion: str, contest: Contest,
                       rule: RuleRecord, open_time: int, close_time: int, guardians: int,
                       threshold: int, *, ceremony_deadline: int,
                       max_ballots_per_token: int = DEFAULT_MAX_BALLOTS_PER_TOKEN,
-                      allow_weak_threshold: bool = False) -> election_pb2.ElectionDefinition:
-    """What an administrator defines (the roll's hash is the server's to fill in)."""
+                      allow_weak_threshold: bool = False,
+                      registrars: Sequence[Registrar] = (), registrar_threshold: int = 0,
+                      identity_provider: bytes = b"") -> election_pb2.ElectionDefinition:
+    """What an administrator defines (the roll's hash is the server's to fill in; the identity
+    provider too when left empty)."""
     out = election_pb2.ElectionDefinition(
         election_id=election_id, roll_id=roll_id, motion=motion, contest=contest_pb(contest),
         rule=rule_pb(rule), guardians=guardians, threshold=threshold,
-        max_ballots_per_token=max_ballots_per_token, allow_weak_threshold=allow_weak_threshold)
+        max_ballots_per_token=max_ballots_per_token, allow_weak_threshold=allow_weak_threshold,
+        registrars=[election_pb2.RegistrarRef(name=r.name, key=r.key) for r in registrars],
+        registrar_threshold=registrar_threshold, identity_provider_key=identity_provider)
     out.open_time.seconds = open_time
     out.close_time.seconds = close_time
     out.ceremony_deadline.seconds = ceremony_deadline
     return out
 
 
+def registrars(path: str, refs) -> tuple[Registrar, ...]:
+    out = []
+    for i, r in enumerate(refs):
+        try:
+            out.append(Registrar(r.name, bytes(r.key)))
+        except DecodeError as exc:
+            raise invalid(f"{path}[{i}]", str(exc)) from exc
+    names = [r.name for r in out]
+    if not 1 <= len(out) <= MAX_REGISTRARS or names != sorted(set(names)):
+        raise invalid(path, f"1..{MAX_REGISTRARS} registrars, sorted by name, each once")
+    return tuple(out)
+
+
 def definition(d: election_pb2.ElectionDefinition, roll_hash: bytes,
-               path: str = "definition") -> DefinitionRecord:
+               path: str = "definition", identity_provider: bytes = b"") -> DefinitionRecord:
     """Validate and map; every refusal names its field."""
     if not ELECTION_ID.fullmatch(d.election_id):
         raise invalid(f"{path}.election_id", "1..128 of [a-z0-9-], starting alphanumeric")
@@ -438,11 +487,21 @@ def definition(d: election_pb2.ElectionDefinition, roll_hash: bytes,
     cap = d.max_ballots_per_token or DEFAULT_MAX_BALLOTS_PER_TOKEN  # 0: unset
     if not 1 <= cap <= 255:
         raise invalid(f"{path}.max_ballots_per_token", "1..255 ballots per token")
+    regs = registrars(f"{path}.registrars", d.registrars)
+    if not 1 <= d.registrar_threshold <= len(regs):
+        raise invalid(f"{path}.registrar_threshold", "need 1 <= k <= registrars")
+    if not d.allow_weak_threshold and is_weak_registrar_threshold(d.registrar_threshold):
+        raise invalid(f"{path}.registrar_threshold", "a credential threshold of 1 lets one "
+                      "registrar mint ballots (needs k >= 2, or allow_weak_threshold)",
+                      "WEAK_THRESHOLD")
+    idp = bytes(d.identity_provider_key) or bytes(identity_provider)
+    if len(idp) != 32:
+        raise invalid(f"{path}.identity_provider_key", "an Ed25519 key is 32 bytes")
     try:
         return DefinitionRecord(d.election_id, d.roll_id, roll_hash, d.motion, c, r,
                                 d.open_time.seconds, d.close_time.seconds, d.guardians,
-                                d.threshold, d.ceremony_deadline.seconds, cap,
-                                d.allow_weak_threshold)
+                                d.threshold, d.ceremony_deadline.seconds, regs,
+                                d.registrar_threshold, idp, cap, d.allow_weak_threshold)
     except DecodeError as exc:
         raise invalid(path, str(exc)) from exc
 
@@ -454,19 +513,23 @@ def election_pb(e: PublicElection) -> election_pb2.Election:
     if e.context is not None:
         out.joint_public_key = encode_point(e.joint_public_key)
         out.election_hash = e.context.hash
-    for weight, key in sorted(e.issuers.items()):
-        out.issuer_keys.add(weight=weight, spki=key.spki, owners=e.class_owners.get(weight, 0))
+    for registrar, keys in sorted(e.issuers.items()):
+        for weight, key in sorted(keys.items()):
+            out.issuer_keys.add(weight=weight, spki=key.spki, registrar=registrar,
+                                owners=e.class_owners.get(weight, 0))
     return out
 
 
 def _issuer(path: str, election_id: str, k: election_pb2.IssuerKey) -> IssuerKey:
+    if k.registrar >= MAX_REGISTRARS:
+        raise invalid(f"{path}.registrar", f"a registrar index is below {MAX_REGISTRARS}")
     try:
         key = load_der_public_key(k.spki)
     except ValueError as exc:
         raise invalid(f"{path}.spki", "not a DER public key", "UNDECODABLE") from exc
     if not isinstance(key, rsa.RSAPublicKey):
         raise invalid(f"{path}.spki", "not an RSA key")
-    issuer = IssuerKey(election_id, k.weight, key)
+    issuer = IssuerKey(election_id, k.weight, key, k.registrar)
     if issuer.spki != k.spki:
         raise invalid(f"{path}.spki", "not canonical DER")
     return issuer
@@ -481,11 +544,14 @@ def election(e: election_pb2.Election, path: str = "election") -> PublicElection
     d = definition(e.definition, bytes(e.roll_hash), f"{path}.definition")
     joint = (_field(f"{path}.joint_public_key", decode_point, e.joint_public_key)
              if e.joint_public_key else None)
-    issuers, owners = {}, {}
+    issuers: dict[int, dict[int, IssuerKey]] = {}
+    owners = {}
     for i, k in enumerate(e.issuer_keys):
-        if k.weight in issuers:
-            raise invalid(f"{path}.issuer_keys[{i}].weight", "a weight class appears twice")
-        issuers[k.weight] = _issuer(f"{path}.issuer_keys[{i}]", d.election_id, k)
+        keys = issuers.setdefault(k.registrar, {})
+        if k.weight in keys:
+            raise invalid(f"{path}.issuer_keys[{i}].weight",
+                          "a registrar's weight class appears twice")
+        keys[k.weight] = _issuer(f"{path}.issuer_keys[{i}]", d.election_id, k)
         owners[k.weight] = k.owners
     try:
         out = PublicElection(d, state(f"{path}.state", e.state), e.total_area, e.total_owners,
