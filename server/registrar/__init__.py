@@ -1,9 +1,9 @@
-"""The registrar: checks an owner's identity attestation against the roll and issues blind
-credentials (docs/protocol.md §8). It reads the election's state from the ledger and never
-imports :mod:`server.election`.
+"""A registrar: its own process, run by one organisation of the consortium, that checks an
+owner's identity attestation against its own copy of the roll and issues blind credentials with
+its own issuer keys (docs/protocol.md §8). It reads the election's state from the co-signed
+ledger (follower.py), never from the server's word, and never imports server/election/.
 
-So far here: the identity check (:mod:`.identity`: the attestation verifier, the nonce-once
-registry and the guarded verifier with its failure limits, :mod:`.limits`) and its tables
-(:mod:`.schema`). RegistrationService still runs inside ``python -m server``
-(server/election/rpc/registration_service.py), importing these.
+Its parts: identity.py and limits.py (the attestation check, nonces once, failure limits),
+roll.py (its copy of the roll), issuer_keys.py, issuance.py (issuing, batches), follower.py (the
+ledger), service.py (RegistrationService), node.py (the duties), schema.py, __main__.py.
 """

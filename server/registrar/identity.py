@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.attestation import (
@@ -185,8 +185,9 @@ class DatabaseNonces:
     as expired)."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock = time.time,
-                 prune_every: float = 600.0) -> None:
+                 prune_every: float = 600.0, *, registrar: str = "") -> None:
         self.engine = engine
+        self.registrar = registrar  # each registrar accepts a nonce once, on its own
         self.reads = read_engine(engine)
         self.clock = clock
         self.prune_every = prune_every
@@ -199,13 +200,13 @@ class DatabaseNonces:
         await self._prune()
         async with write_once(self.engine) as conn:
             stored = (await conn.execute(self._insert, {
-                "nonce": attestation.nonce, "owner_id": attestation.owner_id,
-                "request_hash": bytes(request_hash),
+                "registrar": self.registrar, "nonce": attestation.nonce,
+                "owner_id": attestation.owner_id, "request_hash": bytes(request_hash),
                 "expires_at": attestation.expires_at})).first() is not None
         if not stored:
             async with self.reads.connect() as conn:
-                row = (await conn.execute(select(t.c.owner_id, t.c.request_hash).where(
-                    t.c.nonce == attestation.nonce))).first()
+                row = (await conn.execute(select(t.c.owner_id, t.c.request_hash).where(and_(
+                    t.c.registrar == self.registrar, t.c.nonce == attestation.nonce)))).first()
             if row is None or (row.owner_id, bytes(row.request_hash)) != (
                     attestation.owner_id, bytes(request_hash)):
                 raise NonceReplayed()
@@ -216,8 +217,9 @@ class DatabaseNonces:
             return
         self._pruned = now
         async with write_once(self.engine) as conn:
-            await conn.execute(delete(attestation_nonces).where(
-                attestation_nonces.c.expires_at < int(now) - NONCE_GRACE))
+            await conn.execute(delete(attestation_nonces).where(and_(
+                attestation_nonces.c.registrar == self.registrar,
+                attestation_nonces.c.expires_at < int(now) - NONCE_GRACE)))
 
 
 @dataclass

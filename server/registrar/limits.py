@@ -86,8 +86,9 @@ class DatabaseFailureLimiter:
     may both record one failure over the limit; no more."""
 
     def __init__(self, engine: AsyncEngine, limit: int, window: float,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, *, scope: str = "") -> None:
         self.engine = engine
+        self.scope = scope  # e.g. the registrar's name: several may share one database
         self.limit = limit
         self.window = window
         self.clock = clock
@@ -95,7 +96,8 @@ class DatabaseFailureLimiter:
 
     async def failed(self, key: str) -> float | None:
         now_ms = int(self.clock() * 1000)
-        key_hash = hashlib.sha256(key.encode()).digest()
+        key_hash = hashlib.sha256(f"{self.scope}/{key}".encode() if self.scope
+                                  else key.encode()).digest()
         t = registration_failures
         mine = t.c.key_hash == key_hash
         async with self.engine.begin() as conn:
