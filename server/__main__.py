@@ -1,9 +1,11 @@
 """The ownervote server: ``python -m server [--config FILE]`` (settings in server/config.py).
 
 Serves the ledger (LedgerService) and the election services (AdminService, ElectionService,
-BallotBoxService, GuardianService, and RegistrationService when an identity provider is
-configured), with gRPC health checking and server reflection, and runs the lifecycle driver
-(server/election/driver.py) that moves every election along its schedule. With
+BallotBoxService, GuardianService, IssuanceService), with gRPC health checking and server
+reflection, and runs the lifecycle driver (server/election/driver.py) that moves every election
+along its schedule. Credentials are issued by the registrars, each its own process
+(``python -m server.registrar``) with its own keys; this server holds none of them and only
+appends their signed records. With
 ``guardian_listen`` the same services are also served on a mutual-TLS port that requires a
 client certificate from ``client_ca`` (guardians; administrators with CN ``admin``, the only
 callers AdminService answers outside a loopback development setup; registrars). The public
@@ -23,7 +25,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import grpc
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from grpc_health.v1 import health_pb2
 from ownervote.v1 import election_pb2_grpc
 
@@ -36,20 +37,18 @@ from .election.ballot_box import BallotBox, BallotVerifier
 from .election.ballot_points import BallotPoints
 from .election.ceremony import CeremonyStore
 from .election.driver import LifecycleDriver
-from .election.registrar import Registrar
+from .election.issuance_intake import IssuanceIntake
 from .election.rpc.admin_service import AdminAuth, AdminService
 from .election.rpc.ballot_service import BallotBoxService
 from .election.rpc.election_service import ElectionService
 from .election.rpc.guardian_service import GuardianService
-from .election.rpc.registration_service import RegistrationService
+from .election.rpc.issuance_service import IssuanceService
 from .election.store import ElectionStore
 from .election.tally import TallyStore
 from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
 from .process import add_health_and_reflection, stop_on_signals
-from .registrar.identity import AttestationVerifier, DatabaseNonces, GuardedVerifier
-from .registrar.limits import DatabaseFailureLimiter
 from .schema import create_schema
 from .tls import TlsConfig
 
@@ -57,9 +56,7 @@ log = logging.getLogger("ownervote.server")
 DEVELOPMENT_SERVICE = "ownervote.v1.Development"  # reported SERVING by a development server
 SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
             "ownervote.v1.ElectionService", "ownervote.v1.BallotBoxService",
-            "ownervote.v1.GuardianService")
-# registration failures allowed per owner and per client address in FAILURE_WINDOW seconds
-OWNER_FAILURES, CLIENT_FAILURES, FAILURE_WINDOW = 5, 20, 300.0
+            "ownervote.v1.GuardianService", "ownervote.v1.IssuanceService")
 
 
 async def serve(cfg: Config) -> None:
@@ -85,43 +82,29 @@ async def serve(cfg: Config) -> None:
     node.ledger.guard = ElectionAppendGuard(engine, node.ledger.store.log_id)
     await node.ledger.start()
     store = ElectionStore(engine, node.ledger, snapshot_ttl=cfg.snapshot_ttl)
-    registrar = Registrar(engine)
+    intake = IssuanceIntake(store)
     ceremony = CeremonyStore(engine, store)
     # the close's aggregation sums pages of the ledger in worker processes
     tally_pool = ProcessPoolExecutor(cfg.verify_workers, mp_context=get_context("spawn")) \
         if cfg.verify_workers else None
     points = BallotPoints(engine)  # accepted ballots' points, uncompressed, for the close
-    tally = TallyStore(engine, store, ceremony, registrar, executor=tally_pool, points=points)
+    tally = TallyStore(engine, store, ceremony, intake, executor=tally_pool, points=points)
     verifier = BallotVerifier(cfg.verify_workers)  # ballot checks in worker processes
     await verifier.start()
     box = BallotBox(node.ledger, verifier=verifier, points=points)
-    kek = cfg.key_encryption_key.encode() or None
-    if kek is None:
-        log.warning("key_encryption_key is not set: no key ceremony can finish")
-    driver = LifecycleDriver(store, ceremony, tally, box, kek=kek,
-                             close_grace=cfg.close_grace)
+    driver = LifecycleDriver(store, ceremony, tally, box, intake, close_grace=cfg.close_grace)
     server = grpc.aio.server()
     add_ledger_service(server, node)
     election_pb2_grpc.add_AdminServiceServicer_to_server(
-        AdminService(store, AdminAuth(cfg.admin_token or None)), server)
+        AdminService(store, AdminAuth(cfg.admin_token or None), identity_provider=bytes.fromhex(
+            cfg.identity_provider_key)), server)
     election_pb2_grpc.add_ElectionServiceServicer_to_server(ElectionService(store, tally),
                                                             server)
     election_pb2_grpc.add_BallotBoxServiceServicer_to_server(BallotBoxService(store, box), server)
     election_pb2_grpc.add_GuardianServiceServicer_to_server(GuardianService(ceremony, tally),
                                                             server)
+    election_pb2_grpc.add_IssuanceServiceServicer_to_server(IssuanceService(intake), server)
     services = list(SERVICES)
-    if cfg.identity_provider_key:
-        # failure limits and used nonces in the database: shared by every server process
-        identity = GuardedVerifier(
-            AttestationVerifier(Ed25519PublicKey.from_public_bytes(
-                bytes.fromhex(cfg.identity_provider_key))),
-            per_owner=DatabaseFailureLimiter(engine, OWNER_FAILURES, FAILURE_WINDOW),
-            per_client=DatabaseFailureLimiter(engine, CLIENT_FAILURES, FAILURE_WINDOW),
-            nonces=DatabaseNonces(engine))
-        election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
-            store, registrar, identity, kek, trusted_proxy_header=cfg.trusted_proxy_header),
-            server)
-        services.append("ownervote.v1.RegistrationService")
     health_servicer = await add_health_and_reflection(server, services)
     if cfg.development:  # visible to any health check: grpc_health_probe -service ...
         await health_servicer.set(DEVELOPMENT_SERVICE, health_pb2.HealthCheckResponse.SERVING)

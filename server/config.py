@@ -12,7 +12,6 @@
                                                   # (required, unless development = true)
     witness_ca = "…" client_cert = "…" client_key = "…"   (mutual TLS to the witnesses)
     identity_provider_key = "<64 hex>"            # OWNERVOTE_IDENTITY_PROVIDER_KEY (Ed25519)
-    key_encryption_key = "…"                      # OWNERVOTE_KEY_ENCRYPTION_KEY (>= 16 chars)
     guardian_listen = "0.0.0.0:50052"             # OWNERVOTE_GUARDIAN_LISTEN
     client_ca = "…"                               # OWNERVOTE_CLIENT_CA
     listen_tls = true                             # OWNERVOTE_LISTEN_TLS (false: development)
@@ -27,9 +26,11 @@ with none, or with a quorum of half of them or less, starts only with ``developm
 signs (an extension line, crypto.log.trust.DEVELOPMENT_EXTENSION, which only a development trust
 bundle accepts), in GetLogInfo (``development``), in its health checks (the service
 ``ownervote.v1.Development`` reports SERVING) and in its log.
-RegistrationService is served when both identity_provider_key and key_encryption_key are set;
-the key encryption key also protects the issuer keys the lifecycle driver creates when a key
-ceremony finishes (without it no ceremony can finish).
+The server issues no credentials and holds no issuer key: each registrar is its own process
+(``python -m server.registrar``) with its own keys, and IssuanceService only appends their
+signed records. ``identity_provider_key`` is filled into an election definition that names no
+identity provider of its own (the registrars and every verifier check attestations against the
+definition's key, and clients check it is the trust bundle's).
 
 Transport (docs/threat-model.md, a network attacker). The public port ``listen`` serves TLS
 with ``tls_cert``/``tls_key`` (server authentication only: phones, auditors). A server whose
@@ -97,7 +98,6 @@ class Config:
     client_cert: str = ""
     client_key: str = ""
     identity_provider_key: str = ""
-    key_encryption_key: str = ""
     guardian_listen: str = ""
     client_ca: str = ""
     listen_tls: bool | None = None
@@ -136,10 +136,6 @@ class Config:
                     raise ValueError
             except ValueError as exc:
                 raise ConfigError("identity_provider_key is 64 hex digits") from exc
-            if len(self.key_encryption_key) < 16:
-                raise ConfigError("key_encryption_key must be at least 16 characters")
-        if self.key_encryption_key and len(self.key_encryption_key) < 16:
-            raise ConfigError("key_encryption_key must be at least 16 characters")
         if bool(self.guardian_listen) != bool(self.client_ca):
             raise ConfigError("guardian_listen and client_ca go together")
         if self.guardian_listen and not self.tls_cert:

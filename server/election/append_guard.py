@@ -18,6 +18,18 @@ later checkpoint.
   ``max_ballots_per_token`` ballots already (crypto.election_audit.check_ballot_order). An entry
   byte-identical to an earlier one has the same counter, so it is refused too.
 
+and a registrar's record whose place in the log breaks its state rule (crypto/election_audit.py):
+
+* ``NOT_KEY_CEREMONY``: an ``issuer-keys`` event whose election is not in KEY_CEREMONY where the
+  log stands (the driver may have moved it to READY after the intake checked);
+* ``NOT_ISSUING``: an ``issuances`` batch outside READY, OPEN and CLOSED, or a final one before
+  CLOSED.
+
+For these the state is the election's latest ``state`` event on the log or earlier in the
+batch: read, the first time an election's record is seen, from ``transitions`` (the rows whose
+event has its ledger index; a row written just after its event and before a crash is read as
+not there, which refuses on the safe side, and a refusal reads the table again).
+
 Its state: the closed elections, read when a sequencer starts from ``transitions`` (every
 election with a CLOSED row, including a recorded intent whose event may not be on the log yet:
 refusing then is safe, its closing time and the seal have passed); and each token's highest
@@ -67,12 +79,24 @@ class _Entry:
 
     @property
     def closes(self) -> bool:
+        return self.moves_to is ElectionState.CLOSED
+
+    @property
+    def moves_to(self) -> ElectionState | None:
         if self.kind != ElectionEvent.STATE:
-            return False
+            return None
         try:
-            return decode_transition(self.body).to_state is ElectionState.CLOSED
+            return decode_transition(self.body).to_state
         except DecodeError:
+            return None
+
+    @property
+    def final_batch(self) -> bool:
+        """For an ``issuances`` event: its ``final`` flag (LP(registrar) || u32(seq) || u8)."""
+        if len(self.body) < 4:
             return False
+        n = int.from_bytes(self.body[:4], "big")
+        return len(self.body) > 8 + n and self.body[8 + n] == 1
 
 
 def _entry(data: bytes) -> _Entry:
@@ -94,6 +118,8 @@ class ElectionAppendGuard:
         self._caps: dict[str, int] = {}  # election -> max_ballots_per_token
         self._proposed: dict[TokenKey, tuple[int, int]] = {}  # the batch admit() judged last
         self._closing: set[str] = set()
+        self._states: dict[str, ElectionState] = {}  # where the log stands, per election seen
+        self._moved: dict[str, ElectionState] = {}  # the batch's state events
 
     async def resume(self) -> None:
         closed = select(transitions.c.election_id).where(
@@ -106,6 +132,60 @@ class ElectionAppendGuard:
             self._tokens = {(r.election_id, bytes(r.token_public_key)): (r.counter, r.ballots)
                             for r in (await conn.execute(tokens)).all()}
         self._caps.clear()
+        self._states.clear()
+
+    async def _load_states(self, eids: set[str], *, again: bool = False) -> None:
+        """The latest state on the log of elections not seen yet (or ``again``)."""
+        eids = {e for e in eids if again or e not in self._states}
+        if not eids:
+            return
+        t = transitions
+        q = (select(t.c.election_id, t.c.to_state)
+             .where(t.c.election_id.in_(sorted(eids)) & t.c.ledger_index.is_not(None)))
+        async with self.engine.connect() as conn:
+            found: dict[str, int] = {}
+            for r in (await conn.execute(q)).all():
+                found[r.election_id] = max(found.get(r.election_id, 0), r.to_state)
+        for e in eids:  # a state only moves forward: what the log's batches taught stays
+            self._states[e] = ElectionState(max(found.get(e, ElectionState.DRAFT),
+                                                self._states.get(e, ElectionState.DRAFT)))
+
+    def _registrar_verdict(self, e: _Entry, state: ElectionState) -> str | None:
+        S = ElectionState
+        if e.kind == ElectionEvent.ISSUER_KEYS and state is not S.KEY_CEREMONY:
+            return (f"NOT_KEY_CEREMONY: issuer keys are published during the key ceremony, "
+                    f"and the log has the election {state.name}")
+        if e.kind == ElectionEvent.ISSUANCES:
+            if state not in (S.READY, S.OPEN, S.CLOSED):
+                return f"NOT_ISSUING: an issuance batch while the election is {state.name}"
+            if e.final_batch and state is not S.CLOSED:
+                return "NOT_ISSUING: a final issuance batch before the election's close"
+        return None
+
+    async def _registrar_verdicts(self, parsed: list[_Entry]) -> dict[int, str]:
+        """The refusals of the batch's registrar records (state rules), in the batch's order."""
+        kinds = (ElectionEvent.ISSUER_KEYS, ElectionEvent.ISSUANCES)
+        records = {i for i, e in enumerate(parsed) if e.kind in kinds}
+        if not records:
+            return {}
+        await self._load_states({parsed[i].subject for i in records})
+        for again in (False, True):
+            moved: dict[str, ElectionState] = {}
+            verdicts: dict[int, str] = {}
+            for i, e in enumerate(parsed):
+                if e.moves_to is not None:
+                    moved[e.subject] = e.moves_to
+                elif i in records:
+                    state = moved.get(e.subject, self._states.get(e.subject,
+                                                                  ElectionState.DRAFT))
+                    verdict = self._registrar_verdict(e, state)
+                    if verdict:
+                        verdicts[i] = verdict
+            if not verdicts or again:
+                return verdicts
+            # a refusal: read the log's states again (a transition recorded since) and judge
+            await self._load_states({parsed[i].subject for i in verdicts}, again=True)
+        return verdicts
 
     async def admit(self, entries: Sequence[bytes]) -> list[str | None]:
         parsed = [_entry(d) for d in entries]
@@ -119,8 +199,10 @@ class ElectionAppendGuard:
                 except DecodeError:
                     ballots[i] = None
         await self._load_caps({e for e, _ in (k for k in ballots.values() if k is not None)})
+        registrar_refusals = await self._registrar_verdicts(parsed)
         proposed: dict[TokenKey, tuple[int, int]] = {}
         closing: set[str] = set()
+        moved: dict[str, ElectionState] = {}
         verdicts: list[str | None] = []
         for i, e in enumerate(parsed):
             verdict = None
@@ -141,8 +223,12 @@ class ElectionAppendGuard:
                         proposed[key] = (counters[i], 1 if previous is None else previous[1] + 1)
             elif e.closes:
                 closing.add(e.subject)
+            else:
+                verdict = registrar_refusals.get(i)
+            if e.moves_to is not None:
+                moved[e.subject] = e.moves_to
             verdicts.append(verdict)
-        self._proposed, self._closing = proposed, closing
+        self._proposed, self._closing, self._moved = proposed, closing, moved
         return verdicts
 
     async def record(self, conn: AsyncConnection, entries: Sequence[bytes]) -> None:
@@ -161,12 +247,13 @@ class ElectionAppendGuard:
 
     def committed(self, entries: Sequence[bytes]) -> None:
         self._tokens.update(self._proposed)
+        self._states.update(self._moved)  # an election's last state event is where it stands
         for eid in self._closing:  # its tokens take no more ballots: forget them
             self.closed.add(eid)
             self._caps.pop(eid, None)
             for key in [k for k in self._tokens if k[0] == eid]:
                 del self._tokens[key]
-        self._proposed, self._closing = {}, set()
+        self._proposed, self._closing, self._moved = {}, set(), {}
 
     async def _load_caps(self, eids: set[str]) -> None:
         """The revote caps of elections not seen since the start (one query, the first time)."""

@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from crypto.ballot import Contest, ContestKind, ElectionContext
 from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot_bytes, encode_cast_ballot
-from crypto.credential import CastBallot, IssuerKey, issuer_key_from_spki
+from crypto.credential import CastBallot, IssuerKey, IssuerSet, issuer_key_from_spki
 from crypto.election_audit import BallotOrderViolation
 from crypto.encoding import (
     Event,
@@ -154,7 +154,7 @@ class OpenElection:
     """What the ballot box needs to know of an election."""
 
     context: ElectionContext
-    issuers: Mapping[int, IssuerKey]
+    issuers: IssuerSet
     opens_at: float  # POSIX seconds
     closes_at: float
 
@@ -168,41 +168,45 @@ class CastResult:
 # --- verification in worker processes ----------------------------------------------------------
 
 #: What a worker is told of an election: (election id, contest kind, options, min selections,
-#: max selections, joint public key (SEC1 point), election hash, issuers as
-#: ((weight class, issuer election id, issuer weight, SubjectPublicKeyInfo DER), ...)).
-ElectionSpec = tuple[str, str, tuple[str, ...], int, int, bytes, bytes,
-                     tuple[tuple[int, str, int, bytes], ...]]
+#: max selections, joint public key (SEC1 point), election hash, the registrar threshold k,
+#: issuers as ((registrar, weight class, SubjectPublicKeyInfo DER), ...)).
+ElectionSpec = tuple[str, str, tuple[str, ...], int, int, bytes, bytes, int,
+                     tuple[tuple[int, int, bytes], ...]]
 
 _NEED_SPEC = "need-spec"  # the worker has not decoded this election yet: send the spec along
 _UNDECODABLE = "undecodable"  # the worker could not decode the ballot: check it in-process
 _WORKER_ELECTIONS_MAX = 64  # decoded elections kept per worker (least recently used dropped)
-_worker_elections: OrderedDict[bytes, tuple[ElectionContext, dict[int, IssuerKey]]] = \
-    OrderedDict()
+_worker_elections: OrderedDict[bytes, tuple[ElectionContext, IssuerSet]] = OrderedDict()
 
 
 def election_spec(election: OpenElection) -> tuple[bytes, ElectionSpec]:
     """The picklable form of an election's context and issuer keys, and its cache key (SHA-256
     over the election hash and every issuer key)."""
     ctx = election.context
-    issuers = tuple(sorted((w, k.election_id, k.weight, k.spki)
-                           for w, k in election.issuers.items()))
-    digest = hashlib.sha256(ctx.hash)
-    for w, eid, weight, spki in issuers:
-        digest.update(w.to_bytes(8, "big") + lp(eid.encode()) + weight.to_bytes(8, "big")
-                      + lp(spki))
+    iset = election.issuers
+    issuers = tuple(sorted((r, w, k.spki) for r, ks in iset.keys.items()
+                           for w, k in ks.items()))
+    digest = hashlib.sha256(ctx.hash + lp(iset.election_id.encode())
+                            + iset.threshold.to_bytes(1, "big"))
+    for r, w, spki in issuers:
+        digest.update(r.to_bytes(1, "big") + w.to_bytes(8, "big") + lp(spki))
     c = ctx.contest
     spec: ElectionSpec = (ctx.election_id, c.kind.value, c.options, c.min_selections,
-                          c.max_selections, encode_point(ctx.public_key), ctx.hash, issuers)
+                          c.max_selections, encode_point(ctx.public_key), ctx.hash,
+                          iset.threshold, issuers)
     return digest.digest(), spec
 
 
-def decode_election_spec(spec: ElectionSpec) -> tuple[ElectionContext, dict[int, IssuerKey]]:
-    election_id, kind, options, lo, hi, public_key, election_hash, issuers = spec
+def decode_election_spec(spec: ElectionSpec) -> tuple[ElectionContext, IssuerSet]:
+    election_id, kind, options, lo, hi, public_key, election_hash, k, issuers = spec
     ctx = ElectionContext(election_id, Contest(ContestKind(kind), tuple(options), lo, hi),
                           decode_point(public_key))
     if ctx.hash != election_hash:
         raise ValueError("the election spec does not decode to its election")
-    return ctx, {w: issuer_key_from_spki(eid, weight, spki) for w, eid, weight, spki in issuers}
+    keys: dict[int, dict[int, IssuerKey]] = {}
+    for r, w, spki in issuers:
+        keys.setdefault(r, {})[w] = issuer_key_from_spki(election_id, w, spki, r)
+    return ctx, IssuerSet(election_id, k, keys)
 
 
 def verify_in_worker(key: bytes, spec: ElectionSpec | None,

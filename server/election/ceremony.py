@@ -5,11 +5,12 @@ once all n keys are in, each guardian submits its dealing (the public checks are
 a publicly invalid dealing is refused). Round 2: the recipient of a bad share files a publicly
 verifiable complaint, judged on arrival. :meth:`CeremonyStore.finish` (called by the lifecycle
 driver once the complaint window after the last dealing has passed) needs all n dealings: QUAL =
-dealers without an upheld complaint; with at least t of them the joint key is fixed, the issuer
-keys are created and the election is READY. Every message is a ledger event (``guardian-key``,
-``dealing``, ``complaint``), so anyone can recompute QUAL and the joint key (:meth:`result`, which
-the tally uses for the guardians' verification keys). ``finish`` is restartable: a process that
-died half-way (joint key set, issuer keys created or published) completes it on the next call.
+dealers without an upheld complaint; with at least t of them the joint key is fixed and, once at
+least k registrars published their issuer keys (issuance_intake.py), the election is READY.
+Every message is a ledger event (``guardian-key``, ``dealing``, ``complaint``), so anyone can
+recompute QUAL and the joint key (:meth:`result`, which the tally uses for the guardians'
+verification keys). ``finish`` is restartable: a process that died half-way (joint key set)
+completes it on the next call.
 """
 
 from __future__ import annotations
@@ -179,10 +180,10 @@ class CeremonyStore:
                                  complaint.dealer, encode_complaint(complaint),
                                  ElectionEvent.COMPLAINT)
 
-    async def finish(self, election_id: str, kek: bytes, at: int) -> DkgResult:
-        """Fix QUAL and the joint key, create and publish the issuer keys (``issuer-keys``
-        event) and move to READY (``state`` event). CeremonyRefused: not in the ceremony,
-        DEALINGS_MISSING, TOO_FEW_QUALIFIED (the election then never opens)."""
+    async def finish(self, election_id: str, at: int) -> DkgResult:
+        """Fix QUAL and the joint key and move to READY (``state`` event); the caller checked
+        that at least k registrars' issuer keys are on the ledger. CeremonyRefused: not in the
+        ceremony, DEALINGS_MISSING, TOO_FEW_QUALIFIED (the election then never opens)."""
         await self._params(election_id)
         result = await self.result(election_id)
         joint = encode_point(result.joint_public_key)
@@ -195,6 +196,5 @@ class CeremonyStore:
         if stored is not None and stored != joint:
             raise CeremonyRefused("JOINT_KEY_MISMATCH",
                                   "the stored joint key is not the ceremony's")
-        await self.elections.ensure_issuer_keys(election_id, kek)
         await self.elections.advance_state(election_id, ElectionState.READY, at)
         return result

@@ -4,8 +4,9 @@
 what is due now (``run`` calls it every tick in ``python -m server``):
 
 * KEY_CEREMONY: once all n dealings are in and the definition's ``ceremony_deadline`` (the end
-  of the complaint window, written in the election) has passed, finish the ceremony (joint key,
-  ``issuer-keys`` event, → READY). With too few qualified dealers, or a ceremony not complete by
+  of the complaint window, written in the election) has passed and at least k registrars have
+  put their signed ``issuer-keys`` on the ledger (issuance_intake.py), finish the ceremony
+  (joint key, → READY). With too few qualified dealers, or a ceremony not complete by
   the opening time, the election stays in KEY_CEREMONY for good (logged): it never opens, so a
   late ceremony cannot silently shorten the vote (the verifiers refuse a READY after
   ``open_time`` too).
@@ -13,8 +14,9 @@ what is due now (``run`` calls it every tick in ``python -m server``):
   on at once).
 * OPEN → CLOSED at the closing time (plus ``close_grace`` when several server processes take
   ballots), in this order: seal the ballot box (no new ballot; those in
-  flight are appended), the ``state`` event OPEN → CLOSED, ``credentials-issued``,
-  ``aggregates`` (tally.py), the ``state`` event CLOSED → TALLYING.
+  flight are appended), the ``state`` event OPEN → CLOSED; once every registrar with issuer
+  keys has sent its final ``issuances`` batch, ``aggregates`` (tally.py), the ``state`` event
+  CLOSED → TALLYING.
 * TALLYING: publish the result once t guardians' shares are on the ledger (normally the last
   guardian's submission does; the driver covers restarts and the election nobody voted in,
   whose trivial aggregates need no guardian).
@@ -37,6 +39,7 @@ from crypto.records import ElectionState
 
 from .ballot_box import BallotBox
 from .ceremony import CeremonyRefused, CeremonyStore
+from .issuance_intake import IssuanceIntake
 from .lifecycle import Facts, Schedule, next_state
 from .store import ElectionStore, StoredElection
 from .tally import TallyStore
@@ -47,13 +50,13 @@ S = ElectionState
 
 class LifecycleDriver:
     def __init__(self, elections: ElectionStore, ceremony: CeremonyStore, tally: TallyStore,
-                 box: BallotBox, *, kek: bytes | None,
+                 box: BallotBox, intake: IssuanceIntake, *,
                  clock: Callable[[], float] = time.time, close_grace: float = 0.0) -> None:
         self.elections = elections
         self.ceremony = ceremony
         self.tally = tally
         self.box = box
-        self.kek = kek or None
+        self.intake = intake
         self.clock = clock
         # Several server processes each refuse ballots from the closing time on (by their
         # clocks); the close event waits this long after it, so that a ballot still being
@@ -128,7 +131,8 @@ class LifecycleDriver:
                 await self.elections.advance_state(election_id, due, int(now))
                 log.info("election %s", due.name.lower(), extra={"election_id": election_id})
             elif state is S.CLOSED:
-                await self.tally.publish_credentials_issued(election_id)
+                if await self.tally.awaiting_final_issuances(election_id):
+                    return state
                 await self.tally.publish_aggregates(election_id)
                 await self.elections.advance_state(election_id, S.TALLYING, int(now))
                 log.info("election tallying", extra={"election_id": election_id})
@@ -154,13 +158,10 @@ class LifecycleDriver:
             return False
         if await self.ceremony.count(election_id, "dealing") < d.guardians:
             return False
-        if self.kek is None:
-            self._stuck.add(election_id)
-            log.error("cannot finish the key ceremony: key_encryption_key is not set",
-                      extra={"election_id": election_id})
-            return False
+        if len(await self.intake.registrars_with_keys(election_id)) < d.registrar_threshold:
+            return False  # the registrars publish their issuer keys during the ceremony
         try:
-            result = await self.ceremony.finish(election_id, self.kek, int(now))
+            result = await self.ceremony.finish(election_id, int(now))
         except CeremonyRefused as exc:
             if exc.reason != "TOO_FEW_QUALIFIED":
                 raise

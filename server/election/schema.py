@@ -6,10 +6,12 @@
   once the ceremony is over, its joint key.
 * ``transitions`` — per election and target state, the time written into the ``state`` event and
   that event's ledger index (None: an intent, not yet on the ledger).
-* ``issuer_keys`` — one RSA issuer key per weight class; the private key PKCS #8, encrypted under
-  the server's key encryption key.
-* ``credentials_issued`` — one row per (election, owner): the weight class, SHA-256 of the blinded
-  message and the blind signature released (nothing that links to the token).
+* ``issuer_keys`` — each registrar's public RSA issuer key per weight class, as its signed
+  ``issuer-keys`` event put them on the ledger (the server holds no registrar's private key).
+* ``registrar_batches`` / ``registrar_issued`` — the registrars' ``issuances`` batches the server
+  appended (sequence, final, ledger index) and, per registrar, the owners issued to with their
+  class: what the intake (issuance_intake.py) checks the next batch against. Both are copies of
+  what the ledger shows, in ledger order.
 * ``ceremony_messages`` — every key, dealing and complaint of the key ceremony, as on the ledger.
 * ``tally`` / ``decryption_shares`` — the close's and the tally's records, each body stored before
   it is appended and its ledger index after (so a retry appends identical bytes once).
@@ -61,20 +63,29 @@ transitions = Table(
 )
 
 issuer_keys = Table(
-    "issuer_keys", metadata,
+    "election_issuer_keys", metadata,
     Column("election_id", String(128), primary_key=True),
+    Column("registrar", Integer, primary_key=True),  # index in the definition's registrars
     Column("weight", BigInteger, primary_key=True),
     Column("spki", LargeBinary, nullable=False),
-    Column("private_key", LargeBinary, nullable=False),  # PKCS#8, encrypted with the server KEK
+    Column("ledger_index", BigInteger, nullable=False),  # of its issuer-keys event
 )
 
-credentials_issued = Table(
-    "credentials_issued", metadata,
+registrar_batches = Table(
+    "registrar_batches", metadata,
     Column("election_id", String(128), primary_key=True),
+    Column("registrar", Integer, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("final", Integer, nullable=False),
+    Column("ledger_index", BigInteger, nullable=False),
+)
+
+registrar_issued = Table(
+    "registrar_issued", metadata,
+    Column("election_id", String(128), primary_key=True),
+    Column("registrar", Integer, primary_key=True),
     Column("owner_id", String(255), primary_key=True),
     Column("weight", BigInteger, nullable=False),
-    Column("request_hash", LargeBinary, nullable=False),  # SHA-256(blinded_msg)
-    Column("blind_sig", LargeBinary, nullable=False),
 )
 
 ceremony_messages = Table(
@@ -90,8 +101,6 @@ ceremony_messages = Table(
 tally = Table(
     "tally", metadata,
     Column("election_id", String(128), primary_key=True),
-    Column("credentials", LargeBinary, nullable=True),  # credentials-issued body
-    Column("credentials_index", BigInteger, nullable=True),
     Column("aggregates", LargeBinary, nullable=True),  # aggregates body
     Column("aggregates_index", BigInteger, nullable=True),
     Column("result", LargeBinary, nullable=True),  # result body (set once: the claim)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import (
     and_,
     delete,
@@ -32,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crypto.ballot import ElectionContext
-from crypto.credential import IssuerKey, generate_issuer_key, issuer_key_from_spki
+from crypto.credential import IssuerKey, issuer_key_from_spki
 from crypto.encoding import Event, encode_event
 from crypto.group import decode_point
 from crypto.log import merkle
@@ -42,12 +41,10 @@ from crypto.records import (
     DefinitionRecord,
     ElectionEvent,
     ElectionState,
-    IssuerKeysRecord,
     RollCommitment,
     Transition,
     decode_definition,
     encode_definition,
-    encode_issuer_keys,
     encode_roll_commitment,
     encode_transition,
     roll_commitment,
@@ -384,70 +381,17 @@ class ElectionStore:
         return RollCommitment(roll.roll_hash, roll.total_area, roll.total_owners,
                               tuple(sorted(classes.items())))
 
-    async def create_issuer_keys(self, election_id: str, kek: bytes) -> Receipt:
-        """One RSA issuer key per weight class of the election's roll (at READY); the public
-        keys go on the ledger, the private keys are stored encrypted under ``kek``. Conflict
-        if the election has its issuer keys already."""
-        await self._insert_issuer_keys(election_id, kek)
-        index, appended = await self._publish_issuer_keys(election_id)
-        return await self.receipt_at(index, appended)
-
-    async def ensure_issuer_keys(self, election_id: str, kek: bytes) -> int:
-        """Create the issuer keys unless they exist, and make sure their ``issuer-keys`` event is
-        on the ledger (once); its ledger index. Restartable at any point."""
-        try:
-            await self._insert_issuer_keys(election_id, kek)
-        except Conflict:
-            pass
-        return (await self._publish_issuer_keys(election_id))[0]
-
-    async def _publish_issuer_keys(self, election_id: str) -> tuple[int, AppendResult | None]:
-        q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
-            issuer_keys.c.election_id == election_id).order_by(issuer_keys.c.weight)
-        async with self.reads.connect() as conn:
-            published = tuple((r.weight, bytes(r.spki)) for r in (await conn.execute(q)).all())
-        return await self.append_once(ElectionEvent.ISSUER_KEYS, election_id,
-                                      encode_issuer_keys(IssuerKeysRecord(published)))
-
-    async def _insert_issuer_keys(self, election_id: str, kek: bytes) -> None:
-        election = await self.get_election(election_id)
-        q = select(roll_owners.c.weight).where(
-            roll_owners.c.roll_id == election.definition.roll_id).distinct()
-        async with self.reads.connect() as conn:
-            weights = sorted(r.weight for r in (await conn.execute(q)).all())
-        async with self.reads.connect() as conn:
-            if (await conn.execute(select(issuer_keys.c.weight).where(
-                    issuer_keys.c.election_id == election_id).limit(1))).first() is not None:
-                raise Conflict(f"election {election_id} already has issuer keys",
-                               reason="ISSUER_KEYS_EXIST")
-        rows = []
-        for w in weights:
-            sk = await asyncio.to_thread(generate_issuer_key)  # RSA key generation: slow
-            rows.append({"election_id": election_id, "weight": w,
-                         "spki": IssuerKey(election_id, w, sk.public_key()).spki,
-                         "private_key": sk.private_bytes(
-                             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(kek))})
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(issuer_keys), rows)
-        except IntegrityError as exc:
-            raise Conflict(f"election {election_id} already has issuer keys",
-                           reason="ISSUER_KEYS_EXIST") from exc
-
-    async def issuer_keys(self, election_id: str) -> dict[int, IssuerKey]:
-        q = select(issuer_keys.c.weight, issuer_keys.c.spki).where(
+    async def issuer_keys(self, election_id: str) -> dict[int, dict[int, IssuerKey]]:
+        """Registrar index -> weight -> the issuer key its signed ``issuer-keys`` event put on
+        the ledger (issuance_intake.py)."""
+        q = select(issuer_keys.c.registrar, issuer_keys.c.weight, issuer_keys.c.spki).where(
             issuer_keys.c.election_id == election_id)
+        out: dict[int, dict[int, IssuerKey]] = {}
         async with self.reads.connect() as conn:
-            return {r.weight: issuer_key_from_spki(election_id, r.weight, bytes(r.spki))
-                    for r in (await conn.execute(q)).all()}
-
-    async def issuer_private_keys(self, election_id: str, kek: bytes) -> dict:
-        q = select(issuer_keys.c.weight, issuer_keys.c.private_key).where(
-            issuer_keys.c.election_id == election_id)
-        async with self.reads.connect() as conn:
-            return {r.weight: serialization.load_der_private_key(bytes(r.private_key), kek)
-                    for r in (await conn.execute(q)).all()}
+            for r in (await conn.execute(q)).all():
+                out.setdefault(r.registrar, {})[r.weight] = issuer_key_from_spki(
+                    election_id, r.weight, bytes(r.spki), r.registrar)
+        return out
 
     async def get_election(self, election_id: str) -> StoredElection:
         q = select(elections).where(elections.c.election_id == election_id)
@@ -469,7 +413,7 @@ class ElectionStore:
                  else decode_point(stored.joint_public_key))
         return PublicElection(stored.definition, stored.state, roll.total_area,
                               roll.total_owners, joint, issuers,
-                              {w: classes.get(w, 0) for w in issuers})
+                              {w: classes.get(w, 0) for ks in issuers.values() for w in ks})
 
     async def set_joint_key(self, election_id: str, joint_public_key: bytes) -> None:
         """Record the key ceremony's joint key (its messages are on the ledger already)."""

@@ -2,10 +2,12 @@
 
 After the OPEN → CLOSED transition the lifecycle driver (driver.py) publishes, in this order:
 
-1. ``credentials-issued``: how many blind credentials the registrar issued per weight class
-   (classes with none left out), so that anyone can check no class cast more ballots than it
-   received credentials;
-2. ``aggregates``: the homomorphic sums (crypto.tally.aggregate) over the ballot with the highest
+once every registrar with issuer keys has put its final ``issuances`` batch on the ledger
+(issuance_intake.py), and after checking that, per registrar and weight class, the counted
+tokens carrying that registrar's signature do not exceed its issuance records (the rule every
+verifier checks: crypto/election_audit.py),
+
+1. ``aggregates``: the homomorphic sums (crypto.tally.aggregate) over the ballot with the highest
    revote counter of each token among the election's ``ballot`` events between its OPEN and
    its CLOSED event, summed page by page in worker processes from the points the ballot box
    kept uncompressed
@@ -35,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -58,7 +61,6 @@ from crypto.group import decode_point
 from crypto.log.receipt import Receipt
 from crypto.outcome import decrypt_totals, result_of
 from crypto.records import (
-    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     ElectionEvent,
     ElectionState,
@@ -68,7 +70,6 @@ from crypto.records import (
     decode_result,
     decode_total,
     encode_aggregates,
-    encode_credentials_issued,
     encode_decryption_shares,
     encode_result,
     encode_total,
@@ -86,7 +87,7 @@ from crypto.threshold import DecryptionShare, is_trivial, verify_decryption_shar
 from ..errors import Conflict, Precondition, Refused
 from .ballot_points import BallotPoints
 from .ceremony import CeremonyStore
-from .registrar import Registrar
+from .issuance_intake import IssuanceIntake
 from .schema import decryption_shares, tally
 from .store import ElectionStore, WrongState
 
@@ -157,7 +158,7 @@ def page_sums(election_id: str, start: int, entries: Sequence[bytes], n_options:
             cts, kept = _affine_ciphertexts(e.ciphertexts, points.get(start + k))
             decoded += not kept
             views.append((e.weight, cts))
-            seen.append((e.token_public_key, e.weight, start + k, e.counter))
+            seen.append((e.token_public_key, e.weight, start + k, e.counter, e.registrars))
     sums = class_sums_affine(views, n_options)
     return {w: [encode_total(c) for c in cts] for w, cts in sums.items()}, seen, decoded
 
@@ -166,7 +167,8 @@ def _decoded(sums: dict[int, list[bytes]]) -> ClassSums:
     return {w: [decode_total(b) for b in cts] for w, cts in sums.items()}
 
 
-PageSums = tuple[dict[int, list[bytes]], list[tuple[bytes, int, int, int]], int]  # page_sums'
+PageSums = tuple[dict[int, list[bytes]], list[tuple[bytes, int, int, int, bytes]], int]
+# page_sums': class sums, (token, weight, index, counter, registrars) per ballot, decompressed
 
 
 def replaced_ballots(results: Iterable[PageSums]) -> tuple[dict[bytes, tuple[int, int]],
@@ -178,7 +180,7 @@ def replaced_ballots(results: Iterable[PageSums]) -> tuple[dict[bytes, tuple[int
     best: dict[bytes, tuple[int, int, int]] = {}  # token -> (counter, weight, index)
     replaced: list[int] = []
     for _, seen, _ in results:
-        for token, weight, index, counter in seen:
+        for token, weight, index, counter, _ in seen:
             prev = best.get(token)
             if prev is None or counter > prev[0]:
                 if prev is not None:
@@ -187,6 +189,22 @@ def replaced_ballots(results: Iterable[PageSums]) -> tuple[dict[bytes, tuple[int
             else:
                 replaced.append(index)
     return {t: (w, i) for t, (_, w, i) in best.items()}, replaced
+
+
+def counted_per_registrar(results: Iterable[PageSums]) -> Counter:
+    """(registrar, weight) -> the counted tokens (each token's highest-counter ballot) whose
+    credential carries that registrar's signature."""
+    best: dict[bytes, tuple[int, int, bytes]] = {}  # token -> (counter, weight, registrars)
+    for _, seen, _ in results:
+        for token, weight, _, counter, registrars in seen:
+            prev = best.get(token)
+            if prev is None or counter > prev[0]:
+                best[token] = (counter, weight, registrars)
+    out: Counter = Counter()
+    for _, weight, registrars in best.values():
+        for r in registrars:
+            out[(r, weight)] += 1
+    return out
 
 
 def combine_pages(election_id: str, results: Sequence[PageSums], n_options: int,
@@ -246,7 +264,7 @@ def _verify_all(election_id: str, labelled: dict, verification_key,
 
 class TallyStore:
     def __init__(self, engine: AsyncEngine, elections: ElectionStore, ceremony: CeremonyStore,
-                 registrar: Registrar, *, clock: Callable[[], float] = time.time,
+                 intake: IssuanceIntake, *, clock: Callable[[], float] = time.time,
                  stale_after: float = 60.0, executor: Executor | None = None,
                  points: BallotPoints | None = None) -> None:
         self.executor = executor  # worker processes for the aggregation (None: in-process)
@@ -254,7 +272,7 @@ class TallyStore:
         self.engine = engine
         self.elections = elections
         self.ceremony = ceremony
-        self.registrar = registrar
+        self.intake = intake
         self.clock = clock
         self.stale_after = stale_after  # an unfinished claim older than this is taken over
         self._dkg: dict[str, DkgResult] = {}
@@ -300,32 +318,25 @@ class TallyStore:
 
     # --- at close -------------------------------------------------------------------------------
 
-    async def publish_credentials_issued(self, election_id: str) -> int:
-        """Append the ``credentials-issued`` event once (CLOSED); its ledger index."""
-        await self._require(election_id, ElectionState.CLOSED)
-        row = await self._row(election_id)
-        if row.credentials_index is not None:
-            return row.credentials_index
-        body = row.credentials
-        if body is None:
-            counts = await self.registrar.counts_per_class(election_id)
-            record = CredentialsIssuedRecord(tuple(sorted((w, n) for w, n in counts.items()
-                                                          if n > 0)))
-            body = await self._claim(election_id, "credentials",
-                                     encode_credentials_issued(record))
-        index, _ = await self.elections.append_once(ElectionEvent.CREDENTIALS_ISSUED, election_id,
-                                                    bytes(body))
-        await self._set(election_id, credentials_index=index)
-        return index
+    async def awaiting_final_issuances(self, election_id: str) -> list[int]:
+        """The registrars with issuer keys whose final ``issuances`` batch is not on the ledger
+        yet (the aggregates wait for them all)."""
+        keyed = await self.intake.registrars_with_keys(election_id)
+        return sorted(keyed - await self.intake.final_registrars(election_id))
 
     async def publish_aggregates(self, election_id: str) -> Aggregates:
         """Aggregate the counted ballots and append the ``aggregates`` event once (CLOSED, after
-        the credential counts); the aggregates."""
+        every registrar's final issuances); the aggregates. TallyRefused ISSUANCES_PENDING
+        before that, TOKENS_EXCEED_ISSUANCES when some registrar's signature is on more counted
+        tokens of a class than it has issuance records there (a registrar minted: the election
+        cannot be tallied, and every verifier would refuse its aggregates)."""
         e = await self._require(election_id, ElectionState.CLOSED)
+        pending = await self.awaiting_final_issuances(election_id)
+        if pending:
+            names = ", ".join(e.definition.registrars[r].name for r in pending)
+            raise TallyRefused("ISSUANCES_PENDING",
+                               f"the final issuances of {names} are not on the ledger yet")
         row = await self._row(election_id)
-        if row.credentials_index is None:
-            raise TallyRefused("CREDENTIALS_NOT_PUBLISHED",
-                               "the credential counts go on the ledger before the aggregates")
         body = row.aggregates
         if body is None:
             opened = await self.elections.transition_index(election_id, ElectionState.OPEN)
@@ -333,8 +344,17 @@ class TallyStore:
             if opened is None or closed is None:
                 raise TallyRefused("NO_VOTING_PERIOD",
                                    "the OPEN or CLOSED transition is not recorded")
+            counted: Counter = Counter()
             aggregates = await self.aggregate_range(election_id, opened + 1, closed,
-                                                    len(e.definition.contest.options))
+                                                    len(e.definition.contest.options), counted)
+            issued = await self.intake.issued_per_registrar(election_id)
+            for (r, w), n in sorted(counted.items()):
+                if n > issued[(r, w)]:
+                    raise TallyRefused(
+                        "TOKENS_EXCEED_ISSUANCES",
+                        f"{n} voting tokens of class {w} carry registrar "
+                        f"{e.definition.registrars[r].name}'s signature, which issued "
+                        f"{issued[(r, w)]} credentials there")
             body = await self._claim(election_id, "aggregates", encode_aggregates(aggregates))
         if row.aggregates_index is None:
             index, _ = await self.elections.append_once(ElectionEvent.AGGREGATES, election_id,
@@ -343,12 +363,13 @@ class TallyStore:
         return decode_aggregates(bytes(body))
 
     async def aggregate_range(self, election_id: str, start: int, end: int,
-                              n_options: int) -> Aggregates:
+                              n_options: int, counted: Counter | None = None) -> Aggregates:
         """The aggregates of the highest-counter ballot of each token among entries [start, end):
         pages of the ledger and of the kept points are read one after the other while worker
         processes sum the pages already read (at most ``2 × workers`` pages in flight, so memory
         stays bounded whatever the election's size); then the replaced ballots are read back
-        and subtracted (:func:`combine_pages`)."""
+        and subtracted (:func:`combine_pages`). ``counted``, when given, receives
+        :func:`counted_per_registrar` of the range."""
         store = self.elections.ledger.store
         loop = asyncio.get_running_loop()
         workers = getattr(self.executor, "_max_workers", 1) or 1
@@ -382,6 +403,8 @@ class TallyStore:
                 t.cancel()
             raise
         _, replaced = replaced_ballots(results)
+        if counted is not None:
+            counted.update(counted_per_registrar(results))
         replaced_entries = [(await store.entries(i, 1))[0][0] for i in replaced]
         return await asyncio.to_thread(combine_pages, election_id, results, n_options,
                                        replaced_entries)

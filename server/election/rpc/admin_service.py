@@ -53,10 +53,12 @@ class AdminAuth:
 
 class AdminService(election_pb2_grpc.AdminServiceServicer):
     def __init__(self, store: ElectionStore, auth: AdminAuth, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, identity_provider: bytes = b"") -> None:
         self.store = store
         self.auth = auth
         self.clock = clock
+        # filled into a definition that names no identity provider of its own
+        self.identity_provider = identity_provider
 
     @answers()
     async def ImportRoll(self, request, context):  # noqa: N802
@@ -76,7 +78,8 @@ class AdminService(election_pb2_grpc.AdminServiceServicer):
     async def CreateElection(self, request, context):  # noqa: N802
         self.auth.check(context)
         roll = await self.store.roll_to_define_on(request.definition.roll_id)
-        definition = wire.definition(request.definition, roll.roll_hash)
+        definition = wire.definition(request.definition, roll.roll_hash,
+                                     identity_provider=self.identity_provider)
         await self.store.create_election(definition)
         election = await self.store.public_election(definition.election_id)
         return election_pb2.CreateElectionResponse(election=wire.election_pb(election))

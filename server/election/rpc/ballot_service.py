@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
+from crypto.credential import IssuerSet
 from crypto.records import ElectionState
 
 from ...errors import Precondition, ServerError, answers
@@ -48,8 +49,9 @@ class BallotBoxService(election_pb2_grpc.BallotBoxServiceServicer):
         cached = self._open_elections.get(election_id)
         if cached is None:
             d = stored.definition
-            cached = OpenElection(stored.context(), await self.store.issuer_keys(d.election_id),
-                                  d.open_time, d.close_time)
+            cached = OpenElection(stored.context(), IssuerSet(
+                d.election_id, d.registrar_threshold, await self.store.issuer_keys(d.election_id)),
+                d.open_time, d.close_time)
             self._open_elections[election_id] = cached
         return cached
 

@@ -32,7 +32,7 @@ class ElectionService(election_pb2_grpc.ElectionServiceServicer):
     @answers()
     async def GetElectionRecords(self, request, context):  # noqa: N802
         eid = check_election_id(request.election_id)
-        indexes = await record_indexes(self.store, eid)
+        indexes = await record_indexes(self.store, eid, issuances=request.include_issuances)
         log = self.store.ledger.store
         cp = await log.latest_checkpoint(cosigned=True)
         if cp is None:
