@@ -147,7 +147,18 @@ class AdminClient:
         return r
 
     async def create_election(self, d: election_pb2.ElectionDefinition) -> PublicElection:
-        """Define the election; what the ledger then holds must be this definition."""
+        """Define the election; what the ledger then holds must be this definition. What it
+        leaves empty is filled from the pinned bundle: the identity provider, the registrars
+        (every one the bundle pins) and their threshold k (2, or 1 with a single
+        registrar)."""
+        d = election_pb2.ElectionDefinition.FromString(d.SerializeToString())
+        if not d.identity_provider_key:
+            d.identity_provider_key = self.reader.bundle.identity_provider
+        if not d.registrars:
+            d.registrars.extend(election_pb2.RegistrarRef(name=n, key=k)
+                                for n, k in sorted(self.reader.bundle.registrars.items()))
+        if not d.registrar_threshold:
+            d.registrar_threshold = min(2, len(d.registrars))
         await self._call(self.admin.CreateElection,
                          election_pb2.CreateElectionRequest(definition=d))
         election = await self.reader.election(d.election_id)

@@ -3,7 +3,10 @@
     verify --trust BUNDLE --server HOST:PORT [--ca PEM] [--ask-witness HOST:PORT ...]
     verify --trust BUNDLE --export FILE
     ... [--election ID]       report this election only
-    ... [--roll ROLL.csv]     also check that this roll file is the roll the ledger commits to
+    ... [--roll ROLL.csv]     also check that this roll file is the roll the ledger commits to,
+                              and that every issuance record names an owner of it, in the
+                              owner's weight class
+    ... [--issuances]         list the issuance records per weight class
     ... [--view FILE]         the checkpoint this auditor kept from its last run (updated)
 
 It trusts nothing but the trust bundle (``--trust``): the log's key, the witnesses' keys and the
@@ -11,8 +14,10 @@ quorum. It downloads the ledger (or reads an export made with ``python -m client
 export``), checks every checkpoint's signatures and the witness quorum against the Merkle tree
 it recomputes, then replays every entry through the ledger verifier (crypto/audit.py): roll hash
 and definition, the key ceremony (proofs, complaints, QUAL, the joint key), the issuer keys (one
-per weight class), every credential and token signature and every proof of every ballot, one
-counted ballot per token, the credential counts, the aggregates recomputed, every decryption
+per weight class of each registrar, signed by it), every registrar's issuance records (each
+attestation and blind signature), every credential's k registrar signatures, every token
+signature and every proof of every ballot, one counted ballot per token, per registrar and
+class no more voting tokens than issuance records, the aggregates recomputed, every decryption
 share's proof, and the result recombined, decoded and evaluated under the rule.
 
 Split views (docs/protocol.md §12.6): each ``--ask-witness`` is asked for the latest checkpoint
@@ -41,7 +46,8 @@ from ownervote.files import write_private
 from ownervote.v1 import ledger_pb2, ledger_pb2_grpc, witness_pb2, witness_pb2_grpc
 
 from crypto.audit import LedgerVerifier
-from crypto.errors import CryptoError, ForkedView, SplitView, WitnessRefused
+from crypto.election_view import check_registrars
+from crypto.errors import CryptoError, ForkedView, SplitView, UnpinnedKey, WitnessRefused
 from crypto.log.audit import AuditFailure, audit
 from crypto.log.export import LedgerExport, decode_export
 from crypto.log.split_view import WitnessAnswer, check_witnesses, observe_export
@@ -118,7 +124,8 @@ async def _download(server: str, ca: Path | None, origin: str, witnesses: list[s
 
 
 def verify(export: LedgerExport, bundle: TrustBundle, election: str | None = None,
-           roll: RollCommitment | None = None) -> list[str]:
+           roll: RollCommitment | None = None, owners: dict[str, int] | None = None,
+           issuances: bool = False) -> list[str]:
     """The report lines; AuditFailure on the first broken rule (or a roll file whose
     commitment is not the ledger's)."""
     ledger = audit(export, bundle.log_key, bundle.witnesses, bundle.quorum)
@@ -144,7 +151,48 @@ def verify(export: LedgerExport, bundle: TrustBundle, election: str | None = Non
         lines.append(f"roll file: hash {mine.roll_hash.hex()}, {mine.total_owners} owners, "
                      f"{len(mine.classes)} weight classes — the ledger's roll {matching[0]}")
     for e in chosen:
+        try:  # the registrars and identity provider must be the bundle's, as a phone checks
+            check_registrars(e.definition, bundle.registrars, bundle.identity_provider)
+        except UnpinnedKey as exc:
+            raise AuditFailure(f"{e.definition.election_id}: {exc}") from exc
+        if owners is not None and e.definition.roll_hash == roll.roll_hash:
+            lines += check_issuances_on_roll(e, owners)
         lines += election_summary(e)
+        if issuances:
+            lines += issuance_listing(e)
+    return lines
+
+
+def check_issuances_on_roll(e, owners: dict[str, int]) -> list[str]:
+    """Every issuance record of the election names an owner of the roll file in that owner's
+    class (AuditFailure otherwise): with the roll in hand, no registrar can have issued to
+    someone who is not an owner, or in another class."""
+    d = e.definition
+    for r, item in e.issuances:
+        weight = owners.get(item.owner_id)
+        if weight is None:
+            raise AuditFailure(f"{d.election_id}: registrar {d.registrars[r].name} issued a "
+                               f"credential to {item.owner_id}, who is not on the roll")
+        if weight != item.weight:
+            raise AuditFailure(f"{d.election_id}: registrar {d.registrars[r].name} issued "
+                               f"{item.owner_id} a credential of class {item.weight}; the "
+                               f"roll gives {weight}")
+    return [f"  issuance on the roll: all {len(e.issuances)} records name an owner of the roll "
+            "file in the owner's weight class"]
+
+
+def issuance_listing(e) -> list[str]:
+    """Per weight class, each registrar's issuance records (the owners registered; not how
+    they voted)."""
+    names = [r.name for r in e.definition.registrars]
+    by_class: dict[int, dict[str, list[str]]] = {}
+    for r, item in e.issuances:
+        by_class.setdefault(item.weight, {}).setdefault(names[r], []).append(item.owner_id)
+    lines = ["  issuances per class 各权重类的凭证发放:"]
+    for weight in sorted(by_class):
+        lines.append(f"    class {weight / 100:.2f} m²:")
+        for name, owner_ids in sorted(by_class[weight].items()):
+            lines.append(f"      {name} ({len(owner_ids)}): {', '.join(sorted(owner_ids))}")
     return lines
 
 
@@ -192,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="the checkpoint kept from the last run: check against it, then keep "
                         "the new one (created if absent)")
     v.add_argument("--election")
-    v.add_argument("--roll", type=Path, help="the roll CSV: check it is the committed roll")
+    v.add_argument("--roll", type=Path, help="the roll CSV: check it is the committed roll "
+                   "and every issuance names an owner of it in their class")
+    v.add_argument("--issuances", action="store_true",
+                   help="list the issuance records per weight class")
     args = p.parse_args(argv)
 
     def fail(prefix: str, message: object, status: int = 1) -> int:
@@ -222,14 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, grpc.RpcError, LookupError) as exc:
         return fail("cannot read the ledger: ", error_line(exc), 2)
     try:
-        roll = roll_commitment(parse_roll_csv(args.roll.read_text(encoding="utf-8-sig"))) \
-            if args.roll else None
+        parsed = parse_roll_csv(args.roll.read_text(encoding="utf-8-sig")) if args.roll \
+            else None
+        roll = roll_commitment(parsed) if parsed else None
+        owners = {o.owner_id: o.area for o in parsed.owners} if parsed else None
     except (OSError, ValueError) as exc:
         return fail("cannot read the roll file: ", error_line(exc), 2)
     try:
         if args.export is not None:
             fetched = Fetched(decode_export(raw))  # a mangled copy fails here
-        lines = verify(fetched.export, bundle, election=args.election, roll=roll)
+        lines = verify(fetched.export, bundle, election=args.election, roll=roll,
+                       owners=owners, issuances=args.issuances)
     except CryptoError as exc:  # AuditFailure names the entry; a bad --election too
         return fail("VERIFICATION FAILED: ", exc)
     print("\n".join(lines))

@@ -1,13 +1,15 @@
 """``make demo``: a whole election on a local deployment, printed step by step.
 
-It starts the server (SQLite) and three validating witnesses as separate processes, imports a
+It starts the server (SQLite), three validating witnesses and three registrars (a credential
+needs two of them; each is its own process with its own keys) as separate processes, imports a
 generated roll of about 200 units (owners with two units, co-owned units voted by their
 designated co-owner, the developer's unsold units as one owner), defines a major-matter motion
 and schedules it; five guardians run the key ceremony over mutual TLS (any three can decrypt);
-150 owners obtain blind credentials and vote through the voter SDK, a few change their vote, a
-few try something invalid and are refused; at the close the server publishes the aggregates,
-three guardians verify the whole ledger and decrypt (two are absent), the result is published
-and printed, and the auditor verifies the exported ledger — and refuses a tampered copy.
+150 owners obtain blind credentials from the registrars and vote through the voter SDK, a few
+change their vote, a few try something invalid and are refused; at the close the registrars
+publish their final issuance batches and the server the aggregates, three guardians verify
+the whole ledger and decrypt (two are absent), the result is published and printed, and the
+auditor verifies the exported ledger — and refuses a tampered copy.
 Everything it starts, it stops.
 """
 
@@ -93,7 +95,7 @@ async def refused(what: str, call) -> None:
 async def run(cluster: LocalCluster, rng: random.Random, voters: int, window: int,
               lead: int) -> None:
     async with ElectionScenario(cluster, ELECTION_ID, guardians=GUARDIANS,
-                                threshold=THRESHOLD) as scenario:
+                                threshold=THRESHOLD, first_cast_delay=(0.5, 2.0)) as scenario:
         await story(scenario, rng, voters, window, lead)
 
 
@@ -128,19 +130,25 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     print(f"   every guardian checked every share addressed to it and the joint key "
           f"{scenario.guardian(1).state.joint_public_key.hex()[:16]}… recomputed from the public "
           "messages; no joint secret exists anywhere")
-    print(f"   READY: issuer keys for {len(election.issuers)} weight classes on the ledger; "
-          f"the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
+    regs = election.definition.registrars
+    print(f"   READY: {len(election.issuers)} of the {len(regs)} registrars "
+          f"({', '.join(r.name for r in regs)}) put their own issuer keys on the ledger, each "
+          f"signed by the key the trust bundle pins; a credential needs "
+          f"{election.definition.registrar_threshold} of them. The server holds none.")
+    print(f"   the phone recomputes the election hash {election.context.hash.hex()[:16]}…")
 
-    step(f"4. {voters} owners obtain a blind credential and vote (the phone blinds, then the "
-         "identity provider attests that blinded message only; the registrar never sees the "
-         "token)")
+    step(f"4. {voters} owners obtain a blind credential from the registrars and vote (the phone "
+         "blinds once per registrar, then the identity provider attests those blinded messages "
+         "only; each registrar, over a connection of its own, signs blind and never sees the "
+         "token; the first ballot waits a random delay after registration)")
     voting = rng.sample(list(roll.owners), voters)
     choices: dict[str, int] = {}
     t0 = time.perf_counter()
     wallets = await scenario.issue([o.owner_id for o in voting], concurrency=12,
                                    election=election)
     t_cred = time.perf_counter() - t0
-    print(f"   {len(wallets)} credentials in {t_cred:.1f} s")
+    print(f"   {len(wallets)} credentials in {t_cred:.1f} s, each signed by "
+          f"{min(len(w.credential.signatures) for w in wallets.values())}+ registrars")
     await scenario.wait_for(ElectionState.OPEN, timeout=60)
     limit = asyncio.Semaphore(12)
 
@@ -164,11 +172,12 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
 
     step("5. Attempts that are refused")
     owner, wallet = voting[0], wallets[voting[0].owner_id]
+    att0, sig0 = cluster.provider.attest(owner.owner_id, ELECTION_ID, [b"\x01" * 256])
     await refused("a second credential for the same owner",
                   voter.obtain_credential(election, cluster.provider.attester(
                       owner.owner_id, ELECTION_ID)))
     att, sig = cluster.provider.attest("stranger-001", ELECTION_ID)
-    await refused("a credential for someone not on the roll", voter.eligibility(att, sig))
+    await refused("a credential for someone not on the roll", voter.eligibility(election, att, sig))
     ballot = voter.prepare_cast(election, wallet, [choices[owner.owner_id]])
     await voter.send(ballot)
     wallet = wallets[owner.owner_id] = ballot.wallet
@@ -183,7 +192,13 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
         twice, *signed.ballot.selections[1:])), wallet.credential, wallet.next_counter)
     await refused("a ballot whose 'approve' counts twice (signed by its voter)",
                   voter.send(PreparedCast.of(stuffed)))
-    other = max(w for w in election.issuers if w != wallet.credential.weight)
+    await refused("the owner's attestation, stolen and replayed with another blinded message",
+                  voter.obtain_credential(election, lambda _: (att0, sig0)))
+    minted = replace(signed, credential=replace(wallet.credential,
+                                                signatures=wallet.credential.signatures[:1]))
+    await refused("a ballot whose credential carries one registrar's signature (an operator "
+                  "holding one registrar's keys)", voter.send(PreparedCast.of(minted)))
+    other = max(w for w in election.weights if w != wallet.credential.weight)
     inflated = replace(signed, credential=replace(wallet.credential, weight=other))
     await refused("a credential claiming a larger weight class",
                   voter.send(PreparedCast.of(inflated)))
@@ -211,8 +226,16 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     step("6. The close: the server seals the ballot box and publishes the aggregates")
     await scenario.wait_for(ElectionState.TALLYING, timeout=window + 60)
     await refused("a ballot after the close", voter.cast(election, wallet, [0]))
-    print("   the ledger holds the credential counts per class and the encrypted totals per "
-          "option: headcount, and area (class sums × class weight)")
+    print("   every registrar's final issuance batch is on the ledger (each record: the owner, "
+          "the class, the identity provider's attestation, the blind signature; ordered by "
+          "owner id, never by arrival); no registrar signed more voting tokens of a class "
+          "than it has records; then the encrypted totals per option: headcount, and area "
+          "(class sums × class weight)")
+    mine = await voter.issued_to(ELECTION_ID, owner.owner_id)
+    nobody = next(o.owner_id for o in roll.owners if o.owner_id not in wallets)
+    print(f"   owner {owner.owner_id} looks up the ledger: credentials issued in their name by "
+          f"{', '.join(n for n, _ in mine)}; owner {nobody}, who did not register, finds "
+          f"{len(await voter.issued_to(ELECTION_ID, nobody))}")
 
     step("7. Tally: guardians 2 and 4 are absent; 1, 3 and 5 each download the whole ledger, "
          "verify every ballot, recompute the aggregates and decrypt them")
@@ -278,7 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     directory = Path(tempfile.mkdtemp(prefix="ownervote-demo-"))
     cluster = LocalCluster(directory, guardian_names=guardian_names(ELECTION_ID, GUARDIANS))
     try:
-        step("0. Starting the server (SQLite) and three validating witnesses")
+        step("0. Starting the server (SQLite), three validating witnesses and three registrars "
+             "(committee, housing bureau, street office: each its own process, store and keys)")
         cluster.start()
         print(f"   server {cluster.address} (TLS; mutual TLS for guardians and administrators "
               f"on {cluster.secure_address}); witnesses co-sign with quorum {cluster.quorum} of "

@@ -43,7 +43,7 @@ def attestation_from_json(text: str) -> tuple[Attestation, bytes]:
 
 def load_provider(path: Path) -> DemoIdentityProvider:
     return DemoIdentityProvider(Ed25519PrivateKey.from_private_bytes(
-        bytes.fromhex(path.read_text().strip())))
+        bytes.fromhex(path.read_text().strip())), expiry_grid=600)
 
 
 def _digest(text: str) -> bytes:

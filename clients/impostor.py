@@ -23,24 +23,28 @@ not the bundle's log's, or not co-signed by its quorum. Nothing here is needed b
 from __future__ import annotations
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2_grpc, wire
 
 from crypto.codec import encode_dealing, encode_guardian_key
 from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.encoding import Event, decode_event, encode_event
+from crypto.issuance import (
+    IssuerKeysRecord,
+    decode_issuer_keys,
+    encode_issuer_keys,
+    sign_issuer_keys,
+)
 from crypto.log import merkle
 from crypto.log.checkpoint import Checkpoint, CosignatureSigner, SignedCheckpoint
 from crypto.log.note import Ed25519Signer, parse_note
 from crypto.log.receipt import ProvenEntry, Receipt
 from crypto.records import (
     ElectionEvent,
-    IssuerKeysRecord,
     ResultOutcome,
     decode_definition,
-    decode_issuer_keys,
     decode_result,
-    encode_issuer_keys,
     encode_result,
 )
 
@@ -99,10 +103,12 @@ class _Elections(election_pb2_grpc.ElectionServiceServicer):
             for e in real.entries:
                 ev = decode_event(e.entry)
                 if ev.kind == ElectionEvent.ISSUER_KEYS:
+                    theirs = decode_issuer_keys(ev.body)
                     ours = tuple((w, IssuerKey(ev.subject, w, generate_issuer_key().public_key())
-                                  .spki) for w, _ in decode_issuer_keys(ev.body).keys)
-                    e.entry = encode_event(Event(ev.kind, ev.subject, encode_issuer_keys(
-                        IssuerKeysRecord(ours))))
+                                  .spki) for w, _ in theirs.keys)
+                    signed = sign_issuer_keys(Ed25519PrivateKey.generate(), ev.subject,
+                                              IssuerKeysRecord(theirs.registrar, ours))
+                    e.entry = encode_event(Event(ev.kind, ev.subject, encode_issuer_keys(signed)))
             return real
         if "joint_key" not in self.i.lies:
             return real

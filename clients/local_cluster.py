@@ -1,10 +1,12 @@
 """A whole deployment on this machine, as separate processes: the server (ledger, election
-services, lifecycle driver) and its witnesses, each with its own database, keys and ports — for
-the demo, the end-to-end tests and the benchmarks.
+services, lifecycle driver), its witnesses and the registrars (``python -m server.registrar``,
+three by default, a credential needing two of them), each with its own database, keys and
+ports — for the demo, the end-to-end tests and the benchmarks.
 
 Keys are made here first (C2SP key strings, written 0600) so that every process knows the
 others' verifier keys before it starts, and the deployment's trust bundle (crypto/log/trust.py:
-the log's key, the witnesses' keys, the quorum, the identity provider's key) is written to
+the log's key, the witnesses' keys, the quorum, the identity provider's key, the registrars'
+keys) is written to
 :attr:`LocalCluster.trust_file` for the clients to pin; a development CA
 (``python -m server.pki``) issues the server's TLS certificate and the client certificates
 (administrator ``admin``, guardians ``<election>/guardian-<i>``) for the mutual-TLS port. The
@@ -91,8 +93,14 @@ class LocalCluster:
     server_settings: tuple[tuple[str, ...], ...] = ()
     clock_skews: tuple[float, ...] = ()
     origin: str = "demo.ownervote.example/log"
+    # the registrars: each its own process, store and keys (the server holds none of them)
+    registrar_names: tuple[str, ...] = ("committee", "housing-bureau", "street-office")
+    registrar_threshold: int = 2  # k: a credential needs this many registrars' signatures
+    registrar_batch_interval: float = 2.0  # seconds between a registrar's issuance batches
+    registrar_addresses: dict[str, str] = field(default_factory=dict)  # name -> its TLS port
+    registrar_keys: dict[str, bytes] = field(default_factory=dict)  # name -> Ed25519 key
     provider: DemoIdentityProvider = field(default_factory=lambda: DemoIdentityProvider(
-        Ed25519PrivateKey.generate()))
+        Ed25519PrivateKey.generate(), expiry_grid=600))
     processes: list[Process] = field(default_factory=list)
     address: str = ""  # the public port (TLS, :attr:`ca`) of the first server process
     secure_address: str = ""  # its mutual-TLS port (guardians, administrators, registrars)
@@ -154,7 +162,14 @@ class LocalCluster:
         d = self.directory
         d.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "server.pki", str(self.pki), "server", "admin",
-                        *self.guardian_names], cwd=ROOT, check=True, capture_output=True)
+                        *self.guardian_names,
+                        *(f"registrar:{n}" for n in self.registrar_names)],
+                       cwd=ROOT, check=True, capture_output=True)
+        for n in self.registrar_names:
+            key = Ed25519PrivateKey.generate()
+            write_private(d / f"registrar-{n}.key", key.private_bytes_raw().hex() + "\n")
+            write_private(d / f"registrar-{n}.kek", secrets.token_hex(24) + "\n")
+            self.registrar_keys[n] = key.public_key().public_bytes_raw()
         log_signer = Ed25519Signer.generate(self.origin)
         write_private(d / "log.key", log_signer.skey() + "\n")
         self.log_vkey = log_signer.verifier().vkey()
@@ -185,10 +200,10 @@ class LocalCluster:
             p.wait_for(r"listening on port")
         self.pin(make_bundle(self.origin, self.log_vkey, self.witness_vkeys, self.quorum,
                              self.provider.public_key.public_bytes_raw(),
-                             development=not is_majority(self.quorum, self.witnesses)))
-        env = dict(os.environ, OWNERVOTE_KEY_ENCRYPTION_KEY=secrets.token_hex(24),
-                   OWNERVOTE_IDENTITY_PROVIDER_KEY=self.provider.public_key.public_bytes_raw()
-                   .hex())
+                             development=not is_majority(self.quorum, self.witnesses),
+                             registrars=self.registrar_keys))
+        env = dict(os.environ, OWNERVOTE_IDENTITY_PROVIDER_KEY=(
+            self.provider.public_key.public_bytes_raw().hex()))
         for k in range(self.servers):
             address = self.address if k == 0 else f"127.0.0.1:{free_port()}"
             secure = self.secure_address if k == 0 else f"127.0.0.1:{free_port()}"
@@ -199,7 +214,44 @@ class LocalCluster:
             self._spawn(name, [*run, "--config", str(self._config(
                 name, address, secure, endpoints, extra))], env).wait_for(r"listening on port")
             self.addresses.append(address)
+        for n in self.registrar_names:
+            self._start_registrar(n)
         return self
+
+    def registrar_dsn(self, name: str) -> str:
+        """A registrar's own store: a SQLite file of its own, or the cluster's PostgreSQL
+        database (its tables carry the registrar's name)."""
+        if self.dsn and self.dsn.startswith("postgresql"):
+            return self.dsn
+        return f"sqlite+aiosqlite:///{self.directory / f'registrar-{name}.db'}"
+
+    def _start_registrar(self, name: str) -> Process:
+        d = self.directory
+        cert, key = self.cert(f"registrar:{name}")
+        address = f"127.0.0.1:{free_port()}"
+        p = self._spawn(f"registrar-{name}", [
+            "-m", "server.registrar", "serve", "--dsn", self.registrar_dsn(name),
+            "--name", name, "--key-file", str(d / f"registrar-{name}.key"),
+            "--kek-file", str(d / f"registrar-{name}.kek"), "--trust", str(self.trust_file),
+            "--server", self.secure_address, "--server-ca", str(self.ca),
+            "--listen", address, "--tls-cert", str(cert), "--tls-key", str(key),
+            "--batch-interval", str(self.registrar_batch_interval),
+            "--tick", str(max(1.0, self.lifecycle_tick))])  # a phone's request catches up
+        p.wait_for(r"listening on port")
+        self.registrar_addresses[name] = address
+        return p
+
+    def import_roll_at_registrars(self, csv: Path) -> None:
+        """Each registrar's operator imports the committee's roll into its own store (the
+        registrar checks owners against its own copy)."""
+        for n in self.registrar_names:
+            subprocess.run([sys.executable, "-m", "server.registrar", "import-roll",
+                            "--dsn", self.registrar_dsn(n), "--name", n, "--csv", str(csv)],
+                           cwd=ROOT, check=True, capture_output=True)
+
+    def registrar_targets(self) -> dict[str, tuple[str, grpc.ChannelCredentials]]:
+        """Where a phone reaches each registrar: its address and TLS credentials."""
+        return {n: (a, self.credentials()) for n, a in self.registrar_addresses.items()}
 
     def _config(self, name: str, address: str, secure: str, endpoints: list[str],
                 extra: tuple[str, ...] = ()) -> Path:

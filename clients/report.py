@@ -5,7 +5,6 @@ printed alongside."""
 
 from __future__ import annotations
 
-from collections import Counter
 from fractions import Fraction
 
 from crypto.election_audit import ElectionAudit
@@ -63,18 +62,26 @@ def election_summary(e: ElectionAudit) -> list[str]:
                      f"{d.guardians} 名监票人中 {d.threshold} 名即可解密")
     if e.dkg is not None:
         lines.append(f"  ceremony: {d.guardians} guardians, threshold {d.threshold}, qualified "
-                     f"{list(e.dkg.qualified)}; {len(e.complaints)} complaint(s); issuer keys "
-                     f"for all {len(e.issuers)} classes")
+                     f"{list(e.dkg.qualified)}; {len(e.complaints)} complaint(s)")
+    lines.append(f"  registrars 登记机构: {len(d.registrars)}, a credential needs "
+                 f"{d.registrar_threshold} of them; issuer keys signed by "
+                 f"{', '.join(d.registrars[r].name for r in sorted(e.issuers)) or 'none yet'}")
     if e.ballots or e.aggregates is not None:
         counted = highest_per_token(e.ballots)
         lines.append(f"  ballots: {len(e.ballots)} on the ledger, every proof and signature "
                      f"verified; {len(counted)} counted (the highest counter of each token), "
                      f"{len(e.ballots) - len(counted)} replaced by a revote")
-    if e.issued is not None:
-        counted_per_class = Counter(w for w, _ in highest_per_token(e.ballots))
-        issued = sum(n for _, n in e.issued.counts)
-        lines.append(f"  credentials: {issued} issued; no class counts more ballots than "
-                     f"credentials ({sum(counted_per_class.values())} counted)")
+    if e.issuances:
+        lines.append(f"  issuance 发放记录: {len(e.issuances)} records, each attested by the "
+                     "identity provider and blind-signed by its registrar (every one verified)")
+        for r, by_class in sorted(e.issued_per_class().items()):
+            name = d.registrars[r].name
+            final = "final batch on the ledger" if r in e.final else "no final batch yet"
+            lines.append(f"    {name}: {sum(by_class.values())} issued in "
+                         f"{len(by_class)} classes; {final}")
+    if e.counted_per_registrar:
+        lines.append("  voting tokens per registrar and class: none above the registrar's "
+                     "issuance records there")
     if e.aggregates is not None:
         lines.append("  aggregates: recomputed from the counted ballots, identical")
     if e.shares:

@@ -28,6 +28,7 @@ from crypto.public_election import PublicElection
 from crypto.records import (
     DEFAULT_MAX_BALLOTS_PER_TOKEN,
     ElectionState,
+    Registrar,
     RulePreset,
     RuleRecord,
     preset_rule,
@@ -36,7 +37,7 @@ from crypto.records import (
 from .admin import AdminClient
 from .guardian_client import GuardianClient, new_guardian
 from .local_cluster import LocalCluster
-from .voter_sdk import VoterClient, Wallet
+from .voter_sdk import RegistrarEndpoint, VoterClient, Wallet
 
 GUARDIANS, THRESHOLD = 3, 2  # the default ceremony: any 2 of 3 guardians decrypt
 
@@ -53,13 +54,20 @@ def guardian_names(election_ids: str | Iterable[str], n: int = GUARDIANS) -> tup
     return tuple(guardian_name(eid, i) for eid in eids for i in range(1, n + 1))
 
 
+def registrar_endpoints(cluster: LocalCluster) -> dict[str, RegistrarEndpoint]:
+    """Where a phone reaches each of the cluster's registrars (TLS with the cluster's CA)."""
+    return {n: RegistrarEndpoint(a, creds) for n, (a, creds)
+            in cluster.registrar_targets().items()}
+
+
 class ElectionScenario:
     """One election on ``cluster``, phase by phase. ``admin`` and ``voter`` may be shared by
     several scenarios (they are then not closed here); otherwise the scenario opens its own."""
 
     def __init__(self, cluster: LocalCluster, election_id: str, *, guardians: int = GUARDIANS,
                  threshold: int = THRESHOLD, admin: AdminClient | None = None,
-                 voter: VoterClient | None = None, poll: float = 0.2) -> None:
+                 voter: VoterClient | None = None, poll: float = 0.2,
+                 first_cast_delay: tuple[float, float] = (0.0, 0.5)) -> None:
         self.cluster = cluster
         self.election_id = election_id
         self.n, self.t = guardians, threshold
@@ -68,7 +76,9 @@ class ElectionScenario:
         if admin is None:
             admin = AdminClient(self._open(cluster.secure_address, "admin"), cluster.bundle)
         if voter is None:
-            voter = VoterClient(self._open(cluster.address), cluster.bundle)
+            voter = VoterClient(self._open(cluster.address), cluster.bundle,
+                                registrars=registrar_endpoints(cluster),
+                                first_cast_delay=first_cast_delay)
         self.admin, self.voter = admin, voter
         self.guardians: dict[int, GuardianClient] = {}
         self.roll: election_pb2.ImportRollResponse | None = None
@@ -105,6 +115,10 @@ class ElectionScenario:
         after the opening), and schedule it (DRAFT → KEY_CEREMONY). The roll's import
         response."""
         self.roll = await self.admin.import_roll(community_id, roll_csv)
+        csv = self.cluster.directory / f"roll-{self.roll.roll_hash.hex()[:16]}.csv"
+        csv.write_bytes(roll_csv)
+        await asyncio.to_thread(self.cluster.import_roll_at_registrars, csv)
+        bundle = self.cluster.bundle
         now = time.time()
         open_time = int(now + opens_in)
         await self.admin.create_election(wire.new_definition_pb(
@@ -113,7 +127,9 @@ class ElectionScenario:
             int(now + opens_in + open_for), self.n, self.t,
             ceremony_deadline=min(open_time, int(now + max(1.0, ceremony_in))),
             max_ballots_per_token=max_ballots_per_token,
-            allow_weak_threshold=allow_weak_threshold))
+            allow_weak_threshold=allow_weak_threshold,
+            registrars=[Registrar(n, k) for n, k in sorted(bundle.registrars.items())],
+            registrar_threshold=self.cluster.registrar_threshold))
         if schedule:
             await self.admin.schedule(self.election_id)
         return self.roll

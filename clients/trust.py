@@ -1,10 +1,12 @@
 """The trust bundle, made as a deployment makes its keys: ``python -m clients.trust COMMAND``.
 
     make --origin ORIGIN --log-key VKEY --witness VKEY [--witness VKEY ...] --quorum K
-         --identity-provider HEX [--development] --out FILE
+         --identity-provider HEX [--registrar NAME=HEX ...] [--development] --out FILE
         Write the deployment's trust bundle (crypto/log/trust.py) and print its fingerprint,
         the short code a community posts on its notice board (or shows as a QR code). The
-        quorum must be a strict majority of the witnesses unless --development.
+        quorum must be a strict majority of the witnesses unless --development. Each
+        --registrar pins one registrar of the consortium by its Ed25519 key
+        (``python -m server.registrar key`` prints it).
     add-guardians FILE --election ID --guardian INDEX:FINGERPRINT [--guardian ...]
         Pin an election's guardians (each guardian's CLI prints its fingerprint:
         ``python -m clients.guardian ... fingerprint``) and print the new fingerprint.
@@ -52,6 +54,8 @@ def _describe(bundle: TrustBundle) -> str:
     lines = [f"fingerprint {bundle.fingerprint()}",
              f"log {bundle.origin}; {len(bundle.witnesses)} witnesses, quorum {bundle.quorum}"
              + (" (DEVELOPMENT: not a majority)" if bundle.development else "")]
+    if bundle.registrars:
+        lines.append(f"registrars: {', '.join(bundle.registrars)}")
     elections = sorted({s for s, _ in bundle.guardians})
     lines += [f"election {e}: guardians {sorted(bundle.guardian_fingerprints(e))} pinned"
               for e in elections]
@@ -69,6 +73,17 @@ def _guardian(text: str) -> tuple[int, bytes]:
     return value
 
 
+def _registrar(text: str) -> tuple[str, bytes]:
+    name, sep, key = text.partition("=")
+    try:
+        value = (name, bytes.fromhex(key))
+    except ValueError:
+        value = None
+    if not sep or not name or value is None or len(value[1]) != 32:
+        raise argparse.ArgumentTypeError("NAME=KEY (the registrar's key, 64 hex digits)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m clients.trust",
                                 description=__doc__.split("\n")[0],
@@ -81,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--witness", action="append", default=[])
     m.add_argument("--quorum", type=int, required=True)
     m.add_argument("--identity-provider", required=True, help="Ed25519 public key, 64 hex")
+    m.add_argument("--registrar", type=_registrar, action="append", default=[],
+                   metavar="NAME=HEX", help="a registrar of the consortium (repeatable)")
     m.add_argument("--development", action="store_true")
     m.add_argument("--out", type=Path, required=True)
     a = sub.add_parser("add-guardians")
@@ -94,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "make":
             bundle = make_bundle(args.origin, args.log_key, args.witness, args.quorum,
                                  bytes.fromhex(args.identity_provider),
-                                 development=args.development)
+                                 development=args.development,
+                                 registrars=dict(args.registrar))
             args.out.write_bytes(bundle.encode())  # public: anyone may read it
         elif args.cmd == "add-guardians":
             bundle = read_bundle(args.file).with_guardians(args.election, dict(args.guardian))

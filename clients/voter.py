@@ -3,14 +3,22 @@
 
     election ID
         The motion, the options, the state and the times, as the co-signed ledger proves them.
-    register --election ID --attest COMMAND --wallet FILE
-        Obtain a blind credential. The token key is generated and the credential blinded here;
-        only then is the identity provider asked: COMMAND (for the demo's, e.g.
+    register --election ID --attest COMMAND --wallet FILE --registrar NAME=HOST:PORT ...
+             [--cast-delay LOW,HIGH]
+        Obtain a blind credential from the election's registrars (at least its k of them; each
+        --registrar is where one is reached, over TLS with --ca, a connection of its own). The
+        token key is generated and the credential blinded here, once per registrar; only then
+        is the identity provider asked: COMMAND (for the demo's, e.g.
         "python -m clients.identity_provider attest --key-file K --owner O --election ID") is
         run with "--blinded-digest HEX" added for each blinded message the attestation is to
         authorise (none: an eligibility-only one) and prints the attestation (JSON). The token
-        and the credential are kept in the wallet file (mode 0600). The registrar never sees
-        the token, and the attestation is good for this blinded message only.
+        and the credential are kept in the wallet file (mode 0600). No registrar sees the
+        token, and the attestation is good for these blinded messages only. The first vote
+        waits a random delay after registration (default 30..600 s; --cast-delay).
+    issued --election ID --owner OWNER_ID
+        Whether the ledger records a credential issued in this owner's name (each registrar's
+        issuance record, verified): an owner who never registered and finds one here was
+        impersonated.
     vote --wallet FILE --choice NAME [--choice NAME ...] [--receipt FILE]
         Encrypt for the joint key the ledger proves, sign with the token and cast; the receipt
         is verified against the exact ledger entry and a checkpoint co-signed by the bundle's
@@ -40,6 +48,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
 from ownervote.files import write_private
 from ownervote.v1.wire import WireError
 
@@ -51,7 +60,7 @@ from crypto.log.view import LogView
 from .channel import add_connection_arguments, channel_from
 from .identity_provider import attestation_from_json
 from .trust import NoTrust, add_trust_argument, read_bundle
-from .voter_sdk import Refused, VoterClient, Wallet
+from .voter_sdk import FIRST_CAST_DELAY, Refused, RegistrarEndpoint, VoterClient, Wallet
 
 
 def receipt_json(r: Receipt, ballot_hash: bytes) -> str:
@@ -103,12 +112,36 @@ def view_path(args) -> Path | None:
     return wallet.with_name(wallet.name + ".view") if wallet is not None else None
 
 
+def registrar_endpoints(args) -> dict[str, RegistrarEndpoint]:
+    """``--registrar NAME=HOST:PORT`` as endpoints (TLS with ``--ca``)."""
+    out = {}
+    for spec in getattr(args, "registrar", None) or []:
+        name, sep, target = spec.partition("=")
+        if not sep or not name or not target:
+            raise SystemExit(f"error: --registrar is NAME=HOST:PORT, not {spec!r}")
+        out[name] = RegistrarEndpoint(target, grpc.ssl_channel_credentials(
+            args.ca.read_bytes()) if args.ca else None)
+    return out
+
+
+def cast_delay(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("LOW,HIGH in seconds") from exc
+    if not 0 <= lo <= hi:
+        raise argparse.ArgumentTypeError("0 <= LOW <= HIGH")
+    return lo, hi
+
+
 async def run(args) -> None:
     bundle = read_bundle(args.trust)
     path = view_path(args)
     view = LogView.from_json(bundle, path.read_text()) if path and path.exists() else None
     async with channel_from(args) as channel:
-        voter = VoterClient(channel, bundle, view)
+        voter = VoterClient(channel, bundle, view, registrars=registrar_endpoints(args),
+                            first_cast_delay=getattr(args, "cast_delay", None)
+                            or FIRST_CAST_DELAY)
         try:
             await command(voter, args)
         finally:
@@ -126,7 +159,17 @@ async def command(voter: VoterClient, args) -> None:
         election = await voter.election(args.election)
         wallet = await voter.obtain_credential(election, command_attester(args.attest))
         write_private(args.wallet, wallet.to_json())
-        print(f"credential for weight class {wallet.credential.weight} saved in {args.wallet}")
+        print(f"credential for weight class {wallet.credential.weight} from "
+              f"{len(wallet.credential.signatures)} registrars saved in {args.wallet}")
+    elif args.cmd == "issued":
+        found = await voter.issued_to(args.election, args.owner)
+        if not found:
+            print(f"账本上没有以 {args.owner} 名义发放的凭证 / the ledger records no credential "
+                  f"issued in the name of {args.owner}")
+        for name, weight in found:
+            print(f"登记机构 {name} 以 {args.owner} 名义发放了一份凭证（权重类 {weight}）/ "
+                  f"registrar {name} issued a credential in the name of {args.owner} "
+                  f"(weight class {weight})")
     elif args.cmd == "vote":
         wallet = Wallet.from_json(args.wallet.read_text())
         election = await voter.election(wallet.election_id)
@@ -176,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--attest", required=True, metavar="COMMAND",
                    help="the identity provider's command (see above)")
     r.add_argument("--wallet", type=Path, required=True)
+    r.add_argument("--registrar", action="append", default=[], metavar="NAME=HOST:PORT",
+                   help="where a registrar of the election is reached (repeat for each)")
+    r.add_argument("--cast-delay", type=cast_delay, metavar="LOW,HIGH",
+                   help="seconds between registration and the first vote (random in range)")
+    i = sub.add_parser("issued")
+    i.add_argument("--election", required=True)
+    i.add_argument("--owner", required=True)
     v = sub.add_parser("vote")
     v.add_argument("--wallet", type=Path, required=True)
     v.add_argument("--choice", action="append", default=[])

@@ -10,12 +10,21 @@ What a phone does, in order (docs/protocol.md §8–§12):
    ceremony, the guardians' keys checked against the bundle, the issuer keys, the state. A
    server cannot make the phone encrypt for another key or contest, nor show it a fork.
 2. :meth:`VoterClient.obtain_credential` — generate the token key *on the device*, blind the
-   credential message for the owner's weight class (RFC 9474 Blind), and only then ask the
-   identity provider (the ``attest`` callback: after its real-name and face check it signs an
-   attestation naming the blinded message's digest, docs/protocol.md §8.4), let the registrar
-   blind-sign it, unblind (Finalize, which verifies the signature). The registrar never sees
-   the token; an attestation taken on the way is good for this blinded message only. The
-   :class:`Wallet` (token + credential) stays on the phone.
+   credential message for the owner's weight class separately for every registrar of the
+   election (RFC 9474 Blind: a fresh prefix and blinding factor each, so each registrar sees an
+   unrelated blinded message), and only then ask the identity provider (the ``attest``
+   callback: after its real-name and face check it signs one attestation naming every blinded
+   message's digest, docs/protocol.md §8.4), let each registrar blind-sign its own, unblind
+   (Finalize, which verifies each signature) and keep at least the election's k of them as the
+   credential. No registrar sees the token; an attestation taken on the way is good for these
+   blinded messages only. The :class:`Wallet` (token + credential) stays on the phone.
+
+   Unlinkability: registration never uses the server's connection. Each registrar is called
+   over a connection of its own, opened for the request and closed after it (and not the one
+   the ballots go over), and the first ballot is spaced from registration by a random delay
+   (``first_cast_delay``, default 30 s to 10 min; :attr:`Wallet.cast_after`): :meth:`send`
+   waits until then. An app may instead defer the first cast to a later session (the wallet
+   keeps ``cast_after`` either way). What is left to see: docs/threat-model.md, "metadata".
 3. :meth:`VoterClient.cast` — :meth:`VoterClient.prepare_cast` encrypts the choices with their
    proofs and signs with the token, :meth:`VoterClient.send` casts; the reply is a receipt,
    checked here against the exact ledger entry the ballot became and a checkpoint co-signed by
@@ -34,7 +43,9 @@ import asyncio
 import hashlib
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Sequence
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -59,6 +70,7 @@ from crypto.credential import (
     Credential,
     finalize_credential,
     generate_token,
+    merge_credentials,
     request_credential,
     token_public_bytes,
 )
@@ -94,6 +106,24 @@ async def attested(attest: Attester, blinded_msgs: Sequence[bytes]) -> Attested:
     return await answer if inspect.isawaitable(answer) else answer
 
 
+#: The random delay between registration and the first ballot (seconds, low and high).
+FIRST_CAST_DELAY = (30.0, 600.0)
+
+
+@dataclass(frozen=True)
+class RegistrarEndpoint:
+    """Where a phone reaches one registrar: its address and TLS credentials (``None``: a
+    plaintext development setup). Each request opens a connection of its own."""
+
+    target: str
+    credentials: grpc.ChannelCredentials | None = None
+
+    def open(self) -> grpc.aio.Channel:
+        if self.credentials is None:
+            return grpc.aio.insecure_channel(self.target)
+        return grpc.aio.secure_channel(self.target, self.credentials)
+
+
 class Refused(Exception):
     """The server refused a call: its gRPC code, reason, the field it named and, for a rate
     limit, the seconds it asks the client to wait (RetryInfo)."""
@@ -121,6 +151,9 @@ class Wallet:
     credential: Credential
     last_counter: int = 0
     last_ballot: bytes = b""  # the leaf hash of the ballot signed with last_counter
+    # POSIX seconds before which the first ballot is not sent (registration and casting are
+    # spaced by a random delay: VoterClient.obtain_credential)
+    cast_after: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.last_counter <= MAX_COUNTER - 1:
@@ -144,7 +177,8 @@ class Wallet:
         return json.dumps({"token": raw.hex(),
                            "credential": encode_credential(self.credential).hex(),
                            "last_counter": self.last_counter,
-                           "last_ballot": self.last_ballot.hex()})
+                           "last_ballot": self.last_ballot.hex(),
+                           "cast_after": self.cast_after})
 
     @classmethod
     def from_json(cls, text: str) -> Wallet:
@@ -156,7 +190,11 @@ class Wallet:
         last = d.get("last_counter", 0)
         if not isinstance(last, int) or isinstance(last, bool):
             raise ValueError("the wallet's last_counter is not a number")
-        return cls(token, credential, last, bytes.fromhex(d.get("last_ballot", "")))
+        cast_after = d.get("cast_after", 0.0)
+        if not isinstance(cast_after, (int, float)) or isinstance(cast_after, bool):
+            raise ValueError("the wallet's cast_after is not a number")
+        return cls(token, credential, last, bytes.fromhex(d.get("last_ballot", "")),
+                   float(cast_after))
 
 
 @dataclass(frozen=True)
@@ -253,12 +291,18 @@ class VoterClient:
     has trusted, kept between sessions), which every later checkpoint must be consistent with."""
 
     def __init__(self, channel: grpc.aio.Channel, bundle: TrustBundle,
-                 view: LogView | None = None, *, receipt_wait: float = 30.0) -> None:
+                 view: LogView | None = None, *, receipt_wait: float = 30.0,
+                 registrars: Mapping[str, RegistrarEndpoint] | None = None,
+                 first_cast_delay: tuple[float, float] = FIRST_CAST_DELAY) -> None:
         if not isinstance(bundle, TrustBundle):
             raise TypeError("a VoterClient needs the pinned trust bundle")
         self.channel = channel
         self.elections = election_pb2_grpc.ElectionServiceStub(channel)
-        self.registration = election_pb2_grpc.RegistrationServiceStub(channel)
+        # name -> where to reach it; a connection of its own per request (never ``channel``)
+        self.registrars = dict(registrars or {})
+        if not 0 <= first_cast_delay[0] <= first_cast_delay[1]:
+            raise ValueError("first_cast_delay is (low, high) seconds, 0 <= low <= high")
+        self.first_cast_delay = first_cast_delay
         self.ballot_box = election_pb2_grpc.BallotBoxServiceStub(channel)
         self.ledger = ledger_pb2_grpc.LedgerServiceStub(channel)
         self.bundle = bundle
@@ -301,58 +345,118 @@ class VoterClient:
                             old_size=low, new_size=high))).hashes)
             return self.view.observe(signed_note, proof)
 
-    async def records(self, election_id: str, *, require_guardians: bool = True
-                      ) -> tuple[PublicElection, ElectionAudit]:
+    async def records(self, election_id: str, *, require_guardians: bool = True,
+                      issuances: bool = False) -> tuple[PublicElection, ElectionAudit]:
         """The election rebuilt from its ledger records (crypto/election_view.py), proven
         against a co-signed checkpoint consistent with this device's view: what it acts on.
-        ``require_guardians=False`` for a client that only reads the state (not the joint key):
-        a guardian the bundle pins must still match."""
+        Every registrar it names must be one the bundle pins, with the bundle's identity
+        provider. ``require_guardians=False`` for a client that only reads the state (not the
+        joint key): a guardian the bundle pins must still match. ``issuances``: the registrars'
+        issuance batches too (:meth:`issued_to`)."""
         known = self.view.size
         r = await self._call(self.elections.GetElectionRecords, election_pb2.
                              GetElectionRecordsRequest(election_id=election_id,
-                                                       known_tree_size=known))
+                                                       known_tree_size=known,
+                                                       include_issuances=issuances))
         note, consistency, entries = wire.election_records(r)
         cp = await self.observe(note, consistency, proof_from=known)
         return election_from_records(election_id, cp, entries,
                                      self.bundle.guardian_fingerprints(election_id),
-                                     require_guardians=require_guardians)
+                                     require_guardians=require_guardians,
+                                     registrars=self.bundle.registrars,
+                                     identity_provider=self.bundle.identity_provider)
+
+    async def issued_to(self, election_id: str, owner_id: str) -> list[tuple[str, int]]:
+        """(registrar, weight class) of every credential the ledger records as issued in this
+        owner's name, each record verified (attestation and blind signature): an owner who
+        never registered and finds one here was impersonated, and the record names the
+        identity provider's attestation and the registrar that issued it."""
+        _, audit = await self.records(election_id, require_guardians=False, issuances=True)
+        names = audit.definition.registrars
+        return [(names[r].name, i.weight) for r, i in audit.issuances if i.owner_id == owner_id]
 
     async def election(self, election_id: str) -> PublicElection:
         """The election as the co-signed ledger proves it (never GetElection's word)."""
         return (await self.records(election_id))[0]
 
-    async def eligibility(self, att: Attestation, signature: bytes) -> int:
-        """The owner's weight class; any valid attestation of the owner answers it, an
-        eligibility-only one (authorising no blinded message) is enough."""
-        resp = await self._call(self.registration.GetEligibility,
-                                wire.eligibility_request_pb(att, signature))
+    def _endpoints(self, election: PublicElection) -> list[tuple[int, str, RegistrarEndpoint]]:
+        """(index, name, endpoint) of every registrar of the election that published issuer
+        keys and that this client can reach, in the definition's order."""
+        out = []
+        for i, ref in enumerate(election.definition.registrars):
+            endpoint = self.registrars.get(ref.name)
+            if endpoint is not None and i in election.issuers:
+                out.append((i, ref.name, endpoint))
+        k = election.definition.registrar_threshold
+        if len(out) < k:
+            raise InvalidProof("registrars", f"the election needs credentials from {k} "
+                               f"registrars; this client reaches {len(out)} of those with keys")
+        return out
+
+    async def _registrar_call(self, endpoint: RegistrarEndpoint, method: str, request):
+        """One registrar request over a connection of its own (opened and closed here); an
+        UNAVAILABLE answer is retried (the identical request is answered identically)."""
+        channel = endpoint.open()
+        try:
+            stub = election_pb2_grpc.RegistrationServiceStub(channel)
+            for attempt in range(5):
+                try:
+                    return await getattr(stub, method)(request, timeout=30)
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
+                        raise Refused(exc) from exc
+                    await asyncio.sleep(0.2 * 2 ** attempt)
+        finally:
+            await channel.close()
+
+    async def eligibility(self, election: PublicElection, att: Attestation,
+                          signature: bytes) -> int:
+        """The owner's weight class, as the election's first reachable registrar's roll has
+        it; any valid attestation of the owner answers it, an eligibility-only one
+        (authorising no blinded message) is enough."""
+        _, _, endpoint = self._endpoints(election)[0]
+        resp = await self._registrar_call(endpoint, "GetEligibility",
+                                          wire.eligibility_request_pb(att, signature))
         return resp.weight
 
     async def obtain_credential(self, election: PublicElection, attest: Attester,
                                 weight: int | None = None) -> Wallet:
-        """Token generated and credential blinded here; then ``attest`` is asked for an
-        attestation of exactly that blinded message, and the registrar signs blind.
-        ``weight`` is the owner's weight class if the app already asked (:meth:`eligibility`,
-        e.g. when the owner first opened it); otherwise it asks now, with an eligibility-only
-        attestation. A wrong one is refused (weight)."""
+        """Token generated and the credential message blinded here, once per registrar; then
+        ``attest`` is asked for one attestation of exactly those blinded messages, and each
+        registrar signs its own blind, over its own connection. ``weight`` is the owner's
+        weight class if the app already asked (:meth:`eligibility`); otherwise it asks now,
+        with an eligibility-only attestation. The credential keeps every registrar's signature
+        that verified; fewer than the election's k is a Refused of the first registrar that
+        refused (or InvalidProof for a signature that did not verify)."""
+        endpoints = self._endpoints(election)
         if weight is None:
-            weight = await self.eligibility(*await attested(attest, ()))
-        issuer = election.issuers.get(weight)
-        if issuer is None:
-            raise InvalidProof("issuer_keys", f"the election publishes no key for class {weight}")
+            weight = await self.eligibility(election, *await attested(attest, ()))
         token = generate_token()
-        request = request_credential(issuer, token_public_bytes(token))
-        att, signature = await attested(attest, (request.blinded_msg,))
-        msg = wire.credential_request_pb(att, signature, weight, request.blinded_msg)
-        for attempt in range(5):  # the identical request again is answered identically
-            try:
-                resp = await self.registration.RequestCredential(msg)
-                break
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
-                    raise Refused(exc) from exc
-                await asyncio.sleep(0.2 * 2 ** attempt)
-        return Wallet(token, finalize_credential(request, resp.blind_sig))
+        tpk = token_public_bytes(token)
+        requests = []
+        for i, name, endpoint in endpoints:
+            issuer = election.issuers[i].get(weight)
+            if issuer is None:
+                raise InvalidProof("issuer_keys", f"registrar {name} publishes no key for "
+                                   f"class {weight}")
+            requests.append((name, endpoint, request_credential(issuer, tpk)))
+        att, signature = await attested(attest, [q.blinded_msg for _, _, q in requests])
+
+        async def one(endpoint: RegistrarEndpoint, q) -> Credential:
+            resp = await self._registrar_call(endpoint, "RequestCredential",
+                                              wire.credential_request_pb(att, signature,
+                                                                         weight, q.blinded_msg))
+            return finalize_credential(q, resp.blind_sig)  # InvalidSignature if it is not
+
+        answers = await asyncio.gather(*(one(e, q) for _, e, q in requests),
+                                       return_exceptions=True)
+        parts = [a for a in answers if isinstance(a, Credential)]
+        k = election.definition.registrar_threshold
+        if len(parts) < k:
+            raise next(a for a in answers if isinstance(a, BaseException))
+        lo, hi = self.first_cast_delay
+        return Wallet(token, merge_credentials(parts),
+                      cast_after=time.time() + secrets.SystemRandom().uniform(lo, hi))
 
     @staticmethod
     def prepare_cast(election: PublicElection, wallet: Wallet,
@@ -370,7 +474,11 @@ class VoterClient:
 
     async def send(self, prepared: PreparedCast) -> CastReceipt:
         """Cast a prepared ballot; the receipt is checked against exactly its ledger entry and a
-        checkpoint the witness quorum co-signed. Refused if the ballot box refuses it."""
+        checkpoint the witness quorum co-signed. Refused if the ballot box refuses it. A first
+        ballot waits until its wallet's ``cast_after`` (the random delay after registration)."""
+        wallet = prepared.wallet
+        if wallet is not None and wallet.last_counter == 1:
+            await asyncio.sleep(max(0.0, wallet.cast_after - time.time()))
         try:
             resp = await self.ballot_box.CastBallot(prepared.request)
             receipt = wire.receipt(resp.receipt)

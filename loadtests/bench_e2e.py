@@ -26,7 +26,7 @@ from pathlib import Path
 import grpc
 
 from clients.local_cluster import LocalCluster
-from clients.scenario import ElectionScenario, guardian_names
+from clients.scenario import ElectionScenario, guardian_names, registrar_endpoints
 from clients.voter_sdk import VoterClient
 from crypto.records import ElectionState
 from rules.roll import Unit
@@ -94,7 +94,8 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
     cluster, eid = scenario.cluster, scenario.election_id
     channels = [cluster.channel(a) for a in cluster.addresses]  # TLS, as phones
     # requests alternate between server processes
-    voters = [VoterClient(c, cluster.bundle) for c in channels]
+    voters = [VoterClient(c, cluster.bundle, registrars=registrar_endpoints(cluster),
+                          first_cast_delay=(0.0, 0.0)) for c in channels]
     ids = [f"owner-{i:05d}" for i in range(owners)]
     # each owner's identity provider, which attests once the phone has blinded
     attestations = [cluster.provider.attester(o, eid) for o in ids[:max(credentials, ballots)]]
@@ -118,7 +119,7 @@ async def _measure(scenario: ElectionScenario, election, rng: random.Random, own
     # opened it), so the timed step is the credential request and its finalization
     async def eligibility(attest) -> int:
         async with limit:
-            return await voters[0].eligibility(*attest(()))  # an eligibility-only attestation
+            return await voters[0].eligibility(election, *attest(()))  # eligibility-only
 
     weights = await asyncio.gather(*(eligibility(a) for a in attestations[half:credentials]))
 

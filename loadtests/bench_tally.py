@@ -11,8 +11,9 @@ verification rate.
 * **The tally ceremony** after aggregation: t = 3 of 5 guardians each compute a partial
   decryption of the 6 aggregates with its proof; every share is verified, t combined per
   aggregate, the discrete logs solved (areas up to the roll's total area) and the rule applied.
-* **The auditor**: full verification of real ballots (credential, token signature, every proof)
-  per second on one core, as crypto/election_audit.py does for every ballot.
+* **The auditor**: full verification of real ballots (a credential of k = 2 registrars' signatures,
+  token signature, every proof) per second on one core, as crypto/election_audit.py does for
+  every ballot.
 
 Prints figures and, with ``--plot FILE``, a PNG of tally time against ballots.
 """
@@ -32,12 +33,13 @@ from concurrent.futures import ProcessPoolExecutor
 from crypto.ballot import Contest, ElectionContext
 from crypto.cast import verify_cast_ballot
 from crypto.codec import decode_cast_ballot, decode_cast_ballot_bytes, encode_cast_ballot
-from crypto.credential import IssuerKey, generate_issuer_key
+from crypto.credential import IssuerKey, IssuerSet, generate_issuer_key
 from crypto.encoding import Event, decode_event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
     DefinitionRecord,
     ElectionEvent,
+    Registrar,
     RollCommitment,
     RulePreset,
     encode_aggregates,
@@ -55,19 +57,23 @@ from tests.support.dkg import run_dkg
 
 EID = "bench-tally"
 WEIGHTS = [8950, 12025, 14300, 7580, 16845]
+REGISTRARS, K = 3, 2  # each ballot's credential carries the signatures of registrars 0 and 1
 
 
 def setup(samples: int):
     run = run_dkg(EID, 5, 3)
     dkg, shares = run.result, run.shares
     context = ElectionContext(EID, Contest.referendum(), dkg.joint_public_key)
-    private = {w: generate_issuer_key() for w in WEIGHTS}
-    issuers = {w: IssuerKey(EID, w, k.public_key()) for w, k in private.items()}
+    private = {(r, w): generate_issuer_key() for r in range(K) for w in WEIGHTS}
+    keys = {r: {w: IssuerKey(EID, w, private[(r, w)].public_key(), r) for w in WEIGHTS}
+            for r in range(K)}
+    issuers = IssuerSet(EID, K, keys)
     rng = random.Random(1)
     casts = []
     for i in range(samples):
         w = WEIGHTS[i % len(WEIGHTS)]
-        casts.append(new_voter(context, issuers[w], private[w],
+        casts.append(new_voter(context, [keys[r][w] for r in range(K)],
+                               [private[(r, w)] for r in range(K)],
                                [rng.choice([0, 0, 1, 2])]).cast)
     return dkg, shares, context, issuers, casts
 
@@ -153,7 +159,9 @@ def ceremony(dkg, shares, aggs, total_area: int) -> float:
     roll = RollCommitment(bytes(32), total_area, owners,
                           ((1, owners - 1), (total_area - (owners - 1), 1)))
     definition = DefinitionRecord(EID, "r", bytes(32), "m", Contest.referendum(),
-                                  preset_rule(RulePreset.MAJOR), 1, 2, 5, 3, 1)
+                                  preset_rule(RulePreset.MAJOR), 1, 2, 5, 3, 1,
+                                  tuple(Registrar(f"registrar-{r}", bytes([r + 1]) * 32)
+                                        for r in range(REGISTRARS)), K, bytes(32))
     result_of(definition, roll, aggs, totals, (1, 3, 5))
     return time.perf_counter() - t0
 

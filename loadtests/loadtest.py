@@ -79,8 +79,8 @@ def locust_command(args: argparse.Namespace, host: str) -> list[str]:
 
 
 def run_locust(args: argparse.Namespace, host: str, pool: Path, out: Path,
-               ca: Path | None = None) -> int:
-    env = dict(os.environ, OWNERVOTE_LOAD_POOL=str(pool))
+               ca: Path | None = None, registrar: str = "") -> int:
+    env = dict(os.environ, OWNERVOTE_LOAD_POOL=str(pool), OWNERVOTE_LOAD_REGISTRAR=registrar)
     if ca is not None:  # the server's public port serves TLS
         env["OWNERVOTE_LOAD_CA"] = str(ca)
     with open(out, "w") as f:
@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         write_pool(pool, pool_path)
         print(f"== locust: {args.users} users (voters 4 : readers 1), {args.spawn_rate:g}/s "
               f"spawn rate, {args.duration}", flush=True)
-        code = run_locust(args, cluster.address, pool_path, workdir / "locust.out", cluster.ca)
+        code = run_locust(args, cluster.address, pool_path, workdir / "locust.out", cluster.ca,
+                          cluster.registrar_addresses[pool.registrar])
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         code = 130

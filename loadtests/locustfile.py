@@ -8,7 +8,9 @@ prepares the request pool and runs::
         --headless -u 20 -r 10 -t 30s --host 127.0.0.1:PORT --only-summary
 
 ``--host`` is the server's public gRPC address (``HOST:PORT``), reached over TLS verified with
-the CA in env ``OWNERVOTE_LOAD_CA`` (unset: plain gRPC to a development server). The pool
+the CA in env ``OWNERVOTE_LOAD_CA`` (unset: plain gRPC to a development server); the credential
+requests go to the registrar at env ``OWNERVOTE_LOAD_REGISTRAR`` (``HOST:PORT``, the one the
+pool's requests are for, over the same TLS; unset: no credential requests are sent). The pool
 (JSON written by ``loadtests/prepare.py``, path in env ``OWNERVOTE_LOAD_POOL``) holds serialized
 requests made before the timed phase, so no cryptography runs here: each request is sent once,
 popped from the pool, which is loaded once per process. It serves one locust process (a
@@ -52,6 +54,7 @@ grpc_gevent.init_gevent()  # before any channel: grpc's I/O cooperates with geve
 
 POOL_ENV = "OWNERVOTE_LOAD_POOL"
 CA_ENV = "OWNERVOTE_LOAD_CA"
+REGISTRAR_ENV = "OWNERVOTE_LOAD_REGISTRAR"
 log = logging.getLogger("ownervote.loadtest")
 
 
@@ -79,8 +82,8 @@ class Pool:
     def __init__(self, path: str) -> None:
         with open(path) as f:
             d = json.load(f)
-        if d.get("version") != 1:
-            raise ValueError(f"{path}: not a version 1 load-test pool")
+        if d.get("version") != 2:
+            raise ValueError(f"{path}: not a version 2 load-test pool")
         self.elections: list[str] = d["elections"]
         # popped from the end: reverse, so that they go out in the prepared order
         self.credential_requests = [base64.b64decode(r) for r in
@@ -150,15 +153,21 @@ class GrpcUser(User):
         super().__init__(environment)
         if not self.host:
             raise RuntimeError("give the server's gRPC address with --host HOST:PORT")
-        target = self.host.split("://", 1)[-1].rstrip("/")
+        self._channel = self.open(self.host.split("://", 1)[-1].rstrip("/"))
+        registrar = os.environ.get(REGISTRAR_ENV, "")
+        self._registrar = self.open(registrar) if registrar else None
+        self.pool = Pool.get()
+
+    def open(self, target: str) -> grpc.Channel:
         ca = os.environ.get(CA_ENV)
         channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(
             Path(ca).read_bytes())) if ca else grpc.insecure_channel(target)
-        self._channel = grpc.intercept_channel(channel, LocustInterceptor(environment))
-        self.pool = Pool.get()
+        return grpc.intercept_channel(channel, LocustInterceptor(self.environment))
 
     def on_stop(self) -> None:
         self._channel.close()
+        if self._registrar is not None:
+            self._registrar.close()
 
     def call(self, method, request) -> object | None:
         """One call; a gRPC error is already counted as a failure by the interceptor."""
@@ -177,7 +186,8 @@ class VoterUser(GrpcUser):
     def __init__(self, environment) -> None:
         super().__init__(environment)
         self.ballot_box = election_pb2_grpc.BallotBoxServiceStub(self._channel)
-        self.registration = election_pb2_grpc.RegistrationServiceStub(self._channel)
+        self.registration = (None if self._registrar is None else
+                             election_pb2_grpc.RegistrationServiceStub(self._registrar))
 
     def _cast(self) -> bool:
         request = self.pool.take("cast_requests")
@@ -187,6 +197,8 @@ class VoterUser(GrpcUser):
         return True
 
     def _credential(self) -> bool:
+        if self.registration is None:
+            return False
         request = self.pool.take("credential_requests")
         if request is None:
             return False

@@ -13,9 +13,12 @@ Given a started :class:`clients.local_cluster.LocalCluster`, :func:`prepare`:
 4. makes the pool:
 
    * credential requests: for every other voting owner, a serialized
-     ``RequestCredentialRequest`` — a fresh identity attestation and the phone's blinded token
-     message for the owner's weight class (the token itself is thrown away: the load test does
-     not finalize the credential);
+     ``RequestCredentialRequest`` to one registrar (``registrar``, the one the load generator's
+     registration address serves) — the phone's blinded token message under that registrar's
+     key of the owner's weight class and a fresh identity attestation authorising exactly it
+     (the token itself is thrown away: the load test does not finalize the credential, and a
+     registrar accepts an owner and an attestation's nonce once, so each request is another
+     owner's);
    * cast requests: serialized ``CastBallotRequest`` s, each a fresh encryption of a random
      choice signed by one of the real credentials' tokens — the server treats every one after a
      token's first as a revote, with every check and a ledger append each;
@@ -46,7 +49,7 @@ from ownervote.v1 import election_pb2, wire
 
 from clients.admin import AdminClient
 from clients.local_cluster import LocalCluster
-from clients.scenario import ElectionScenario
+from clients.scenario import ElectionScenario, registrar_endpoints
 from clients.voter_sdk import VoterClient, Wallet
 from crypto.credential import generate_token, request_credential, token_public_bytes
 from crypto.public_election import PublicElection
@@ -56,7 +59,7 @@ from rules.roll import compute_weights
 from .scenario import Community
 
 GUARDIANS, THRESHOLD = 3, 2
-POOL_VERSION = 1
+POOL_VERSION = 2
 
 
 def election_ids(communities: Sequence[Community], tag: str) -> list[str]:
@@ -72,6 +75,7 @@ class Pool:
     credential_requests: list[bytes] = field(default_factory=list)
     cast_requests: list[bytes] = field(default_factory=list)
     receipt_leaves: list[bytes] = field(default_factory=list)  # RFC 9162 leaf hashes
+    registrar: str = ""  # the name of the registrar the credential requests are for
 
 
 def _b64(data: bytes) -> str:
@@ -85,6 +89,7 @@ def write_pool(pool: Pool, path: Path) -> None:
         "credential_requests": [_b64(r) for r in pool.credential_requests],
         "cast_requests": [_b64(r) for r in pool.cast_requests],
         "receipt_leaves": [leaf.hex() for leaf in pool.receipt_leaves],
+        "registrar": pool.registrar,
     }))
 
 
@@ -95,7 +100,7 @@ def read_pool(path: Path) -> Pool:
     return Pool(d["elections"],
                 [base64.b64decode(r) for r in d["credential_requests"]],
                 [base64.b64decode(r) for r in d["cast_requests"]],
-                [bytes.fromhex(h) for h in d["receipt_leaves"]])
+                [bytes.fromhex(h) for h in d["receipt_leaves"]], d["registrar"])
 
 
 def cast_request(election: PublicElection, wallet: Wallet,
@@ -118,12 +123,14 @@ def _interleave(groups: Sequence[Sequence]) -> list:
 async def prepare(cluster: LocalCluster, communities: Sequence[Community],
                   eids: Sequence[str], *, credentials: int = 60, ballots: int = 1500,
                   lead: float = 20.0, valid_for: int = 3600, seed: int = 7,
-                  concurrency: int = 8, say: Callable[[str], None] = print) -> Pool:
+                  concurrency: int = 8, registrar: int = 0,
+                  say: Callable[[str], None] = print) -> Pool:
     """Set the scenario up on the cluster and make the pool (see the module docstring).
 
     ``credentials`` real credentials are obtained (spread over the elections) and cast
     ``ballots`` prepared ballots between them; ``valid_for`` is the attestations' lifetime in
-    seconds (the timed phase must end before it)."""
+    seconds (the timed phase must end before it); ``registrar`` the index (in each election's
+    definition) of the registrar the credential requests are for."""
     if credentials < 1:
         raise ValueError("at least one real credential is needed to cast ballots")
     rng = random.Random(seed)
@@ -131,7 +138,8 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
     admin_channel = cluster.channel(cluster.secure_address, "admin")
     public = cluster.channel()
     admin = AdminClient(admin_channel, cluster.bundle)
-    voter = VoterClient(public, cluster.bundle)
+    voter = VoterClient(public, cluster.bundle, registrars=registrar_endpoints(cluster),
+                        first_cast_delay=(0.0, 0.0))
     scenarios = [ElectionScenario(cluster, eid, guardians=GUARDIANS, threshold=THRESHOLD,
                                   admin=admin, voter=voter) for eid in eids]
     try:
@@ -171,7 +179,7 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
         wallets = sorted(((sc.election_id, w) for sc, got in zip(scenarios, issued, strict=True)
                           for w in got.values()),
                          key=lambda w: (eids.index(w[0]), w[1].credential.token_public_key))
-        say(f"   {len(wallets)} credentials obtained through the server "
+        say(f"   {len(wallets)} credentials obtained from the registrars "
             f"({time.perf_counter() - t0:.1f} s)")
 
         t0 = time.perf_counter()
@@ -180,17 +188,24 @@ async def prepare(cluster: LocalCluster, communities: Sequence[Community],
             roll = compute_weights(c.units)
             election = elections[eid]
             group = []
+            issuers = election.issuers.get(registrar, {})
             for owner in ids[n:]:
                 weight = roll.weight_of(owner)
-                blinded = request_credential(election.issuers[weight],
+                if weight not in issuers:
+                    raise ValueError(f"{eid}: registrar {registrar} has no issuer key of class "
+                                     f"{weight}")
+                blinded = request_credential(issuers[weight],
                                              token_public_bytes(generate_token()))
                 att, sig = provider.attest(owner, eid, [blinded.blinded_msg])
                 group.append(wire.credential_request_pb(att, sig, weight, blinded.blinded_msg)
                              .SerializeToString())
             groups.append(group)
-        pool = Pool(list(eids), credential_requests=_interleave(groups))
-        say(f"   {len(pool.credential_requests)} credential requests prepared (attestation + "
-            f"blinded token) ({time.perf_counter() - t0:.1f} s)")
+        names = {elections[eid].definition.registrars[registrar].name for eid in eids}
+        if len(names) != 1:
+            raise ValueError(f"registrar {registrar} is not the same one in every election")
+        pool = Pool(list(eids), credential_requests=_interleave(groups), registrar=names.pop())
+        say(f"   {len(pool.credential_requests)} credential requests to registrar {pool.registrar} "
+            f"prepared (blinded token + attestation of it) ({time.perf_counter() - t0:.1f} s)")
 
         t0 = time.perf_counter()
         firsts = []
