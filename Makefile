@@ -40,6 +40,7 @@ BENCH_PG = OWNERVOTE_BENCH_PG_DSN="$${OWNERVOTE_BENCH_PG_DSN:-$$(pg_isready -q -
 	-p 5432 2>/dev/null && echo $(LOCAL_PG))}"
 bench: setup
 	$(PY) -m loadtests.bench_crypto
+	$(BENCH_PG) $(PY) -m loadtests.bench_registration
 	$(BENCH_PG) $(PY) -m loadtests.bench_ledger
 	$(BENCH_PG) $(PY) -m loadtests.bench_e2e
 

@@ -3,28 +3,24 @@ ledger verifier's tests: honest by default, and every piece reachable for tamper
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crypto.attestation import DemoIdentityProvider
 from crypto.ballot import Contest, ElectionContext
 from crypto.codec import encode_cast_ballot, encode_dealing, encode_guardian_key
-from crypto.credential import IssuerKey, generate_issuer_key
+from crypto.credential import IssuerSet, generate_token
 from crypto.encoding import Event, encode_event
 from crypto.outcome import result_of
 from crypto.records import (
-    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     DefinitionRecord,
-    IssuerKeysRecord,
     RollCommitment,
     RulePreset,
     Transition,
     encode_aggregates,
-    encode_credentials_issued,
     encode_decryption_shares,
     encode_definition,
-    encode_issuer_keys,
     encode_result,
     encode_roll_commitment,
     encode_transition,
@@ -36,12 +32,14 @@ from crypto.tally import aggregate, decrypt_aggregates, highest_per_token
 from crypto.threshold import is_trivial, partial_decrypt
 from rules.roll import Roll
 from rules.roll_csv import parse_roll_csv
-from tests.support.ballots import new_voter, signed_ballot
+from tests.support.ballots import signed_ballot
 from tests.support.dkg import DkgRun, run_dkg
+from tests.support.registrars import IDENTITY_PROVIDER, Registrars
 
 SAMPLE_ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_text()
 OPEN_AT, CLOSE_AT = 1_900_000_000, 1_900_086_400
-_ISSUER_KEYS: dict[int, object] = {}  # RSA keys are slow to make: shared by every build
+#: the demo identity provider on the ledgers' clock (its attestations expire after READY)
+IDP = DemoIdentityProvider(IDENTITY_PROVIDER.key, lifetime=86_400, clock=lambda: OPEN_AT)
 
 
 @dataclass
@@ -52,8 +50,7 @@ class ElectionLedger:
     definition: DefinitionRecord
     dkg: DkgRun
     context: ElectionContext
-    issuers: dict[int, IssuerKey]
-    issuer_private: dict
+    registrars: Registrars
     entries: list[bytes] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     state: int = 1
@@ -73,16 +70,24 @@ class ElectionLedger:
     def index_of(self, kind: str, nth: int = 0) -> int:
         return [i for i, k in enumerate(self.kinds) if k == kind][nth]
 
+    @property
+    def issuers(self) -> IssuerSet:
+        return self.registrars.issuer_set()
+
     def cast(self, owner_weight: int, choices, token=None, credential=None,
-             counter: int | None = None):
-        """A new voter of the weight class, or a revote with the given token and credential
-        (revote counter: one above the token's last here, unless given):
-        (cast ballot, token, credential)."""
+             counter: int | None = None, owner_id: str | None = None, registrars=None):
+        """A new voter of the weight class (``owner_id``: whose credential, default the first
+        owner of the class; ``registrars``: which sign it, default the first k), or a revote
+        with the given token and credential (revote counter: one above the token's last here,
+        unless given): (cast ballot, token, credential)."""
         if token is None:
-            v = new_voter(self.context, self.issuers[owner_weight],
-                          self.issuer_private[owner_weight], choices)
-            self.counters[v.credential.token_public_key] = 1
-            return v.cast, v.token, v.credential
+            if owner_id is None:
+                owner_id = next(o.owner_id for o in self.roll.owners if o.area == owner_weight)
+            token = generate_token()
+            credential = self.registrars.credential(owner_id, owner_weight, token, registrars)
+            self.counters[credential.token_public_key] = 1
+            return (signed_ballot(self.context, token, credential, choices), token,
+                    credential)
         key = credential.token_public_key
         if counter is None:
             counter = self.counters.get(key, 0) + 1
@@ -93,25 +98,26 @@ class ElectionLedger:
 
 def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
                   contest: Contest | None = None, max_ballots_per_token: int = 5,
-                  ready_at: int = OPEN_AT - 500) -> ElectionLedger:
-    """Roll, definition, the whole ceremony, issuer keys, READY and OPEN on the ledger."""
+                  ready_at: int = OPEN_AT - 500, registrars: int = 3,
+                  registrar_threshold: int = 2) -> ElectionLedger:
+    """Roll, definition (``registrars`` registrars, ``registrar_threshold`` k), the whole
+    ceremony, every registrar's signed issuer keys, READY and OPEN on the ledger."""
     roll = parse_roll_csv(SAMPLE_ROLL)
     commitment = roll_commitment(roll)
     contest = contest or Contest.referendum()
+    regs = Registrars(election_id, [w for w, _ in commitment.classes], registrar_threshold,
+                      [f"registrar-{i}" for i in range(registrars)], IDP)
     definition = DefinitionRecord(election_id, "sample/roll", commitment.roll_hash,
                                   "Repair the gate", contest, preset_rule(RulePreset.MAJOR),
-                                  OPEN_AT, CLOSE_AT, n, t, OPEN_AT - 600,
+                                  OPEN_AT, CLOSE_AT, n, t, OPEN_AT - 600, regs.refs,
+                                  registrar_threshold, regs.identity_provider,
                                   max_ballots_per_token=max_ballots_per_token,
-                                  allow_weak_threshold=is_weak_threshold(n, t))
+                                  allow_weak_threshold=(is_weak_threshold(n, t)
+                                                        or registrar_threshold < 2))
     dkg = run_dkg(election_id, n, t)
-    for w in commitment.classes:
-        if w[0] not in _ISSUER_KEYS:
-            _ISSUER_KEYS[w[0]] = generate_issuer_key()
-    private = {w: _ISSUER_KEYS[w] for w, _ in commitment.classes}
-    issuers = {w: IssuerKey(election_id, w, sk.public_key()) for w, sk in private.items()}
     led = ElectionLedger(election_id, roll, commitment, definition, dkg,
                          ElectionContext(election_id, contest, dkg.result.joint_public_key),
-                         issuers, private)
+                         regs)
     led.add("roll", encode_roll_commitment(commitment), subject="sample/roll")
     led.add("election", encode_definition(definition))
     led.step(OPEN_AT - 1000)  # KEY_CEREMONY
@@ -119,8 +125,8 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
         led.add("guardian-key", encode_guardian_key(k))
     for d in dkg.dealings:
         led.add("dealing", encode_dealing(d))
-    led.add("issuer-keys", encode_issuer_keys(IssuerKeysRecord(
-        tuple((w, issuers[w].spki) for w in sorted(issuers)))))
+    for r in range(registrars):
+        led.add("issuer-keys", regs.issuer_keys_body(r))
     led.step(ready_at)  # READY
     led.step(OPEN_AT)  # OPEN
     return led
@@ -129,20 +135,27 @@ def open_election(election_id: str = "audit-election", n: int = 3, t: int = 2,
 def vote(led: ElectionLedger, votes) -> None:
     """``votes``: (owner index on the roll, choices) pairs; each becomes a ballot entry."""
     for owner_index, choices in votes:
-        weight = led.roll.owners[owner_index].area
-        cast, token, credential = led.cast(weight, choices)
+        owner = led.roll.owners[owner_index]
+        cast, token, credential = led.cast(owner.area, choices, owner_id=owner.owner_id)
         led.ballots.append(cast)
         led.voters.append((token, credential))
         led.add("ballot", encode_cast_ballot(cast))
 
 
+def publish_issuances(led: ElectionLedger, *, final: bool = False) -> None:
+    """Each registrar's batch of the issuance records since its last (its final one if
+    ``final``)."""
+    for r in range(len(led.registrars.names)):
+        if final or led.registrars.issued.get(r):
+            led.add("issuances", led.registrars.issuances_body(r, final=final))
+
+
 def close_and_tally(led: ElectionLedger, present=None) -> None:
-    """CLOSED, the counts, the aggregates, TALLYING, shares of ``present``, result, PUBLISHED."""
+    """CLOSED, every registrar's final issuances, the aggregates, TALLYING, shares of
+    ``present``, result, PUBLISHED."""
     led.step(CLOSE_AT)
+    publish_issuances(led, final=True)
     counted = highest_per_token(led.ballots)
-    issued = Counter(w for w, _ in counted)  # one credential per token
-    led.add("credentials-issued", encode_credentials_issued(
-        CredentialsIssuedRecord(tuple(sorted(issued.items())))))
     aggs = aggregate(counted, len(led.definition.contest.options))
     led.add("aggregates", encode_aggregates(aggs))
     led.step(CLOSE_AT + 10)  # TALLYING

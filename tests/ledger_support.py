@@ -63,13 +63,17 @@ class LogHarness:
     channel: grpc.aio.Channel | None = None
     quorum: int = 0
 
-    def write_bundle(self, path: Path) -> Path:
-        """This log's trust bundle (its key, its witnesses' trusted keys, its quorum) in
-        ``path``: what the auditor and the ledger CLI pin."""
+    def write_bundle(self, path: Path, registrars=None) -> Path:
+        """This log's trust bundle (its key, its witnesses' trusted keys, its quorum; with
+        ``registrars``, a tests.support.registrars.Registrars, their keys and identity provider)
+        in ``path``: what the auditor and the ledger CLI pin."""
+        idp = bytes(32) if registrars is None else registrars.identity_provider
+        pins = {} if registrars is None else {r.name: r.key for r in registrars.refs}
         bundle = make_bundle(self.node.signer.name, self.node.signer.verifier().vkey(),
                              [(w.validating_signer or w.signer).verifier().vkey()
-                              for w in self.witnesses], self.quorum, bytes(32),
-                             development=2 * self.quorum <= len(self.witnesses))
+                              for w in self.witnesses], self.quorum, idp,
+                             development=2 * self.quorum <= len(self.witnesses),
+                             registrars=pins)
         path.write_bytes(bundle.encode())
         return path
 

@@ -18,6 +18,7 @@ from server.election.rpc.election_service import ElectionService
 from server.election.store import ElectionStore
 from server.status import details_of
 from tests.ledger_support import start_log
+from tests.support.registrars import Registrars
 
 TOKEN = "admin-token-" + "x" * 20
 SAMPLE = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
@@ -54,6 +55,10 @@ def definition(roll_id: str, election_id: str | None = None, **changes):
     d.open_time.seconds = 1_900_000_000
     d.close_time.seconds = 1_900_086_400
     d.ceremony_deadline.seconds = 1_899_990_000
+    regs = Registrars("unused", [1])
+    d.registrars.extend(election_pb2.RegistrarRef(name=r.name, key=r.key) for r in regs.refs)
+    d.registrar_threshold = 2
+    d.identity_provider_key = regs.identity_provider
     for k, v in changes.items():
         setattr(d, k, v)
     return d

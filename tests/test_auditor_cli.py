@@ -29,19 +29,19 @@ def election():
     return led
 
 
-async def _export(dsn, tmp_path, entries):
+async def _export(dsn, tmp_path, entries, registrars):
     h = await start_log(dsn, tmp_path, n_witnesses=2, quorum=2)
     for e in entries[:-1]:
         await h.ledger.append(e)
     await h.ledger.append_with_receipt(entries[-1], timeout=20)
     _ = h.stub
     export = await fetch_export(h.channel)
-    return h, export, ["--trust", str(h.write_bundle(tmp_path / "trust.txt"))]
+    return h, export, ["--trust", str(h.write_bundle(tmp_path / "trust.txt", registrars))]
 
 
 async def test_verify_an_export_and_the_server_then_refuse_a_tampered_copy(
         dsn, tmp_path, election, capsys):
-    h, export, keys = await _export(dsn, tmp_path, election.entries)
+    h, export, keys = await _export(dsn, tmp_path, election.entries, election.registrars)
     try:
         path = tmp_path / "ledger.bin"
         path.write_bytes(encode_export(export))
@@ -97,7 +97,7 @@ async def test_a_well_signed_ledger_with_a_wrong_result_fails(dsn, tmp_path, ele
     forged = r.__class__(tuple(reversed(r.counts)), r.areas, r.participating_owners,
                          r.participating_area, r.quorum_met, r.outcomes, r.guardians)
     entries[i] = encode_event(Event(ElectionEvent.RESULT, ev.subject, encode_result(forged)))
-    h, export, keys = await _export(dsn, tmp_path, entries)
+    h, export, keys = await _export(dsn, tmp_path, entries, election.registrars)
     try:
         path = tmp_path / "ledger.bin"
         path.write_bytes(encode_export(export))
@@ -112,7 +112,7 @@ async def test_the_kept_view_is_created_moved_and_a_fork_of_it_refused(dsn, tmp_
                                                                       capsys):
     entries = election.entries
     half = len(entries) // 2
-    h, early, keys = await _export(dsn, tmp_path, entries[:half])
+    h, early, keys = await _export(dsn, tmp_path, entries[:half], election.registrars)
     try:
         for e in entries[half:-1]:
             await h.ledger.append(e)

@@ -12,7 +12,7 @@ import pytest
 from crypto.ballot import Contest, ElectionContext
 from crypto.cast import sign_ballot
 from crypto.codec import decode_cast_ballot, encode_cast_ballot
-from crypto.credential import IssuerKey, generate_issuer_key, generate_token
+from crypto.credential import generate_token
 from crypto.encoding import decode_event
 from crypto.group import G, base_mul, random_scalar
 from crypto.log.receipt import verify_receipt
@@ -21,6 +21,7 @@ from server.errors import ServerError, code_of
 from tests.election_support import voter
 from tests.ledger_support import start_log
 from tests.support.ballots import signed_ballot
+from tests.support.registrars import Registrars, rsa_key
 
 W = 8950
 NOW = [1_800_000_000.0]
@@ -28,10 +29,11 @@ NOW = [1_800_000_000.0]
 
 @pytest.fixture(scope="module")
 def election():
-    sk = generate_issuer_key()
+    """One class, three registrars, k = 2: (the open election, registrar -> its private key)."""
+    regs = Registrars("gate-2026", [W])
     ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
-    issuers = {W: IssuerKey("gate-2026", W, sk.public_key())}
-    return OpenElection(ctx, issuers, NOW[0] - 10, NOW[0] + 3600), sk
+    return (OpenElection(ctx, regs.issuer_set(), NOW[0] - 10, NOW[0] + 3600),
+            {r: rsa_key(r, W) for r in range(len(regs.names))})
 
 
 @pytest.fixture
@@ -121,7 +123,7 @@ async def test_concurrent_revotes_of_one_token_land_in_counter_order(box, electi
 
 async def test_refusals_store_nothing(box, election):
     bb, h = box
-    open_election, sk = election
+    open_election, _ = election
     token, cred, cast = voter(election, 2)
     await bb.cast(open_election, cast)
     # a replayed ballot
@@ -144,6 +146,16 @@ async def test_refusals_store_nothing(box, election):
     # a forged credential (another weight class) and a reused credential on another token
     await refused(bb, h, open_election, replace(cast, credential=replace(cred, weight=14300)),
                   grpc.StatusCode.INVALID_ARGUMENT, "credential.weight")
+    # one registrar's credential when the election needs two, and registrar 2's signature
+    # passed off as registrar 1's
+    _, _, short = voter(election, 0, registrars=[0])
+    await refused(bb, h, open_election, short, grpc.StatusCode.INVALID_ARGUMENT,
+                  "credential.signatures")
+    t2, c2, _ = voter(election, 0, registrars=[0, 2])
+    relabelled = replace(c2, signatures=(c2.signatures[0],
+                                         replace(c2.signatures[1], registrar=1)))
+    await refused(bb, h, open_election, signed_ballot(open_election.context, t2, relabelled, [0]),
+                  grpc.StatusCode.INVALID_ARGUMENT, "credential.signatures[1].signature")
     thief = generate_token()
     stolen = signed_ballot(open_election.context, thief, cred, [0])
     await refused(bb, h, open_election, stolen, grpc.StatusCode.INVALID_ARGUMENT,

@@ -16,7 +16,7 @@ import pytest
 from crypto.ballot import Contest, ElectionContext
 from crypto.cast import sign_ballot, verify_cast_ballot
 from crypto.codec import decode_cast_ballot, encode_ballot, encode_cast_ballot
-from crypto.credential import IssuerKey, generate_issuer_key, generate_token
+from crypto.credential import generate_token
 from crypto.encoding import decode_event
 from crypto.errors import InvalidBallot
 from crypto.group import G, base_mul, random_scalar
@@ -36,6 +36,7 @@ from server.errors import code_of
 from tests.election_support import voter
 from tests.ledger_support import start_log
 from tests.support.ballots import signed_ballot
+from tests.support.registrars import Registrars, rsa_key
 
 W = 8950
 NOW = 1_800_000_000.0
@@ -43,10 +44,11 @@ NOW = 1_800_000_000.0
 
 @pytest.fixture(scope="module")
 def election():
-    sk = generate_issuer_key()
+    """One class, three registrars, k = 2: (the open election, registrar -> its private key)."""
+    regs = Registrars("gate-2026", [W])
     ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
-    issuers = {W: IssuerKey("gate-2026", W, sk.public_key())}
-    return OpenElection(ctx, issuers, NOW - 10, NOW + 3600), sk
+    return (OpenElection(ctx, regs.issuer_set(), NOW - 10, NOW + 3600),
+            {r: rsa_key(r, W) for r in range(len(regs.names))})
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +108,23 @@ async def test_valid_ballot_accepted_and_tampered_ones_refused_by_the_same_check
     await refused_as_in_process(bb, h, open_election,
                                 replace(cast, credential=replace(cred, weight=14300)),
                                 "credential.weight")
-    forged = replace(cred, signature=bytes(len(cred.signature)))
+    first, second = cred.signatures
+    forged = replace(cred, signatures=(first, replace(second, signature=bytes(
+        len(second.signature)))))
     await refused_as_in_process(bb, h, open_election, replace(cast, credential=forged),
-                                "credential.signature")
+                                "credential.signatures[1].signature")
+    # k - 1 registrars, a registrar the election does not have, another registrar's signature
+    _, _, short = voter(election, 0, registrars=[1])
+    await refused_as_in_process(bb, h, open_election, short, "credential.signatures")
+    unknown = replace(cred, signatures=(first, replace(second, registrar=7)))
+    await refused_as_in_process(bb, h, open_election, replace(cast, credential=unknown),
+                                "credential.signatures[1].registrar")
+    t2, c2, _ = voter(election, 0, registrars=[0, 2])
+    relabelled = replace(c2, signatures=(c2.signatures[0],
+                                         replace(c2.signatures[1], registrar=1)))
+    await refused_as_in_process(bb, h, open_election,
+                                signed_ballot(open_election.context, t2, relabelled, [0]),
+                                "credential.signatures[1].signature")
     thief = generate_token()
     stolen = signed_ballot(open_election.context, thief, cred, [0])
     await refused_as_in_process(bb, h, open_election, stolen, "credential.token_public_key")
@@ -182,10 +198,18 @@ def test_worker_decodes_an_election_once(election):
     assert ballot_box.verify_in_worker(key, None, raw) == points  # cached
     ctx, issuers = ballot_box._worker_elections[key]
     assert ctx.hash == open_election.context.hash
-    assert issuers[W].key_id == open_election.issuers[W].key_id
+    assert issuers.threshold == open_election.issuers.threshold == 2
+    assert {r: ks[W].key_id for r, ks in issuers.keys.items()} == \
+        {r: ks[W].key_id for r, ks in open_election.issuers.keys.items()}
+    # another threshold is another election to a worker
+    assert ballot_box.election_spec(replace(open_election, issuers=replace(
+        open_election.issuers, threshold=3)))[0] != key
     assert ballot_box.verify_in_worker(key, None, raw[:-1]) == ballot_box._UNDECODABLE
     bad = replace(cast, signature=bytes(64))
     assert ballot_box.verify_in_worker(key, None, encode_cast_ballot(bad))[0] == "signature"
+    _, _, short = voter(election, 0, registrars=[2])  # k - 1 registrars
+    assert ballot_box.verify_in_worker(key, None, encode_cast_ballot(short))[0] == \
+        "credential.signatures"
     ballot_box._worker_elections.clear()
 
 

@@ -1,5 +1,7 @@
-"""The voter's path over real gRPC: attestation → credential → encrypted ballot → receipt, and
-the ballot box's refusals with their status, field and reason (SQLite and PostgreSQL)."""
+"""The voter's path over real gRPC: credential (of k = 2 of the election's three registrars,
+made in memory by tests/support/registrars.py, their issuer keys on the ledger through the
+server's IssuanceIntake) → encrypted ballot → receipt, and the ballot box's refusals with their
+status, field and reason (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,39 +12,34 @@ import grpc
 import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 
-from crypto.attestation import DemoIdentityProvider
 from crypto.cast import sign_ballot
-from crypto.credential import finalize_credential
+from crypto.credential import generate_token
 from crypto.group import G, encode_point
 from crypto.log.receipt import Receipt, verify_receipt
 from crypto.records import ElectionState
 from server.election.ballot_box import BallotBox
 from server.election.ceremony import CeremonyStore
-from server.election.registrar import Registrar
 from server.election.rpc.ballot_service import BallotBoxService
 from server.election.rpc.election_service import ElectionService
-from server.election.rpc.registration_service import RegistrationService
 from server.election.store import ElectionStore
 from server.ledger.node import add_ledger_service
-from server.registrar.identity import AttestationVerifier, GuardedVerifier
-from tests.election_support import new_election
+from tests.election_support import new_election, publish_issuer_keys, registrars_of
 from tests.ledger_support import start_log
-from tests.support.ballots import blinded_request, signed_ballot
+from tests.support.ballots import signed_ballot
 from tests.support.dkg import run_dkg
 from tests.test_admin_service import expect
-from tests.test_registration_service import KEK, attestation_pb
 
 NOW = 1_900_000_000
 
 
 @contextlib.asynccontextmanager
 async def open_booth(dsn, tmp_path, verifier=None):
-    """An OPEN election served by the registration, ballot-box and election services (the
-    ballot box checking in ``verifier``'s worker processes when one is given)."""
+    """An OPEN election served by the ballot-box, election and ledger services (the ballot box
+    checking in ``verifier``'s worker processes when one is given); yields (its registrars,
+    the ballot-box stub, the store, the identity provider, the roll, the election, the log
+    harness, the election stub)."""
     h = await start_log(dsn, tmp_path, n_witnesses=3, quorum=2)
     store = ElectionStore(h.engine, h.ledger)
-    registrar = Registrar(h.engine)
-    provider = DemoIdentityProvider(clock=lambda: NOW)
     eid, roll = await new_election(store, guardians=3, threshold=2, open_time=NOW - 60,
                                    close_time=NOW + 3600)
     dkg = run_dkg(eid, 3, 2)
@@ -52,13 +49,12 @@ async def open_booth(dsn, tmp_path, verifier=None):
         await ceremony.register_key(eid, pair.public)
     for dealing in dkg.dealings:
         await ceremony.submit_dealing(eid, dealing)
-    await ceremony.finish(eid, KEK, NOW - 200)  # joint key, issuer keys, READY
+    regs = await registrars_of(store, eid)
+    await publish_issuer_keys(store, regs)  # the three registrars' signed keys
+    await ceremony.finish(eid, NOW - 200)  # joint key, READY
     await store.transition(eid, ElectionState.OPEN, NOW - 60)
     h.dkg = dkg
     server = grpc.aio.server()
-    election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
-        store, registrar, GuardedVerifier(AttestationVerifier(provider.public_key,
-                                                              clock=lambda: NOW)), KEK), server)
     election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
         BallotBoxService(store, BallotBox(h.ledger, clock=lambda: NOW, verifier=verifier)),
         server)
@@ -69,8 +65,8 @@ async def open_booth(dsn, tmp_path, verifier=None):
     h.booth_address = f"127.0.0.1:{port}"  # for clients that open their own channel
     channel = grpc.aio.insecure_channel(h.booth_address)
     try:
-        yield (election_pb2_grpc.RegistrationServiceStub(channel),
-               election_pb2_grpc.BallotBoxServiceStub(channel), store, provider, roll, eid, h,
+        yield (regs, election_pb2_grpc.BallotBoxServiceStub(channel), store, regs.idp, roll,
+               eid, h,
                election_pb2_grpc.ElectionServiceStub(channel))
     finally:
         await channel.close()
@@ -84,14 +80,11 @@ async def booth(dsn, tmp_path):
         yield b
 
 
-async def enrol(booth, owner):
-    reg, _, store, provider, _, eid, _, _ = booth
-    issuers = await store.issuer_keys(eid)
-    token, req = blinded_request(issuers[owner.area])
-    att, sig = provider.attest(owner.owner_id, eid, [req.blinded_msg])
-    resp = await reg.RequestCredential(election_pb2.RequestCredentialRequest(
-        attestation=attestation_pb(att, sig), weight=owner.area, blinded_msg=req.blinded_msg))
-    return token, finalize_credential(req, resp.blind_sig)
+async def enrol(booth, owner, registrars=None):
+    """A token and its credential from the first k registrars (or ``registrars``)."""
+    regs = booth[0]
+    token = generate_token()
+    return token, regs.credential(owner.owner_id, owner.area, token, registrars)
 
 
 async def test_vote_and_verify_the_receipt(booth):
@@ -103,8 +96,8 @@ async def test_vote_and_verify_the_receipt(booth):
     assert e.state == election_pb2.ELECTION_STATE_OPEN
     assert e.joint_public_key == encode_point(context.public_key)
     assert e.election_hash == context.hash
-    assert sorted((k.weight, k.owners) for k in e.issuer_keys) == sorted(
-        (c.area, c.owners) for c in roll.weight_classes())
+    assert sorted((k.registrar, k.weight, k.owners) for k in e.issuer_keys) == sorted(
+        (r, c.area, c.owners) for r in range(3) for c in roll.weight_classes())
     cast = signed_ballot(context, token, cred, [0])
     resp = await box.CastBallot(wire.cast_ballot_request_pb(cast))
     r = resp.receipt
@@ -121,10 +114,18 @@ async def test_vote_and_verify_the_receipt(booth):
     await expect(box.CastBallot(wire.cast_ballot_request_pb(bad)),
                  grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot.ballot.selections[1].proof",
                  "INVALID_SELECTION")
-    forged = replace(cast, credential=replace(cred, msg_prefix=bytes(32)))
+    first = cred.signatures[0]
+    forged = replace(cast, credential=replace(cred, signatures=(
+        replace(first, msg_prefix=bytes(32)), *cred.signatures[1:])))
     await expect(box.CastBallot(election_pb2.CastBallotRequest(
         cast_ballot=wire.cast_ballot_pb(forged))), grpc.StatusCode.INVALID_ARGUMENT,
-        "cast_ballot.credential.signature", "INVALID_CREDENTIAL")
+        "cast_ballot.credential.signatures[0].signature", "INVALID_CREDENTIAL")
+    # k - 1 = one registrar's credential (an operator holding one registrar's keys)
+    t1, c1 = await enrol(booth, roll.owners[1], registrars=[1])
+    await expect(box.CastBallot(wire.cast_ballot_request_pb(signed_ballot(context, t1, c1,
+                                                                          [0]))),
+                 grpc.StatusCode.INVALID_ARGUMENT, "cast_ballot.credential.signatures",
+                 "INVALID_CREDENTIAL")
     # undecodable fields name their path
     pb = wire.cast_ballot_pb(cast)
     pb.ballot.selections[2].ciphertext.alpha = b"\x05" + bytes(32)

@@ -10,12 +10,12 @@ from ownervote.v1 import crypto_pb2, election_pb2, wire
 
 from crypto.ballot import Contest, ElectionContext
 from crypto.codec import decode_cast_ballot, encode_cast_ballot
-from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.errors import DecodeError
 from crypto.group import base_mul, random_scalar
 from crypto.records import ElectionState
 from server.election.ballot_box import BallotVerifier
 from tests.support.ballots import new_voter, signed_ballot
+from tests.support.registrars import Registrars, rsa_key
 from tests.test_admin_service import expect
 from tests.test_ballot_service import NOW, enrol, open_booth
 from tests.test_ballot_service import test_vote_and_verify_the_receipt as vote_and_verify
@@ -88,9 +88,22 @@ async def test_a_field_that_does_not_decode_is_refused_before_the_election_state
 
 
 def _sample_cast():
-    sk = generate_issuer_key()
+    """A ballot whose credential carries two registrars' signatures (0 and 2)."""
+    regs = Registrars("gate-2026", [7])
     ctx = ElectionContext("gate-2026", Contest.referendum(), base_mul(random_scalar()))
-    return new_voter(ctx, IssuerKey("gate-2026", 7, sk.public_key()), sk, [2]).cast
+    return new_voter(ctx, [regs.issuer(r, 7) for r in (0, 2)], [rsa_key(r, 7) for r in (0, 2)],
+                     [2]).cast
+
+
+def _signatures(pb, *registrars: int) -> None:
+    """The credential's signatures relabelled with these registrar indices (copies of the
+    first signature where more are asked for than it has)."""
+    sigs = [crypto_pb2.CredentialSignature() for _ in registrars]
+    for i, (sig, r) in enumerate(zip(sigs, registrars, strict=True)):
+        sig.CopyFrom(pb.credential.signatures[min(i, len(pb.credential.signatures) - 1)])
+        sig.registrar = r
+    del pb.credential.signatures[:]
+    pb.credential.signatures.extend(sigs)
 
 
 def test_cast_ballot_bytes_are_the_canonical_encoding():
@@ -98,6 +111,10 @@ def test_cast_ballot_bytes_are_the_canonical_encoding():
     pb = wire.cast_ballot_pb(cast)
     assert wire.cast_ballot_bytes(pb) == encode_cast_ballot(cast)
     assert decode_cast_ballot(wire.cast_ballot_bytes(pb)) == cast
+    assert cast.credential.registrars == (0, 2)
+    _signatures(pb, 0, 1, 5)  # well-shaped, however wrong: the workers' checks refuse it
+    data = wire.cast_ballot_bytes(pb)
+    assert data is not None and decode_cast_ballot(data) == wire.cast_ballot("cast_ballot", pb)
 
 
 @pytest.mark.parametrize("spoil", [
@@ -114,10 +131,16 @@ def test_cast_ballot_bytes_are_the_canonical_encoding():
     lambda pb: setattr(pb.ballot.selections[0].proof.branches[1], "response", bytes(33)),
     lambda pb: setattr(pb.credential, "weight", 0),
     lambda pb: setattr(pb.credential, "weight", 1 << 63),
-    lambda pb: setattr(pb.credential, "msg_prefix", bytes(31)),
+    lambda pb: setattr(pb.credential.signatures[0], "msg_prefix", bytes(31)),
+    lambda pb: setattr(pb.credential.signatures[1], "msg_prefix", bytes(33)),
     lambda pb: setattr(pb.credential, "token_public_key", bytes(31)),
-    lambda pb: setattr(pb.credential, "signature", b""),
-    lambda pb: setattr(pb.credential, "signature", bytes(1025)),
+    lambda pb: setattr(pb.credential.signatures[0], "signature", b""),
+    lambda pb: setattr(pb.credential.signatures[1], "signature", bytes(1025)),
+    lambda pb: pb.credential.ClearField("signatures"),  # no registrar at all
+    lambda pb: _signatures(pb, 2, 0),  # registrars out of order
+    lambda pb: _signatures(pb, 0, 0),  # one registrar twice
+    lambda pb: _signatures(pb, 0, 16),  # no such index
+    lambda pb: _signatures(pb, *range(17)),  # more than sixteen
 ])
 def test_a_ballot_not_well_shaped_takes_the_decoding_path(spoil):
     pb = wire.cast_ballot_pb(_sample_cast())

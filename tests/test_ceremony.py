@@ -23,10 +23,8 @@ from crypto.records import ElectionState
 from server.election.ceremony import CeremonyRefused, CeremonyStore
 from server.election.store import ElectionStore
 from server.errors import Conflict, Refused
-from tests.election_support import new_election
+from tests.election_support import new_election, publish_issuer_keys, registrars_of
 from tests.ledger_support import start_log
-
-KEK = b"ceremony-test-kek-0123"
 
 
 @pytest.fixture
@@ -74,7 +72,9 @@ async def test_a_whole_ceremony_with_a_cheating_dealer(ceremony):
     await cs.submit_complaint(eid, make_complaint(params, guardians[3], dealings[1]))  # false
     verdicts = {(c.dealer, c.complainer): v for c, v in (await cs.ceremony(eid)).complaints}
     assert verdicts == {(4, 2): Verdict.UPHELD, (1, 3): Verdict.DISMISSED}
-    result = await cs.finish(eid, KEK, 2)
+    # the registrars' signed issuer keys, which the server appends (it makes none itself)
+    await publish_issuer_keys(store, await registrars_of(store, eid))
+    result = await cs.finish(eid, 2)
     assert result.qualified == (1, 2, 3, 5)
     assert result.joint_public_key == point_sum(dealings[i].commitments[0] for i in (1, 2, 3, 5))
     e = await store.get_election(eid)
@@ -103,7 +103,7 @@ async def test_finish_needs_every_dealing_and_enough_qualified(ceremony):
     for i in (1, 2, 3, 4):
         await cs.submit_dealing(eid, deal(params, i, pubs)[0])
     with pytest.raises(CeremonyRefused) as exc:
-        await cs.finish(eid, KEK, 2)
+        await cs.finish(eid, 2)
     assert exc.value.reason == "DEALINGS_MISSING"
     # a publicly invalid dealing is refused outright
     d5, _ = deal(params, 5, pubs)

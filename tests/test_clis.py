@@ -74,10 +74,13 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     out = cli(t, *admin, "import-roll", "--community", "cli-garden", str(SAMPLE))
     roll_id = out.split()[1].rstrip(":")
     assert "voting owners" in out
+    for name in cluster.registrar_names:  # each registrar's operator imports the same roll
+        assert "roll " in cli(t, "server.registrar", "import-roll", "--dsn",
+                              cluster.registrar_dsn(name), "--name", name, "--csv", str(SAMPLE))
     cli(t, *admin, "create-election", "--id", EID, "--roll", roll_id, "--motion", "Paint",
         "--rule", "explicit", "--quorum-area", "1/2", "--quorum-headcount", "1/2",
         "--approval-area", "1/2", "--approval-headcount", "1/2", "--strict",
-        "--open", "+8", "--close", "+24", "--guardians", "2",
+        "--open", "+20", "--close", "+36", "--guardians", "2",
         "--threshold", "2", "--ceremony-deadline", "+1")
     assert "KEY_CEREMONY" in cli(t, *admin, "schedule", EID)
     assert "FAILED_PRECONDITION" in cli(t, *admin, "schedule", EID, ok=False)
@@ -101,6 +104,8 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     keyfile = t / "idp.key"
     keyfile.write_text(cluster.provider.key.private_bytes_raw().hex())
     voter = ["clients.voter", "--server", cluster.address, "--trust", trust, "--ca", ca]
+    reach = [x for n, a in cluster.registrar_addresses.items()
+             for x in ("--registrar", f"{n}={a}")]
     owners = ["O001", "O002", "O003"]
 
     def attest(owner: str) -> str:  # the identity provider's command, as the voter CLI runs it
@@ -110,11 +115,11 @@ def test_an_election_through_the_command_line(cluster, tmp_path):
     for k, owner in enumerate(owners):
         assert "credential for weight class" in cli(
             t, *voter, "register", "--election", EID, "--attest", attest(owner), "--wallet",
-            str(t / f"wallet{k}.json"))
+            str(t / f"wallet{k}.json"), *reach, "--cast-delay", "0,0")
     # the same owner again (a new token): refused, exit 1 with the reason
     assert "ALREADY_EXISTS" in cli(t, *voter, "register", "--election", EID, "--attest",
                                    attest(owners[0]), "--wallet", str(t / "other.json"),
-                                   ok=False)
+                                   *reach, ok=False)
     # the provider's CLI signs the digests it is shown, and nothing else
     att = json.loads(cli(t, "clients.identity_provider", "attest", "--key-file", str(keyfile),
                          "--owner", "O001", "--election", EID, "--blinded-digest", "ff" * 32,

@@ -17,10 +17,14 @@ def test_the_demo_runs_end_to_end(tmp_path):
                               stderr=subprocess.STDOUT, timeout=300)
     text = out.read_text()
     assert done.returncode == 0, text[-4000:]
-    for expected in ("200 units", "READY: issuer keys", "30 credentials", "30 ballots cast",
+    for expected in ("200 units", "registrars (committee, housing-bureau, street-office) put "
+                     "their own issuer keys", "30 credentials", "30 ballots cast",
                      "ALREADY_EXISTS (CREDENTIAL_ISSUED)", "PERMISSION_DENIED (NOT_AN_OWNER)",
                      "ALREADY_EXISTS (REPLAYED_BALLOT)", "INVALID_ARGUMENT (INVALID_SELECTION)",
                      "INVALID_ARGUMENT (INVALID_CREDENTIAL)", "the close is not on the ledger",
+                     "PERMISSION_DENIED (UNAUTHORISED_REQUEST)",
+                     "1 registrar signature(s), the election needs 2",
+                     "final batch on the ledger",
                      "FAILED_PRECONDITION", "guardian 5: ledger verified",
                      "the totals equal the votes the demo cast", "PUBLISHED",
                      "VERIFIED: every check passed", "a copy with one flipped bit: exit 1",

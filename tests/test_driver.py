@@ -2,7 +2,10 @@
 DRAFT → … → PUBLISHED with real guardians and real ballots, the ledger holds its events in the
 order the auditor enforces, a restarted driver continues where the last one stopped, a failed
 ceremony keeps its election closed without holding up the others, and an election nobody voted
-in still publishes. The other tests of the tally import the harness from here."""
+in still publishes. The registrars are tests/support/registrars.py's, their signed records taken
+onto the ledger through the server's IssuanceIntake: the ceremony finishes once k registrars'
+issuer keys are on it, and the close waits for every keyed registrar's final batch.
+The other tests of the tally import the harness from here."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from sqlalchemy import insert
 
 from crypto.audit import LedgerVerifier
 from crypto.codec import decode_cast_ballot
-from crypto.credential import finalize_credential
+from crypto.credential import generate_token
 from crypto.dkg import (
     DkgParameters,
     GuardianKeyPair,
@@ -28,16 +31,15 @@ from crypto.dkg import (
 )
 from crypto.encoding import decode_event
 from crypto.group import encode_point
+from crypto.issuance import decode_issuances
 from crypto.records import (
-    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     ElectionState,
     ResultOutcome,
     decode_aggregates,
-    decode_credentials_issued,
     decode_result,
     decode_transition,
-    encode_credentials_issued,
+    encode_aggregates,
     encode_decryption_shares,
 )
 from crypto.tally import aggregate, highest_per_token
@@ -47,15 +49,21 @@ from server.election.ballot_box import BallotBox, BallotBoxClosed, OpenElection
 from server.election.ballot_points import BallotPoints, points_of
 from server.election.ceremony import CeremonyStore
 from server.election.driver import LifecycleDriver
-from server.election.registrar import Registrar
+from server.election.issuance_intake import IssuanceIntake
 from server.election.store import ElectionStore
-from server.election.tally import TallyStore, decryption_shares
+from server.election.tally import TallyRefused, TallyStore, decryption_shares
 from server.errors import code_of
-from tests.election_support import new_election
+from tests.election_support import (
+    new_election,
+    open_election_of,
+    publish_final_issuances,
+    publish_issuer_keys,
+    registrars_of,
+)
 from tests.ledger_support import LogHarness, start_log
-from tests.support.ballots import blinded_request, signed_ballot
+from tests.support.ballots import signed_ballot
+from tests.support.registrars import Registrars
 
-KEK = b"driver-test-key-encryption-key"
 OPEN = 1_900_000_000
 CLOSE = 1_900_086_400
 S = ElectionState
@@ -75,20 +83,36 @@ class World:
     h: LogHarness
     store: ElectionStore
     ceremony: CeremonyStore
-    registrar: Registrar
+    intake: IssuanceIntake
     tally: TallyStore
     box: BallotBox
     driver: LifecycleDriver
     clock: Clock
     points: BallotPoints | None = None
+    #: election -> its registrars (what each issued, for their batches)
+    registrars: dict[str, Registrars] = field(default_factory=dict)
+
+    async def regs(self, eid: str) -> Registrars:
+        if eid not in self.registrars:
+            self.registrars[eid] = await registrars_of(self.store, eid)
+        return self.registrars[eid]
+
+    async def publish_keys(self, eid: str, registrars=None) -> None:
+        """The registrars' (default: all) signed issuer keys, as their processes send them."""
+        await publish_issuer_keys(self.store, await self.regs(eid), registrars)
+
+    async def publish_final(self, eid: str) -> None:
+        """Every keyed registrar's final batch (after the close)."""
+        await publish_final_issuances(self.store, await self.regs(eid))
 
     def restarted_driver(self) -> LifecycleDriver:
         """A new process's driver and stores over the same database and ledger."""
         store = ElectionStore(self.h.engine, self.h.ledger)
         ceremony = CeremonyStore(self.h.engine, store)
-        t = TallyStore(self.h.engine, store, ceremony, self.registrar, clock=self.clock)
+        intake = IssuanceIntake(store)
+        t = TallyStore(self.h.engine, store, ceremony, intake, clock=self.clock)
         return LifecycleDriver(store, ceremony, t, BallotBox(self.h.ledger, clock=self.clock),
-                               kek=KEK, clock=self.clock)
+                               intake, clock=self.clock)
 
     async def events(self, eid: str) -> list[tuple[int, object]]:
         """(ledger index, event) of the election's events, in ledger order."""
@@ -122,13 +146,13 @@ async def make_world(dsn, tmp_path, **log_kwargs) -> World:
     h = await start_log(dsn, tmp_path, **log_kwargs)
     store = ElectionStore(h.engine, h.ledger)
     ceremony = CeremonyStore(h.engine, store)
-    registrar = Registrar(h.engine)
+    intake = IssuanceIntake(store)
     clock = Clock(OPEN - 1000)
     points = BallotPoints(h.engine)
-    t = TallyStore(h.engine, store, ceremony, registrar, clock=clock, points=points)
+    t = TallyStore(h.engine, store, ceremony, intake, clock=clock, points=points)
     box = BallotBox(h.ledger, clock=clock, points=points)
-    driver = LifecycleDriver(store, ceremony, t, box, kek=KEK, clock=clock)
-    return World(h, store, ceremony, registrar, t, box, driver, clock, points)
+    driver = LifecycleDriver(store, ceremony, t, box, intake, clock=clock)
+    return World(h, store, ceremony, intake, t, box, driver, clock, points)
 
 
 @pytest.fixture
@@ -168,27 +192,27 @@ class Guardians:
                 for label, ct in aggregates.labelled().items() if not is_trivial(ct)]
 
 
-async def run_ceremony_directly(w: World, eid: str, g: Guardians) -> None:
+async def run_ceremony_directly(w: World, eid: str, g: Guardians,
+                                registrars=None) -> None:
+    """The guardians' keys and dealings, and the registrars' (default: all) issuer keys."""
     for kp in g.keys.values():
         await w.ceremony.register_key(eid, kp.public)
     g.deal_all()
     for d in g.dealings.values():
         await w.ceremony.submit_dealing(eid, d)
+    await w.publish_keys(eid, registrars)
 
 
-async def issue(w: World, eid: str, owner):
-    """A real blind credential for the owner (the registrar's path), and its token."""
-    issuers = await w.store.issuer_keys(eid)
-    token, req = blinded_request(issuers[owner.area])
-    blind = await w.registrar.issue(eid, owner.owner_id, owner.area, owner.area,
-                                    req.blinded_msg, await w.store.issuer_private_keys(eid, KEK))
-    return token, finalize_credential(req, blind)
+async def issue(w: World, eid: str, owner, registrars=None):
+    """A real credential for the owner from k registrars (default the first k; each keeps its
+    issuance record for its next batch), and its token."""
+    token = generate_token()
+    regs = await w.regs(eid)
+    return token, regs.credential(owner.owner_id, owner.area, token, registrars)
 
 
 async def open_election(w: World, eid: str) -> OpenElection:
-    e = await w.store.get_election(eid)
-    return OpenElection(e.context(), await w.store.issuer_keys(eid), e.definition.open_time,
-                        e.definition.close_time)
+    return await open_election_of(w.store, eid)
 
 
 def expected_outcome(definition, roll, counted_choices: dict[str, tuple[int, int]]):
@@ -251,6 +275,16 @@ async def test_an_election_from_draft_to_published(world):
         choices[o.owner_id] = (o.area, choice)
     w.clock.now = CLOSE
     await w.driver.step()
+    # closed; the aggregates wait for every keyed registrar's final batch
+    assert (await w.store.get_election(eid)).state is S.CLOSED
+    regs = await w.regs(eid)
+    intake = IssuanceIntake(w.store)
+    for r in (0, 1):
+        await intake.publish_issuances(eid, regs.issuances_body(r, final=True))
+        await w.driver.step()
+        assert (await w.store.get_election(eid)).state is S.CLOSED
+    await intake.publish_issuances(eid, regs.issuances_body(2, final=True))  # issued nothing
+    await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.TALLYING
     token, cred = creds[voters[1].owner_id]
     with pytest.raises(BallotBoxClosed) as exc:  # after the close: refused
@@ -266,9 +300,10 @@ async def test_an_election_from_draft_to_published(world):
     kept = await w.points.read(eid, 0, 1 << 40)
     assert kept == {i: points_of(decode_cast_ballot(ev.body)) for i, ev in events
                     if ev.kind == "ballot"}
-    issued = next(decode_credentials_issued(ev.body) for _, ev in events
-                  if ev.kind == "credentials-issued")
-    assert sum(n for _, n in issued.counts) == len(voters)
+    batches = [decode_issuances(ev.body) for _, ev in events if ev.kind == "issuances"]
+    assert [(b.registrar, b.final) for b in batches] == [(n, True) for n in regs.names]
+    assert [sorted(i.owner_id for i in b.issuances) for b in batches] == \
+        [sorted(o.owner_id for o in voters)] * 2 + [[]]  # k = 2: the first two signed
     for j in (3, 1):
         await w.tally.submit_shares(eid, DecryptionSharesRecord(j, tuple(g.decrypt(
             j, aggregates))))
@@ -287,9 +322,10 @@ async def test_an_election_from_draft_to_published(world):
     events = await w.events(eid)
     assert kinds_in_order(events) == [
         "election", "state:KEY_CEREMONY", "guardian-key", "guardian-key", "guardian-key",
-        "dealing", "dealing", "dealing", "issuer-keys", "state:READY", "state:OPEN", "ballot",
-        "state:CLOSED", "credentials-issued", "aggregates", "state:TALLYING",
-        "decryption-shares", "decryption-shares", "result", "state:PUBLISHED"]
+        "dealing", "dealing", "dealing", "issuer-keys", "issuer-keys", "issuer-keys",
+        "state:READY", "state:OPEN", "ballot", "state:CLOSED", "issuances", "issuances",
+        "issuances", "aggregates", "state:TALLYING", "decryption-shares", "decryption-shares",
+        "result", "state:PUBLISHED"]
     assert decode_result(events[-2][1].body) == result and events[-2][0] == published.ledger_index
     assert (await w.audit()).election(eid).result == result
     await w.driver.step()  # nothing more happens
@@ -314,6 +350,37 @@ async def test_a_ceremony_not_complete_by_the_opening_never_opens(world):
     assert [ev.kind for _, ev in await w.events(eid)].count("state") == 1  # to KEY_CEREMONY
 
 
+async def test_the_ceremony_waits_for_k_registrars_issuer_keys(world):
+    """All dealings in and the complaint window over, the election is READY only once k = 2
+    registrars' signed issuer keys are on the ledger; a third registrar's keys are refused
+    after the ceremony, and the ballot box takes credentials of the keyed registrars only."""
+    w = world
+    eid, roll = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
+                                   close_time=CLOSE)
+    await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
+    await run_ceremony_directly(w, eid, Guardians.new(eid, 2, 2), registrars=[2])
+    for _ in range(2):
+        await w.driver.step()
+        assert (await w.store.get_election(eid)).state is S.KEY_CEREMONY
+    await w.publish_keys(eid, [0])
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.READY
+    regs = await w.regs(eid)
+    with pytest.raises(Exception) as late:
+        await w.intake.publish_issuer_keys(eid, regs.issuer_keys_body(1))
+    assert code_of(late.value) == grpc.StatusCode.FAILED_PRECONDITION
+    assert sorted(await w.store.issuer_keys(eid)) == [0, 2]
+    w.clock.now = OPEN
+    await w.driver.step()
+    election = await open_election(w, eid)
+    token, cred = await issue(w, eid, roll.owners[0], registrars=[0, 2])
+    await w.box.cast(election, signed_ballot(election.context, token, cred, [0]))
+    token, cred = await issue(w, eid, roll.owners[1], registrars=[0, 1])  # 1 has no keys
+    with pytest.raises(Exception) as unkeyed:
+        await w.box.cast(election, signed_ballot(election.context, token, cred, [0]))
+    assert code_of(unkeyed.value) == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_nobody_voted_publishes_without_guardians(world):
     w = world
     eid, _ = await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
@@ -324,14 +391,17 @@ async def test_nobody_voted_publishes_without_guardians(world):
     assert (await w.store.get_election(eid)).state is S.READY
     w.clock.now = CLOSE + 5  # the clock jumped past the opening and the close
     await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.CLOSED  # the registrars' final batches
+    await w.publish_final(eid)
+    await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.PUBLISHED
     result = (await w.tally.result(eid)).result
     assert result.guardians == () and result.participating_owners == 0
     assert result.counts == (0, 0, 0) and not result.quorum_met
     assert result.outcomes == (ResultOutcome.NO_QUORUM,) * 3
     kinds = kinds_in_order(await w.events(eid))
-    assert kinds[-7:] == ["state:OPEN", "state:CLOSED", "credentials-issued", "aggregates",
-                          "state:TALLYING", "result", "state:PUBLISHED"]
+    assert kinds[-9:] == ["state:OPEN", "state:CLOSED", "issuances", "issuances", "issuances",
+                          "aggregates", "state:TALLYING", "result", "state:PUBLISHED"]
     await w.audit()
 
 
@@ -342,12 +412,10 @@ async def test_a_restarted_driver_continues_where_the_last_one_stopped(world):
                                    close_time=CLOSE)
     g = Guardians.new(eid, 2, 1)
     await w.store.transition(eid, S.KEY_CEREMONY, int(w.clock()))
-    await run_ceremony_directly(w, eid, g)
-    # the process died half-way through finishing the ceremony: joint key set, issuer keys
-    # created but not published
+    await run_ceremony_directly(w, eid, g, registrars=[0, 1])  # k = 2 of the three keyed
+    # the process died half-way through finishing the ceremony: joint key set, not READY
     result = await w.ceremony.result(eid)
     await w.store.set_joint_key(eid, encode_point(result.joint_public_key))
-    await w.store._insert_issuer_keys(eid, KEK)
     w.clock.now = OPEN
     driver = w.restarted_driver()
     await driver.step()  # a new process: the complaint window starts again
@@ -358,14 +426,20 @@ async def test_a_restarted_driver_continues_where_the_last_one_stopped(world):
     election = await open_election(w, eid)
     token, cred = await issue(w, eid, roll.owners[0])
     await w.box.cast(election, signed_ballot(election.context, token, cred, [0]))
-    # it died again after sealing and closing, with the credential counts claimed but not
-    # appended
+    # it died again after sealing and closing, the registrars' final batches in, with the
+    # aggregates claimed but not appended
     w.clock.now = CLOSE
     await w.box.seal(eid)
     await w.store.advance_state(eid, S.CLOSED, CLOSE)
+    with pytest.raises(TallyRefused) as refused:  # no aggregates before the final batches
+        await w.tally.publish_aggregates(eid)
+    assert refused.value.reason == "ISSUANCES_PENDING"
+    await w.publish_final(eid)  # the two keyed registrars only
+    ballots = [decode_cast_ballot(ev.body) for _, ev in await w.events(eid)
+               if ev.kind == "ballot"]
     await w.tally._row(eid)
-    await w.tally._claim(eid, "credentials", encode_credentials_issued(
-        CredentialsIssuedRecord(((roll.owners[0].area, 1),))))
+    await w.tally._claim(eid, "aggregates", encode_aggregates(
+        aggregate(highest_per_token(ballots), 3)))
     # and the CLOSED → TALLYING intent was written but not appended
     await w.store._intent(eid, S.TALLYING, CLOSE + 1)
     driver = w.restarted_driver()
@@ -377,9 +451,10 @@ async def test_a_restarted_driver_continues_where_the_last_one_stopped(world):
     assert (await w.store.get_election(eid)).state is S.PUBLISHED
     kinds = kinds_in_order(await w.events(eid))
     assert kinds == ["election", "state:KEY_CEREMONY", "guardian-key", "guardian-key",
-                     "dealing", "dealing", "issuer-keys", "state:READY", "state:OPEN", "ballot",
-                     "state:CLOSED", "credentials-issued", "aggregates", "state:TALLYING",
-                     "decryption-shares", "result", "state:PUBLISHED"]
+                     "dealing", "dealing", "issuer-keys", "issuer-keys", "state:READY",
+                     "state:OPEN", "ballot", "state:CLOSED", "issuances", "issuances",
+                     "aggregates", "state:TALLYING", "decryption-shares", "result",
+                     "state:PUBLISHED"]
     tallying = [decode_transition(ev.body) for _, ev in await w.events(eid)
                 if ev.kind == "state"][-2]
     assert (tallying.to_state, tallying.at) == (S.TALLYING.value, CLOSE + 1)
@@ -415,7 +490,12 @@ async def test_a_failed_ceremony_never_opens_and_does_not_stop_the_others(world)
     await w.driver.step()
     assert (await w.store.get_election(bad)).state is S.KEY_CEREMONY
     assert (await w.store.get_election(good)).state is S.OPEN
-    assert not await w.store.issuer_keys(bad)
+    assert "state:READY" not in kinds_in_order(await w.events(bad))
+    # its registrars can never issue: a batch is refused outside READY..CLOSED
+    regs = await w.regs(bad)
+    with pytest.raises(Exception) as refused:
+        await w.intake.publish_issuances(bad, regs.issuances_body(0, items=[]))
+    assert code_of(refused.value) == grpc.StatusCode.FAILED_PRECONDITION
 
 
 async def test_run_steps_on_its_tick_and_stops_cleanly(world):
@@ -451,6 +531,8 @@ async def test_a_submission_interrupted_before_its_append_is_completed_by_the_dr
         await w.box.cast(election, signed_ballot(election.context, token, cred, [choice]))
     w.clock.now = CLOSE
     await w.driver.step()
+    await w.publish_final(eid)
+    await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.TALLYING
     # the guardian's submission was claimed, then the process died before the append
     record = DecryptionSharesRecord(1, tuple(g.decrypt(1, await w.tally.aggregates(eid))))
@@ -485,6 +567,9 @@ async def test_the_close_waits_its_grace_for_ballots_of_other_processes(world):
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.OPEN
     w.clock.now = CLOSE + 3
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.CLOSED
+    await w.publish_final(eid)
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.PUBLISHED  # nobody voted
     await w.audit()

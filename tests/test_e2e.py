@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from ownervote.v1 import election_pb2, election_pb2_grpc, wire
+from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, wire
 
 from clients.admin import AdminClient
 from clients.auditor import verify
@@ -23,6 +23,7 @@ from crypto.audit import LedgerVerifier
 from crypto.ballot import encrypt_ballot
 from crypto.cast import sign_ballot
 from crypto.dkg import GuardianShare
+from crypto.encoding import decode_event
 from crypto.errors import InvalidProof
 from crypto.group import G
 from crypto.records import DecryptionSharesRecord, ElectionState
@@ -34,10 +35,13 @@ ROLL = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_by
 N, T = 3, 2
 
 
-async def refused(call, code: grpc.StatusCode, reason: str | None = None) -> Refused:
+async def refused(call, code: grpc.StatusCode, reason: str | None = None, *,
+                  field: str | None = None) -> Refused:
     with pytest.raises(Refused) as err:
         await call
     assert err.value.code == code, err.value
+    if field is not None:
+        assert err.value.field == field, err.value
     if reason is not None:
         assert err.value.reason == reason, err.value
     return err.value
@@ -110,10 +114,17 @@ async def whole_election(scenario: ElectionScenario) -> None:
         signed.ballot, selections=(signed.ballot.selections[0], bad,
                                    signed.ballot.selections[2])), w0.credential))),
         grpc.StatusCode.INVALID_ARGUMENT)  # a tampered proof
-    forged = replace(signed, credential=replace(w0.credential, msg_prefix=bytes(32)))
+    sigs = w0.credential.signatures
+    forged = replace(signed, credential=replace(w0.credential, signatures=(
+        replace(sigs[0], msg_prefix=bytes(32)), *sigs[1:])))
     await refused(voter.send(PreparedCast.of(forged)),
                   grpc.StatusCode.INVALID_ARGUMENT)  # a forged credential
-    other_class = next(w for w in election.issuers if w != w0.credential.weight)
+    # one registrar's signature where the election needs two (an operator holding one
+    # registrar's keys mints no ballot)
+    await refused(voter.send(PreparedCast.of(sign_ballot(w0.token, signed.ballot, replace(
+        w0.credential, signatures=sigs[:1]), 4))), grpc.StatusCode.INVALID_ARGUMENT,
+        field="cast_ballot.credential.signatures")
+    other_class = next(w for w in election.weights if w != w0.credential.weight)
     await refused(voter.send(PreparedCast.of(replace(signed, credential=replace(
         w0.credential, weight=other_class)))), grpc.StatusCode.INVALID_ARGUMENT)  # another class
     elsewhere = replace(signed, credential=replace(w0.credential, election_id="elsewhere"))
@@ -124,9 +135,13 @@ async def whole_election(scenario: ElectionScenario) -> None:
                                                   w0.credential.token_public_key, [0]),
                          w1.credential)
     await refused(voter.send(PreparedCast.of(reused)), grpc.StatusCode.INVALID_ARGUMENT)
-    # nothing was stored: the next ballot takes the very next index
+    # nothing was stored: no ballot between the last accepted one and the next (a registrar's
+    # issuance batch may be)
     nxt = await voter.cast(election, wallets[owners[2].owner_id], [choices[owners[2].owner_id]])
-    assert nxt.receipt.index == last + 1
+    gap = nxt.receipt.index - last - 1
+    between = (await voter.ledger.GetEntries(ledger_pb2.GetEntriesRequest(
+        start=last + 1, count=gap))).entries[:gap] if gap else []
+    assert [decode_event(e).kind for e in between if decode_event(e).kind == "ballot"] == []
     await scenario.wait_for(ElectionState.TALLYING, timeout=40)
     # after the close each phone proves that the count takes its own latest ballot
     counted = await voter.check_counted(w0)

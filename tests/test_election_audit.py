@@ -11,27 +11,30 @@ from crypto.audit import LedgerVerifier
 from crypto.codec import encode_cast_ballot
 from crypto.election_audit import BallotOrderViolation
 from crypto.encoding import Event, decode_event, encode_event
+from crypto.issuance import decode_issuer_keys, encode_issuer_keys, sign_issuer_keys
 from crypto.log.audit import AuditFailure
 from crypto.records import (
-    CredentialsIssuedRecord,
     DecryptionSharesRecord,
     ElectionEvent,
     Transition,
     decode_aggregates,
-    decode_credentials_issued,
     decode_decryption_shares,
-    decode_issuer_keys,
     decode_result,
     encode_aggregates,
-    encode_credentials_issued,
     encode_decryption_shares,
-    encode_issuer_keys,
     encode_result,
     encode_transition,
 )
 from crypto.tally import aggregate, highest_per_token
 from crypto.threshold import partial_decrypt
-from tests.election_ledger import CLOSE_AT, OPEN_AT, close_and_tally, open_election, vote
+from tests.election_ledger import (
+    CLOSE_AT,
+    OPEN_AT,
+    close_and_tally,
+    open_election,
+    publish_issuances,
+    vote,
+)
 
 VOTES = [(0, [0]), (1, [0]), (2, [1]), (3, [0]), (4, [2]), (5, [0])]
 
@@ -62,6 +65,7 @@ def body(entry: bytes) -> bytes:
 def honest():
     led = open_election()
     vote(led, VOTES)
+    publish_issuances(led)  # a batch while the election is open, the final ones at the close
     token, credential = led.voters[1]  # owner 1 changes their mind with the same token
     revote, _, _ = led.cast(credential.weight, [1], token, credential)
     led.ballots.append(revote)
@@ -150,8 +154,11 @@ def test_skipping_or_repeating_a_state_is_refused(honest):
     entries.insert(i, entries[honest.index_of("state", 2)])  # READY -> OPEN again
     fails_at(entries, i, "transition from")
     entries = list(honest.entries)
+    del entries[honest.index_of("issuer-keys", 1)]  # keys of 2 registrars remain: k = 2
+    replay(entries[:honest.index_of("state", 2)])
     del entries[honest.index_of("issuer-keys")]
-    fails_at(entries, honest.index_of("state", 1) - 1, "READY without issuer keys")
+    fails_at(entries, honest.index_of("state", 1) - 2,
+             "issuer keys of 1 registrar.*fewer than the credential threshold 2")
 
 
 def test_a_dealing_before_every_key_is_refused(honest):
@@ -162,30 +169,34 @@ def test_a_dealing_before_every_key_is_refused(honest):
     fails_at(entries, honest.index_of("guardian-key"), "before all guardian keys")
 
 
+def resigned_keys(honest, record, r: int = 0) -> bytes:
+    """An issuer-keys record as registrar r signs it (so only the rule under test breaks)."""
+    return encode_issuer_keys(sign_issuer_keys(honest.registrars.signing_key(r),
+                                               honest.election_id, record))
+
+
 def test_issuer_keys_must_cover_every_class(honest):
     entries = list(honest.entries)
     i = honest.index_of("issuer-keys")
     record = decode_issuer_keys(body(entries[i]))
-    entries[i] = rebody(entries[i], encode_issuer_keys(replace(record, keys=record.keys[1:])))
+    entries[i] = rebody(entries[i], resigned_keys(honest, replace(record, keys=record.keys[1:])))
     fails_at(entries, i, "one per weight class")
 
 
-def test_too_many_credentials_for_a_class_are_refused(honest):
+def test_issuer_keys_not_signed_by_their_registrar_are_refused(honest):
+    """The server cannot publish issuer keys of its own making for a registrar: they must be
+    signed by the key the definition (and the trust bundle) names for it."""
     entries = list(honest.entries)
-    i = honest.index_of("credentials-issued")
-    w, owners = honest.commitment.classes[0]
-    entries[i] = rebody(entries[i], encode_credentials_issued(
-        CredentialsIssuedRecord(((w, owners + 1),))))
-    fails_at(entries, i, "which has")
-
-
-def test_more_ballots_counted_than_credentials_issued_are_refused(honest):
+    i = honest.index_of("issuer-keys")
+    record = decode_issuer_keys(body(entries[i]))
+    entries[i] = rebody(entries[i], resigned_keys(honest, record, r=1))  # another's key
+    fails_at(entries, i, "registrar's signature does not verify")
+    entries[i] = rebody(entries[i], resigned_keys(honest, replace(record,
+                                                                  registrar="operator")))
+    fails_at(entries, i, "is not one of the election's")
     entries = list(honest.entries)
-    i = honest.index_of("credentials-issued")
-    record = decode_credentials_issued(body(entries[i]))
-    fewer = tuple((w, n - 1) for w, n in record.counts if n > 1) or ()
-    entries[i] = rebody(entries[i], encode_credentials_issued(CredentialsIssuedRecord(fewer)))
-    fails_at(entries, i + 1, "credentials were issued")
+    entries.insert(i + 1, entries[i])
+    fails_at(entries, i + 1, "published issuer keys twice")
 
 
 def test_wrong_aggregates_are_refused(honest):
@@ -294,7 +305,7 @@ def test_an_issuer_key_weaker_than_the_spec_is_refused(honest, bits, e, why):
     weak = rsa.generate_private_key(public_exponent=e, key_size=bits).public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     keys = ((record.keys[0][0], weak), *record.keys[1:])
-    entries[i] = rebody(entries[i], encode_issuer_keys(replace(record, keys=keys)))
+    entries[i] = rebody(entries[i], resigned_keys(honest, replace(record, keys=keys)))
     fails_at(entries, i, why)
 
 

@@ -1,6 +1,7 @@
 """The election as the co-signed ledger proves it (crypto/election_view.py, docs/protocol.md
 §13.3), without a server: every record proven against one checkpoint, the guardians' keys
-checked against the bundle's fingerprints, and a development log's checkpoints refused by a
+checked against the bundle's fingerprints, the registrars and the identity provider the
+definition names against the bundle's, and a development log's checkpoints refused by a
 deployment's bundle (§13.1)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 
 from crypto.dkg import guardian_fingerprint
 from crypto.election_audit import ElectionViolation
-from crypto.election_view import election_from_records
+from crypto.election_view import check_registrars, election_from_records
 from crypto.errors import InvalidProof, InvalidSignature, UnpinnedKey
 from crypto.log import merkle
 from crypto.log.checkpoint import Checkpoint, CosignatureSigner, SignedCheckpoint
@@ -40,6 +41,10 @@ def pins(led) -> dict[int, bytes]:
     return {k.index: guardian_fingerprint(led.election_id, k) for k in led.dkg.publics}
 
 
+def registrar_pins(led) -> dict[str, bytes]:
+    return {r.name: r.key for r in led.definition.registrars}
+
+
 def test_the_election_is_rebuilt_from_proven_records_with_pinned_guardians(led):
     cp, entries = proven(led.entries)
     election, audit = election_from_records(led.election_id, cp, entries, pins(led))
@@ -59,6 +64,41 @@ def test_a_guardian_key_the_bundle_does_not_pin_is_refused(led):
     election_from_records(led.election_id, cp, entries, missing, require_guardians=False)
     with pytest.raises(UnpinnedKey):
         election_from_records(led.election_id, cp, entries, wrong, require_guardians=False)
+
+
+def test_the_registrars_and_the_identity_provider_are_the_bundles(led):
+    """Each registrar the definition names is one the bundle pins, with the same key, and the
+    definition's identity provider is the bundle's: a server cannot name registrars (or an
+    identity provider) of its own making. The bundle may pin more registrars (of other
+    elections)."""
+    cp, entries = proven(led.entries)
+    idp = led.definition.identity_provider
+    vkeys = [w.verifier().vkey() for w in WITNESSES]
+    bundle = make_bundle(ORIGIN, LOG.verifier().vkey(), vkeys, 2, idp,
+                         registrars={**registrar_pins(led), "another-bank": b"\x09" * 32})
+    election, audit = election_from_records(led.election_id, cp, entries, pins(led),
+                                            registrars=bundle.registrars,
+                                            identity_provider=bundle.identity_provider)
+    assert sorted(election.issuers) == [0, 1, 2] and election.issuer_set.threshold == 2
+    assert {r: {w: k.spki for w, k in ks.items()} for r, ks in election.issuers.items()} == \
+        {r: {w: k.spki for w, k in ks.items()} for r, ks in led.issuers.keys.items()}
+    name = led.definition.registrars[1].name
+    unpinned = {n: k for n, k in registrar_pins(led).items() if n != name}
+    rekeyed = {**registrar_pins(led), name: b"\x09" * 32}
+    for registrars, identity_provider, text in (
+            (unpinned, idp, repr(name)),  # the bundle does not know it
+            (rekeyed, idp, repr(name)),  # it knows another key under that name
+            ({}, idp, "registrar"),
+            (registrar_pins(led), bytes(32), "identity provider")):  # another provider
+        with pytest.raises(UnpinnedKey, match=text):
+            election_from_records(led.election_id, cp, entries, pins(led),
+                                  registrars=registrars, identity_provider=identity_provider)
+        with pytest.raises(UnpinnedKey):
+            check_registrars(audit.definition, registrars, identity_provider)
+    # without the bundle's identity provider, only the registrars are checked
+    check_registrars(audit.definition, registrar_pins(led), None)
+    with pytest.raises(UnpinnedKey):
+        check_registrars(audit.definition, unpinned, None)
 
 
 def test_a_record_not_in_the_checkpoint_or_out_of_order_is_refused(led):

@@ -19,8 +19,6 @@ from server.tls import TlsConfig
 from tests.election_support import new_election
 from tests.ledger_support import start_log
 
-KEK = b"guardian-service-kek-01"
-
 
 @pytest.fixture
 async def setup(dsn, tmp_path):
@@ -80,7 +78,7 @@ async def test_ceremony_over_mutual_tls(setup):
     info = details_of(exc.value)
     assert info["code"] == grpc.StatusCode.INVALID_ARGUMENT
     assert info["field"] == "dealing.commitments[0]"
-    result = await cs.finish(eid, KEK, 2)
+    result = await cs.finish(eid, 2)
     ceremony = await stubs[1].GetCeremony(election_pb2.GetCeremonyRequest(election_id=eid))
     assert list(ceremony.qualified) == [1, 2, 3]
     assert ceremony.joint_public_key == encode_point(result.joint_public_key)

@@ -1,5 +1,9 @@
-"""RegistrationService over real gRPC: attestation → eligibility → blind credential, and every
-refusal (SQLite and PostgreSQL)."""
+"""A registrar's RegistrationService over real gRPC (server/registrar/service.py): attestation
+→ eligibility → this registrar's blind signature, and every refusal (SQLite and PostgreSQL).
+The registrar reads the election from its ledger view (here the records of
+tests/election_ledger.py, taken through the auditor's rules as LedgerFollower takes them; the
+follower's own checks of checkpoints: tests/test_registrar.py), its own roll copy and its own
+issuer keys (the ones its ``issuer-keys`` event put on the ledger)."""
 
 from __future__ import annotations
 
@@ -7,65 +11,119 @@ from dataclasses import replace
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
+from sqlalchemy import insert
 
-from crypto.attestation import DemoIdentityProvider
-from crypto.credential import finalize_credential, verify_credential
-from crypto.records import ElectionState
-from server.election.registrar import Registrar
-from server.election.rpc.registration_service import RegistrationService
-from server.election.store import ElectionStore
+from crypto.credential import IssuerSet, finalize_credential, verify_credential
+from crypto.election_audit import ElectionVerifier
+from crypto.encoding import decode_event, event_family
+from crypto.records import ELECTION_FAMILY, ElectionEvent, ElectionState, decode_transition
+from server.db import make_engine
 from server.registrar.identity import AttestationVerifier, DatabaseNonces, GuardedVerifier
+from server.registrar.issuance import Issuer
+from server.registrar.issuer_keys import IssuerKeys
 from server.registrar.limits import MemoryFailureLimiter
-from tests.election_support import new_election
-from tests.ledger_support import start_log
+from server.registrar.node import RegistrarNode
+from server.registrar.roll import RollStore
+from server.registrar.schema import registrar_keys
+from server.registrar.service import RegistrationService
+from server.schema import create_schema
+from tests.election_ledger import IDP, OPEN_AT, SAMPLE_ROLL, open_election
 from tests.support.ballots import blinded_request
+from tests.support.registrars import rsa_key
 from tests.test_admin_service import expect
 
 KEK = b"key-encryption-key-for-tests"
-
+R = 0  # this registrar's index in the definition
 
 attestation_pb = wire.attestation_pb
 
 
+class LedgerView:
+    """What RegistrationService reads of LedgerFollower: the first ``visible`` entries of the
+    ledger, through the auditor's rules without the ballots."""
+
+    def __init__(self, entries: list[bytes], visible: int, identity_provider: bytes) -> None:
+        self.entries, self.visible, self.applied = entries, visible, 0
+        self.verifier = ElectionVerifier(with_ballots=False)
+        self.halted = None
+        self.bundle = type("Bundle", (), {"identity_provider": identity_provider})()
+
+    def election(self, election_id):
+        return self.verifier.elections.get(election_id)
+
+    async def poll(self) -> bool:
+        new = self.applied < self.visible
+        for i in range(self.applied, self.visible):
+            ev = decode_event(self.entries[i])
+            if event_family(ev.kind) == ELECTION_FAMILY and ev.kind != ElectionEvent.BALLOT:
+                self.verifier.apply(ev, i)
+        self.applied = self.visible
+        return new
+
+
 @pytest.fixture
-async def reg(dsn, tmp_path):
-    h = await start_log(dsn, tmp_path, n_witnesses=0, quorum=0)
-    store = ElectionStore(h.engine, h.ledger)
-    registrar = Registrar(h.engine)
-    provider = DemoIdentityProvider()
-    guarded = GuardedVerifier(AttestationVerifier(provider.public_key),
+async def reg(dsn):
+    led = open_election("registration-service")
+    regs = led.registrars
+    ready = next(i for i, e in enumerate(led.entries) if decode_event(e).kind == "state"
+                 and _to_state(decode_event(e).body) is ElectionState.READY)
+    engine = make_engine(dsn)
+    await create_schema(engine)
+    name = regs.names[R]
+    # the registrar's own keys, stored as IssuerKeys keeps them: the ones on the ledger
+    async with engine.begin() as conn:
+        await conn.execute(insert(registrar_keys), [
+            {"registrar": name, "election_id": led.election_id, "weight": w,
+             "spki": regs.issuer(R, w).spki,
+             "private_key": rsa_key(R, w).private_bytes(
+                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                 serialization.BestAvailableEncryption(KEK))} for w in regs.weights])
+    rolls = RollStore(engine, name)
+    view = LedgerView(led.entries, ready, regs.identity_provider)
+    await view.poll()
+    signing = regs.signing_key(R)
+    nowhere = grpc.aio.insecure_channel("127.0.0.1:9")  # the server's intake: unused here
+    node = RegistrarNode(name, signing, view, IssuerKeys(engine, name, signing, KEK),
+                         Issuer(engine, name, signing), rolls, nowhere)  # type: ignore[arg-type]
+    clock = lambda: OPEN_AT + 10  # noqa: E731
+    guarded = GuardedVerifier(AttestationVerifier(IDP.public_key, clock=clock),
                               MemoryFailureLimiter(3, 60), MemoryFailureLimiter(100, 60),
-                              DatabaseNonces(h.engine))
-    eid, roll = await new_election(store)
+                              DatabaseNonces(engine, clock, registrar=name))
     server = grpc.aio.server()
     election_pb2_grpc.add_RegistrationServiceServicer_to_server(
-        RegistrationService(store, registrar, guarded, KEK), server)
+        RegistrationService(node, guarded, clock=clock), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield election_pb2_grpc.RegistrationServiceStub(channel), store, provider, roll, eid
+    yield election_pb2_grpc.RegistrationServiceStub(channel), led, view, rolls
     await channel.close()
+    await nowhere.close()
     await server.stop(None)
-    await h.stop()
+    await engine.dispose()
 
 
-async def make_ready(store, eid):
-    await store.transition(eid, ElectionState.KEY_CEREMONY, 1)
-    await store.transition(eid, ElectionState.READY, 2)
-    await store.create_issuer_keys(eid, KEK)
+def _to_state(body: bytes):
+    return ElectionState(decode_transition(body).to_state)
 
 
 async def test_credential_flow_and_refusals(reg):
-    stub, store, provider, roll, eid = reg
+    stub, led, view, rolls = reg
+    eid, roll, provider = led.election_id, led.roll, IDP
     owner = roll.owners[0]
     elig, esig = provider.attest(owner.owner_id, eid)  # eligibility only
-    # not issuing before READY
+    # not issuing before READY (the ledger shows the key ceremony)
     await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(
-        attestation=attestation_pb(elig, esig))), grpc.StatusCode.FAILED_PRECONDITION)
-    await make_ready(store, eid)
-    issuers = await store.issuer_keys(eid)
-    assert set(issuers) == {c.area for c in roll.weight_classes()}
+        attestation=attestation_pb(elig, esig))), grpc.StatusCode.FAILED_PRECONDITION, None,
+        "NOT_ISSUING")
+    view.visible = len(view.entries)  # READY and OPEN on the ledger
+    # before the registrar has the roll the definition commits to
+    await expect(stub.GetEligibility(election_pb2.GetEligibilityRequest(
+        attestation=attestation_pb(elig, esig))), grpc.StatusCode.FAILED_PRECONDITION, None,
+        "ROLL_NOT_IMPORTED")
+    await rolls.import_csv(SAMPLE_ROLL)
+    issuers = {w: led.registrars.issuer(R, w) for w in led.registrars.weights}
     got = await stub.GetEligibility(election_pb2.GetEligibilityRequest(
         attestation=attestation_pb(elig, esig)))
     assert got.weight == owner.area
@@ -80,7 +138,7 @@ async def test_credential_flow_and_refusals(reg):
                                                 weight=got.weight, blinded_msg=req.blinded_msg)
     resp = await stub.RequestCredential(ask)
     cred = finalize_credential(req, resp.blind_sig)
-    verify_credential(issuers[got.weight], cred)
+    verify_credential(IssuerSet(eid, 1, {R: issuers}), cred)  # this registrar's signature
     assert (await stub.RequestCredential(ask)).blind_sig == resp.blind_sig  # identical retry
     _, other = blinded_request(issuers[got.weight])
     # the same attestation with another blinded message (stolen, or the phone's own): refused
@@ -140,4 +198,3 @@ def replace_blinded(ask, blinded):
     out.CopyFrom(ask)
     out.blinded_msg = blinded
     return out
-

@@ -14,10 +14,11 @@ from server.schema import PACKAGES, create_schema, metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = {"log_heads", "log_entries", "log_nodes", "log_checkpoints", "log_pending",
-          "log_refusals", "rolls", "roll_owners", "elections", "transitions", "issuer_keys",
-          "credentials_issued",
+          "log_refusals", "rolls", "roll_owners", "elections", "transitions",
+          "election_issuer_keys", "registrar_batches", "registrar_issued",
           "ceremony_messages", "tally", "decryption_shares", "ballot_points", "ballot_tokens",
-          "attestation_nonces", "registration_failures", "witness_logs"}
+          "registrar_rolls", "registrar_keys", "issuance_pending", "issuance_published",
+          "issuance_batches", "attestation_nonces", "registration_failures", "witness_logs"}
 
 
 def test_every_package_table_is_on_the_one_metadata():

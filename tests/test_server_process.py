@@ -25,9 +25,11 @@ from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.log.checkpoint import parse_checkpoint
 from crypto.log.note import parse_note
 from crypto.log.trust import DEVELOPMENT_EXTENSION
+from rules.roll_csv import parse_roll_csv
 from server.config import ConfigError, load_config
 from server.pki import DevCA
 from server.tls import TlsConfig, server_only_channel_credentials
+from tests.support.registrars import Registrars
 from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition, expect
 from tests.test_node_client import health_descriptor_set
 
@@ -43,7 +45,6 @@ def launch(tmp_path: Path, extra: str = ""):
                    f'log_key_file = "{tmp_path}/log.key"\ndevelopment = true\n' + extra)
     provider = DemoIdentityProvider()
     env = dict(os.environ, OWNERVOTE_ADMIN_TOKEN=TOKEN,  # secrets come from the environment
-               OWNERVOTE_KEY_ENCRYPTION_KEY="kek-" + "k" * 20,
                OWNERVOTE_IDENTITY_PROVIDER_KEY=provider.public_key.public_bytes_raw().hex())
     out = tmp_path / "server.out"
     with open(out, "w") as f:
@@ -74,7 +75,7 @@ async def test_node_client_reads_an_election_and_the_server_stops_gracefully(ser
     address, proc, out = server
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        for service in ("ownervote.v1.RegistrationService", "ownervote.v1.AdminService",
+        for service in ("ownervote.v1.IssuanceService", "ownervote.v1.AdminService",
                         "ownervote.v1.BallotBoxService", "ownervote.v1.LedgerService",
                         "ownervote.v1.GuardianService"):
             status = await health.Check(health_pb2.HealthCheckRequest(service=service))
@@ -181,6 +182,18 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
             await expect(election_pb2_grpc.AdminServiceStub(channel).ScheduleElection(
                 election_pb2.ScheduleElectionRequest(election_id=eid)),
                 grpc.StatusCode.PERMISSION_DENIED, None, "NOT_ADMIN")
+        # two registrars put their signed issuer keys on the ledger (the server makes none),
+        # each over mutual TLS with its own certificate
+        regs = Registrars(eid, sorted({o.area for o in parse_roll_csv(SAMPLE.decode()).owners}))
+        for r in (0, 1):
+            async with client(f"registrar:{regs.names[r]}") as channel:
+                await election_pb2_grpc.IssuanceServiceStub(channel).PublishIssuerKeys(
+                    election_pb2.PublishIssuerKeysRequest(election_id=eid,
+                                                          record=regs.issuer_keys_body(r)))
+                # nor is a registrar an administrator
+                await expect(election_pb2_grpc.AdminServiceStub(channel).ScheduleElection(
+                    election_pb2.ScheduleElectionRequest(election_id=eid)),
+                    grpc.StatusCode.PERMISSION_DENIED, None, "NOT_ADMIN")
         # without a client certificate the mutual-TLS port refuses the handshake
         async with grpc.aio.secure_channel(f"localhost:{mtls}",
                                            server_only_channel_credentials(ca.ca_path)) as ch:
@@ -201,7 +214,7 @@ async def test_mutual_tls_listener_for_guardians_and_administrators(tmp_path):
                     break
                 await asyncio.sleep(0.1)
             assert e.state == election_pb2.ELECTION_STATE_READY, out.read_text()
-            assert e.joint_public_key and len(e.issuer_keys) == 11
+            assert e.joint_public_key and len(e.issuer_keys) == 2 * 11
             await expect(election_pb2_grpc.AdminServiceStub(ch).ScheduleElection(
                 election_pb2.ScheduleElectionRequest(election_id=eid), metadata=AUTH),
                 grpc.StatusCode.FAILED_PRECONDITION, "election_id", "NOT_DRAFT")
@@ -240,7 +253,7 @@ def test_configuration_file_environment_and_errors(tmp_path):
                       ('development = true\nclient_ca = "ca.pem"\n'
                        'guardian_listen = "127.0.0.1:0"\n', {}),  # no tls_cert
                       ('development = true\n', {"OWNERVOTE_LIFECYCLE_TICK": "0"}),
-                      ('development = true\nkey_encryption_key = "short"\n', {}),
+                      ('development = true\nidentity_provider_key = "short"\n', {}),
                       ('development = true\nlisten_tls = true\n', {}),
                       ('development = true\n', {"OWNERVOTE_LISTEN_TLS": "maybe"}),
                       ("not toml [", {})):

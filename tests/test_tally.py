@@ -5,7 +5,7 @@ import random
 import pytest
 
 from crypto.ballot import Contest, ElectionContext, encrypt_ballot
-from crypto.credential import CastBallot, Credential
+from crypto.credential import CastBallot, Credential, CredentialSignature
 from crypto.errors import InsufficientShares, InvalidShare
 from crypto.records import ElectionEvent
 from crypto.tally import (
@@ -64,7 +64,8 @@ def test_aggregate_and_decrypt_match_the_plaintexts(setup):
 
 def _unsigned(weight: int, ballot, counter: int) -> CastBallot:
     """A cast ballot for the counting rule alone (highest_per_token checks no signature)."""
-    return CastBallot(ballot, Credential(EID, weight, ballot.token_public_key, bytes(32), b"s"),
+    return CastBallot(ballot, Credential(EID, weight, ballot.token_public_key,
+                                         (CredentialSignature(0, bytes(32), b"s"),)),
                       counter, bytes(64))
 
 
@@ -240,8 +241,9 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
                     assert fast is None, (i, str(full))
             else:
                 assert fast is not None, i
-                assert (fast.weight, fast.token_public_key, fast.counter) == \
-                    (full.credential.weight, full.ballot.token_public_key, full.counter)
+                assert (fast.weight, fast.token_public_key, fast.counter, fast.registrars) == \
+                    (full.credential.weight, full.ballot.token_public_key, full.counter,
+                     bytes(full.credential.registrars))
                 assert fast.ciphertexts == tuple(
                     (encode_point(s.ciphertext.alpha), encode_point(s.ciphertext.beta))
                     for s in full.ballot.selections)
@@ -249,7 +251,7 @@ def test_the_tally_encodings_agree_with_the_full_decoder_on_every_mutation():
     ballot, credential = encode_ballot(led.ballots[0].ballot), \
         encode_credential(led.ballots[0].credential)
     for b, c in ((ballot + b"\0", credential), (ballot, credential + b"\0")):
-        bad = b"\x02" + (1).to_bytes(4, "big") + lp(b) + lp(c) + led.ballots[0].signature
+        bad = b"\x03" + (1).to_bytes(4, "big") + lp(b) + lp(c) + led.ballots[0].signature
         for decode in (decode_cast_ballot, decode_tally_encodings):
             with pytest.raises(DecodeError, match="trailing"):
                 decode(bad)

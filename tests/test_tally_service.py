@@ -1,8 +1,11 @@
 """The whole election over real gRPC (SQLite and PostgreSQL): the administrator schedules it,
-guardians run the ceremony and later submit decryption shares over mutual TLS, owners obtain
-credentials and vote (one revotes), the lifecycle driver moves it along on an injected clock,
-SubmitDecryptionShares refuses every bad submission without storing or appending anything, and
-GetResult serves the published result, which the independent auditor confirms."""
+guardians run the ceremony and later submit decryption shares over mutual TLS, the registrars
+(tests/support/registrars.py, their signed records taken through the server's IssuanceIntake)
+publish their issuer keys, owners obtain credentials from k = 2 of them and vote (one revotes),
+the registrars' final batches go on the ledger at the close, the lifecycle driver moves it
+along on an injected clock, SubmitDecryptionShares refuses every bad submission without
+storing or appending anything, and GetResult serves the published result, which the
+independent auditor confirms."""
 
 from __future__ import annotations
 
@@ -15,8 +18,7 @@ import pytest
 from ownervote.v1 import election_pb2, election_pb2_grpc, wire
 from sqlalchemy import func, select
 
-from crypto.attestation import DemoIdentityProvider
-from crypto.credential import finalize_credential
+from crypto.credential import generate_token
 from crypto.group import G, encode_point
 from crypto.records import ElectionState, decode_aggregates, decode_transition
 from crypto.threshold import partial_decrypt
@@ -24,17 +26,14 @@ from server.election.rpc.admin_service import AdminAuth, AdminService
 from server.election.rpc.ballot_service import BallotBoxService
 from server.election.rpc.election_service import ElectionService
 from server.election.rpc.guardian_service import GuardianService
-from server.election.rpc.registration_service import RegistrationService
 from server.election.tally import decryption_shares
 from server.pki import DevCA
-from server.registrar.identity import AttestationVerifier, GuardedVerifier
 from server.tls import TlsConfig
 from tests.election_support import new_election
-from tests.support.ballots import blinded_request, signed_ballot
+from tests.support.ballots import signed_ballot
 from tests.test_admin_service import AUTH, TOKEN, expect
 from tests.test_driver import (
     CLOSE,
-    KEK,
     OPEN,
     OUTCOME,
     Guardians,
@@ -42,7 +41,6 @@ from tests.test_driver import (
     kinds_in_order,
     make_world,
 )
-from tests.test_registration_service import attestation_pb
 
 S = ElectionState
 
@@ -54,7 +52,6 @@ class Service:
     def __init__(self, w, tmp_path) -> None:
         self.w = w
         self.ca = DevCA(tmp_path / "pki")
-        self.provider = DemoIdentityProvider(clock=w.clock)
         self.channels: list[grpc.aio.Channel] = []
         self.counters: dict[bytes, int] = {}  # each token's last revote counter
 
@@ -67,9 +64,6 @@ class Service:
             ElectionService(w.store, w.tally), server)
         election_pb2_grpc.add_GuardianServiceServicer_to_server(
             GuardianService(w.ceremony, w.tally), server)
-        election_pb2_grpc.add_RegistrationServiceServicer_to_server(RegistrationService(
-            w.store, w.registrar, GuardedVerifier(AttestationVerifier(
-                self.provider.public_key, clock=w.clock)), KEK), server)
         election_pb2_grpc.add_BallotBoxServiceServicer_to_server(
             BallotBoxService(w.store, w.box), server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -80,7 +74,6 @@ class Service:
         channel = self._keep(grpc.aio.insecure_channel(f"127.0.0.1:{port}"))
         self.admin = election_pb2_grpc.AdminServiceStub(channel)
         self.public = election_pb2_grpc.ElectionServiceStub(channel)
-        self.reg = election_pb2_grpc.RegistrationServiceStub(channel)
         self.box = election_pb2_grpc.BallotBoxServiceStub(channel)
 
     def _keep(self, channel: grpc.aio.Channel) -> grpc.aio.Channel:
@@ -99,13 +92,9 @@ class Service:
         await self.server.stop(None)
 
     async def enrol(self, eid: str, owner):
-        issuers = await self.w.store.issuer_keys(eid)
-        token, req = blinded_request(issuers[owner.area])
-        att, sig = self.provider.attest(owner.owner_id, eid, [req.blinded_msg])
-        resp = await self.reg.RequestCredential(election_pb2.RequestCredentialRequest(
-            attestation=attestation_pb(att, sig), weight=owner.area,
-            blinded_msg=req.blinded_msg))
-        return token, finalize_credential(req, resp.blind_sig)
+        """A credential of the first k registrars (each keeps its issuance record)."""
+        token = generate_token()
+        return token, (await self.w.regs(eid)).credential(owner.owner_id, owner.area, token)
 
     async def vote(self, eid: str, token, cred, choice: int):
         """Cast for ``choice``; a token's later ballots carry the next revote counter."""
@@ -159,6 +148,7 @@ async def to_tallying(s: Service, voters_choices) -> tuple[str, object, Guardian
     g = Guardians.new(eid, 3, 2)
     stubs = {i: s.guardian(eid, i) for i in (1, 2, 3)}
     await s.ceremony(eid, g, stubs)
+    await w.publish_keys(eid)
     await w.driver.step()
     w.clock.now += 10
     await w.driver.step()
@@ -173,6 +163,9 @@ async def to_tallying(s: Service, voters_choices) -> tuple[str, object, Guardian
         await (await s.vote(eid, *creds[i], choice))
         choices[roll.owners[i].owner_id] = (roll.owners[i].area, choice)
     w.clock.now = CLOSE
+    await w.driver.step()
+    assert (await w.store.get_election(eid)).state is S.CLOSED
+    await w.publish_final(eid)
     await w.driver.step()
     assert (await w.store.get_election(eid)).state is S.TALLYING
     return eid, roll, g, {"stubs": stubs, "creds": creds, "choices": choices}
@@ -268,10 +261,10 @@ async def test_decryption_shares_refusals_and_the_published_result(svc):
     assert sum(o.headcount for o in got.options) == 18  # the revote counted once
     events = await w.events(eid)
     assert got.receipt.index == next(i for i, ev in events if ev.kind == "result")
-    assert kinds_in_order(events)[-11:] == [
-        "state:READY", "state:OPEN", "ballot", "state:CLOSED", "credentials-issued",
-        "aggregates", "state:TALLYING", "decryption-shares", "decryption-shares", "result",
-        "state:PUBLISHED"]
+    assert kinds_in_order(events)[-13:] == [
+        "state:READY", "state:OPEN", "ballot", "state:CLOSED", "issuances", "issuances",
+        "issuances", "aggregates", "state:TALLYING", "decryption-shares", "decryption-shares",
+        "result", "state:PUBLISHED"]
     assert (await w.audit()).election(eid).result is not None
     await expect(s.public.GetResult(election_pb2.GetResultRequest(election_id="nope")),
                  grpc.StatusCode.NOT_FOUND, "election_id")

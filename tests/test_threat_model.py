@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "threat-model.md").read_text(encoding="utf-8")
 REFERENCE = re.compile(r"\btests/([\w/]+\.py)::(\w+)")
 PARTIES = (
-    "The server operator (holding its database, its keys and the KEK)",
+    "The server operator (holding its database and its keys)",
     "One registrar",
     "One witness, and a minority of witnesses",
     "Fewer than t guardians",

@@ -16,6 +16,8 @@ ORIGIN = "trust.example/log"
 LOG = Ed25519Signer.generate(ORIGIN)
 WITNESSES = [CosignatureSigner.generate(f"w{i}.example") for i in range(3)]
 IDP = bytes(range(32))
+REGISTRARS = {"street-office": b"\x03" * 32, "committee": b"\x01" * 32,
+              "housing-bureau": b"\x02" * 32}
 
 
 def bundle(quorum: int = 2, witnesses=WITNESSES, **kw) -> TrustBundle:
@@ -51,6 +53,65 @@ def test_anything_but_the_canonical_text_is_refused(spoil):
     text = bundle().encode()
     with pytest.raises(MalformedBundle):
         decode_bundle(spoil(text))
+
+
+def test_registrar_lines_sit_after_the_identity_provider_sorted_by_name():
+    b = bundle(registrars=REGISTRARS).with_guardians("gate-2026", {1: b"\x01" * 32})
+    text = b.encode()
+    assert decode_bundle(text) == b and decode_bundle(text).encode() == text
+    lines = text.decode().splitlines()
+    at = lines.index(f"identity-provider {IDP.hex()}")
+    assert lines[at + 1:at + 4] == [f"registrar committee {'01' * 32}",
+                                    f"registrar housing-bureau {'02' * 32}",
+                                    f"registrar street-office {'03' * 32}"]
+    assert lines[at + 4].startswith("guardian ")
+    assert list(b.registrars) == ["committee", "housing-bureau", "street-office"]
+    # one bundle, one text, whatever order the registrars are given or added in
+    added = bundle().with_registrars({"street-office": b"\x03" * 32}).with_registrars(
+        {"committee": b"\x01" * 32, "housing-bureau": b"\x02" * 32})
+    assert added.encode() == bundle(registrars=REGISTRARS).encode()
+    assert added.with_guardians("gate-2026", {1: b"\x01" * 32}).encode() == text
+    # a registrar added again under its name replaces its key; the guardians stay
+    moved = b.with_registrars({"committee": b"\x04" * 32})
+    assert moved.registrars["committee"] == b"\x04" * 32 and moved.guardians == b.guardians
+    assert moved.fingerprint() != b.fingerprint()
+    assert bundle(registrars=REGISTRARS).fingerprint() != bundle().fingerprint()
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda t: t.replace(b"registrar committee", b"registrar Committee"),
+    lambda t: t.replace(b"registrar committee", b"registrar -committee"),
+    lambda t: t.replace(b"registrar committee ", b"registrar committee  "),
+    lambda t: t.replace(b"registrar committee " + b"01" * 32, b"registrar committee"),
+    lambda t: t.replace(b"registrar committee " + b"01" * 32,
+                        b"registrar committee " + b"01" * 31),
+    lambda t: t.replace(b"registrar committee " + b"01" * 32,
+                        b"registrar committee " + b"AB" * 32),
+    lambda t: t.replace(b"registrar committee " + b"01" * 32,
+                        b"registrar committee " + b"01" * 32 + b" extra"),
+    lambda t: t.replace(b"registrar housing-bureau", b"registrar committee"),  # twice
+    lambda t: t.replace(b"registrar street-office " + b"03" * 32,
+                        b"registrar street-office " + b"01" * 32),  # a key twice
+    lambda t: t.replace(b"registrar committee", b"registrar zz"),  # out of order
+    lambda t: t.replace(b"registrar street-office " + b"03" * 32 + b"\n", b"")
+    + b"registrar street-office " + b"03" * 32 + b"\n",  # after the guardian lines
+    lambda t: t + b"registrar bank " + b"09" * 32 + b"\n",
+])
+def test_a_bad_registrar_line_is_refused(spoil):
+    text = bundle(registrars=REGISTRARS).with_guardians("gate-2026",
+                                                        {1: b"\x01" * 32}).encode()
+    decode_bundle(text)
+    with pytest.raises(MalformedBundle):
+        decode_bundle(spoil(text))
+
+
+def test_a_registrar_is_a_name_and_a_32_byte_key():
+    for bad in ({"Committee": b"\x01" * 32}, {"committee": b"\x01" * 31},
+                {"a": b"\x01" * 32, "b": b"\x01" * 32}, {"x" * 65: b"\x01" * 32}):
+        with pytest.raises(MalformedBundle):
+            bundle(registrars=bad)
+        with pytest.raises(MalformedBundle):
+            bundle().with_registrars(bad)
 
 
 def test_the_quorum_must_be_a_strict_majority_unless_the_bundle_says_development():

@@ -87,34 +87,229 @@ def test_dkg_vector_decrypts_with_the_published_shares():
     assert DlogTable(1000).log(point) == v["plaintext"]
 
 
-def test_credential_vector_verifies_from_published_data():
+def _rsa_public(spki_hex: str):
     from cryptography.hazmat.primitives.serialization import load_der_public_key
+    return load_der_public_key(b(spki_hex))
+
+
+def _pss_verify(spki_hex: str, signature: bytes, prepared: bytes) -> None:
+    """RFC 9474's final signature is a plain RSASSA-PSS signature (SHA-384, MGF1-SHA-384,
+    48-byte salt) over the prepared message: checked here with the cryptography package's PSS,
+    not with crypto.blind_rsa."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    _rsa_public(spki_hex).verify(signature, prepared, padding.PSS(
+        mgf=padding.MGF1(hashes.SHA384()), salt_length=48), hashes.SHA384())
+
+
+def _rsavp1(spki_hex: str, blind_sig: bytes) -> bytes:
+    """RSAVP1 of a blind signature, as modulus-length bytes: the blinded message it answers."""
+    numbers = _rsa_public(spki_hex).public_numbers()
+    size = (numbers.n.bit_length() + 7) // 8
+    assert len(blind_sig) == size
+    return pow(int.from_bytes(blind_sig, "big"), numbers.e, numbers.n).to_bytes(size, "big")
+
+
+def _vector_issuers(threshold: int | None = None):
+    """The IssuerSet of the vectors' election from the issuer-keys records alone."""
+    from crypto.credential import IssuerSet, issuer_key_from_spki
+    from crypto.issuance import decode_issuer_keys
+
+    keys = {}
+    for r in V["issuer_keys"]["records"]:
+        (weight, spki), = decode_issuer_keys(b(r["record"])).keys
+        keys[r["registrar"]] = {weight: issuer_key_from_spki(V["issuer_keys"]["election_id"],
+                                                             weight, spki, r["registrar"])}
+    k = V["definition"]["registrar_threshold"] if threshold is None else threshold
+    return IssuerSet(V["issuer_keys"]["election_id"], k, keys)
+
+
+def test_credential_vector_verifies_from_published_data():
+    from dataclasses import replace
 
     from crypto.cast import ballot_signing_message, verify_cast_ballot
     from crypto.codec import decode_cast_ballot, decode_credential
-    from crypto.credential import IssuerKey, credential_message, verify_credential
+    from crypto.credential import credential_message, verify_credential
     from crypto.encoding import lp
+    from crypto.errors import InvalidCredential
 
     v = V["credential"]
-    issuer = IssuerKey(v["election_id"], v["weight"], load_der_public_key(b(v["issuer_spki"])))
-    assert issuer.key_id.hex() == v["key_id"]
     cred = decode_credential(b(v["credential"]))
-    assert credential_message(v["election_id"], v["weight"], cred.token_public_key).hex() \
-        == v["credential_message"]
-    assert (cred.msg_prefix + b(v["credential_message"])).hex() == v["prepared_message"]
-    verify_credential(issuer, cred)
+    message = credential_message(v["election_id"], v["weight"], cred.token_public_key)
+    assert message.hex() == v["credential_message"] == (
+        lp(b"ownervote/v1/credential") + lp(v["election_id"].encode())
+        + v["weight"].to_bytes(8, "big") + b(v["token_public_key"])).hex()
+    # §8.2 by hand: LP(election_id) || u64(weight) || T || u8(c) || (u8(r) || prefix || LP(sig))^c
+    by_hand = (lp(v["election_id"].encode()) + v["weight"].to_bytes(8, "big")
+               + b(v["token_public_key"]) + bytes([len(v["signatures"])]))
+    for s, sig in zip(v["signatures"], cred.signatures, strict=True):
+        assert sig.registrar == s["registrar"] and sig.msg_prefix.hex() == s["msg_prefix"]
+        assert (sig.msg_prefix + message).hex() == s["prepared_message"]
+        assert _rsavp1(s["issuer_spki"], b(s["blind_sig"])).hex() == s["blinded_msg"]
+        _pss_verify(s["issuer_spki"], b(s["signature"]), b(s["prepared_message"]))
+        by_hand += bytes([s["registrar"]]) + b(s["msg_prefix"]) + lp(b(s["signature"]))
+    assert by_hand.hex() == v["credential"]
+    assert [s["registrar"] for s in v["signatures"]] == [0, 1]
+    assert len({s["blinded_msg"] for s in v["signatures"]}) == 2  # each registrar its own
+    issuers = _vector_issuers()
+    assert issuers.threshold == v["registrar_threshold"] == 2
+    for s in v["signatures"]:
+        assert issuers.keys[s["registrar"]][v["weight"]].key_id.hex() == s["key_id"]
+    verify_credential(issuers, cred)
     election = ElectionContext(v["election_id"], Contest.referendum(),
                                decode_point(b(v["public_key"])))
     first = decode_cast_ballot(b(v["cast_ballot"]))
-    verify_cast_ballot(election, {v["weight"]: issuer}, first)
+    verify_cast_ballot(election, issuers, first)
     revote = decode_cast_ballot(b(v["revote"]))
-    verify_cast_ballot(election, {v["weight"]: issuer}, revote)
+    verify_cast_ballot(election, issuers, revote)
     assert (first.counter, revote.counter) == (1, 2)
-    assert b(v["cast_ballot"])[:5] == b"\x02\x00\x00\x00\x01"  # version 2, u32(counter)
+    assert b(v["cast_ballot"])[:5] == b"\x03\x00\x00\x00\x01"  # version 3, u32(counter)
     for cast, message in ((first, v["signing_message"]), (revote, v["revote_signing_message"])):
         assert ballot_signing_message(cast.ballot, cast.counter).hex() == message
         assert b(message)[:4 + 32] == lp(b"ownervote/v1/ballot-signature-v2")
         assert b(message)[36:40] == cast.counter.to_bytes(4, "big")
+        assert first.credential == cred and lp(b(v["credential"])) in b(v["cast_ballot"])
+    # either signature alone is k - 1 = 1 of the 2 the election needs
+    for one in cred.signatures:
+        with pytest.raises(InvalidCredential, match="needs 2"):
+            verify_credential(issuers, replace(cred, signatures=(one,)))
+        verify_credential(_vector_issuers(1), replace(cred, signatures=(one,)))
+
+
+def test_definition_vector_follows_section_12():
+    from crypto.encoding import lp
+    from crypto.records import decode_definition
+
+    v = V["definition"]
+    raw = b(v["definition"])
+    assert raw[0] == v["version"] == 3
+    tail = (bytes([len(v["registrars"])])
+            + b"".join(lp(r["name"].encode()) + b(r["key"]) for r in v["registrars"])
+            + bytes([v["registrar_threshold"]]) + b(v["identity_provider"]))
+    fixed = (v["ceremony_deadline"].to_bytes(8, "big") + v["open_time"].to_bytes(8, "big")
+             + v["close_time"].to_bytes(8, "big")
+             + bytes([v["guardians"], v["threshold"], v["allow_weak_threshold"],
+                      v["max_ballots_per_token"]]))
+    assert raw.endswith(fixed + tail)
+    d = decode_definition(raw)
+    assert [(r.name, r.key.hex()) for r in d.registrars] == \
+        [(r["name"], r["key"]) for r in v["registrars"]]
+    assert [r["name"] for r in v["registrars"]] == sorted(r["name"] for r in v["registrars"])
+    assert (d.registrar_threshold, d.identity_provider.hex()) == (v["registrar_threshold"],
+                                                                  v["identity_provider"])
+    assert v["definition"] == V["tally"]["definition"]
+    # the registrars sign what the other vectors carry, with the keys the definition names
+    for r, rec in zip(v["registrars"], V["issuer_keys"]["records"], strict=True):
+        assert (rec["name"], rec["public_key"]) == (r["name"], r["key"])
+    assert v["identity_provider"] == V["trust"]["identity_provider"]["public_key"] \
+        == V["issuances"]["identity_provider"]
+
+
+def test_issuer_keys_vectors_are_signed_by_their_registrars():
+    """§8.5: LP(registrar) || u32(c) || (u64(weight) || LP(spki))^c || Ed25519 signature over
+    LP("ownervote/v1/issuer-keys-v2") || LP(election_id) || the body; §8.2: a modulus of at
+    least 2048 bits and e = 65537."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from crypto.issuance import decode_issuer_keys, verify_issuer_keys
+
+    v = V["issuer_keys"]
+    assert v["label"] == "ownervote/v1/issuer-keys-v2"
+    for r in v["records"]:
+        body = (_lp(r["name"].encode()) + (1).to_bytes(4, "big") + r["weight"].to_bytes(8, "big")
+                + _lp(b(r["spki"])))
+        assert body.hex() == r["body"] and (body + b(r["signature"])).hex() == r["record"]
+        seed = hashlib.sha256(f"ownervote vector registrar {r['name']}".encode()).digest()
+        assert seed.hex() == r["seed"]
+        public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+        assert public.public_bytes_raw().hex() == r["public_key"]
+        public.verify(b(r["signature"]), _lp(v["label"].encode())
+                      + _lp(v["election_id"].encode()) + body)
+        record = decode_issuer_keys(b(r["record"]))
+        verify_issuer_keys(public.public_bytes_raw(), v["election_id"], record)
+        (weight, spki), = record.keys
+        key = _rsa_public(r["spki"])
+        assert isinstance(key, rsa.RSAPublicKey) and weight == r["weight"]
+        numbers = key.public_numbers()
+        assert numbers.n.bit_length() == r["modulus_bits"] >= 2048
+        assert numbers.e == r["e"] == 65537
+        assert hashlib.sha256(spki).hexdigest() == r["key_id"]
+        if r["registrar"] == 0:
+            rfc = json.loads((PATH.parent / "rfc9474.json").read_text())[0]
+            assert numbers.n == int(rfc["n"], 16) and r["modulus_bits"] == 4096
+        else:
+            assert int(r["p"], 16) * int(r["q"], 16) == numbers.n
+            assert r["modulus_bits"] == 2048
+    assert [r["registrar"] for r in v["records"]] == [0, 1, 2]
+    assert len({r["spki"] for r in v["records"]}) == 3  # each registrar its own key
+    sigs = V["credential"]["signatures"]
+    assert [(s["issuer_spki"], s["key_id"]) for s in sigs] == \
+        [(r["spki"], r["key_id"]) for r in v["records"][:2]]
+
+
+def test_issuance_vectors_verify_from_published_data():
+    """§8.5: each batch signed by its registrar, its issuances in owner-id order; each issuance
+    an attestation of the identity provider for this election and owner authorising the
+    record's blinded message, and a blind signature whose RSAVP1 is that blinded message."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from crypto.attestation import decode_attestation
+    from crypto.codec import decode_credential
+    from crypto.credential import verify_credential
+    from crypto.issuance import decode_issuances, verify_issuance, verify_issuances
+
+    v = V["issuances"]
+    eid, idp = v["election_id"], b(v["identity_provider"])
+    keys = {r["registrar"]: r for r in V["issuer_keys"]["records"]}
+    owners = {o["owner_id"]: o for o in v["owners"]}
+    issuers = _vector_issuers()
+    for o in v["owners"]:
+        att = b(o["attestation"])
+        by_hand = (_lp(b"ownervote/v1/identity-attestation-v2") + _lp(o["owner_id"].encode())
+                   + _lp(eid.encode()) + _lp(b(o["nonce"])) + o["expires_at"].to_bytes(8, "big")
+                   + bytes([len(o["authorises"])]) + b"".join(b(d) for d in o["authorises"]))
+        assert by_hand.hex() == o["attestation"]
+        assert o["authorises"] == sorted(o["authorises"]) and len(o["authorises"]) == 2
+        Ed25519PublicKey.from_public_bytes(idp).verify(b(o["attestation_signature"]), att)
+        assert decode_attestation(att).owner_id == o["owner_id"]
+        assert o["expires_at"] > v["attested_at"]
+        verify_credential(issuers, decode_credential(b(o["credential"])))
+    assert owners["O001"]["credential"] == V["credential"]["credential"]
+    assert sorted(owners["O001"]["authorises"]) == sorted(
+        hashlib.sha256(b(s["blinded_msg"])).hexdigest() for s in V["credential"]["signatures"])
+    seen = {}
+    for batch in v["batches"]:
+        reg = keys[batch["registrar"]]
+        body = (_lp(batch["name"].encode()) + batch["seq"].to_bytes(4, "big")
+                + bytes([batch["final"]]) + len(batch["issuances"]).to_bytes(4, "big")
+                + b"".join(b(i) for i in batch["issuances"]))
+        assert body.hex() == batch["body"] and (body + b(batch["signature"])).hex() == \
+            batch["record"]
+        public = Ed25519PublicKey.from_public_bytes(b(reg["public_key"]))
+        public.verify(b(batch["signature"]), _lp(v["label"].encode()) + _lp(eid.encode()) + body)
+        record = decode_issuances(b(batch["record"]))
+        verify_issuances(b(reg["public_key"]), eid, record)
+        assert [i.owner_id for i in record.issuances] == batch["owners"] == sorted(batch["owners"])
+        for raw, item in zip(batch["issuances"], record.issuances, strict=True):
+            o = owners[item.owner_id]
+            by_hand = (_lp(item.owner_id.encode()) + reg["weight"].to_bytes(8, "big")
+                       + _lp(b(o["attestation"])) + b(o["attestation_signature"])
+                       + item.blinded_digest + _lp(item.blind_sig))
+            assert by_hand.hex() == raw
+            assert item.blinded_digest.hex() in o["authorises"]
+            blinded = _rsavp1(reg["spki"], item.blind_sig)
+            assert hashlib.sha256(blinded).digest() == item.blinded_digest
+            assert batch["registrar"] in o["registrars"]
+            verify_issuance(eid, idp, issuers.keys[batch["registrar"]][reg["weight"]], item,
+                            not_expired_at=v["attested_at"])
+            seen.setdefault(item.owner_id, []).append(batch["registrar"])
+    assert seen == {o["owner_id"]: o["registrars"] for o in v["owners"]}
+    assert [b_["final"] for b_ in v["batches"]] == [False, False, True]
 
 
 def test_tally_vector_verifies_and_evaluates_from_published_data():
@@ -131,12 +326,10 @@ def test_tally_vector_verifies_and_evaluates_from_published_data():
     from crypto.threshold import is_trivial
 
     v, dkg = V["tally"], V["dkg"]
-    d = decode_definition(b(v["definition"]))  # version 2: deadline, weak flag, revote cap
-    assert b(v["definition"])[0] == 2 and b(v["definition"])[-28:] == (
-        (1_799_992_800).to_bytes(8, "big") + (1_800_000_000).to_bytes(8, "big")
-        + (1_800_086_400).to_bytes(8, "big") + bytes([3, 2, 0, 5]))[-28:]
+    d = decode_definition(b(v["definition"]))  # version 3 (test_definition_vector_follows_…)
+    assert b(v["definition"])[0] == 3
     assert (d.ceremony_deadline, d.max_ballots_per_token, d.allow_weak_threshold,
-            d.weak_threshold) == (1_799_992_800, 5, False, False)
+            d.weak_threshold, d.registrar_threshold) == (1_799_992_800, 5, False, False, 2)
     vkeys = {int(j): decode_point(b(x)) for j, x in dkg["verification_keys"].items()}
     aggs = decode_aggregates(b(v["aggregates"]))
     records = [decode_decryption_shares(b(x)) for x in v["decryption_shares"]]
@@ -249,25 +442,6 @@ def test_ceremony_vector_encodings_verify_and_complaints_are_judged():
         assert len(b(c["complaint"])) == 133
         verdict = judge_complaint(params, complaint, decode_dealing(b(c["dealing"])), keys)
         assert verdict.value == c["verdict"]
-
-
-def test_issuer_keys_vector_is_a_valid_issuer_key_record():
-    """§8.2: a modulus of at least 2048 bits (this one has 4096) and e = 65537."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-
-    from crypto.records import decode_issuer_keys
-
-    v = V["issuer_keys"]
-    assert b(v["record"]) == ((1).to_bytes(4, "big") + v["weight"].to_bytes(8, "big")
-                              + _lp(b(v["spki"])))
-    (weight, spki), = decode_issuer_keys(b(v["record"])).keys
-    key = load_der_public_key(spki)
-    assert isinstance(key, rsa.RSAPublicKey) and weight == v["weight"]
-    numbers = key.public_numbers()
-    assert numbers.n.bit_length() == v["modulus_bits"] == 4096 >= 2048
-    assert numbers.e == v["e"] == 65537
-    assert v["key_id"] == V["credential"]["key_id"] and v["spki"] == V["credential"]["issuer_spki"]
 
 
 # --- §10.1: the roll ------------------------------------------------------------------------------
@@ -575,7 +749,16 @@ def test_trust_bundle_vectors_from_their_keys_and_by_hand():
     dev = v["development"]
     dev_lines = [*head[:3], f"witness {v['witnesses'][0]['vkey']}", "quorum 0", head[-1],
                  "development"]
+    reg = v["with_registrars"]
+    registrars = [f"registrar {r['name']} {r['key']}" for r in reg["registrars"]]
+    for r in reg["registrars"]:
+        assert hashlib.sha256(f"ownervote vector registrar {r['name']}".encode()).hexdigest() \
+            == r["seed"]
+    assert reg["registrars"] == [{**r, "seed": r2["seed"]} for r, r2 in
+                                 zip(V["definition"]["registrars"], reg["registrars"],
+                                     strict=True)]
     for doc, lines, is_dev in ((v["bundle"], head, False), (g, head + guardians, False),
+                               (reg, head + registrars + guardians, False),
                                (dev, dev_lines, True)):
         text = "".join(line + "\n" for line in lines).encode()
         assert text.hex() == doc["encoding"] and text.decode() == doc["text"]
@@ -584,6 +767,11 @@ def test_trust_bundle_vectors_from_their_keys_and_by_hand():
         bundle = decode_bundle(text)
         assert bundle.encode() == text and bundle.fingerprint() == doc["fingerprint"]
         assert bundle.development is is_dev
+    from crypto.election_view import check_registrars
+    from crypto.records import decode_definition
+    full = decode_bundle(b(reg["encoding"]))
+    check_registrars(decode_definition(b(V["definition"]["definition"])), full.registrars,
+                     full.identity_provider)
     pinned = decode_bundle(b(g["encoding"])).guardian_fingerprints(g["election_id"])
     from crypto.codec import decode_guardian_key  # the library's fingerprint agrees
     for k in V["dkg"]["guardian_keys"]:

@@ -12,7 +12,6 @@ from ownervote.v1 import election_pb2, wire
 
 from crypto.attestation import DemoIdentityProvider
 from crypto.ballot import Contest
-from crypto.credential import IssuerKey, generate_issuer_key
 from crypto.errors import InvalidProof
 from crypto.group import base_mul, encode_point
 from crypto.log.checkpoint import CosignatureSigner
@@ -31,16 +30,21 @@ from crypto.records import (
 )
 from crypto.threshold import partial_decrypt
 from tests.support.dkg import run_dkg
+from tests.support.registrars import Registrars, rsa_key
 
 ROLL_HASH = bytes(range(32))
+REGISTRARS = Registrars("gate-2026", [8950])  # committee, housing-bureau, street-office; k = 2
 
 
 REFERENDUM, MAJOR = Contest.referendum(), preset_rule(RulePreset.MAJOR)
 
 
-def _definition(contest: Contest = REFERENDUM, rule: RuleRecord = MAJOR) -> DefinitionRecord:
+def _definition(contest: Contest = REFERENDUM, rule: RuleRecord = MAJOR,
+                **kw) -> DefinitionRecord:
+    kw = {"registrars": REGISTRARS.refs, "registrar_threshold": 2,
+          "identity_provider": REGISTRARS.identity_provider, **kw}
     return DefinitionRecord("gate-2026", "sunrise/00aa", ROLL_HASH, "Repair the gate", contest,
-                            rule, 1_900_000_000, 1_900_086_400, 3, 2, 1_899_990_000)
+                            rule, 1_900_000_000, 1_900_086_400, 3, 2, 1_899_990_000, **kw)
 
 
 def test_the_enums_map_by_name_both_ways_and_unknown_numbers_are_refused():
@@ -64,9 +68,36 @@ def test_the_enums_map_by_name_both_ways_and_unknown_numbers_are_refused():
     _definition(),
     _definition(Contest.committee(["Li", "Wang", "Zhao"], 1, 2), preset_rule(RulePreset.ORDINARY)),
     _definition(rule=RuleRecord(RulePreset.EXPLICIT, ((1, 2), (3, 5), (3, 5), (1, 2)), True)),
+    _definition(registrar_threshold=3),
+    _definition(registrars=REGISTRARS.refs[:1], registrar_threshold=1, allow_weak_threshold=True),
 ])
 def test_definitions_round_trip(d):
-    assert wire.definition(wire.definition_pb(d), ROLL_HASH) == d
+    pb = wire.definition_pb(d)
+    assert [(r.name, r.key) for r in pb.registrars] == [(r.name, r.key) for r in d.registrars]
+    assert (pb.registrar_threshold, pb.identity_provider_key) == (d.registrar_threshold,
+                                                                  d.identity_provider)
+    assert wire.definition(pb, ROLL_HASH) == d
+
+
+def test_an_administrator_may_leave_the_identity_provider_to_the_server():
+    """CreateElection may leave identity_provider_key empty: the server fills in its own; a
+    key given is kept (and the server's then ignored)."""
+    d = _definition()
+    pb = wire.definition_pb(d)
+    pb.identity_provider_key = b""
+    with pytest.raises(wire.WireError) as err:
+        wire.definition(pb, ROLL_HASH)
+    assert err.value.field == "definition.identity_provider_key"
+    assert wire.definition(pb, ROLL_HASH, identity_provider=d.identity_provider) == d
+    assert wire.definition(wire.definition_pb(d), ROLL_HASH,
+                           identity_provider=bytes(32)).identity_provider == d.identity_provider
+
+
+def _ref(pb, i: int, name: str | None = None, key: bytes | None = None) -> None:
+    if name is not None:
+        pb.registrars[i].name = name
+    if key is not None:
+        pb.registrars[i].key = key
 
 
 def test_a_preset_takes_its_fractions_from_art278_whatever_the_message_says():
@@ -91,6 +122,22 @@ def test_a_preset_takes_its_fractions_from_art278_whatever_the_message_says():
     (lambda d: d.ClearField("open_time"), "definition.open_time"),
     (lambda d: setattr(d, "threshold", 4), "definition.threshold"),
     (lambda d: setattr(d, "roll_id", ""), "definition"),
+    # the registrars: 1..16, sorted by name, each once, well named, 32-byte keys, distinct keys
+    (lambda d: d.ClearField("registrars"), "definition.registrars"),
+    (lambda d: (_ref(d, 0, "zzz")), "definition.registrars"),  # out of order
+    (lambda d: (_ref(d, 1, d.registrars[0].name)), "definition.registrars"),  # twice
+    (lambda d: d.registrars.extend([election_pb2.RegistrarRef(name=f"z{i:02}", key=bytes([i]) * 32)
+                                    for i in range(14)]), "definition.registrars"),  # 17
+    (lambda d: _ref(d, 1, "Housing Bureau"), "definition.registrars[1]"),
+    (lambda d: _ref(d, 2, "-street"), "definition.registrars[2]"),
+    (lambda d: _ref(d, 0, key=bytes(31)), "definition.registrars[0]"),
+    (lambda d: _ref(d, 2, key=d.registrars[0].key), "definition"),  # two share a key
+    # k: 1 <= k <= registrars, and k = 1 only with allow_weak_threshold
+    (lambda d: setattr(d, "registrar_threshold", 0), "definition.registrar_threshold"),
+    (lambda d: setattr(d, "registrar_threshold", 4), "definition.registrar_threshold"),
+    (lambda d: setattr(d, "registrar_threshold", 1), "definition.registrar_threshold"),
+    (lambda d: setattr(d, "identity_provider_key", bytes(31)),
+     "definition.identity_provider_key"),
 ])
 def test_a_definition_that_does_not_map_is_refused_naming_its_field(spoil, field):
     pb = wire.definition_pb(_definition())
@@ -100,20 +147,34 @@ def test_a_definition_that_does_not_map_is_refused_naming_its_field(spoil, field
     assert err.value.field == field
 
 
+def test_a_weak_registrar_threshold_is_refused_as_weak():
+    pb = wire.definition_pb(_definition())
+    pb.registrar_threshold = 1
+    with pytest.raises(wire.WireError) as err:
+        wire.definition(pb, ROLL_HASH)
+    assert err.value.reason == "WEAK_THRESHOLD"
+    pb.allow_weak_threshold = True
+    assert wire.definition(pb, ROLL_HASH).weak_threshold
+
+
 def _published(state=ElectionState.OPEN) -> PublicElection:
-    key = IssuerKey("gate-2026", 8950, generate_issuer_key().public_key())
-    return PublicElection(_definition(), state, 8950 * 3, 3, base_mul(7), {8950: key},
-                          {8950: 3})
+    """Registrars 0 and 2 published their keys (of the one class); registrar 1 none yet."""
+    return PublicElection(_definition(), state, 8950 * 3, 3, base_mul(7),
+                          {r: {8950: REGISTRARS.issuer(r, 8950)} for r in (0, 2)}, {8950: 3})
 
 
 def test_the_published_election_round_trips_and_its_hash_is_recomputed():
     e = _published()
     pb = wire.election_pb(e)
     assert pb.election_hash == e.context.hash and pb.joint_public_key == encode_point(base_mul(7))
+    assert [(k.registrar, k.weight) for k in pb.issuer_keys] == [(0, 8950), (2, 8950)]
     back = wire.election(pb)
     assert back.definition == e.definition and back.state is ElectionState.OPEN
     assert back.context.hash == e.context.hash
-    assert {w: k.spki for w, k in back.issuers.items()} == {8950: e.issuers[8950].spki}
+    assert {r: {w: k.spki for w, k in ks.items()} for r, ks in back.issuers.items()} == \
+        {r: {8950: REGISTRARS.issuer(r, 8950).spki} for r in (0, 2)}
+    assert back.issuer_set.threshold == 2 and back.weights == (8950,)
+    assert all(k.registrar == r for r, ks in back.issuers.items() for k in ks.values())
     assert back.class_owners == {8950: 3} and back.total_area == e.total_area
     draft = wire.election(wire.election_pb(PublicElection(_definition(), ElectionState.DRAFT, 1,
                                                           1)))
@@ -126,7 +187,7 @@ def test_a_server_cannot_make_the_phone_encrypt_for_another_key_or_class():
     with pytest.raises(InvalidProof, match="election_hash"):
         wire.election(pb)
     pb = wire.election_pb(_published())
-    pb.issuer_keys.add(weight=8950, spki=pb.issuer_keys[0].spki)
+    pb.issuer_keys.add(weight=8950, spki=pb.issuer_keys[0].spki, registrar=0)
     with pytest.raises(wire.WireError, match="twice"):
         wire.election(pb)
     pb = wire.election_pb(_published())
@@ -134,6 +195,24 @@ def test_a_server_cannot_make_the_phone_encrypt_for_another_key_or_class():
     with pytest.raises(wire.WireError) as err:
         wire.election(pb)
     assert err.value.field == "election.issuer_keys[0].spki"
+
+
+def test_a_server_cannot_pass_one_registrars_key_off_as_another_or_invent_a_registrar():
+    """Each issuer key is filed under the registrar the reply names (so registrar 0's key
+    given as registrar 1's is registrar 1's key to the phone, and registrar 1's signatures must
+    verify under it); an index beyond the definition's registrars, or beyond 15, is refused."""
+    pb = wire.election_pb(_published())
+    pb.issuer_keys[1].registrar = 1
+    back = wire.election(pb)
+    assert back.issuers[1][8950].registrar == 1 and 2 not in back.issuers
+    pb.issuer_keys[1].registrar = 3  # the definition names three registrars
+    with pytest.raises(wire.WireError) as err:
+        wire.election(pb)
+    assert err.value.field == "election"
+    pb.issuer_keys[1].registrar = 16
+    with pytest.raises(wire.WireError) as err:
+        wire.election(pb)
+    assert err.value.field == "election.issuer_keys[1].registrar"
 
 
 def _result() -> ResultRecord:
@@ -226,8 +305,22 @@ def test_a_cast_ballot_maps_both_ways():
     from crypto.ballot import ElectionContext
     from tests.support.ballots import new_voter
     context = ElectionContext("gate-2026", Contest.referendum(), base_mul(11))
-    sk = generate_issuer_key()
-    v = new_voter(context, IssuerKey("gate-2026", 8950, sk.public_key()), sk, [0])
+    v = new_voter(context, [REGISTRARS.issuer(r, 8950) for r in (0, 2)],
+                  [rsa_key(r, 8950) for r in (0, 2)], [0])
     pb = wire.cast_ballot_pb(v.cast)
+    assert [(s.registrar, s.msg_prefix, s.signature) for s in pb.credential.signatures] == \
+        [(s.registrar, s.msg_prefix, s.signature) for s in v.credential.signatures]
     assert wire.cast_ballot("cast_ballot", pb) == v.cast
     assert wire.cast_ballot_request_pb(v.cast).cast_ballot == pb
+    # what no credential can be is refused naming the field
+    for spoil in (lambda c: c.ClearField("signatures"),
+                  lambda c: setattr(c.signatures[1], "registrar", 0),
+                  lambda c: setattr(c.signatures[0], "registrar", 3),
+                  lambda c: setattr(c.signatures[1], "registrar", 16),
+                  lambda c: setattr(c.signatures[0], "msg_prefix", bytes(31)),
+                  lambda c: setattr(c.signatures[1], "signature", b"")):
+        bad = wire.cast_ballot_pb(v.cast)
+        spoil(bad.credential)
+        with pytest.raises(wire.WireError) as err:
+            wire.cast_ballot("cast_ballot", bad)
+        assert err.value.field == "cast_ballot.credential.signatures"
