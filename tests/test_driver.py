@@ -48,7 +48,7 @@ from rules.art278 import OptionTotals, Outcome, Tally, evaluate
 from server.election.ballot_box import BallotBox, BallotBoxClosed, OpenElection
 from server.election.ballot_points import BallotPoints, points_of
 from server.election.ceremony import CeremonyStore
-from server.election.driver import LifecycleDriver
+from server.election.driver import REGISTRAR_GRACE, LifecycleDriver
 from server.election.issuance_intake import IssuanceIntake
 from server.election.store import ElectionStore
 from server.election.tally import TallyRefused, TallyStore, decryption_shares
@@ -379,6 +379,30 @@ async def test_the_ceremony_waits_for_k_registrars_issuer_keys(world):
     with pytest.raises(Exception) as unkeyed:
         await w.box.cast(election, signed_ballot(election.context, token, cred, [0]))
     assert code_of(unkeyed.value) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_ceremony_waits_its_grace_for_every_registrar_then_goes_on_with_k(world):
+    """With k = 2 of 3 registrars keyed at the complaint window's end the driver waits up to
+    REGISTRAR_GRACE for the third (a registrar still generating its keys is not left out by a
+    race), then goes on with the two; with all three keyed it does not wait at all."""
+    w = world
+    now = int(w.clock())
+    slow, prompt = [await new_election(w.store, guardians=2, threshold=2, open_time=OPEN,
+                                       close_time=CLOSE, ceremony_deadline=now + 5)
+                    for _ in range(2)]
+    for (eid, _), keyed in ((slow, [0, 1]), (prompt, None)):
+        await w.store.transition(eid, S.KEY_CEREMONY, now)
+        await run_ceremony_directly(w, eid, Guardians.new(eid, 2, 2), registrars=keyed)
+    w.clock.now = now + 5  # the deadline
+    await w.driver.step()
+    assert (await w.store.get_election(prompt[0])).state is S.READY
+    w.clock.now = now + 5 + REGISTRAR_GRACE - 1
+    await w.driver.step()
+    assert (await w.store.get_election(slow[0])).state is S.KEY_CEREMONY
+    w.clock.now = now + 5 + REGISTRAR_GRACE
+    await w.driver.step()
+    assert (await w.store.get_election(slow[0])).state is S.READY
+    assert sorted(await w.store.issuer_keys(slow[0])) == [0, 1]
 
 
 async def test_nobody_voted_publishes_without_guardians(world):

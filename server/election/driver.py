@@ -6,7 +6,10 @@ what is due now (``run`` calls it every tick in ``python -m server``):
 * KEY_CEREMONY: once all n dealings are in and the definition's ``ceremony_deadline`` (the end
   of the complaint window, written in the election) has passed and at least k registrars have
   put their signed ``issuer-keys`` on the ledger (issuance_intake.py), finish the ceremony
-  (joint key, → READY). With too few qualified dealers, or a ceremony not complete by
+  (joint key, → READY). While some registrar's keys are still missing it waits for them up to
+  REGISTRAR_GRACE seconds past the deadline (never closer than REGISTRAR_GRACE_MARGIN to the
+  opening time): a registrar still generating its RSA keys is not left out of the election by
+  a race, and one that never comes does not hold the election back once k have. With too few qualified dealers, or a ceremony not complete by
   the opening time, the election stays in KEY_CEREMONY for good (logged): it never opens, so a
   late ceremony cannot silently shorten the vote (the verifiers refuse a READY after
   ``open_time`` too).
@@ -45,6 +48,8 @@ from .store import ElectionStore, StoredElection
 from .tally import TallyStore
 
 log = logging.getLogger("ownervote.driver")
+REGISTRAR_GRACE = 10.0  # seconds past the ceremony deadline to wait for every registrar's keys
+REGISTRAR_GRACE_MARGIN = 2.0  # ... and never closer than this to the opening time
 S = ElectionState
 
 
@@ -158,8 +163,12 @@ class LifecycleDriver:
             return False
         if await self.ceremony.count(election_id, "dealing") < d.guardians:
             return False
-        if len(await self.intake.registrars_with_keys(election_id)) < d.registrar_threshold:
+        keyed = len(await self.intake.registrars_with_keys(election_id))
+        if keyed < d.registrar_threshold:
             return False  # the registrars publish their issuer keys during the ceremony
+        if keyed < len(d.registrars) and now < min(d.ceremony_deadline + REGISTRAR_GRACE,
+                                                   d.open_time - REGISTRAR_GRACE_MARGIN):
+            return False  # a registrar still generating its keys is not left out at once
         try:
             result = await self.ceremony.finish(election_id, int(now))
         except CeremonyRefused as exc:
