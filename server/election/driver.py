@@ -10,9 +10,9 @@ what is due now (``run`` calls it every tick in ``python -m server``):
   REGISTRAR_GRACE seconds past the deadline (never closer than REGISTRAR_GRACE_MARGIN to the
   opening time): a registrar still generating its RSA keys is not left out of the election by
   a race, and one that never comes does not hold the election back once k have. With too few
-  qualified dealers, or a ceremony not complete by the opening time, the election stays in KEY_CEREMONY for good (logged): it never opens, so a
-  late ceremony cannot silently shorten the vote (the verifiers refuse a READY after
-  ``open_time`` too).
+  qualified dealers, or a ceremony not complete by the opening time, the election stays in
+  KEY_CEREMONY for good (logged): it never opens, so a late ceremony cannot silently shorten
+  the vote (the verifiers refuse a READY after ``open_time`` too).
 * READY → OPEN at the opening time (lifecycle.next_state; a clock past the closing time too goes
   on at once).
 * OPEN → CLOSED at the closing time (plus ``close_grace`` when several server processes take
