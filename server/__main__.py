@@ -48,8 +48,8 @@ from .election.tally import TallyStore
 from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
+from .migrate import ensure_or_exit, migrate_command
 from .process import add_health_and_reflection, stop_on_signals
-from .schema import create_schema
 from .tls import TlsConfig
 
 log = logging.getLogger("ownervote.server")
@@ -59,9 +59,9 @@ SERVICES = ("ownervote.v1.LedgerService", "ownervote.v1.AdminService",
             "ownervote.v1.GuardianService", "ownervote.v1.IssuanceService")
 
 
-async def serve(cfg: Config) -> None:
+async def serve(cfg: Config, migrate_hint: str = "python -m server migrate") -> None:
     engine = make_engine(cfg.dsn)
-    await create_schema(engine)
+    await ensure_or_exit(engine, migrate_hint)
     signer = load_or_create_key(Path(cfg.log_key_file), cfg.origin, Ed25519Signer)
     witnesses = [parse_witness(w) for w in cfg.witnesses]
     if cfg.witness_ca:
@@ -141,6 +141,9 @@ async def serve(cfg: Config) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m server", description=__doc__.split("\n")[0])
+    p.add_argument("command", nargs="?", choices=("serve", "migrate"), default="serve",
+                   help="serve (the default), or migrate: bring the configured database's schema "
+                        "to this release's revision and exit")
     p.add_argument("--config", type=Path, help="TOML settings file (env OWNERVOTE_* overrides)")
     args = p.parse_args()
     setup_logging()
@@ -148,7 +151,10 @@ def main() -> None:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise SystemExit(f"configuration: {exc}") from exc
-    asyncio.run(serve(cfg))
+    if args.command == "migrate":
+        raise SystemExit(asyncio.run(migrate_command(cfg.dsn)))
+    asyncio.run(serve(cfg, "python -m server migrate" + (
+        f" --config {args.config}" if args.config else "")))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The one schema: every package's tables, gathered on the one MetaData (server.db.metadata).
 
 This is the only place where tables are gathered, and every process (the server, a standalone
-ledger, a witness) creates its database from it (:func:`create_schema`), so each database has
-the same tables whichever process made it. The migrations target :data:`metadata`.
+ledger, a witness, a registrar) creates its database from it (:func:`create_schema`), so each
+database has the same tables whichever process made it. The migrations (server/migrations/,
+run by server/migrate.py) target :data:`metadata`; every schema change comes with one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ PACKAGES = (ledger_schema, election_schema, registrar_schema, witness_schema)
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create every table that does not exist yet (idempotent)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    """The database at the schema's head revision: created if empty, left alone if at head,
+    refused otherwise (server/migrate.py: a process migrates only when asked to)."""
+    from .migrate import create_schema as at_head
+
+    await at_head(engine)
 
 
 __all__ = ["PACKAGES", "create_schema", "metadata"]

@@ -24,8 +24,8 @@ from crypto.log.note import Ed25519Signer
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..migrate import ensure_or_exit, migrate_main
 from ..process import add_health_and_reflection, stop_on_signals
-from ..schema import create_schema
 from ..tls import TlsConfig
 from .node import add_ledger_service, build_log, parse_witness
 
@@ -61,7 +61,7 @@ async def report_role(ledger) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     engine = make_engine(args.dsn)
-    await create_schema(engine)
+    await ensure_or_exit(engine, f"python -m server.ledger migrate --dsn {args.dsn}")
     signer = load_or_create_key(Path(args.key_file), args.origin, Ed25519Signer)
     witnesses = [parse_witness(w) for w in args.witness]
     if args.witness_ca:  # mutual TLS to the witnesses with the log's client certificate
@@ -104,6 +104,8 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["migrate"]:
+        migrate_main("python -m server.ledger", "--dsn", "sqlite+aiosqlite:///ledger.db")
     p = argparse.ArgumentParser(prog="python -m server.ledger", description=__doc__.split("\n")[0])
     p.add_argument("--dsn", default="sqlite+aiosqlite:///ledger.db")
     p.add_argument("--origin", required=True)

@@ -40,8 +40,8 @@ from rules.errors import RuleError
 
 from ..db import make_engine
 from ..logs import setup_logging
+from ..migrate import ensure_or_exit, migrate_command
 from ..process import add_health_and_reflection, stop_on_signals
-from ..schema import create_schema
 from ..tls import TlsConfig, server_only_channel_credentials
 from .follower import LedgerFollower
 from .identity import AttestationVerifier, DatabaseNonces, GuardedVerifier
@@ -85,7 +85,7 @@ def cmd_key(args) -> int:
 async def cmd_import_roll(args) -> int:
     engine = make_engine(args.dsn)
     try:
-        await create_schema(engine)
+        await ensure_or_exit(engine, f"python -m server.registrar migrate --dsn {args.dsn}")
         try:
             text = args.csv.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -122,7 +122,7 @@ async def cmd_serve(args) -> int:
                          "--tls-cert, --tls-key and --server-ca (or --development on a machine "
                          "of your own)")
     engine = make_engine(args.dsn)
-    await create_schema(engine)
+    await ensure_or_exit(engine, f"python -m server.registrar migrate --dsn {args.dsn}")
     if args.server_ca and args.tls_cert:
         channel = grpc.aio.secure_channel(args.server, TlsConfig(
             args.tls_cert, args.tls_key, args.server_ca).channel_credentials())
@@ -180,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name)
         s.add_argument("--dsn", default=DEFAULT_DSN)
         s.add_argument("--name", required=True, help="the registrar's name in the bundle")
+    m = sub.add_parser("migrate", help="bring the store's schema to this release's revision")
+    m.add_argument("--dsn", default=DEFAULT_DSN, help="the store, as an SQLAlchemy URL")
     i = sub.choices["import-roll"]
     i.add_argument("--csv", type=Path, required=True)
     s = sub.choices["serve"]
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "key":
             return cmd_key(args)
+        if args.cmd == "migrate":
+            return asyncio.run(migrate_command(args.dsn))
         if args.cmd == "import-roll":
             return asyncio.run(cmd_import_roll(args))
         return asyncio.run(cmd_serve(args))

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import sys
 from pathlib import Path
 
 import grpc
@@ -28,8 +29,8 @@ from crypto.log.note import Ed25519Verifier
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..migrate import ensure_or_exit, migrate_main
 from ..process import add_health_and_reflection, stop_on_signals
-from ..schema import create_schema
 from ..tls import TlsConfig, server_only_channel_credentials
 from .service import FollowedLog, Witness
 from .store import WitnessStore
@@ -65,7 +66,7 @@ def ledger_credentials(args: argparse.Namespace, tls: TlsConfig | None):
 
 async def serve(args: argparse.Namespace) -> None:
     engine = make_engine(args.db)
-    await create_schema(engine)
+    await ensure_or_exit(engine, f"python -m server.witness migrate --db {args.db}")
     store = WitnessStore(engine)
     signer = load_or_create_key(Path(args.key_file), args.name, CosignatureSigner)
     vsigner = validator = factory = None
@@ -105,6 +106,8 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["migrate"]:
+        migrate_main("python -m server.witness", "--db", "sqlite+aiosqlite:///witness.db")
     p = argparse.ArgumentParser(prog="python -m server.witness", description=__doc__.split("\n")[0])
     p.add_argument("--name", required=True, help="the witness's key name")
     p.add_argument("--key-file", required=True)

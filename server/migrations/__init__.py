@@ -1,0 +1,1 @@
+"""Alembic migrations of the one schema (server/schema.py); see server/migrate.py."""
