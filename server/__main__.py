@@ -24,7 +24,6 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-import grpc
 from grpc_health.v1 import health_pb2
 from ownervote.v1 import election_pb2_grpc
 
@@ -49,7 +48,7 @@ from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
 from .migrate import ensure_or_exit, migrate_command
-from .process import add_health_and_reflection, stop_on_signals
+from .process import add_health_and_reflection, bind, make_server, stop_on_signals
 from .tls import TlsConfig
 
 log = logging.getLogger("ownervote.server")
@@ -93,7 +92,7 @@ async def serve(cfg: Config, migrate_hint: str = "python -m server migrate") -> 
     await verifier.start()
     box = BallotBox(node.ledger, verifier=verifier, points=points)
     driver = LifecycleDriver(store, ceremony, tally, box, intake, close_grace=cfg.close_grace)
-    server = grpc.aio.server()
+    server = make_server()
     add_ledger_service(server, node)
     election_pb2_grpc.add_AdminServiceServicer_to_server(
         AdminService(store, AdminAuth(cfg.admin_token or None), identity_provider=bytes.fromhex(
@@ -109,13 +108,13 @@ async def serve(cfg: Config, migrate_hint: str = "python -m server migrate") -> 
     if cfg.development:  # visible to any health check: grpc_health_probe -service ...
         await health_servicer.set(DEVELOPMENT_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     if cfg.public_tls:
-        port = server.add_secure_port(cfg.listen, TlsConfig(
+        port = bind(server, cfg.listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key)).server_credentials(require_client_cert=False))
     else:
-        port = server.add_insecure_port(cfg.listen)
+        port = bind(server, cfg.listen)
     mtls_port = None
     if cfg.guardian_listen:
-        mtls_port = server.add_secure_port(cfg.guardian_listen, TlsConfig(
+        mtls_port = bind(server, cfg.guardian_listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key), Path(cfg.client_ca))
             .server_credentials(require_client_cert=True))
     await server.start()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -34,6 +35,9 @@ from .schema import metadata
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASE = "0001_base"
 VERSION_TABLE = "alembic_version"
+
+# Alembic narrates every step at INFO; the processes say in one line what they did instead
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaNotAtHead(Exception):

@@ -23,12 +23,13 @@ from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, ledger_pb2
 from crypto.attestation import DemoIdentityProvider
 from crypto.dkg import DkgParameters, deal, generate_guardian_key
 from crypto.log.checkpoint import parse_checkpoint
-from crypto.log.note import parse_note
+from crypto.log.note import Ed25519Signer, parse_note
 from crypto.log.trust import DEVELOPMENT_EXTENSION
 from rules.roll_csv import parse_roll_csv
 from server.config import ConfigError, load_config
 from server.pki import DevCA
 from server.tls import TlsConfig, server_only_channel_credentials
+from tests.support.processes import start
 from tests.support.registrars import Registrars
 from tests.test_admin_service import AUTH, SAMPLE, TOKEN, definition, expect
 from tests.test_node_client import health_descriptor_set
@@ -260,3 +261,25 @@ def test_configuration_file_environment_and_errors(tmp_path):
         f.write_text(text)
         with pytest.raises(ConfigError):
             load_config(f, env=env)
+
+
+def test_a_second_process_on_a_port_in_use_refuses_to_start(tmp_path):
+    """grpc.so_reuseport is off (server/process.py): a second witness told to listen on the
+    first one's port ends at once, in one line, instead of sharing the port and its traffic."""
+    log = Ed25519Signer.generate("reuse.example/log").verifier().vkey()
+    args = ["server.witness", "--name", "w.example", "--follow", f"reuse.example/log={log}"]
+    first, address = start([*args, "--key-file", str(tmp_path / "w1.key"), "--db",
+                            f"sqlite+aiosqlite:///{tmp_path / 'w1.db'}"], tmp_path / "w1.out")
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", *args, "--key-file", str(tmp_path / "w2.key"), "--db",
+             f"sqlite+aiosqlite:///{tmp_path / 'w2.db'}", "--listen", address],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1, second.stdout + second.stderr
+        err = second.stderr.strip()
+        assert err == (f"cannot listen on {address}: the port is in use by another process (or "
+                       "the address is not this machine's); choose another"), err
+        assert first.poll() is None  # the first one serves on
+    finally:
+        first.terminate()
+        first.wait(30)

@@ -17,7 +17,6 @@ import os
 import sys
 from pathlib import Path
 
-import grpc
 from ownervote.v1 import ledger_pb2
 
 from crypto.log.note import Ed25519Signer
@@ -25,7 +24,7 @@ from crypto.log.note import Ed25519Signer
 from ..db import make_engine
 from ..keys import load_or_create_key
 from ..migrate import ensure_or_exit, migrate_main
-from ..process import add_health_and_reflection, stop_on_signals
+from ..process import add_health_and_reflection, bind, make_server, stop_on_signals
 from ..tls import TlsConfig
 from .node import add_ledger_service, build_log, parse_witness
 
@@ -76,15 +75,15 @@ async def run(args: argparse.Namespace) -> None:
         raise SystemExit(f"python -m server.ledger: {exc} (--development for a machine of "
                          "your own)") from exc
     await node.ledger.start()
-    server = grpc.aio.server()
+    server = make_server()
     add_ledger_service(server, node)
     health_servicer = await add_health_and_reflection(
         server, [ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"].full_name])
     if args.tls_cert:
-        port = server.add_secure_port(args.listen, TlsConfig(
+        port = bind(server, args.listen, TlsConfig(
             Path(args.tls_cert), Path(args.tls_key)).server_credentials(require_client_cert=False))
     else:
-        port = server.add_insecure_port(args.listen)
+        port = bind(server, args.listen)
     await server.start()
     print(f"log {args.origin} listening on port {port}", flush=True)
     print(f"log verifier key: {signer.verifier().vkey()}", flush=True)

@@ -41,7 +41,7 @@ from rules.errors import RuleError
 from ..db import make_engine
 from ..logs import setup_logging
 from ..migrate import ensure_or_exit, migrate_command
-from ..process import add_health_and_reflection, stop_on_signals
+from ..process import add_health_and_reflection, bind, make_server, stop_on_signals
 from ..tls import TlsConfig, server_only_channel_credentials
 from .follower import LedgerFollower
 from .identity import AttestationVerifier, DatabaseNonces, GuardedVerifier
@@ -145,16 +145,16 @@ async def cmd_serve(args) -> int:
         per_client=DatabaseFailureLimiter(engine, CLIENT_FAILURES, FAILURE_WINDOW,
                                           scope=args.name),
         nonces=DatabaseNonces(engine, registrar=args.name))
-    server = grpc.aio.server()
+    server = make_server()
     election_pb2_grpc.add_RegistrationServiceServicer_to_server(
         RegistrationService(node, identity, trusted_proxy_header=args.trusted_proxy_header),
         server)
     health = await add_health_and_reflection(server, ["ownervote.v1.RegistrationService"])
     if args.tls_cert:
-        port = server.add_secure_port(args.listen, TlsConfig(args.tls_cert, args.tls_key)
+        port = bind(server, args.listen, TlsConfig(args.tls_cert, args.tls_key)
                                       .server_credentials(require_client_cert=False))
     else:
-        port = server.add_insecure_port(args.listen)
+        port = bind(server, args.listen)
     if port == 0:
         raise UsageError(f"cannot listen on {args.listen}")
     stop = stop_on_signals()

@@ -20,7 +20,6 @@ import logging
 import sys
 from pathlib import Path
 
-import grpc
 from ownervote.v1 import witness_pb2, witness_pb2_grpc
 
 from crypto.audit import LedgerVerifier
@@ -30,7 +29,7 @@ from crypto.log.note import Ed25519Verifier
 from ..db import make_engine
 from ..keys import load_or_create_key
 from ..migrate import ensure_or_exit, migrate_main
-from ..process import add_health_and_reflection, stop_on_signals
+from ..process import add_health_and_reflection, bind, make_server, stop_on_signals
 from ..tls import TlsConfig, server_only_channel_credentials
 from .service import FollowedLog, Witness
 from .store import WitnessStore
@@ -84,15 +83,15 @@ async def serve(args: argparse.Namespace) -> None:
         if args.tls_cert else None
     witness = Witness(store, signer, args.follow, validating_signer=vsigner, validator=validator,
                       validator_factory=factory, ledger_credentials=ledger_credentials(args, tls))
-    server = grpc.aio.server()
+    server = make_server()
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(witness, server)
     health_servicer = await add_health_and_reflection(
         server, [witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name])
     if tls is not None:  # mutual TLS when a client CA is given: only the log may call
-        port = server.add_secure_port(args.listen, tls.server_credentials(
+        port = bind(server, args.listen, tls.server_credentials(
             require_client_cert=tls.ca is not None))
     else:
-        port = server.add_insecure_port(args.listen)
+        port = bind(server, args.listen)
     await server.start()
     print(f"witness {args.name} listening on port {port}", flush=True)
     print(f"verifier key: {signer.verifier().vkey()}", flush=True)
