@@ -14,6 +14,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from .request_parsing import ParseRequests
+
 #: Every server process's gRPC settings (grpc/include/grpc/impl/channel_arg_names.h):
 #: ``so_reuseport`` off, so that a second process on a port in use fails to start instead of
 #: silently sharing it (and splitting the traffic); keepalive pings to find dead peers; a
@@ -30,8 +32,9 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 
 
 def make_server() -> grpc.aio.Server:
-    """A gRPC server with :data:`SERVER_OPTIONS`."""
-    return grpc.aio.server(options=SERVER_OPTIONS)
+    """A gRPC server with :data:`SERVER_OPTIONS`, answering a request that does not parse
+    INVALID_ARGUMENT (server/request_parsing.py)."""
+    return grpc.aio.server(options=SERVER_OPTIONS, interceptors=[ParseRequests()])
 
 
 def bind(server: grpc.aio.Server, address: str,
