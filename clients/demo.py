@@ -179,9 +179,13 @@ async def story(scenario: ElectionScenario, rng: random.Random, voters: int, win
     att, sig = cluster.provider.attest("stranger-001", ELECTION_ID)
     await refused("a credential for someone not on the roll", voter.eligibility(election, att, sig))
     ballot = voter.prepare_cast(election, wallet, [choices[owner.owner_id]])
-    await voter.send(ballot)
+    first = await voter.send(ballot)
     wallet = wallets[owner.owner_id] = ballot.wallet
-    await refused("the same ballot sent again (a replay)", voter.send(ballot))
+    again = await voter.send(ballot)
+    same = again.receipt.index == first.receipt.index
+    print(f"   the same ballot sent again (a reply lost, or a replay): "
+          f"{'its original receipt' if same else 'A NEW ENTRY'} (ledger index "
+          f"{again.receipt.index}), nothing added — 同一选票重发只返回原回执")
     await refused("a new ballot under an earlier revote counter (it would not outrank the "
                   "owner's latest)", voter.send(voter.prepare_cast(
                       election, replace(wallet, last_counter=1), [0])))

@@ -167,3 +167,15 @@ def answers(fields: FieldMap | None = None) -> Callable[[H], H]:
         return handle  # type: ignore[return-value]
 
     return wrap
+
+
+MALFORMED_REQUEST = "MALFORMED_REQUEST"
+
+
+async def abort_malformed(context: grpc.aio.ServicerContext, method: str) -> None:
+    """A request body that does not parse as ``method``'s request message (server/
+    request_parsing.py): INVALID_ARGUMENT, reason MALFORMED_REQUEST, field ``request``."""
+    await context.abort_with_status(rpc_status.to_status(status_proto(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"the request is not a valid {method.rsplit('/', 1)[-1]} request message (protobuf)",
+        reason=MALFORMED_REQUEST, field="request")))

@@ -15,12 +15,10 @@ import inspect
 import logging
 
 import grpc
-from grpc_status import rpc_status
 
-from .status import status_proto
+from .errors import abort_malformed
 
 log = logging.getLogger("ownervote.requests")
-REASON = "MALFORMED_REQUEST"
 
 
 async def _parse(deserialize, raw: bytes, context: grpc.aio.ServicerContext, method: str):
@@ -29,10 +27,7 @@ async def _parse(deserialize, raw: bytes, context: grpc.aio.ServicerContext, met
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and its relatives
         log.warning("%s: a request that does not parse (%d bytes) from %s: %s", method,
                     len(raw), context.peer(), type(exc).__name__)
-        await context.abort_with_status(rpc_status.to_status(status_proto(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"the request is not a valid {method.rsplit('/', 1)[-1]} request message "
-            "(protobuf)", reason=REASON, field="request")))
+        await abort_malformed(context, method)
 
 
 class ParseRequests(grpc.aio.ServerInterceptor):

@@ -20,7 +20,8 @@ def test_the_demo_runs_end_to_end(tmp_path):
     for expected in ("200 units", "registrars (committee, housing-bureau, street-office) put "
                      "their own issuer keys", "30 credentials", "30 ballots cast",
                      "ALREADY_EXISTS (CREDENTIAL_ISSUED)", "PERMISSION_DENIED (NOT_AN_OWNER)",
-                     "ALREADY_EXISTS (REPLAYED_BALLOT)", "INVALID_ARGUMENT (INVALID_SELECTION)",
+                     "a replay): its original receipt (ledger index",
+                     "INVALID_ARGUMENT (INVALID_SELECTION)",
                      "INVALID_ARGUMENT (INVALID_CREDENTIAL)", "the close is not on the ledger",
                      "PERMISSION_DENIED (UNAUTHORISED_REQUEST)",
                      "1 registrar signature(s), the election needs 2",

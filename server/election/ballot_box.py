@@ -3,8 +3,10 @@
 A ballot is accepted only while its election is open; the credential, the token signature and
 every proof are checked (crypto.cast.verify_cast_ballot). It is appended to the ledger as a
 ``ballot`` event (docs/protocol.md §12) and durable before the reply, which is the receipt
-against a witness-co-signed checkpoint. The identical ballot again is a replay (ALREADY_EXISTS,
-found through the ledger's leaf-hash index); a different ballot from the same token is a revote:
+against a witness-co-signed checkpoint. The identical ballot again (a phone resending after a
+lost reply, or anyone replaying it) adds nothing and is answered with the original entry's
+receipt, found through the ledger's leaf-hash index, so that a standard retry policy is safe;
+a different ballot from the same token is a revote:
 accepted only with a revote counter (signed by the token) above the token's previous ballot's
 (STALE_COUNTER) and within the definition's ``max_ballots_per_token`` (REVOTE_CAP), both
 FAILED_PRECONDITION. Both are decided by the sequencer, in the log's order
@@ -545,25 +547,33 @@ class BallotBox:
             async with lock:
                 if eid in self._sealed or self.clock() >= election.closes_at:
                     raise BallotBoxClosed("the election closed")
-                if await self._replays.index_of(leaf) is not None:
-                    raise ReplayedBallot()
-                try:
-                    appended = await self.ledger.append(entry)
-                except EntryRefused as exc:  # the sequencer's word: the close, or the order
-                    raise refusal_of(exc) from exc
+                earlier = await self._replays.index_of(leaf)
+                if earlier is None:
+                    try:
+                        appended = await self.ledger.append(entry)
+                    except EntryRefused as exc:  # the sequencer's word: the close, the order
+                        if exc.code != BallotOrderViolation.REPLAYED:
+                            raise refusal_of(exc) from exc
+                        # another process appended the identical ballot first
+                        earlier = await self._replays.index_of(leaf)
+                        if earlier is None:
+                            raise refusal_of(exc) from exc
             self._locks.pop(leaf, None)
         finally:
             self._inflight[eid] -= 1
             if self._inflight[eid] == 0 and eid in self._drained:
                 self._drained[eid].set()
-        if self.points is not None:
-            self.points.add(eid, appended.index, points)
         ballot_hash = hashlib.sha256(_ballot_bytes(cast_bytes)).digest()
+        if earlier is not None:  # on the ledger already: its receipt, nothing appended
+            index, appended = earlier, None
+        else:
+            index = appended.index
+            if self.points is not None:
+                self.points.add(eid, index, points)
         try:
-            receipt = await self.ledger.receipt(appended.index, appended,
-                                                timeout=self.receipt_timeout)
+            receipt = await self.ledger.receipt(index, appended, timeout=self.receipt_timeout)
         except TimeoutError as exc:
-            raise ReceiptPending(appended.index, ballot_hash) from exc
+            raise ReceiptPending(index, ballot_hash) from exc
         return CastResult(ballot_hash, receipt)
 
     async def seal(self, election_id: str) -> None:
