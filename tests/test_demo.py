@@ -13,7 +13,7 @@ def test_the_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo.out"
     with open(out, "w") as f:  # a file, not a pipe: the child may print more than a pipe holds
         done = subprocess.run([sys.executable, "-m", "clients.demo", "--voters", "30",
-                               "--window", "20", "--lead", "12"], cwd=ROOT, stdout=f,
+                               "--window", "30", "--lead", "12"], cwd=ROOT, stdout=f,
                               stderr=subprocess.STDOUT, timeout=300)
     text = out.read_text()
     assert done.returncode == 0, text[-4000:]
