@@ -92,6 +92,8 @@ from crypto.records import (
     decode_result,
 )
 
+from .channel import channel_options
+
 #: The identity provider, as the SDK asks it: given the blinded messages (none: an
 #: eligibility-only attestation), the attestation authorising exactly them and its signature
 #: (e.g. ``DemoIdentityProvider.attester(owner_id, election_id)``; an app's call to the real
@@ -108,6 +110,7 @@ async def attested(attest: Attester, blinded_msgs: Sequence[bytes]) -> Attested:
 
 #: The random delay between registration and the first ballot (seconds, low and high).
 FIRST_CAST_DELAY = (30.0, 600.0)
+CALL_TIMEOUT = 30.0  # seconds: the deadline of every call to the server (clients/channel.py)
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,8 @@ class RegistrarEndpoint:
 
     def open(self) -> grpc.aio.Channel:
         if self.credentials is None:
-            return grpc.aio.insecure_channel(self.target)
-        return grpc.aio.secure_channel(self.target, self.credentials)
+            return grpc.aio.insecure_channel(self.target, options=channel_options())
+        return grpc.aio.secure_channel(self.target, self.credentials, options=channel_options())
 
 
 class Refused(Exception):
@@ -293,7 +296,8 @@ class VoterClient:
     def __init__(self, channel: grpc.aio.Channel, bundle: TrustBundle,
                  view: LogView | None = None, *, receipt_wait: float = 30.0,
                  registrars: Mapping[str, RegistrarEndpoint] | None = None,
-                 first_cast_delay: tuple[float, float] = FIRST_CAST_DELAY) -> None:
+                 first_cast_delay: tuple[float, float] = FIRST_CAST_DELAY,
+                 call_timeout: float = CALL_TIMEOUT) -> None:
         if not isinstance(bundle, TrustBundle):
             raise TypeError("a VoterClient needs the pinned trust bundle")
         self.channel = channel
@@ -310,6 +314,7 @@ class VoterClient:
         if self.view.bundle.origin != bundle.origin:
             raise ValueError("the view is of another log than the bundle's")
         self.receipt_wait = receipt_wait
+        self.call_timeout = call_timeout  # the deadline of every call, whatever the channel
         self._observing = asyncio.Lock()
 
     def pin(self, bundle: TrustBundle) -> None:
@@ -322,7 +327,7 @@ class VoterClient:
 
     async def _call(self, method, request):
         try:
-            return await method(request)
+            return await method(request, timeout=self.call_timeout)
         except grpc.RpcError as exc:
             raise Refused(exc) from exc
 
@@ -395,17 +400,15 @@ class VoterClient:
 
     async def _registrar_call(self, endpoint: RegistrarEndpoint, method: str, request):
         """One registrar request over a connection of its own (opened and closed here); an
-        UNAVAILABLE answer is retried (the identical request is answered identically)."""
+        UNAVAILABLE answer is retried by the channel's policy (clients/channel.py: the identical
+        request is answered identically)."""
         channel = endpoint.open()
         try:
             stub = election_pb2_grpc.RegistrationServiceStub(channel)
-            for attempt in range(5):
-                try:
-                    return await getattr(stub, method)(request, timeout=30)
-                except grpc.RpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
-                        raise Refused(exc) from exc
-                    await asyncio.sleep(0.2 * 2 ** attempt)
+            try:
+                return await getattr(stub, method)(request, timeout=self.call_timeout)
+            except grpc.RpcError as exc:
+                raise Refused(exc) from exc
         finally:
             await channel.close()
 
@@ -480,7 +483,8 @@ class VoterClient:
         if wallet is not None and wallet.last_counter == 1:
             await asyncio.sleep(max(0.0, wallet.cast_after - time.time()))
         try:
-            resp = await self.ballot_box.CastBallot(prepared.request)
+            resp = await self.ballot_box.CastBallot(prepared.request,
+                                                     timeout=self.call_timeout)
             receipt = wire.receipt(resp.receipt)
         except grpc.RpcError as exc:
             refusal = Refused(exc)
@@ -512,7 +516,8 @@ class VoterClient:
         deadline = asyncio.get_running_loop().time() + self.receipt_wait
         while True:
             try:
-                return wire.receipt((await self.ledger.GetReceipt(request)).receipt)
+                return wire.receipt((await self.ledger.GetReceipt(
+                    request, timeout=self.call_timeout)).receipt)
             except grpc.RpcError as exc:
                 if asyncio.get_running_loop().time() > deadline or exc.code() not in (
                         grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION):
@@ -572,7 +577,8 @@ class VoterClient:
 
     async def _await_receipt_by_leaf(self, leaf: bytes) -> Receipt:
         try:
-            r = await self.ledger.GetReceipt(ledger_pb2.GetReceiptRequest(leaf_hash=leaf))
+            r = await self.ledger.GetReceipt(ledger_pb2.GetReceiptRequest(leaf_hash=leaf),
+                                             timeout=self.call_timeout)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise InvalidProof("counted", "your latest ballot is not on the ledger") from exc
