@@ -33,8 +33,8 @@ def _reasons_in(tree: ast.AST, constants: bool) -> set[str]:
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = n.args
             positional = a.posonlyargs + a.args
-            pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults),
-                     *zip(a.kwonlyargs, a.kw_defaults)]
+            pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults,
+                          strict=True), *zip(a.kwonlyargs, a.kw_defaults, strict=True)]
             for arg, default in pairs:
                 if arg.arg == "reason" and default is not None:
                     take(default)
