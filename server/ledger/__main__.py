@@ -105,13 +105,20 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["migrate"]:
         migrate_main("python -m server.ledger", "--dsn", "sqlite+aiosqlite:///ledger.db")
-    p = argparse.ArgumentParser(prog="python -m server.ledger", description=__doc__.split("\n")[0])
-    p.add_argument("--dsn", default="sqlite+aiosqlite:///ledger.db")
-    p.add_argument("--origin", required=True)
-    p.add_argument("--key-file", required=True)
-    p.add_argument("--listen", default="127.0.0.1:0")
-    p.add_argument("--witness", action="append", default=[])
-    p.add_argument("--quorum", type=int, default=0)
+    p = argparse.ArgumentParser(
+        prog="python -m server.ledger", description=__doc__.split("\n")[0],
+        epilog="python -m server.ledger migrate --dsn DSN: bring the store's schema to this release's "
+               "revision (a store at an older one is refused at start)")
+    p.add_argument("--dsn", default="sqlite+aiosqlite:///ledger.db", metavar="DSN",
+                   help="the log's store, as an SQLAlchemy URL (default %(default)s)")
+    p.add_argument("--origin", required=True, help="the log's origin line (C2SP checkpoint)")
+    p.add_argument("--key-file", required=True, help="the log's signing key (created if missing)")
+    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="where to serve LedgerService (default %(default)s: any free port)")
+    p.add_argument("--witness", action="append", default=[], metavar="VKEY@HOST:PORT",
+                   help="a witness to collect cosignatures from; repeatable")
+    p.add_argument("--quorum", type=int, default=0,
+                   help="cosignatures a checkpoint needs (a strict majority of --witness)")
     p.add_argument("--development", action="store_true",
                    help="run with a quorum that is not a strict majority of the witnesses (or "
                         "none): every checkpoint then says so; never for a deployment")

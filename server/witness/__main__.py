@@ -107,13 +107,24 @@ async def serve(args: argparse.Namespace) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["migrate"]:
         migrate_main("python -m server.witness", "--db", "sqlite+aiosqlite:///witness.db")
-    p = argparse.ArgumentParser(prog="python -m server.witness", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m server.witness", description=__doc__.split("\n")[0],
+        epilog="python -m server.witness migrate --db DSN: bring the store's schema to this release's "
+               "revision (a store at an older one is refused at start)")
     p.add_argument("--name", required=True, help="the witness's key name")
-    p.add_argument("--key-file", required=True)
-    p.add_argument("--validating-key-file")
-    p.add_argument("--db", default="sqlite+aiosqlite:///witness.db")
-    p.add_argument("--listen", default="127.0.0.1:0")
-    p.add_argument("--follow", action="append", type=parse_follow, default=[], required=True)
+    p.add_argument("--key-file", required=True,
+                   help="the witness's cosignature key (C2SP note key; created if missing)")
+    p.add_argument("--validating-key-file",
+                   help="its second key, for checkpoints it co-signs after validating (--validate)")
+    p.add_argument("--db", default="sqlite+aiosqlite:///witness.db", metavar="DSN",
+                   help="its store, as an SQLAlchemy URL (default %(default)s; "
+                        "postgresql+asyncpg://USER@HOST/DB for PostgreSQL)")
+    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="where to serve WitnessService (default %(default)s: any free port)")
+    p.add_argument("--follow", action="append", type=parse_follow, default=[], required=True,
+                   metavar="ORIGIN=VKEY[@HOST:PORT]",
+                   help="a log to witness: its origin, its verifier key, and where its server "
+                        "is (needed to validate); repeatable")
     p.add_argument("--validate", help="'elections' (every election rule, the default validator "
                    "of an ownervote ledger) or module:function called as f(index, entry)")
     p.add_argument("--tls-cert", help="PEM certificate: serve TLS")
