@@ -107,8 +107,8 @@ def main() -> None:
         migrate_main("python -m server.ledger", "--dsn", "sqlite+aiosqlite:///ledger.db")
     p = argparse.ArgumentParser(
         prog="python -m server.ledger", description=__doc__.split("\n")[0],
-        epilog="python -m server.ledger migrate --dsn DSN: bring the store's schema to this release's "
-               "revision (a store at an older one is refused at start)")
+        epilog="python -m server.ledger migrate --dsn DSN: bring the store's schema to this "
+               "release's revision (a store at an older one is refused at start)")
     p.add_argument("--dsn", default="sqlite+aiosqlite:///ledger.db", metavar="DSN",
                    help="the log's store, as an SQLAlchemy URL (default %(default)s)")
     p.add_argument("--origin", required=True, help="the log's origin line (C2SP checkpoint)")

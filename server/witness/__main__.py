@@ -109,8 +109,8 @@ def main() -> None:
         migrate_main("python -m server.witness", "--db", "sqlite+aiosqlite:///witness.db")
     p = argparse.ArgumentParser(
         prog="python -m server.witness", description=__doc__.split("\n")[0],
-        epilog="python -m server.witness migrate --db DSN: bring the store's schema to this release's "
-               "revision (a store at an older one is refused at start)")
+        epilog="python -m server.witness migrate --db DSN: bring the store's schema to this "
+               "release's revision (a store at an older one is refused at start)")
     p.add_argument("--name", required=True, help="the witness's key name")
     p.add_argument("--key-file", required=True,
                    help="the witness's cosignature key (C2SP note key; created if missing)")
