@@ -47,6 +47,7 @@ from .election.tally import TallyStore
 from .keys import load_or_create_key
 from .ledger.node import add_ledger_service, build_log, parse_witness
 from .logs import setup_logging
+from .metrics import serve_metrics
 from .migrate import ensure_or_exit, migrate_command
 from .process import add_health_and_reflection, bind, make_server, stop_on_signals
 from .tls import TlsConfig
@@ -117,6 +118,9 @@ async def serve(cfg: Config, migrate_hint: str = "python -m server migrate") -> 
         mtls_port = bind(server, cfg.guardian_listen, TlsConfig(
             Path(cfg.tls_cert), Path(cfg.tls_key), Path(cfg.client_ca))
             .server_credentials(require_client_cert=True))
+    if cfg.metrics_listen:
+        print(f"ownervote server: metrics on port {serve_metrics(cfg.metrics_listen)}",
+              flush=True)
     await server.start()
     driver.start(cfg.lifecycle_tick)
     log.info("serving", extra={"port": port, "guardian_port": mtls_port, "origin": cfg.origin,

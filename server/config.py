@@ -20,6 +20,8 @@
     close_grace = 2.0                             # OWNERVOTE_CLOSE_GRACE (seconds)
     snapshot_ttl = 1.0                            # OWNERVOTE_SNAPSHOT_TTL (seconds, 0–60)
     trusted_proxy_header = "x-forwarded-for"      # OWNERVOTE_TRUSTED_PROXY_HEADER (see below)
+    metrics_listen = "127.0.0.1:9464"             # OWNERVOTE_METRICS_LISTEN (Prometheus; off
+                                                  # when unset; docs/metrics.md)
 The quorum must be a strict majority of the witnesses, and there must be witnesses: a server
 with none, or with a quorum of half of them or less, starts only with ``development = true``
 (a machine of one's own), and then says so everywhere a client looks: in every checkpoint it
@@ -106,6 +108,7 @@ class Config:
     snapshot_ttl: float = 1.0
     verify_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     trusted_proxy_header: str = ""
+    metrics_listen: str = ""
 
     @property
     def public_tls(self) -> bool:

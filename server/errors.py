@@ -11,8 +11,10 @@ domain object knows a gRPC status code: :data:`STATUS` maps each kind to one, an
 its domain map to its request's paths (``fields``); nothing else translates errors by hand.
 
 A field that does not map to a domain object (``ownervote.v1.wire.WireError``) is refused as
-INVALID_ARGUMENT naming its path. Anything else that escapes a handler is a bug: it is logged
-and answered INTERNAL without its details.
+INVALID_ARGUMENT naming its path. A database error (the store unreachable, a connection lost)
+is UNAVAILABLE, reason DATABASE_UNAVAILABLE: nothing was acknowledged, and the identical
+request may be sent again. Anything else that escapes a handler is a bug: it is logged and
+answered INTERNAL without its details. Every answer is counted (server/metrics.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import TypeVar
 import grpc
 from grpc_status import rpc_status
 from ownervote.v1.wire import WireError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from .metrics import DATABASE_ERRORS, RPCS
 from .status import status_proto
 
 log = logging.getLogger("ownervote.errors")
@@ -150,19 +154,40 @@ def answers(fields: FieldMap | None = None) -> Callable[[H], H]:
     it is); a WireError names the request's path itself."""
 
     def wrap(handler: H) -> H:
+        method = handler.__name__
+
         @functools.wraps(handler)
         async def handle(self, request, context: grpc.aio.ServicerContext):
             try:
-                return await handler(self, request, context)
+                answer = await handler(self, request, context)
+                RPCS.labels(method, "OK", "").inc()
+                return answer
             except ServerError as err:
+                error = err
                 status = to_status(err, fields)  # its field named in domain terms: mapped
             except WireError as exc:
-                status = to_status(of_wire(exc))  # its field is the request's path already
+                error = of_wire(exc)
+                status = to_status(error)  # its field is the request's path already
             except grpc.aio.AbortError:
                 raise
+            except (OperationalError, InterfaceError, DBAPIError, ConnectionError) as exc:
+                if isinstance(exc, DBAPIError) and not isinstance(
+                        exc, (OperationalError, InterfaceError)) \
+                        and not exc.connection_invalidated:
+                    RPCS.labels(method, "INTERNAL", "").inc()  # a constraint, a bad query: a bug
+                    log.exception("unexpected database error in %s", handler.__qualname__)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                DATABASE_ERRORS.labels(method).inc()
+                log.warning("%s: the database failed: %s", method, type(exc).__name__)
+                error = Unavailable("the database is unreachable now; nothing was stored: "
+                                    "send the identical request again shortly",
+                                    reason="DATABASE_UNAVAILABLE")
+                status = to_status(error)
             except Exception:
+                RPCS.labels(method, "INTERNAL", "").inc()
                 log.exception("unexpected error in %s", handler.__qualname__)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            RPCS.labels(method, code_of(error).name, error.reason).inc()
             await context.abort_with_status(status)
         return handle  # type: ignore[return-value]
 

@@ -5,11 +5,16 @@ every process of a deployment — the server's public and mutual-TLS ports, a re
 
 from __future__ import annotations
 
+import asyncio
+import re
+import urllib.request
+from pathlib import Path
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from ownervote.v1 import election_pb2, ledger_pb2, witness_pb2
+from ownervote.v1 import election_pb2, election_pb2_grpc, ledger_pb2, witness_pb2
 
 from clients.local_cluster import LocalCluster
 
@@ -21,7 +26,8 @@ SERVICES = {s.full_name: s for m in (election_pb2, ledger_pb2, witness_pb2)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = LocalCluster(tmp_path_factory.mktemp("malformed") / "cluster", validating=False)
+    c = LocalCluster(tmp_path_factory.mktemp("malformed") / "cluster", validating=False,
+                     server_settings=(('metrics_listen = "127.0.0.1:0"',),))
     c.start()
     yield c
     c.stop()
@@ -90,3 +96,32 @@ async def test_every_rpc_of_every_process_answers_a_body_that_does_not_parse(clu
         assert "Traceback" not in text and "Exception deserializing" not in text, f.name
     server_log = (cluster.directory / "server.log").read_text()
     assert server_log.count("a request that does not parse") >= 20
+
+
+async def test_the_server_serves_its_metrics(cluster):
+    """A scrape of the server's Prometheus endpoint (metrics_listen): RPC outcomes by method,
+    code and reason, and the ledger's and ballot box's histograms (docs/metrics.md)."""
+    port = re.search(r"metrics on port (\d+)", (cluster.directory / "server.log").read_text())
+    assert port, "the server did not say where its metrics are"
+    async with cluster.channel() as channel:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await election_pb2_grpc.ElectionServiceStub(channel).GetElection(
+                election_pb2.GetElectionRequest(election_id="no-such-election"), timeout=10)
+    url = f"http://127.0.0.1:{port.group(1)}/metrics"
+    text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode())
+    assert re.search(r'ownervote_rpc_total\{code="NOT_FOUND",method="GetElection",'
+                     r'reason="NO_SUCH_ELECTION"\} [1-9]', text), text[:2000]
+    for name, kind in (("ownervote_ballot_verify_seconds", "histogram"),
+                       ("ownervote_ledger_batch_entries", "histogram"),
+                       ("ownervote_ledger_commit_seconds", "histogram"),
+                       ("ownervote_database_errors", "counter"),
+                       ("ownervote_rpc", "counter")):
+        assert f"# TYPE {name}{'_total' if kind == 'counter' else ''} {kind}" in text \
+            or f"# TYPE {name} {kind}" in text, name
+    # a roll imported goes on the ledger: a batch committed and counted
+    roll = (Path(__file__).parent / "vectors" / "rolls" / "sample_roll.csv").read_bytes()
+    async with cluster.channel(cluster.secure_address, "admin") as channel:
+        await election_pb2_grpc.AdminServiceStub(channel).ImportRoll(
+            election_pb2.ImportRollRequest(community_id="metrics", csv=roll), timeout=30)
+    text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read().decode())
+    assert re.search(r"ownervote_ledger_batch_entries_count [1-9]", text), "no batch counted"

@@ -68,6 +68,7 @@ from crypto.records import ElectionEvent
 from ..errors import Conflict, Precondition, Refused, Unavailable
 from ..ledger.guard import EntryRefused
 from ..ledger.log import Ledger
+from ..metrics import VERIFY_SECONDS
 from .ballot_points import BallotPoints, points_of
 
 log = logging.getLogger("ownervote.ballot_box")
@@ -498,10 +499,13 @@ class BallotBox:
             cast_bytes = encode_cast_ballot(cast)
         except Exception:  # cannot be a valid ballot: the check below says why
             cast_bytes = None
+        started = time.perf_counter()
         try:
             points = await self.verifier.verify(election, cast, cast_bytes)
         except InvalidBallot as exc:
             raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
+        finally:
+            VERIFY_SECONDS.observe(time.perf_counter() - started)
         if cast_bytes is None:  # verified but not encodable: never expected, as before
             cast_bytes = encode_cast_ballot(cast)
         return await self._accept(election, cast_bytes, points)
@@ -517,6 +521,7 @@ class BallotBox:
         if not self.verifier.workers:
             return await self.cast(election, decode())
         self._check_open(election)
+        started = time.perf_counter()
         try:
             points = await self.verifier.verify_encoded(election, cast_bytes)
             if points is None:
@@ -526,6 +531,8 @@ class BallotBox:
                 points = points_of(cast)
         except InvalidBallot as exc:
             raise BallotRefused(exc.check, exc.detail or str(exc)) from exc
+        finally:
+            VERIFY_SECONDS.observe(time.perf_counter() - started)
         return await self._accept(election, cast_bytes, points)
 
     async def _accept(self, election: OpenElection, cast_bytes: bytes,

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ from crypto.log import merkle
 from crypto.log.receipt import Receipt
 
 from ..db import is_postgres
+from ..metrics import BATCH_ENTRIES, COMMIT_SECONDS
 from .cosign import CosignCollector
 from .guard import AppendGuard, EntryRefused
 from .store import RECENT_MAX, Batch, LogStore, StoreConflict, StoredCheckpoint
@@ -255,6 +257,7 @@ class Ledger:
         new_size = tree.size
         root = tree.root()
         note = self._sign(new_size, root)
+        started = time.perf_counter()
         await self.store.commit_batch(Batch(old_size, entries, leaf_hashes, pending_ids,
                                             new_nodes, root, note, [pid for pid, _ in pending],
                                             quorum_free=self.collector is None),
@@ -263,6 +266,8 @@ class Ledger:
                                       within=None if self.guard is None else
                                       lambda conn: self.guard.record(conn, entries))
         # committed (never before: a failed batch's positions are reused by the next batch)
+        COMMIT_SECONDS.observe(time.perf_counter() - started)
+        BATCH_ENTRIES.observe(len(entries))
         self.store.remember(new_nodes)
         self._size = new_size
         if self.guard is not None:

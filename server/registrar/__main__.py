@@ -40,6 +40,7 @@ from rules.errors import RuleError
 
 from ..db import make_engine
 from ..logs import setup_logging
+from ..metrics import serve_metrics
 from ..migrate import ensure_or_exit, migrate_command
 from ..process import add_health_and_reflection, bind, make_server, stop_on_signals
 from ..tls import TlsConfig, server_only_channel_credentials
@@ -158,6 +159,8 @@ async def cmd_serve(args) -> int:
     if port == 0:
         raise UsageError(f"cannot listen on {args.listen}")
     stop = stop_on_signals()
+    if args.metrics_listen:
+        print(f"metrics on port {serve_metrics(args.metrics_listen)}", flush=True)
     await server.start()
     print(f"ownervote registrar {args.name} listening on port {port}", flush=True)
     duties = asyncio.create_task(node.run(args.tick, stop))
@@ -196,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-interval", type=float, default=120.0,
                    help="seconds between issuance batches (default 120)")
     s.add_argument("--tick", type=float, default=1.0)
+    s.add_argument("--metrics-listen", metavar="HOST:PORT",
+                   help="serve Prometheus metrics there (docs/metrics.md; off by default)")
     s.add_argument("--trusted-proxy-header", default="", metavar="NAME",
                    help="the header a trusted reverse proxy puts the client's address in "
                         "(only behind one; the failure limits are then per that address)")

@@ -35,6 +35,7 @@ from crypto.issuance import batch, encode_issuances, sign_issuances
 
 from ..db import insert_skipping_conflicts, read_engine, write_once
 from ..errors import Conflict, Precondition, invalid
+from ..metrics import CREDENTIALS
 from .schema import (
     attestation_nonces,
     issuance_batches,
@@ -121,6 +122,7 @@ class Issuer:
                     "blind_sig": blind_sig, "attestation": attestation,
                     "attestation_signature": attestation_signature})).first() is not None
         if stored:
+            CREDENTIALS.labels(self.registrar).inc()
             return blind_sig
         previous = await self.previous(election_id, owner_id)
         if previous is None:

@@ -28,6 +28,7 @@ from crypto.log.note import Ed25519Verifier
 
 from ..db import make_engine
 from ..keys import load_or_create_key
+from ..metrics import serve_metrics
 from ..migrate import ensure_or_exit, migrate_main
 from ..process import add_health_and_reflection, bind, make_server, stop_on_signals
 from ..tls import TlsConfig, server_only_channel_credentials
@@ -92,6 +93,8 @@ async def serve(args: argparse.Namespace) -> None:
             require_client_cert=tls.ca is not None))
     else:
         port = bind(server, args.listen)
+    if args.metrics_listen:
+        print(f"metrics on port {serve_metrics(args.metrics_listen)}", flush=True)
     await server.start()
     print(f"witness {args.name} listening on port {port}", flush=True)
     print(f"verifier key: {signer.verifier().vkey()}", flush=True)
@@ -127,6 +130,8 @@ def main() -> None:
                         "is (needed to validate); repeatable")
     p.add_argument("--validate", help="'elections' (every election rule, the default validator "
                    "of an ownervote ledger) or module:function called as f(index, entry)")
+    p.add_argument("--metrics-listen", metavar="HOST:PORT",
+                   help="serve Prometheus metrics there (docs/metrics.md; off by default)")
     p.add_argument("--tls-cert", help="PEM certificate: serve TLS")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--tls-client-ca", help="PEM CA of client certificates: require mutual TLS")
