@@ -245,3 +245,25 @@ def test_kinds_are_exceptions_of_the_domain_not_of_grpc():
     for kind in STATUS:
         assert not issubclass(kind, grpc.RpcError)
     assert issubclass(Precondition, ServerError) and issubclass(Unavailable, ServerError)
+
+
+async def test_a_lost_database_is_unavailable_and_a_bad_query_is_a_bug(caplog):
+    """A database that cannot be reached (OperationalError, InterfaceError, a connection
+    invalidated) is UNAVAILABLE DATABASE_UNAVAILABLE, retryable, counted; any other database
+    error (a constraint, a bad query) is a bug: INTERNAL, logged."""
+    from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+
+    from server.metrics import DATABASE_ERRORS
+
+    before = DATABASE_ERRORS.labels("Method")._value.get()
+    for lost in (OperationalError("SELECT 1", {}, ConnectionRefusedError("refused")),
+                 InterfaceError("SELECT 1", {}, Exception("the connection is closed"))):
+        with pytest.raises(Aborted) as exc:
+            await call(answers(), lost)
+        code, _, meta, _ = details(exc.value.status)
+        assert (code, meta["reason"]) == (S.UNAVAILABLE, "DATABASE_UNAVAILABLE")
+    assert DATABASE_ERRORS.labels("Method")._value.get() == before + 2
+    with caplog.at_level(logging.ERROR, logger="ownervote.errors"), \
+            pytest.raises(Aborted) as exc:
+        await call(answers(), IntegrityError("INSERT", {}, Exception("duplicate key")))
+    assert exc.value.status == (S.INTERNAL, "internal error")
