@@ -1,7 +1,8 @@
 """docs/errors.md lists every ErrorInfo reason the code can answer: each reason found in the
-sources (a ``reason=`` argument or default, ``invalid()``'s third argument, the ballot-order
-and request-parsing constants) appears in its tables, and the table names no reason the code
-never uses (the INVALID_<CHECK> family excepted: its members follow the ballot's checks)."""
+sources (a ``reason=`` argument or default, ``invalid()``'s third argument, the first argument
+of a ``…Refused(reason, message)`` refusal, the ballot-order and request-parsing constants)
+appears in its tables, and the tables name no reason the code never uses (the INVALID_<CHECK>
+family excepted: its members follow the ballot's checks)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ def _reasons_in(tree: ast.AST, constants: bool) -> set[str]:
             for k in n.keywords:
                 if k.arg == "reason":
                     take(k.value)
-            if getattr(n.func, "id", getattr(n.func, "attr", "")) == "invalid" \
-                    and len(n.args) >= 3:
+            name = getattr(n.func, "id", getattr(n.func, "attr", ""))
+            if name == "invalid" and len(n.args) >= 3:
                 take(n.args[2])
+            if name.endswith("Refused") and name != "Refused" and n.args:
+                take(n.args[0])  # RecordRefused, CeremonyRefused, …: (reason, message)
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
             a = n.args
             positional = a.posonlyargs + a.args
